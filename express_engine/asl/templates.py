@@ -1,0 +1,140 @@
+"""Payload templates (Parameters, ResultSelector, ItemSelector, JSONPath Assign): compiled once.
+
+A key ending in ``.$`` takes its value from a path (``$...``, ``$$...``, ``$var...``) or an intrinsic
+function call, and loses the suffix; every other key is a literal. Sub-trees without any ``.$`` key are
+kept as constants and shared between executions (payloads are never mutated).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .. import errors
+from ..jsonutil import Json, dumps
+from .intrinsics import IntrinsicSyntaxError, compile_intrinsic, is_intrinsic
+from .paths import Env, Path, PathNotFound, PathSyntaxError, VariableNotFound, compile_path
+
+#: A compiled template: ``(value, env) -> payload``.
+Template = Callable[[Json, Env], Json]
+
+
+def _diag(message: str, location: str) -> errors.DefinitionError:
+    return errors.DefinitionError([errors.Diagnostic("SCHEMA_VALIDATION_FAILED", message, location)])
+
+
+def path_failure(path_text: str, field: str, value: Json) -> errors.Runtime:
+    """The States.Runtime AWS raises when a template path finds nothing (digest §5, [AWS-rec])."""
+    return errors.Runtime(
+        f"The JSONPath '{path_text}' specified for the field '{field}' could not be found in the input "
+        f"'{dumps(value)}'"
+    )
+
+
+def variable_failure(name: str) -> errors.Runtime:
+    """The States.Runtime raised when a path reads a variable that was never assigned."""
+    return errors.Runtime(f"The variable '${name}' is not defined.")
+
+
+def compile_dynamic_value(text: Json, field: str, location: str) -> Callable[[Json, Env], Json]:
+    """Compile the value of a ``.$`` key: a path or an intrinsic call."""
+    if not isinstance(text, str):
+        raise _diag(f"The value for the field '{field}' must be a STRING that contains a JSONPath "
+                    "or an intrinsic function", location)
+    if is_intrinsic(text):
+        try:
+            fn = compile_intrinsic(text)
+        except IntrinsicSyntaxError as exc:
+            raise _diag(f"The value for the field '{field}' must be a valid intrinsic function call: {exc}",
+                        location) from None
+        return _wrap_intrinsic(fn, field)
+    if text.startswith("$"):
+        try:
+            path = compile_path(text)
+        except PathSyntaxError:
+            raise _diag(f"The value for the field '{field}' must be a valid JSONPath or a valid intrinsic "
+                        "function call", location) from None
+        return _wrap_path(path, field)
+    raise _diag(f"The value for the field '{field}' must be a valid JSONPath or a valid intrinsic function "
+                "call", location)
+
+
+def _wrap_path(path: Path, field: str) -> Callable[[Json, Env], Json]:
+    get = path.get
+    text = path.text
+
+    def evaluate(value: Json, env: Env) -> Json:
+        try:
+            return get(value, env)
+        except PathNotFound as exc:
+            raise path_failure(text, field, exc.value) from None
+        except VariableNotFound as exc:
+            raise variable_failure(exc.name) from None
+
+    return evaluate
+
+
+def _wrap_intrinsic(fn: Callable[[Json, Env], Json], field: str) -> Callable[[Json, Env], Json]:
+    def evaluate(value: Json, env: Env) -> Json:
+        try:
+            return fn(value, env)
+        except PathNotFound as exc:
+            raise path_failure(exc.path, field, exc.value) from None
+        except VariableNotFound as exc:
+            raise variable_failure(exc.name) from None
+
+    return evaluate
+
+
+def _constant(value: Json) -> Template:
+    return lambda _value, _env: value
+
+
+def compile_template(template: Json, location: str) -> Template:
+    """Compile a payload template; ``location`` is the JSON pointer of the field (for diagnostics)."""
+    fn = _compile_node(template, location)
+    return fn if fn is not None else _constant(template)
+
+
+def _compile_node(node: Json, location: str) -> Template | None:
+    """Compiled form of ``node``, or None when it holds no ``.$`` key (a constant)."""
+    if isinstance(node, dict):
+        parts: list[tuple[str, Any, bool]] = []
+        dynamic = False
+        seen: set[str] = set()
+        for key, val in node.items():
+            loc = f"{location}/{key}"
+            if key.endswith(".$"):
+                name = key[:-2]
+                parts.append((name, compile_dynamic_value(val, key, loc), True))
+                dynamic = True
+            else:
+                name = key
+                sub = _compile_node(val, loc)
+                if sub is None:
+                    parts.append((name, val, False))
+                else:
+                    parts.append((name, sub, True))
+                    dynamic = True
+            if name in seen:
+                raise _diag(f"The field '{name}' is duplicated (once with and once without '.$')", loc)
+            seen.add(name)
+        if not dynamic:
+            return None
+        frozen = tuple(parts)
+
+        def build_object(value: Json, env: Env) -> Json:
+            return {name: (fn(value, env) if is_dyn else fn) for name, fn, is_dyn in frozen}
+
+        return build_object
+    if isinstance(node, list):
+        items = [_compile_node(item, f"{location}[{i}]") for i, item in enumerate(node)]
+        if all(item is None for item in items):
+            return None
+        pairs = tuple((fn, raw) for fn, raw in zip(items, node, strict=True))
+
+        def build_list(value: Json, env: Env) -> Json:
+            return [fn(value, env) if fn is not None else raw for fn, raw in pairs]
+
+        return build_list
+    return None

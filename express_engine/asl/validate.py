@@ -1,0 +1,768 @@
+"""Structural validation of ASL definitions, run once before compilation.
+
+:func:`parse_definition` turns definition text into a dict (or diagnostics) and
+:func:`validate_definition` checks the shape of a parsed definition the way
+``CreateStateMachine`` / ``ValidateStateMachineDefinition`` do: required and unknown fields per
+state type, value types and ranges, transitions, state names, Retry/Catch rules, QueryLanguage
+rules and the Express-only restrictions. Every problem is collected (not just the first) in a
+deterministic order: top-level fields, then each state in document order (a Parallel's branches and
+a Map's processor right after the state that holds them), then each container's ``StartAt`` target
+and reachability.
+
+Expression-level syntax (intrinsic calls, JSONata, Choice operator values, payload templates) is
+left to the compiler; JSONPath syntax of the state-level path fields is checked here.
+
+Codes and messages are AWS's (see the ASL digest, sections 1-3, 9, 11 and 12). Locations are
+JSON-pointer-like, with AWS's ``[i]`` notation for array items (``/States/P/Branches[0]/States/X``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from ..errors import PREDEFINED, Diagnostic
+from ..jsonutil import JsonError, loads
+from .paths import PathSyntaxError, compile_path, compile_reference_path
+from .timestamps import is_timestamp
+
+__all__ = [
+    "MAX_LABEL_LENGTH",
+    "MAX_NESTING_DEPTH",
+    "MAX_STATE_NAME_LENGTH",
+    "STATE_TYPES",
+    "parse_definition",
+    "validate_definition",
+]
+
+#: Deepest JSON nesting (objects and arrays) a definition may have; deeper ones are rejected with
+#: ``TOO_DEEPLY_NESTED`` so that neither this validator nor the compiler can run out of stack.
+MAX_NESTING_DEPTH = 128
+#: AWS's limit on state names.
+MAX_STATE_NAME_LENGTH = 80
+#: AWS's limit on Map ``Label`` values.
+MAX_LABEL_LENGTH = 40
+#: The state types, in the order AWS lists them in its error message.
+STATE_TYPES = ("Task", "Wait", "Pass", "Succeed", "Fail", "Choice", "Parallel", "Map")
+
+_SCHEMA = "SCHEMA_VALIDATION_FAILED"
+_MISSING_TARGET = "MISSING_TRANSITION_TARGET"
+
+_NOT_AN_OBJECT = "Definition must be a valid JSON object"
+_MAX_SECONDS = 99_999_999
+_MAX_DELAY_SECONDS = 31_622_400
+
+_TOP_FIELDS = frozenset({"Comment", "StartAt", "States", "Version", "TimeoutSeconds", "QueryLanguage"})
+_BRANCH_FIELDS = frozenset({"Comment", "StartAt", "States"})
+_PROCESSOR_FIELDS = frozenset({"Comment", "StartAt", "States", "ProcessorConfig"})
+
+_COMMON_FIELDS = frozenset({"Type", "Comment", "QueryLanguage"})
+_IO = ("InputPath", "OutputPath")
+# Fields each state type accepts besides Type/Comment/QueryLanguage (the ASL digest's field matrix,
+# as AWS measures it: e.g. TimeoutSeconds only on Task, Retry/Catch only on Task/Parallel/Map).
+_STATE_FIELDS: dict[str, frozenset[str]] = {
+    "Pass": frozenset({*_IO, "Result", "ResultPath", "Parameters", "Output", "Assign", "Next", "End"}),
+    "Task": frozenset({
+        *_IO, "ResultPath", "Parameters", "Arguments", "Output", "Assign", "Resource", "Credentials",
+        "ResultSelector", "Retry", "Catch", "TimeoutSeconds", "TimeoutSecondsPath", "HeartbeatSeconds",
+        "HeartbeatSecondsPath", "Next", "End",
+    }),
+    "Wait": frozenset({
+        *_IO, "Output", "Assign", "Seconds", "Timestamp", "SecondsPath", "TimestampPath", "Next", "End",
+    }),
+    "Parallel": frozenset({
+        *_IO, "ResultPath", "Parameters", "Arguments", "Output", "Assign", "ResultSelector", "Retry", "Catch",
+        "Branches", "Next", "End",
+    }),
+    "Map": frozenset({
+        *_IO, "ResultPath", "Parameters", "Output", "Assign", "ResultSelector", "Retry", "Catch",
+        "ItemProcessor", "Iterator", "ItemsPath", "Items", "ItemSelector", "ItemReader", "ItemBatcher",
+        "ResultWriter", "MaxConcurrency", "MaxConcurrencyPath", "ToleratedFailurePercentage",
+        "ToleratedFailurePercentagePath", "ToleratedFailureCount", "ToleratedFailureCountPath", "Label",
+        "Next", "End",
+    }),
+    "Choice": frozenset({*_IO, "Output", "Assign", "Choices", "Default"}),
+    "Succeed": frozenset({*_IO, "Output"}),
+    "Fail": frozenset({"Error", "Cause", "ErrorPath", "CausePath"}),
+}
+# Fields a JSONata state may not carry, and the mirror set for JSONPath states.
+_JSONPATH_ONLY = frozenset({
+    "InputPath", "OutputPath", "Parameters", "ResultSelector", "ResultPath", "Result", "ItemsPath",
+    "TimeoutSecondsPath", "HeartbeatSecondsPath", "SecondsPath", "TimestampPath", "MaxConcurrencyPath",
+    "ToleratedFailurePercentagePath", "ToleratedFailureCountPath", "ErrorPath", "CausePath",
+})
+_JSONATA_ONLY = frozenset({"Arguments", "Output", "Items"})
+_REQUIRED: dict[str, tuple[str, ...]] = {
+    "Task": ("Resource",), "Choice": ("Choices",), "Parallel": ("Branches",),
+}
+_TRANSITIONING = frozenset({"Task", "Pass", "Wait", "Parallel", "Map"})
+_EXCLUSIVE_PAIRS: dict[str, tuple[tuple[str, str], ...]] = {
+    "Task": (("TimeoutSeconds", "TimeoutSecondsPath"), ("HeartbeatSeconds", "HeartbeatSecondsPath")),
+    "Fail": (("Error", "ErrorPath"), ("Cause", "CausePath")),
+    "Map": (
+        ("ItemProcessor", "Iterator"), ("ItemSelector", "Parameters"),
+        ("MaxConcurrency", "MaxConcurrencyPath"),
+        ("ToleratedFailurePercentage", "ToleratedFailurePercentagePath"),
+        ("ToleratedFailureCount", "ToleratedFailureCountPath"),
+    ),
+}
+# AWS lists the Wait fields in this order in its message.
+_WAIT_FIELDS = ("SecondsPath", "Seconds", "TimestampPath", "Timestamp")
+# Path fields read as single-node paths on the input, the context ($$) or a variable ($name).
+_SINGLE_PATH_FIELDS = frozenset({
+    "ItemsPath", "SecondsPath", "TimestampPath", "TimeoutSecondsPath", "HeartbeatSecondsPath",
+    "MaxConcurrencyPath", "ToleratedFailurePercentagePath", "ToleratedFailureCountPath",
+})
+
+_RETRIER_FIELDS = frozenset({
+    "ErrorEquals", "IntervalSeconds", "MaxAttempts", "BackoffRate", "MaxDelaySeconds", "JitterStrategy",
+    "Comment",
+})
+_CATCHER_FIELDS = frozenset({"ErrorEquals", "Next", "ResultPath", "Output", "Assign", "Comment"})
+_KNOWN_STATES_ERRORS = frozenset({"States.ALL", *PREDEFINED})
+
+_CHOICE_OPERATORS = frozenset({
+    f"{family}{op}{suffix}"
+    for family in ("String", "Numeric", "Timestamp")
+    for op in ("Equals", "LessThan", "GreaterThan", "LessThanEquals", "GreaterThanEquals")
+    for suffix in ("", "Path")
+} | {"BooleanEquals", "BooleanEqualsPath", "StringMatches", "IsNull", "IsPresent", "IsNumeric", "IsString",
+     "IsBoolean", "IsTimestamp"})
+_JSONPATH_RULE_FIELDS = frozenset({"Variable", "And", "Or", "Not", *_CHOICE_OPERATORS})
+_JSONATA_RULE_FIELDS = frozenset({"Condition", "Next", "Assign", "Output", "Comment"})
+
+_PROCESSOR_MODES = ("INLINE", "DISTRIBUTED")
+_EXECUTION_TYPES = ("STANDARD", "EXPRESS")
+_JITTER_STRATEGIES = ("NONE", "FULL")
+_QUERY_LANGUAGES = ("JSONPath", "JSONata")
+
+_RESOURCE_ARN_RE = re.compile(r"^arn:[^:\s]+:[^:\s]+:")
+_ACTIVITY_ARN_RE = re.compile(r"^arn:[^:]+:states:[^:]*:[^:]*:activity:")
+_SERVICE_ARN_RE = re.compile(r"^arn:[^:]+:states:::")
+_LABEL_FORBIDDEN_RE = re.compile(r"[\s?*<>{}\[\]:;,\\|^~$#%&`'\"\x00-\x1f\x7f-\x9f]")
+
+# Jackson's text for an unknown bare word, which AWS returns for non-JSON definitions.
+_JACKSON_EXPECTING = "was expecting (JSON String, Number, Array, Object or token 'null', 'true' or 'false')"
+_JACKSON_EXCERPT = 500
+_ORJSON_POS_RE = re.compile(r":? line \d+ column \d+ \(char (\d+)\)$")
+
+_TOO_DEEP = f"Definition nesting depth exceeds the maximum of {MAX_NESTING_DEPTH}"
+_JACKSON_MAX_TOKEN = 256
+
+_DOWNGRADE = "'QueryLanguage' can not be 'JSONPath' if set to 'JSONata' for whole state machine"
+# The trailing space is in AWS's recorded message.
+_EXPRESS_INTEGRATION = "Express state machine does not support '{}' service integration "
+
+_INTEGER = "INTEGER"
+_NUMBER = "NUMBER"
+
+
+# --------------------------------------------------------------------------------------------------
+# Parsing
+# --------------------------------------------------------------------------------------------------
+
+
+def parse_definition(text: str) -> tuple[dict | None, list[Diagnostic]]:
+    """Parse definition text into a dict, or return the diagnostics AWS gives for it.
+
+    Blank text and JSON that is not an object are ``SCHEMA_VALIDATION_FAILED`` ("Definition must be
+    a valid JSON object", no location); text that is not JSON is ``INVALID_JSON_DESCRIPTION`` with a
+    Jackson-style parser message and ``[Source: ...]`` location, as AWS reports it. Duplicate keys
+    keep their last value (Jackson's default, which AWS's parser is; no recorded case says otherwise).
+    """
+    if not text.strip():
+        return None, [Diagnostic(_SCHEMA, _NOT_AN_OBJECT)]
+    try:
+        value = loads(text)
+    except JsonError as exc:
+        return None, [_json_error_diagnostic(text, str(exc))]
+    if not isinstance(value, dict):
+        return None, [Diagnostic(_SCHEMA, _NOT_AN_OBJECT)]
+    return value, []
+
+
+def _json_error_diagnostic(text: str, message: str) -> Diagnostic:
+    """An INVALID_JSON_DESCRIPTION diagnostic shaped like AWS's (Jackson) parser report."""
+    m = _ORJSON_POS_RE.search(message)
+    pos = min(int(m.group(1)), len(text)) if m else 0
+    detail = message[: m.start()] if m else message
+    if detail.startswith("depth limit exceeded"):
+        return Diagnostic("TOO_DEEPLY_NESTED", _TOO_DEEP)
+    end = pos
+    if detail.startswith(("invalid literal", "unexpected character, expected a JSON value")):
+        limit = min(len(text), pos + _JACKSON_MAX_TOKEN)
+        while end < limit and (text[end].isalnum() or text[end] in "_$"):
+            end += 1
+    if end > pos:
+        token = text[pos:end] + ("..." if end - pos >= _JACKSON_MAX_TOKEN else "")
+        detail = f"Unrecognized token '{token}': {_JACKSON_EXPECTING}"
+    line = text.count("\n", 0, end) + 1
+    column = end - (text.rfind("\n", 0, end) + 1) + 1
+    excerpt = text[:_JACKSON_EXCERPT]
+    truncated = f"[truncated {len(text) - _JACKSON_EXCERPT} chars]" if len(text) > _JACKSON_EXCERPT else ""
+    source = f'[Source: (String)"{excerpt}"{truncated}; line: {line}, column: {column}]'
+    return Diagnostic("INVALID_JSON_DESCRIPTION", f"{detail}\n at {source}", source)
+
+
+# --------------------------------------------------------------------------------------------------
+# Validation
+# --------------------------------------------------------------------------------------------------
+
+
+def validate_definition(definition: dict, *, sm_type: str = "EXPRESS") -> list[Diagnostic]:
+    """Check a parsed definition's structure; return every problem found (empty when valid).
+
+    ``sm_type`` is ``"EXPRESS"`` (the default: activity ARNs and ``.sync``/``.waitForTaskToken``
+    integrations are rejected) or ``"STANDARD"``.
+    """
+    if not isinstance(definition, dict):
+        return [Diagnostic(_SCHEMA, _NOT_AN_OBJECT)]
+    too_deep = _too_deep(definition, MAX_NESTING_DEPTH)
+    if too_deep is not None:
+        return [Diagnostic("TOO_DEEPLY_NESTED", _TOO_DEEP, too_deep)]
+    validator = _Validator(express=sm_type == "EXPRESS")
+    validator.machine(definition)
+    return validator.diagnostics
+
+
+def _too_deep(value: Any, limit: int) -> str | None:
+    """Location of an object/array nested deeper than ``limit``, or None (iterative, no recursion)."""
+    stack: list[tuple[Any, int, str]] = [(value, 1, "")]
+    while stack:
+        node, depth, loc = stack.pop()
+        if depth > limit:
+            return loc or "/"
+        if type(node) is dict:
+            for key, child in node.items():
+                if type(child) is dict or type(child) is list:
+                    stack.append((child, depth + 1, f"{loc}/{key}"))
+        else:
+            for i, child in enumerate(node):
+                if type(child) is dict or type(child) is list:
+                    stack.append((child, depth + 1, f"{loc}[{i}]"))
+    return None
+
+
+def _is_expression(value: Any) -> bool:
+    """Whether ``value`` is a JSONata expression string (``{% ... %}``)."""
+    return type(value) is str and value.startswith("{%") and value.endswith("%}")
+
+
+def _is_integer(value: Any) -> bool:
+    return (type(value) is int) or (type(value) is float and value.is_integer())
+
+
+def _is_number(value: Any) -> bool:
+    return type(value) is int or type(value) is float
+
+
+def _type_name(kind: str) -> str:
+    return f"Expected value of type [{kind}]"
+
+
+class _Validator:
+    """Walks one definition, collecting diagnostics in traversal order."""
+
+    def __init__(self, *, express: bool) -> None:
+        self.express = express
+        self.diagnostics: list[Diagnostic] = []
+        self.machine_jsonata = False
+        self.state_names: set[str] = set()
+        self.labels: set[str] = set()
+
+    # ---- helpers ------------------------------------------------------------------------------
+
+    def error(self, message: str, loc: str, code: str = _SCHEMA) -> None:
+        self.diagnostics.append(Diagnostic(code, message, loc or "/"))
+
+    def unsupported(self, field: str, loc: str) -> None:
+        self.error(f"Field '{field}' is not supported", loc)
+
+    def required(self, obj: dict, fields: Iterable[str], loc: str) -> None:
+        missing = [f for f in fields if f not in obj]
+        if missing:
+            self.error(f"These fields are required: [{', '.join(missing)}]", loc)
+
+    def one_of(self, obj: dict, fields: tuple[str, ...], loc: str, *, required: bool) -> None:
+        present = [f for f in fields if f in obj]
+        if len(present) > 1:
+            self.error(f"There should only be one of the following fields: [{', '.join(fields)}]", loc)
+        elif required and not present:
+            self.error(f"This object should have only one of the following fields: [{', '.join(fields)}]",
+                       loc)
+
+    def language_field(self, field: str, jsonata: bool, loc: str) -> None:
+        have, other = ("JSONata", "JSONPath") if jsonata else ("JSONPath", "JSONata")
+        self.error(
+            f"The QueryLanguage is set to '{have}', but field '{field}' is only supported for the "
+            f"'{other}' QueryLanguage",
+            loc,
+        )
+
+    def string(self, value: Any, loc: str) -> bool:
+        if type(value) is str:
+            return True
+        self.error(_type_name("STRING"), loc)
+        return False
+
+    def obj(self, value: Any, loc: str) -> bool:
+        if type(value) is dict:
+            return True
+        self.error(_type_name("OBJECT"), loc)
+        return False
+
+    def array(self, value: Any, loc: str) -> bool:
+        if type(value) is list:
+            return True
+        self.error(_type_name("ARRAY"), loc)
+        return False
+
+    def numeric(
+        self, value: Any, loc: str, *, kind: str = _INTEGER, minimum: float | None = None,
+        maximum: float | None = None, expression_ok: bool = False,
+    ) -> None:
+        """A literal number within range (or, where allowed, a JSONata expression)."""
+        if expression_ok and _is_expression(value):
+            return
+        ok = _is_integer(value) if kind == _INTEGER else _is_number(value)
+        if not ok:
+            self.error(_type_name(kind), loc)
+        elif minimum is not None and value < minimum:
+            self.error(f"Minimum value is {minimum}", loc)
+        elif maximum is not None and value > maximum:
+            self.error(f"Maximum value is {maximum}", loc)
+
+    def enum(self, value: Any, allowed: tuple[str, ...], loc: str) -> None:
+        if type(value) is not str:
+            self.error(_type_name("STRING"), loc)
+        elif value not in allowed:
+            self.error(f"Value should be one of the following: [{', '.join(allowed)}]", loc)
+
+    def json_path(self, field: str, value: Any, loc: str) -> None:
+        """InputPath/OutputPath: null or any JSONPath (``$``, ``$$`` or ``$var`` roots)."""
+        if value is None or not self.string(value, loc):
+            return
+        try:
+            compile_path(value)
+        except PathSyntaxError:
+            self.error(f"The value for the field '{field}' must be a valid JSONPath", loc)
+
+    def reference_path(self, value: Any, loc: str, *, nullable: bool) -> None:
+        """ResultPath: a reference path on the input (field names and indexes only)."""
+        if (nullable and value is None) or not self.string(value, loc):
+            return
+        if not value.startswith("$"):
+            self.error("Value is not a Reference Path: Reference path didn't start with '$'", loc)
+            return
+        try:
+            compile_reference_path(value)
+        except PathSyntaxError:
+            self.error("Value is not a Reference Path", loc)
+
+    def single_path(self, value: Any, loc: str) -> None:
+        """``*Path`` fields: a single-node path on the input, the context object or a variable."""
+        if not self.string(value, loc):
+            return
+        if not value.startswith("$"):
+            self.error("Value is not a Reference Path: Reference path didn't start with '$'", loc)
+            return
+        try:
+            path = compile_path(value)
+        except PathSyntaxError:
+            self.error("Value is not a Reference Path", loc)
+            return
+        if path.steps is None:
+            self.error("Value is not a Reference Path", loc)
+
+    def path_or_intrinsic(self, field: str, value: Any, loc: str) -> None:
+        """ErrorPath/CausePath: a JSONPath, or an intrinsic call (whose syntax the compiler checks)."""
+        if not self.string(value, loc) or value.startswith("States."):
+            return
+        try:
+            compile_path(value)
+        except PathSyntaxError:
+            self.error(f"The value for the field '{field}' must be a valid JSONPath or a valid intrinsic "
+                       "function call", loc)
+
+    def query_language(self, owner: dict, loc: str) -> None:
+        value = owner["QueryLanguage"]
+        self.enum(value, _QUERY_LANGUAGES, loc)
+
+    # ---- machine ------------------------------------------------------------------------------
+
+    def machine(self, definition: dict) -> None:
+        self.required(definition, ("States", "StartAt"), "")
+        for key, value in definition.items():
+            loc = f"/{key}"
+            if key not in _TOP_FIELDS:
+                self.unsupported(key, "")
+            elif key == "QueryLanguage":
+                self.query_language(definition, loc)
+            elif key == "Version":
+                self.enum(value, ("1.0",), loc)
+            elif key == "TimeoutSeconds":
+                self.numeric(value, loc, minimum=0, maximum=_MAX_SECONDS)
+            elif key in ("Comment", "StartAt"):
+                self.string(value, loc)
+            elif key == "States":
+                self.obj(value, loc)
+        # AWS: the language is JSONPath only when QueryLanguage is exactly "JSONPath" (or absent).
+        self.machine_jsonata = "QueryLanguage" in definition and definition["QueryLanguage"] != "JSONPath"
+        self.container(definition, "", top=True)
+
+    def sub_machine(self, sub: Any, loc: str, allowed: frozenset[str]) -> None:
+        """A Parallel branch or a Map ItemProcessor/Iterator."""
+        if not self.obj(sub, loc):
+            return
+        self.required(sub, ("StartAt", "States"), loc)
+        for key, value in sub.items():
+            if key not in allowed:
+                self.unsupported(key, loc)
+            elif key in ("Comment", "StartAt"):
+                self.string(value, f"{loc}/{key}")
+            elif key == "States":
+                self.obj(value, f"{loc}/{key}")
+            elif key == "ProcessorConfig":
+                self.processor_config(value, f"{loc}/{key}")
+        self.container(sub, loc, top=False)
+
+    def processor_config(self, config: Any, loc: str) -> None:
+        if not self.obj(config, loc):
+            return
+        for key, value in config.items():
+            if key == "Mode":
+                self.enum(value, _PROCESSOR_MODES, f"{loc}/{key}")
+            elif key == "ExecutionType":
+                self.enum(value, _EXECUTION_TYPES, f"{loc}/{key}")
+            else:
+                self.unsupported(key, loc)
+        if config.get("Mode") == "DISTRIBUTED":
+            self.required(config, ("ExecutionType",), loc)
+        elif "ExecutionType" in config:
+            self.unsupported("ExecutionType", loc)
+
+    def container(self, owner: dict, loc: str, *, top: bool) -> None:
+        """Validate the states of one container, then its StartAt target and reachability."""
+        states = owner.get("States")
+        if type(states) is not dict:
+            return
+        names = set(states)
+        edges: dict[str, list[str]] = {}
+        for name, state in states.items():
+            edges[name] = self.state(name, state, f"{loc}/States/{name}", names)
+        start = owner.get("StartAt")
+        if type(start) is not str:
+            return
+        start_ok = start in names
+        if not start_ok:
+            self.error(f"Missing 'Next' target: {start}", f"{loc}/StartAt", _MISSING_TARGET)
+        if top and not any(_is_terminal(s) for s in states.values()):
+            # AWS reports only this (no "not reachable") when the top level has no terminal state.
+            self.diagnostics.append(Diagnostic("MISSING_END_STATE", "Workflow has no terminal state"))
+            return
+        reachable: set[str] = set()
+        if start_ok:
+            pending = [start]
+            reachable.add(start)
+            while pending:
+                for target in edges[pending.pop()]:
+                    if target in names and target not in reachable:
+                        reachable.add(target)
+                        pending.append(target)
+        for name in states:
+            if name not in reachable:
+                self.error(f'State "{name}" is not reachable.', f"{loc}/States/{name}", _MISSING_TARGET)
+
+    # ---- states -------------------------------------------------------------------------------
+
+    def state(self, name: str, state: Any, loc: str, siblings: set[str]) -> list[str]:
+        """Validate one state; return the names it can transition to."""
+        if len(name) > MAX_STATE_NAME_LENGTH:
+            self.error(
+                "Invalid State name: State exceeds the 80-character limit allowed by the service", loc,
+                "INVALID_STATE_NAME",
+            )
+        if name in self.state_names:
+            self.error(f"Duplicate State name: {name}", loc, "DUPLICATE_STATE_NAME")
+        self.state_names.add(name)
+        if not self.obj(state, loc):
+            return []
+        edges = _edges(state)
+        kind = state.get("Type")
+        if "Type" not in state:
+            self.required(state, ("Type",), loc)
+            return edges
+        if type(kind) is not str or kind not in _STATE_FIELDS:
+            self.error(
+                f"The field 'Type' should have one of these values: [{', '.join(STATE_TYPES)}]", f"{loc}/Type"
+            )
+            return edges
+
+        # Branch/processor states inherit the machine's language, never the enclosing state's.
+        jsonata = self.machine_jsonata
+        downgraded = False
+        if "QueryLanguage" in state:
+            self.query_language(state, f"{loc}/QueryLanguage")
+            jsonata = state["QueryLanguage"] != "JSONPath"
+            if self.machine_jsonata and not jsonata:
+                self.error(_DOWNGRADE, loc)
+                downgraded = True
+
+        allowed = _STATE_FIELDS[kind]
+        for key in state:
+            if key in _COMMON_FIELDS:
+                continue
+            if key not in allowed:
+                self.unsupported(key, loc)
+            elif not downgraded and key in (_JSONPATH_ONLY if jsonata else _JSONATA_ONLY):
+                # AWS names no other-language fields on top of a refused downgrade.
+                self.language_field(key, jsonata, loc)
+        self.required(state, _REQUIRED.get(kind, ()), loc)
+        if kind in _TRANSITIONING:
+            self.next_or_end(state, loc)
+        for pair in _EXCLUSIVE_PAIRS.get(kind, ()):
+            self.one_of(state, pair, loc, required=False)
+        if kind == "Wait":
+            self.one_of(state, _WAIT_FIELDS, loc, required=True)
+        elif kind == "Map":
+            self.one_of(state, ("ItemProcessor", "Iterator"), loc, required=True)
+
+        foreign = frozenset() if downgraded else (_JSONPATH_ONLY if jsonata else _JSONATA_ONLY)
+        for key, value in state.items():
+            if (key in allowed and key not in foreign) or key == "Comment":
+                self.field(key, value, f"{loc}/{key}", jsonata and not downgraded)
+        if kind == "Task":
+            self.task_resource(state, loc)
+        if kind == "Choice":
+            self.choices(state, loc, jsonata and not downgraded)
+        for key in ("Retry", "Catch"):
+            if key in allowed and key in state:
+                self.retry_or_catch(key, state[key], f"{loc}/{key}", jsonata and not downgraded)
+        self.targets(state, loc, siblings)
+
+        if kind == "Parallel" and type(state.get("Branches")) is list:
+            for i, branch in enumerate(state["Branches"]):
+                self.sub_machine(branch, f"{loc}/Branches[{i}]", _BRANCH_FIELDS)
+        elif kind == "Map":
+            for key in ("ItemProcessor", "Iterator"):
+                if key in state:
+                    self.sub_machine(state[key], f"{loc}/{key}", _PROCESSOR_FIELDS)
+        return edges
+
+    def next_or_end(self, state: dict, loc: str) -> None:
+        has_next = "Next" in state
+        end = state.get("End")
+        if has_next and end is True:
+            self.error("There should only be one of the following fields: [Next, End]", loc)
+        elif not has_next and end is not True:
+            self.error("This object should have only one of the following fields: [Next, End]", loc)
+
+    def field(self, key: str, value: Any, loc: str, jsonata: bool) -> None:
+        """Type/range/syntax check of one state field's value."""
+        if key in ("Comment", "Next", "Default", "Error", "Cause"):
+            self.string(value, loc)
+        elif key == "End":
+            if type(value) is not bool:
+                self.error(_type_name("BOOLEAN"), loc)
+        elif key in ("InputPath", "OutputPath"):
+            self.json_path(key, value, loc)
+        elif key == "ResultPath":
+            self.reference_path(value, loc, nullable=True)
+        elif key in _SINGLE_PATH_FIELDS:
+            self.single_path(value, loc)
+        elif key in ("ErrorPath", "CausePath"):
+            self.path_or_intrinsic(key, value, loc)
+        elif key in ("Parameters", "ResultSelector", "Assign"):
+            self.obj(value, loc)
+        elif key in ("Arguments", "ItemSelector"):
+            if not _is_expression(value):
+                self.obj(value, loc)
+        elif key == "Items":
+            if not _is_expression(value):
+                self.array(value, loc)
+        elif key == "Seconds":
+            self.numeric(value, loc, minimum=0, maximum=_MAX_SECONDS, expression_ok=jsonata)
+        elif key == "Timestamp":
+            if jsonata and _is_expression(value):
+                return
+            if self.string(value, loc) and not is_timestamp(value):
+                self.error("String does not match RFC3339 timestamp", loc)
+        elif key in ("TimeoutSeconds", "HeartbeatSeconds"):
+            self.numeric(value, loc, minimum=1, maximum=_MAX_SECONDS, expression_ok=jsonata)
+        elif key in ("MaxConcurrency", "ToleratedFailureCount"):
+            self.numeric(value, loc, minimum=0, expression_ok=jsonata)
+        elif key == "ToleratedFailurePercentage":
+            self.numeric(value, loc, kind=_NUMBER, minimum=0, maximum=100, expression_ok=jsonata)
+        elif key == "Resource":
+            if self.string(value, loc) and not _RESOURCE_ARN_RE.match(value):
+                self.error("Value is not a valid resource ARN", loc)
+        elif key == "Credentials":
+            if self.obj(value, loc) and "RoleArn" not in value and "RoleArn.$" not in value:
+                self.error("The field 'RoleArn' is required but was missing", loc)
+        elif key in ("Branches", "Choices"):
+            if self.array(value, loc) and not value:
+                self.error("Value cannot be empty", loc)
+        elif key == "Label":
+            self.label(value, loc)
+        elif key in ("ItemReader", "ItemBatcher", "ResultWriter"):
+            self.obj(value, loc)
+
+    def label(self, value: Any, loc: str) -> None:
+        if not self.string(value, loc):
+            return
+        if not value or len(value) > MAX_LABEL_LENGTH:
+            self.error(
+                "Invalid Label name: Label exceeds the 40-character limit allowed by the service", loc,
+                "INVALID_LABEL_NAME",
+            )
+        elif _LABEL_FORBIDDEN_RE.search(value):
+            self.error("Invalid Label name: Label contains invalid characters", loc, "INVALID_LABEL_NAME")
+        if value in self.labels:
+            self.error(f"Duplicate Label name: {value}", loc, "DUPLICATE_LABEL_NAME")
+        self.labels.add(value)
+
+    def task_resource(self, state: dict, loc: str) -> None:
+        """The Express-only restrictions on Task resources (AWS-recorded messages)."""
+        resource = state.get("Resource")
+        if not self.express or type(resource) is not str:
+            return
+        at = f"{loc}/Resource"
+        if _ACTIVITY_ARN_RE.match(resource):
+            self.error("Express state machine does not support Activity ARN", at)
+        elif _SERVICE_ARN_RE.match(resource):
+            if resource.endswith(".waitForTaskToken"):
+                self.error(_EXPRESS_INTEGRATION.format(".waitForTaskToken"), at)
+            elif resource.endswith((".sync", ".sync:2")):
+                self.error(_EXPRESS_INTEGRATION.format(".sync"), at)
+
+    def targets(self, state: dict, loc: str, siblings: set[str]) -> None:
+        """Transitions must name a state of the same container (AWS says 'Next' for all of them)."""
+
+        def check(target: Any, at: str) -> None:
+            if type(target) is str and target not in siblings:
+                self.error(f"Missing 'Next' target: {target}", at, _MISSING_TARGET)
+
+        check(state.get("Next"), f"{loc}/Next")
+        check(state.get("Default"), f"{loc}/Default")
+        for key in ("Choices", "Catch"):
+            items = state.get(key)
+            if type(items) is list:
+                for i, item in enumerate(items):
+                    if type(item) is dict:
+                        check(item.get("Next"), f"{loc}/{key}[{i}]/Next")
+
+    # ---- Choice rules ------------------------------------------------------------------------
+
+    def choices(self, state: dict, loc: str, jsonata: bool) -> None:
+        rules = state.get("Choices")
+        if type(rules) is not list:
+            return
+        for i, rule in enumerate(rules):
+            at = f"{loc}/Choices[{i}]"
+            if not self.obj(rule, at):
+                continue
+            if jsonata:
+                self.required(rule, ("Condition", "Next"), at)
+                for key in rule:
+                    if key in _JSONPATH_RULE_FIELDS:
+                        self.language_field(key, True, at)
+                    elif key not in _JSONATA_RULE_FIELDS:
+                        self.unsupported(key, at)
+            else:
+                self.required(rule, ("Next",), at)
+                for key in rule:
+                    if key in ("Condition", "Output"):
+                        self.language_field(key, False, at)
+                    elif key not in _JSONPATH_RULE_FIELDS and key not in ("Next", "Assign", "Comment"):
+                        self.unsupported(key, at)
+                self.nested_rules(rule, at)
+            if "Next" in rule:
+                self.string(rule["Next"], f"{at}/Next")
+            if "Assign" in rule:
+                self.obj(rule["Assign"], f"{at}/Assign")
+
+    def nested_rules(self, rule: dict, loc: str) -> None:
+        """Rules inside And/Or/Not carry no Next (or Assign); recursion is bounded by the depth check."""
+        for key in ("And", "Or", "Not"):
+            inner = rule.get(key)
+            subs = [(inner, f"{loc}/{key}")] if key == "Not" else (
+                [(r, f"{loc}/{key}[{j}]") for j, r in enumerate(inner)] if type(inner) is list else []
+            )
+            for sub, at in subs:
+                if type(sub) is not dict:
+                    continue
+                for field in sub:
+                    if field in ("Condition", "Output"):
+                        self.language_field(field, False, at)
+                    elif field not in _JSONPATH_RULE_FIELDS and field != "Comment":
+                        self.unsupported(field, at)
+                self.nested_rules(sub, at)
+
+    # ---- Retry / Catch -----------------------------------------------------------------------
+
+    def retry_or_catch(self, key: str, items: Any, loc: str, jsonata: bool) -> None:
+        if not self.array(items, loc):
+            return
+        catch = key == "Catch"
+        last = len(items) - 1
+        for i, item in enumerate(items):
+            at = f"{loc}[{i}]"
+            if not self.obj(item, at):
+                continue
+            self.required(item, ("ErrorEquals", "Next") if catch else ("ErrorEquals",), at)
+            for field, value in item.items():
+                fat = f"{at}/{field}"
+                if field not in (_CATCHER_FIELDS if catch else _RETRIER_FIELDS):
+                    self.unsupported(field, at)
+                elif catch and (field == "ResultPath" if jsonata else field == "Output"):
+                    self.language_field(field, jsonata, at)
+                elif field == "ErrorEquals":
+                    self.error_equals(value, fat, is_last=i == last)
+                elif field in ("Comment", "Next"):
+                    self.string(value, fat)
+                elif field == "ResultPath":
+                    self.reference_path(value, fat, nullable=True)
+                elif field == "Assign":
+                    self.obj(value, fat)
+                elif field == "IntervalSeconds":
+                    self.numeric(value, fat, minimum=1, maximum=_MAX_SECONDS)
+                elif field == "MaxAttempts":
+                    self.numeric(value, fat, minimum=0, maximum=_MAX_SECONDS)
+                elif field == "BackoffRate":
+                    self.numeric(value, fat, kind=_NUMBER, minimum=1.0)
+                elif field == "MaxDelaySeconds":
+                    self.numeric(value, fat, minimum=1, maximum=_MAX_DELAY_SECONDS)
+                elif field == "JitterStrategy":
+                    self.enum(value, _JITTER_STRATEGIES, fat)
+
+    def error_equals(self, names: Any, loc: str, *, is_last: bool) -> None:
+        if not self.array(names, loc):
+            return
+        if not names:
+            self.error("Value cannot be empty", loc)
+            return
+        if "States.ALL" in names and (len(names) > 1 or not is_last):
+            self.error("States.ALL must appear alone and at end of list", loc)
+        for j, name in enumerate(names):
+            if not self.string(name, f"{loc}[{j}]"):
+                continue
+            # Names under the reserved "States." prefix must be predefined ones (ASL spec).
+            if name.startswith("States.") and name not in _KNOWN_STATES_ERRORS and not name.startswith(
+                "States.Http."
+            ):
+                self.error(f"Custom error names can not start with 'States.': {name}", f"{loc}[{j}]")
+
+
+def _edges(state: dict) -> list[str]:
+    """The state names a state can transition to (Next, Default, Choices[].Next, Catch[].Next)."""
+    out = [state[k] for k in ("Next", "Default") if type(state.get(k)) is str]
+    for key in ("Choices", "Catch"):
+        items = state.get(key)
+        if type(items) is list:
+            out.extend(item["Next"] for item in items if type(item) is dict and type(item.get("Next")) is str)
+    return out
+
+
+def _is_terminal(state: Any) -> bool:
+    return type(state) is dict and (state.get("Type") in ("Succeed", "Fail") or state.get("End") is True)

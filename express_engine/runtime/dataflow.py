@@ -1,0 +1,94 @@
+"""JSONPath-mode data flow: InputPath, ResultPath, OutputPath and payload size, as pure functions.
+
+AWS's rules (digest §4): InputPath/OutputPath ``null`` give ``{}``; ResultPath ``null`` keeps the raw
+input; ResultPath merges into the state's *raw* input, creating missing objects on the way.
+"""
+
+from __future__ import annotations
+
+from .. import errors
+from ..asl.model import NULL
+from ..asl.paths import Env, Path, PathNotFound, ReferencePath, VariableNotFound
+from ..jsonutil import MAX_PAYLOAD_BYTES, Json, JsonError, dumpb, dumps
+
+
+def bracket_path(steps: tuple[str | int, ...] | None, text: str) -> str:
+    """Jayway's bracket rendering of a plain path: ``$['a']['b'][0]``."""
+    if steps is None:
+        return text
+    return "$" + "".join(f"['{s}']" if isinstance(s, str) else f"[{s}]" for s in steps)
+
+
+def _missing_property(path: Path, value: Json) -> str:
+    """``$['a']``: the path up to the first step that is missing (Jayway's "Missing property")."""
+    steps = path.steps or ()
+    cur = value
+    for i, step in enumerate(steps):
+        if isinstance(step, str):
+            if not isinstance(cur, dict) or step not in cur:
+                return bracket_path(steps[: i + 1], path.text)
+            cur = cur[step]
+        else:
+            if not isinstance(cur, list) or not -len(cur) <= step < len(cur):
+                return bracket_path(steps[: i + 1], path.text)
+            cur = cur[step]
+    return bracket_path(steps, path.text)
+
+
+def apply_input_path(path: Path | None, raw: Json, env: Env) -> Json:
+    """The state's input after InputPath."""
+    if path is None:
+        return raw
+    if path is NULL:
+        return {}
+    try:
+        return path.get(raw, env)
+    except PathNotFound:
+        raise errors.Runtime(
+            f"Invalid path '{path.text}' : No results for path: {bracket_path(path.steps, path.text)}"
+        ) from None
+    except VariableNotFound as exc:
+        raise errors.Runtime(f"The variable '${exc.name}' is not defined.") from None
+
+
+def apply_output_path(path: Path | None, value: Json, env: Env) -> Json:
+    """The state's output after OutputPath."""
+    if path is None:
+        return value
+    if path is NULL:
+        return {}
+    try:
+        return path.get(value, env)
+    except PathNotFound:
+        raise errors.Runtime(
+            f"Invalid path '{path.text}' : Missing property in path {_missing_property(path, value)}"
+        ) from None
+    except VariableNotFound as exc:
+        raise errors.Runtime(f"The variable '${exc.name}' is not defined.") from None
+
+
+def apply_result_path(path: ReferencePath | None, raw: Json, result: Json) -> Json:
+    """Merge ``result`` into the raw input as ResultPath says."""
+    if path is None:
+        return result
+    if path is NULL:
+        return raw
+    try:
+        return path.set(raw, result)
+    except PathNotFound:
+        raise errors.ResultPathMatchFailure(
+            f"Unable to apply ReferencePath {path.text} to input {dumps(raw)}"
+        ) from None
+
+
+def check_size(value: Json, what: str) -> None:
+    """Raise States.DataLimitExceeded when ``value`` exceeds 256 KiB as JSON."""
+    try:
+        size = len(dumpb(value))
+    except JsonError as exc:
+        raise errors.Runtime(f"The state/task '{what}' produced a value that is not JSON: {exc}") from None
+    if size > MAX_PAYLOAD_BYTES:
+        raise errors.DataLimitExceeded(
+            f"The state/task '{what}' returned a result with a size exceeding the maximum number of bytes "
+            "service limit."
+        )

@@ -1,0 +1,445 @@
+"""The :class:`Engine`: holds compiled state machines and runs executions in memory.
+
+Sync starts (:meth:`Engine.start_sync_execution`) wait for the outcome and return AWS's
+StartSyncExecution response; async starts (:meth:`Engine.start_execution`) return the execution ARN at
+once and run in the engine's task group (use ``async with Engine() as engine``). Each execution's
+history events, filtered by the machine's logging level, go to the engine's ``log_handler``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import anyio
+from anyio.abc import TaskGroup
+
+from .. import errors
+from .. import service_errors as api
+from ..asl.compiler import compile_definition
+from ..asl.model import StateMachine
+from ..asl.validate import parse_definition, validate_definition
+from ..errors import DefinitionError, Diagnostic
+from ..jsonutil import MAX_PAYLOAD_BYTES, Json, JsonError, dumps, loads
+from .execution import EventRecorder, Execution, Frame, Sleep
+from .interpreter import run_graph
+from .tasks import Handler, HandlerRegistry
+
+log = logging.getLogger("express_engine")
+
+#: Express executions may run at most five minutes.
+EXPRESS_MAX_SECONDS = 300.0
+DEFAULT_REGION = "us-east-1"
+DEFAULT_ACCOUNT = "123456789012"
+LOG_LEVELS = ("ALL", "ERROR", "FATAL", "OFF")
+
+_FATAL_EVENTS = frozenset({"ExecutionAborted", "ExecutionFailed", "ExecutionTimedOut"})
+_ERROR_EVENTS = _FATAL_EVENTS | frozenset({
+    "FailStateEntered", "LambdaFunctionFailed", "LambdaFunctionScheduleFailed", "LambdaFunctionStartFailed",
+    "LambdaFunctionTimedOut", "MapIterationAborted", "MapIterationFailed", "MapStateAborted", "MapStateFailed",
+    "ParallelStateAborted", "ParallelStateFailed", "TaskFailed", "TaskStartFailed", "TaskStateAborted",
+    "TaskSubmitFailed", "TaskTimedOut", "WaitStateAborted", "MapRunAborted", "MapRunFailed", "EvaluationFailed",
+})
+_NAME_RE = re.compile(r"^[^\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]{1,80}$")
+
+
+def levels_include(level: str, event_type: str) -> bool:
+    """Whether a logging ``level`` emits events of ``event_type``."""
+    if level == "ALL":
+        return True
+    if level == "ERROR":
+        return event_type in _ERROR_EVENTS
+    if level == "FATAL":
+        return event_type in _FATAL_EVENTS
+    return False
+
+
+def check_name(name: str) -> None:
+    """Raise InvalidName unless ``name`` is a valid state machine / execution name."""
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        raise api.InvalidName(f"Invalid Name: '{name}'")
+
+
+@dataclass(frozen=True, slots=True)
+class LoggingConfiguration:
+    """A state machine's ``loggingConfiguration`` (plus our own ``sink`` choice)."""
+
+    level: str = "OFF"
+    include_execution_data: bool = False
+    destinations: tuple[Json, ...] = ()
+    #: Where events go in this engine: None (the engine's default handler), ``stdout``,
+    #: ``file:PATH`` or ``redis:STREAM``.
+    sink: str | None = None
+
+    @classmethod
+    def from_api(cls, raw: Mapping[str, Any] | None) -> LoggingConfiguration:
+        """Parse the API shape, raising InvalidLoggingConfiguration for bad values."""
+        if not raw:
+            return cls()
+        level = raw.get("level", "OFF")
+        if level not in LOG_LEVELS:
+            raise api.InvalidLoggingConfiguration(f"Invalid Logging Configuration: level '{level}' is not one of "
+                                                  f"{', '.join(LOG_LEVELS)}")
+        include = raw.get("includeExecutionData", False)
+        if not isinstance(include, bool):
+            raise api.InvalidLoggingConfiguration("Invalid Logging Configuration: includeExecutionData must be a "
+                                                  "boolean")
+        sink = raw.get("sink")
+        if sink is not None and not (sink in ("stdout", "none") or str(sink).startswith(("file:", "redis:"))):
+            raise api.InvalidLoggingConfiguration(f"Invalid Logging Configuration: unknown sink '{sink}' "
+                                                  "(stdout, file:PATH, redis:STREAM)")
+        return cls(level, include, tuple(raw.get("destinations") or ()), sink)
+
+    def to_api(self) -> dict[str, Json]:
+        """The API shape, as DescribeStateMachine returns it."""
+        out: dict[str, Json] = {"level": self.level, "includeExecutionData": self.include_execution_data}
+        if self.destinations:
+            out["destinations"] = list(self.destinations)
+        if self.sink:
+            out["sink"] = self.sink
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class StateMachineRecord:
+    """A created state machine: its definition text, settings and compiled form."""
+
+    arn: str
+    name: str
+    definition: str
+    machine: StateMachine
+    type: str = "EXPRESS"
+    role_arn: str = ""
+    logging: LoggingConfiguration = field(default_factory=LoggingConfiguration)
+    creation_date: float = field(default_factory=time.time)
+    revision_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    def describe(self) -> dict[str, Json]:
+        """DescribeStateMachine's response."""
+        return {
+            "stateMachineArn": self.arn,
+            "name": self.name,
+            "status": "ACTIVE",
+            "definition": self.definition,
+            "roleArn": self.role_arn,
+            "type": self.type,
+            "creationDate": self.creation_date,
+            "loggingConfiguration": self.logging.to_api(),
+            "tracingConfiguration": {"enabled": False},
+            "revisionId": self.revision_id,
+            "variableReferences": {k: list(v) for k, v in self.machine.variable_references.items()},
+        }
+
+
+@dataclass(slots=True)
+class LogBatch:
+    """The log events of one finished execution, handed to the log handler."""
+
+    execution_arn: str
+    state_machine: StateMachineRecord
+    events: list[dict[str, Any]]
+    redrive_count: int | None
+
+
+LogHandler = Callable[[LogBatch], Awaitable[None]]
+
+
+def _parse_input(text: str | None) -> Json:
+    if text is None:
+        return {}
+    if not isinstance(text, str):
+        raise api.InvalidExecutionInput("Invalid State Machine Execution Input: input must be a JSON string")
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_PAYLOAD_BYTES:
+        raise api.ValidationException(
+            "1 validation error detected: Value at 'input' failed to satisfy constraint: Member must have length "
+            f"less than or equal to {MAX_PAYLOAD_BYTES}")
+    try:
+        return loads(text)
+    except JsonError as exc:
+        raise api.InvalidExecutionInput(f"Invalid State Machine Execution Input: '{exc}'") from None
+
+
+def billing(duration_ms: float, machine: StateMachine, definition: str, data_bytes: int) -> dict[str, int]:
+    """Express billing: duration rounded up to 100 ms; memory estimated and rounded up to 64 MB."""
+    billed_ms = max(100, int(math.ceil(duration_ms / 100.0)) * 100)
+    estimate_mb = 50 + (len(definition) + data_bytes * max(1, machine.fanout_states)) / (1024 * 1024)
+    billed_mb = int(math.ceil(estimate_mb / 64.0)) * 64
+    return {"billedMemoryUsedInMB": billed_mb, "billedDurationInMilliseconds": billed_ms}
+
+
+class Engine:
+    """Compiles state machines once and runs their executions in memory."""
+
+    def __init__(
+        self,
+        *,
+        handlers: HandlerRegistry | None = None,
+        region: str = DEFAULT_REGION,
+        account: str = DEFAULT_ACCOUNT,
+        sleep: Sleep | None = None,
+        time_scale: float = 1.0,
+        log_handler: LogHandler | None = None,
+        max_duration: float = EXPRESS_MAX_SECONDS,
+    ) -> None:
+        self.handlers = handlers if handlers is not None else HandlerRegistry()
+        self.region = region
+        self.account = account
+        self.time_scale = time_scale
+        self._sleep = sleep
+        self.log_handler = log_handler
+        self.max_duration = max_duration
+        self.machines: dict[str, StateMachineRecord] = {}
+        self._task_group: TaskGroup | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Engine:
+        self._task_group = anyio.create_task_group()
+        await self._task_group.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> bool | None:
+        assert self._task_group is not None
+        tg, self._task_group = self._task_group, None
+        return await tg.__aexit__(*exc)  # type: ignore[arg-type]
+
+    # -- handlers and machines -------------------------------------------------------------------------
+
+    def register_handler(self, name: str, fn: Handler, *, blocking: bool = False) -> None:
+        """Serve a Lambda function name (or a full resource ARN) with ``fn(event, context)``."""
+        self.handlers.register(name, fn, blocking=blocking)
+
+    def state_machine_arn(self, name: str) -> str:
+        """The ARN a state machine called ``name`` gets."""
+        return f"arn:aws:states:{self.region}:{self.account}:stateMachine:{name}"
+
+    @staticmethod
+    def validate(definition: str | Mapping[str, Json], *, sm_type: str = "EXPRESS") -> list[Diagnostic]:
+        """Every problem in ``definition`` (empty when it is valid), as AWS's validator reports them."""
+        if isinstance(definition, str):
+            parsed, problems = parse_definition(definition)
+            if problems or parsed is None:
+                return problems
+        else:
+            parsed = dict(definition)
+        problems = validate_definition(parsed, sm_type=sm_type)
+        if any(p.severity == "ERROR" for p in problems):
+            return problems
+        try:
+            compile_definition(parsed, sm_type=sm_type)
+        except DefinitionError as exc:
+            return problems + exc.diagnostics
+        except Exception as exc:  # noqa: BLE001 - a compiler bug must surface as a diagnostic, not a traceback
+            log.exception("internal error while compiling a definition")
+            return [*problems, Diagnostic("SCHEMA_VALIDATION_FAILED", f"Internal error while compiling: {exc!r}")]
+        return problems
+
+    def build_record(self, name: str, definition: str | Mapping[str, Json], *, type: str = "EXPRESS",
+                     role_arn: str = "", logging_configuration: Mapping[str, Any] | LoggingConfiguration | None = None,
+                     tags: Mapping[str, str] | None = None) -> StateMachineRecord:
+        """Validate and compile a state machine without registering it (raises InvalidDefinition etc.)."""
+        check_name(name)
+        if type != "EXPRESS":
+            raise api.StateMachineTypeNotSupported(
+                "This engine runs EXPRESS state machines only; STANDARD workflows are not supported")
+        text = definition if isinstance(definition, str) else dumps(definition)
+        try:
+            machine = compile_definition(text)
+        except DefinitionError as exc:
+            raise api.InvalidDefinition(exc.message) from None
+        except Exception as exc:  # noqa: BLE001 - see validate()
+            log.exception("internal error while compiling a definition")
+            raise api.InvalidDefinition(f"Invalid State Machine Definition: 'Internal error: {exc!r}'") from None
+        logging_cfg = (logging_configuration if isinstance(logging_configuration, LoggingConfiguration)
+                       else LoggingConfiguration.from_api(logging_configuration))
+        return StateMachineRecord(
+            arn=self.state_machine_arn(name), name=name, definition=text, machine=machine, type=type,
+            role_arn=role_arn or f"arn:aws:iam::{self.account}:role/express-engine", logging=logging_cfg,
+            tags=dict(tags or {}),
+        )
+
+    def create_state_machine(self, name: str, definition: str | Mapping[str, Json], **kwargs: Any) -> StateMachineRecord:
+        """Validate, compile and register a state machine; returns its record.
+
+        Re-creating a machine with the same name and definition returns the existing record, as AWS does;
+        the same name with other content raises StateMachineAlreadyExists.
+        """
+        record = self.build_record(name, definition, **kwargs)
+        existing = self.machines.get(record.arn)
+        if existing is not None:
+            if existing.definition == record.definition and existing.logging == record.logging:
+                return existing
+            raise api.StateMachineAlreadyExists(f"State Machine Already Exists: '{record.arn}'")
+        self.machines[record.arn] = record
+        return record
+
+    def put_record(self, record: StateMachineRecord) -> None:
+        """Register (or replace) an already-built record."""
+        self.machines[record.arn] = record
+
+    def update_state_machine(self, arn: str, *, definition: str | None = None,
+                             logging_configuration: Mapping[str, Any] | None = None,
+                             role_arn: str | None = None) -> StateMachineRecord:
+        """Replace a machine's definition / logging / role; running executions keep the old one."""
+        old = self.get(arn)
+        new = self.build_record(old.name, definition if definition is not None else old.definition,
+                                role_arn=role_arn or old.role_arn,
+                                logging_configuration=logging_configuration if logging_configuration is not None
+                                else old.logging, tags=old.tags)
+        new = replace(new, creation_date=old.creation_date)
+        self.machines[arn] = new
+        return new
+
+    def delete_state_machine(self, arn: str) -> None:
+        """Forget a machine (no error when it does not exist, as on AWS)."""
+        self.machines.pop(arn, None)
+
+    def get(self, arn_or_name: str) -> StateMachineRecord:
+        """The record for an ARN (or a bare name); raises StateMachineDoesNotExist / InvalidArn."""
+        if not arn_or_name.startswith("arn:"):
+            arn_or_name = self.state_machine_arn(arn_or_name)
+        record = self.machines.get(arn_or_name)
+        if record is None:
+            if ":stateMachine:" not in arn_or_name:
+                raise api.InvalidArn(f"Invalid Arn: 'Invalid ARN prefix: {arn_or_name}'")
+            raise api.StateMachineDoesNotExist(f"State Machine Does Not Exist: '{arn_or_name}'")
+        return record
+
+    # -- executions -----------------------------------------------------------------------------------
+
+    def execution_arn(self, record: StateMachineRecord, name: str) -> str:
+        """AWS's Express execution ARN: ``...:express:<machine>:<name>:<uuid>``."""
+        return f"arn:aws:states:{self.region}:{self.account}:express:{record.name}:{name}:{uuid.uuid4()}"
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` of workflow time (scaled by ``time_scale``; tests inject their own clock)."""
+        if self._sleep is not None:
+            await self._sleep(seconds)
+        elif self.time_scale > 0:
+            await anyio.sleep(seconds * self.time_scale)
+        else:
+            await anyio.lowlevel.checkpoint()
+
+    async def start_sync_execution(self, state_machine: str | StateMachineRecord, input: str | None = None,
+                                   name: str | None = None, *, mock: Any = None) -> dict[str, Json]:
+        """Run an execution to its end and return the StartSyncExecution response."""
+        record = state_machine if isinstance(state_machine, StateMachineRecord) else self.get(state_machine)
+        value = _parse_input(input)
+        if name is not None:
+            check_name(name)
+        return await self.run(record, value, name=name or str(uuid.uuid4()), sync=True, mock=mock)
+
+    async def start_execution(self, state_machine: str | StateMachineRecord, input: str | None = None,
+                              name: str | None = None, *, mock: Any = None) -> dict[str, Json]:
+        """Start an execution in the background; returns ``{executionArn, startDate}`` at once."""
+        if self._task_group is None:
+            raise RuntimeError("start_execution needs a running engine: use 'async with Engine() as engine'")
+        record = state_machine if isinstance(state_machine, StateMachineRecord) else self.get(state_machine)
+        value = _parse_input(input)
+        if name is not None:
+            check_name(name)
+        exec_name = name or str(uuid.uuid4())
+        arn = self.execution_arn(record, exec_name)
+        start = time.time()
+        self._task_group.start_soon(self._run_background, record, value, exec_name, arn, mock)
+        return {"executionArn": arn, "startDate": start}
+
+    async def _run_background(self, record: StateMachineRecord, value: Json, name: str, arn: str,
+                              mock: Any) -> None:
+        await self.run(record, value, name=name, sync=False, arn=arn, mock=mock)
+
+    async def run(self, record: StateMachineRecord, value: Json, *, name: str, sync: bool,
+                  arn: str | None = None, redrive_count: int = 0, mock: Any = None) -> dict[str, Json]:
+        """Run one execution of ``record`` on ``value``; returns the StartSyncExecution response shape."""
+        machine = record.machine
+        arn = arn or self.execution_arn(record, name)
+        level = record.logging.level
+        recorder = EventRecorder(record.logging.include_execution_data) if (
+            level != "OFF" and self.log_handler is not None) else None
+        limit = min(self.max_duration, machine.timeout_seconds or self.max_duration)
+        ex = Execution(
+            arn=arn, name=name, machine=machine, state_machine_arn=record.arn, state_machine_name=record.name,
+            input=value, role_arn=record.role_arn, handlers=self.handlers, sleep=self.sleep, recorder=recorder,
+            redrive_count=None if sync else redrive_count, deadline=time.monotonic() + limit, mock=mock,
+        )
+        start = ex.start_time
+        input_text = dumps(value)
+        started_details = None
+        if recorder is not None:
+            started_details = {"roleArn": record.role_arn}
+            if recorder.include_data:
+                started_details = {"input": input_text, "inputDetails": {"truncated": False},
+                                   "roleArn": record.role_arn}
+        ex.event(None, "ExecutionStarted", started_details)
+        frame = Frame({}, prev=1)
+        status, output, error, cause = "SUCCEEDED", None, None, None
+        try:
+            missing = self.handlers.missing(machine.resources)
+            if missing:
+                raise errors.Runtime(
+                    f"No handler is registered for the Task resource '{missing[0]}'. Register one with "
+                    "Engine.register_handler(ARN, fn) or --handler ARN=module:function.")
+            with anyio.move_on_after(limit) as scope:
+                output = await run_graph(ex, machine.graph, value, frame)
+            if scope.cancelled_caught:
+                raise errors.Timeout(None)
+        except errors.Timeout as err:
+            if time.monotonic() >= ex.deadline or scope_timed_out(ex):
+                status, error, cause = "TIMED_OUT", "States.Timeout", None
+            else:
+                status, error, cause = "FAILED", err.error, err.cause
+        except errors.StatesError as err:
+            status, error, cause = "FAILED", err.error or None, err.cause
+        except Exception as exc:  # noqa: BLE001 - an engine bug must never escape as a traceback
+            log.exception("internal error in execution %s", arn)
+            status, error, cause = "FAILED", "States.Runtime", f"Internal engine error: {type(exc).__name__}: {exc}"
+        stop = time.time()
+        output_text = dumps(output) if status == "SUCCEEDED" else None
+        if recorder is not None:
+            if status == "SUCCEEDED":
+                details = {"output": output_text, "outputDetails": {"truncated": False}} if recorder.include_data \
+                    else {}
+                ex.event(frame, "ExecutionSucceeded", details)
+            else:
+                details = {}
+                if error:
+                    details["error"] = error
+                if cause is not None:
+                    details["cause"] = cause
+                ex.event(frame, "ExecutionTimedOut" if status == "TIMED_OUT" else "ExecutionFailed", details)
+            events = [e for e in recorder.events if levels_include(level, e["type"])]
+            if events and self.log_handler is not None:
+                await self.log_handler(LogBatch(arn, record, events, ex.redrive_count))
+        response: dict[str, Json] = {
+            "executionArn": arn,
+            "stateMachineArn": record.arn,
+            "name": name,
+            "startDate": round(start, 3),
+            "stopDate": round(stop, 3),
+            "status": status,
+            "input": input_text,
+            "inputDetails": {"included": True},
+        }
+        if status == "SUCCEEDED":
+            response["output"] = output_text
+        response["outputDetails"] = {"included": True}
+        if status != "SUCCEEDED":
+            if error:
+                response["error"] = error
+            if cause is not None:
+                response["cause"] = cause
+        response["billingDetails"] = billing((stop - start) * 1000, machine, record.definition,
+                                             len(input_text) + len(output_text or ""))
+        return response
+
+
+def scope_timed_out(ex: Execution) -> bool:
+    """Whether the execution's own deadline has passed."""
+    return time.monotonic() >= ex.deadline - 1e-3

@@ -1,0 +1,196 @@
+"""Per-execution state: identity, clock, variables scopes, context object and history events.
+
+Events are always *counted* (their ids appear in AWS error causes: "entered at the event id #2");
+they are only *built* when a recorder is attached, so an execution with logging off pays for an
+integer increment per event and nothing else.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import ChainMap
+from collections.abc import Awaitable, Callable, MutableMapping
+from datetime import UTC, datetime
+from typing import Any
+
+from ..asl.model import StateMachine
+from ..jsonutil import Json
+from .tasks import HandlerRegistry
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+def iso_millis(epoch: float) -> str:
+    """``2024-07-15T13:00:19.123Z``: the timestamp format of the context object."""
+    dt = datetime.fromtimestamp(epoch, UTC)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+class EventRecorder:
+    """Collects history events of one execution: ``{id, type, details, previous_event_id, timestamp}``."""
+
+    __slots__ = ("events", "include_data")
+
+    def __init__(self, include_data: bool = True) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.include_data = include_data
+
+    def add(self, event_id: int, type_: str, previous: int, details: dict[str, Any] | None) -> None:
+        """Record one event."""
+        self.events.append({
+            "id": event_id,
+            "type": type_,
+            "details": details or {},
+            "previous_event_id": previous,
+            "timestamp": time.time(),
+        })
+
+
+class Execution:
+    """One running execution (shared by all its branches and iterations)."""
+
+    __slots__ = (
+        "arn", "name", "machine", "state_machine_arn", "state_machine_name", "input", "start_time",
+        "role_arn", "redrive_count", "handlers", "sleep", "recorder", "last_event_id", "deadline",
+        "_execution_ctx", "_state_machine_ctx", "mock", "time_scale",
+    )
+
+    def __init__(
+        self,
+        *,
+        arn: str,
+        name: str,
+        machine: StateMachine,
+        state_machine_arn: str,
+        state_machine_name: str,
+        input: Json,
+        role_arn: str,
+        handlers: HandlerRegistry,
+        sleep: Sleep,
+        recorder: EventRecorder | None = None,
+        redrive_count: int | None = None,
+        deadline: float | None = None,
+        mock: Any = None,
+    ) -> None:
+        self.arn = arn
+        self.name = name
+        self.machine = machine
+        self.state_machine_arn = state_machine_arn
+        self.state_machine_name = state_machine_name
+        self.input = input
+        self.start_time = time.time()
+        self.role_arn = role_arn
+        self.redrive_count = redrive_count
+        self.handlers = handlers
+        self.sleep = sleep
+        self.recorder = recorder
+        self.last_event_id = 0
+        self.deadline = deadline if deadline is not None else float("inf")
+        self._execution_ctx: dict[str, Json] | None = None
+        self._state_machine_ctx: dict[str, Json] | None = None
+        self.mock = mock
+
+    def event(self, frame: Frame | None, type_: str, details: dict[str, Any] | None = None,
+              previous: int | None = None) -> int:
+        """Count (and, when recording, record) one history event; returns its id."""
+        self.last_event_id += 1
+        eid = self.last_event_id
+        if self.recorder is not None:
+            prev = previous if previous is not None else (frame.prev if frame is not None else 0)
+            self.recorder.add(eid, type_, prev, details)
+        if frame is not None:
+            frame.prev = eid
+        return eid
+
+    @property
+    def recording(self) -> bool:
+        """Whether events are being built (callers skip building details otherwise)."""
+        return self.recorder is not None
+
+    @property
+    def include_data(self) -> bool:
+        """Whether recorded events carry input/output payloads."""
+        return self.recorder is not None and self.recorder.include_data
+
+    def execution_context(self) -> dict[str, Json]:
+        """``$$.Execution`` (built once per execution, on first use)."""
+        if self._execution_ctx is None:
+            ctx: dict[str, Json] = {
+                "Id": self.arn,
+                "Input": self.input,
+                "StartTime": iso_millis(self.start_time),
+                "Name": self.name,
+                "RoleArn": self.role_arn,
+            }
+            # StartSyncExecution runs have no RedriveCount; async Express runs do (digest §6).
+            if self.redrive_count is not None:
+                ctx["RedriveCount"] = self.redrive_count
+            self._execution_ctx = ctx
+        return self._execution_ctx
+
+    def state_machine_context(self) -> dict[str, Json]:
+        """``$$.StateMachine``."""
+        if self._state_machine_ctx is None:
+            self._state_machine_ctx = {"Id": self.state_machine_arn, "Name": self.state_machine_name}
+        return self._state_machine_ctx
+
+
+class Frame:
+    """One running graph (the machine, a Parallel branch or a Map iteration)."""
+
+    __slots__ = ("variables", "prev", "map_item", "outer_names")
+
+    def __init__(self, variables: MutableMapping[str, Json], prev: int = 0,
+                 map_item: dict[str, Json] | None = None) -> None:
+        self.variables = variables
+        self.prev = prev
+        self.map_item = map_item
+        #: names visible from enclosing scopes (read-only here)
+        self.outer_names: Any = variables.parents if isinstance(variables, ChainMap) else None
+
+    def child(self, prev: int, map_item: dict[str, Json] | None = None) -> Frame:
+        """A nested scope: outer variables readable, new assignments local."""
+        return Frame(ChainMap({}, self.variables), prev, map_item)
+
+
+class StateEnv:
+    """The :class:`~express_engine.asl.paths.Env` of one state: the context object is built lazily."""
+
+    __slots__ = ("ex", "frame", "state_name", "entered", "retry_count", "_context")
+
+    def __init__(self, ex: Execution, frame: Frame, state_name: str, entered: float,
+                 retry_count: int | None = None) -> None:
+        self.ex = ex
+        self.frame = frame
+        self.state_name = state_name
+        self.entered = entered
+        self.retry_count = retry_count
+        self._context: dict[str, Json] | None = None
+
+    @property
+    def variables(self) -> MutableMapping[str, Json]:
+        """The variables visible to the state."""
+        return self.frame.variables
+
+    @property
+    def context(self) -> dict[str, Json]:
+        """The context object (``$$``)."""
+        if self._context is None:
+            state: dict[str, Json] = {"Name": self.state_name, "EnteredTime": iso_millis(self.entered)}
+            if self.retry_count is not None:
+                state["RetryCount"] = self.retry_count
+            ctx: dict[str, Json] = {
+                "Execution": self.ex.execution_context(),
+                "StateMachine": self.ex.state_machine_context(),
+                "State": state,
+            }
+            if self.frame.map_item is not None:
+                ctx["Map"] = {"Item": self.frame.map_item}
+            self._context = ctx
+        return self._context
+
+    def with_map_item(self, item: dict[str, Json]) -> StateEnv:
+        """A copy that exposes ``$$.Map.Item`` (for ItemSelector evaluation)."""
+        env = StateEnv(self.ex, Frame(self.frame.variables, self.frame.prev, item), self.state_name,
+                       self.entered, self.retry_count)
+        return env

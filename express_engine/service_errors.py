@@ -1,0 +1,49 @@
+"""Errors of the Step Functions API (``__type`` codes), raised by the engine, the ingress and the HTTP API.
+
+These are about requests (an unknown state machine, malformed input), never about a running
+workflow: those are :class:`express_engine.errors.StatesError`.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class ServiceError(Exception):
+    """An API error: ``code`` is AWS's ``__type``, ``message`` its text; ``status`` the HTTP status."""
+
+    code: ClassVar[str] = "InternalFailure"
+    status: ClassVar[int] = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def to_dict(self) -> dict[str, str]:
+        """The AWS JSON error body."""
+        return {"__type": self.code, "message": self.message}
+
+
+def _error(code: str, status: int = 400) -> type[ServiceError]:
+    return type(code, (ServiceError,), {"code": code, "status": status, "__doc__": f"AWS ``{code}``."})
+
+
+InvalidArn = _error("InvalidArn")
+InvalidDefinition = _error("InvalidDefinition")
+InvalidExecutionInput = _error("InvalidExecutionInput")
+InvalidName = _error("InvalidName")
+InvalidLoggingConfiguration = _error("InvalidLoggingConfiguration")
+InvalidToken = _error("InvalidToken")
+MissingRequiredParameter = _error("MissingRequiredParameter")
+ResourceNotFound = _error("ResourceNotFound")
+StateMachineAlreadyExists = _error("StateMachineAlreadyExists")
+StateMachineDoesNotExist = _error("StateMachineDoesNotExist")
+StateMachineTypeNotSupported = _error("StateMachineTypeNotSupported")
+TooManyTags = _error("TooManyTags")
+ValidationException = _error("ValidationException")
+UnknownOperationException = _error("UnknownOperationException")
+SerializationException = _error("SerializationException")
+UnrecognizedClientException = _error("UnrecognizedClientException")
+InvalidSignatureException = _error("InvalidSignatureException")
+ServiceUnavailable = _error("ServiceUnavailable", 503)
+InternalFailure = _error("InternalFailure", 500)
