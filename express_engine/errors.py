@@ -209,6 +209,6 @@ class DefinitionError(Exception):
 
     @property
     def message(self) -> str:
-        """AWS's InvalidDefinition message for the first problem."""
-        first = self.diagnostics[0].render() if self.diagnostics else "Unknown problem"
-        return f"Invalid State Machine Definition: '{first}'"
+        """AWS's InvalidDefinition message: every problem, joined with ", " as CreateStateMachine does."""
+        rendered = ", ".join(d.render() for d in self.diagnostics) or "Unknown problem"
+        return f"Invalid State Machine Definition: '{rendered}'"

@@ -106,13 +106,14 @@ class _Compiler:
         states = tuple(
             self.state(name, body, index_of, f"{location}/States/{name}") for name, body in states_def.items()
         )
-        return m.Graph(states=states, start=index_of[node["StartAt"]], index_of=index_of)
+        sync = all(isinstance(s, (m.Pass, m.Choice, m.Succeed, m.Fail)) for s in states)
+        return m.Graph(states=states, start=index_of[node["StartAt"]], index_of=index_of, sync=sync)
 
     def state(self, name: str, body: Mapping[str, Any], index_of: Mapping[str, int], loc: str) -> m.State:
         language = body.get("QueryLanguage")
         jsonata = language == "JSONata" or (language is None and self.jsonata_machine)
         refs = sorted(set(_VARIABLE_REF.findall(_strings_of(body))) - {"states"})
-        if refs and "Assign" in body or any(r for r in refs):
+        if refs:
             self.variable_refs[name] = tuple(refs)
         common: dict[str, Any] = {
             "name": name,

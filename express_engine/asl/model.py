@@ -224,6 +224,8 @@ class Graph:
     states: tuple[State, ...]
     start: int
     index_of: Mapping[str, int] = field(default_factory=dict)
+    #: True when every state is Pass, Choice, Succeed or Fail: the graph never suspends.
+    sync: bool = False
 
 
 @dataclass(frozen=True, slots=True)

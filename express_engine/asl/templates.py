@@ -44,9 +44,9 @@ def compile_dynamic_value(text: Json, field: str, location: str) -> Callable[[Js
     if is_intrinsic(text):
         try:
             fn = compile_intrinsic(text)
-        except IntrinsicSyntaxError as exc:
-            raise _diag(f"The value for the field '{field}' must be a valid intrinsic function call: {exc}",
-                        location) from None
+        except IntrinsicSyntaxError:
+            raise _diag(f"The value for the field '{field}' must be a valid JSONPath or a valid intrinsic "
+                        "function call", location) from None
         return _wrap_intrinsic(fn, field)
     if text.startswith("$"):
         try:
@@ -106,7 +106,8 @@ def _compile_node(node: Json, location: str) -> Template | None:
             loc = f"{location}/{key}"
             if key.endswith(".$"):
                 name = key[:-2]
-                parts.append((name, compile_dynamic_value(val, key, loc), True))
+                # AWS locates a bad dynamic value at the enclosing object, not at the key.
+                parts.append((name, compile_dynamic_value(val, key, location), True))
                 dynamic = True
             else:
                 name = key

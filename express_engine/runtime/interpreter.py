@@ -29,23 +29,11 @@ Step = tuple[int | None, Json]
 
 #: Sync transitions between deadline checks / event-loop checkpoints.
 _CHECK_EVERY = 128
-_SYNC_TYPES = (m.Pass, m.Choice, m.Succeed, m.Fail)
 
 
-def is_sync_graph(graph: m.Graph) -> bool:
-    """Whether every state of ``graph`` runs without suspending."""
-    return all(isinstance(s, _SYNC_TYPES) for s in graph.states)
-
-
-_sync_cache: dict[int, bool] = {}
-
-
-def _graph_is_sync(graph: m.Graph) -> bool:
-    key = id(graph)
-    cached = _sync_cache.get(key)
-    if cached is None:
-        cached = _sync_cache[key] = is_sync_graph(graph)
-    return cached
+def graph_is_sync(graph: m.Graph) -> bool:
+    """Whether every state of ``graph`` runs without suspending (decided at compile time)."""
+    return graph.sync
 
 
 # -- errors ---------------------------------------------------------------------------------------
@@ -267,7 +255,7 @@ def run_graph_sync(ex: Execution, graph: m.Graph, value: Json, frame: Frame) -> 
 
 async def run_graph(ex: Execution, graph: m.Graph, value: Json, frame: Frame) -> Json:
     """Run a graph to its end; returns the output of its last state."""
-    if _graph_is_sync(graph):
+    if graph_is_sync(graph):
         return run_graph_sync(ex, graph, value, frame)
     states = graph.states
     idx: int | None = graph.start
@@ -620,7 +608,7 @@ async def _run_all(ex: Execution, jobs: list[tuple[m.Graph, Json, Frame]],
     results: list[Json] = [None] * len(jobs)
     failure: list[errors.StatesError] = []
 
-    if all(_graph_is_sync(g) for g, _, _ in jobs):
+    if all(graph_is_sync(g) for g, _, _ in jobs):
         # No job can suspend, so running them one after another is indistinguishable from concurrency.
         for i, (graph, value, frame) in enumerate(jobs):
             if on_start:

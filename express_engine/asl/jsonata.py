@@ -1,0 +1,864 @@
+"""JSONata in ASL fields: ``{% ... %}`` strings parsed once at compile time, evaluated per state.
+
+The evaluator is jsonata-python. Each expression is parsed into a :class:`jsonata.Jsonata` when the
+state machine is compiled; an evaluation binds ``$states`` and the workflow variables the expression
+actually names (found in its parse tree) and runs the stored tree. AWS specifics (digest §11):
+
+* extra functions ``$partition``, ``$range``, ``$hash``, ``$random``, ``$uuid``, ``$parse``; ``$eval``
+  is unbound, so calling it fails with T1006 as on AWS;
+* undefined, a function, a thrown error and runaway evaluation (depth, time, size) all fail with
+  ``States.QueryEvaluationError`` and AWS's cause text, minus the interpreter's
+  ``An error occurred while executing the state ...`` prefix;
+* results are plain JSON: sequences become lists, JSONata ``null`` becomes ``None``, integral
+  numbers become ``int`` (JavaScript writes ``3.0`` as ``3``);
+* ``$$``, a bare ``$`` or a field name read from the (absent) top-level context and JSONata 2.1
+  operators (``??``, ``?:``, AWS runs 2.0.6) are rejected when the definition is compiled.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+import random
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Collection, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from jsonata import Jsonata
+from jsonata.jexception import JException
+from jsonata.parser import Parser
+from jsonata.utils import Utils
+
+from .. import errors
+from ..jsonutil import Json, dumps
+
+_NULL = Utils.NULL_VALUE
+_NullValue = type(_NULL)
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
+
+# Runaway messages: AWS's (jsonata-js test harness wording, one space after each full stop) [3P, measured].
+_STACK_OVERFLOW = ("Stack overflow error: Check for non-terminating recursive function. "
+                   "Consider rewriting as tail-recursive.")
+_TIMEOUT = "Expression evaluation timeout: Check for infinite loop"
+_MEMORY = "Expression evaluation memory limit exceeded: Check for excessive memory usage"
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluationLimits:
+    """Bounds that turn a runaway expression into ``States.QueryEvaluationError``.
+
+    ``max_depth`` counts nested evaluations like jsonata-js's timebox: AWS accepts the non-tail
+    recursion ``$f(30)`` (depth 95) and refuses ``$f(40)`` (depth 125) and a 200-term ``1+1+...``.
+    ``max_sequence_items`` is the largest ``[a..b]`` AWS allows (873 782 numbers, about 7 MB);
+    ``max_range_items`` the documented ``$range`` bound; ``max_string_length`` caps ``&``.
+    """
+
+    timeout_ms: int = 5_000
+    max_depth: int = 100
+    max_sequence_items: int = 873_782
+    max_range_items: int = 360_145
+    max_string_length: int = 6_990_256
+
+
+DEFAULT_LIMITS = EvaluationLimits()
+
+
+def is_expression(value: Json) -> bool:
+    """Whether ``value`` is a JSONata expression: a string that starts with ``{%`` and ends with ``%}``."""
+    return isinstance(value, str) and len(value) >= 4 and value.startswith("{%") and value.endswith("%}")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Error messages
+
+
+class _Runaway(JException):
+    """A bound was exceeded. A JException so that jsonata-python's ``and``/``or`` re-raise it as is."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, -1)
+        self.message = message
+
+
+def _catalog_template(code: str) -> str | None:
+    # jsonata-python ships jsonata-js's catalog with "function" replaced by "Object" and single quotes by
+    # double ones; AWS's causes use the jsonata-js wording.
+    template = JException.error_codes.get(code)
+    return None if template is None else template.replace("Object", "function").replace('"', "'")
+
+
+# jsonata-js names the element type of a typed-array signature this way (T0412).
+_ARRAY_TYPE_NAMES = {"a": "arrays", "b": "booleans", "f": "functions", "n": "numbers", "o": "objects",
+                     "s": "strings"}
+_PLACEHOLDER = re.compile(r"\{\{\{(\w+)\}\}\}|\{\{(\w+)\}\}")
+
+
+def _describe(exc: JException) -> tuple[str, bool]:
+    """``(text, coded)``: ``"T0410: Argument 1 of ..."`` for a catalogued error, else the bare message."""
+    if isinstance(exc, _Runaway):
+        return exc.message, False
+    code = str(exc.error)
+    template = _catalog_template(code)
+    if template is None:
+        return code, False  # jsonata-python sometimes throws with the message in the code slot
+    args = [exc.current, exc.expected, exc.extra]
+    if code == "T0412":
+        args[2] = _ARRAY_TYPE_NAMES.get(str(args[2]))
+    values: Iterator[Any] = iter(args)
+
+    def substitute(match: re.Match[str]) -> str:
+        value = next(values, None)
+        if match.group(1) is not None:  # {{{raw}}}
+            return "undefined" if value is None else str(value)
+        return _js_stringify(value)
+
+    return f"{code}: {_PLACEHOLDER.sub(substitute, template)}", True
+
+
+def _js_number(value: float | int) -> str:
+    if isinstance(value, int):
+        return str(value)
+    if value.is_integer() and abs(value) < 1e21:
+        return str(int(value))
+    text = repr(value)
+    if "e" in text:  # 1e-07 -> 1e-7, 1e+22 stays
+        mantissa, exponent = text.split("e")
+        sign = exponent[0] if exponent[0] in "+-" else "+"
+        text = f"{mantissa}e{sign}{exponent.lstrip('+-').lstrip('0') or '0'}"
+    return text
+
+
+def _js_stringify(value: Any) -> str:
+    """``JSON.stringify`` as jsonata-js uses it to fill error messages (``undefined`` stays a word)."""
+    if value is None:
+        return "undefined"
+    if value is _NULL:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return _js_number(value) if math.isfinite(value) else "null"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, Mapping):
+        pairs = (f"{json.dumps(k, ensure_ascii=False)}:{_js_stringify(v)}"
+                 for k, v in value.items() if _is_json_like(v))
+        return "{" + ",".join(pairs) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(_js_stringify(v) if _is_json_like(v) else "null" for v in value) + "]"
+    return "undefined"
+
+
+def _is_json_like(value: Any) -> bool:
+    return value is _NULL or isinstance(value, str | int | float | bool | list | Mapping)
+
+
+def _field_sentence(expression: str, field: str) -> str:
+    return f"The JSONata expression '{expression}' specified for the field '{field}'"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Values in and out of jsonata-python
+
+
+def _nulls_in(value: Json) -> Json:
+    """``value`` with JSON nulls as jsonata-python's null (it reads ``None`` as undefined); copies only
+    the containers that hold a null."""
+    if type(value) is dict:
+        out = None
+        for key, item in value.items():
+            new = _NULL if item is None else _nulls_in(item) if type(item) in (dict, list) else item
+            if new is not item:
+                if out is None:
+                    out = dict(value)
+                out[key] = new
+        return value if out is None else out
+    if type(value) is list:
+        out_list = None
+        for index, item in enumerate(value):
+            new = _NULL if item is None else _nulls_in(item) if type(item) in (dict, list) else item
+            if new is not item:
+                if out_list is None:
+                    out_list = list(value)
+                out_list[index] = new
+        return value if out_list is None else out_list
+    return value
+
+
+# The same payload (a state's input, a variable) is read by several expressions: remember its
+# null-converted form by identity. The entry keeps the value alive, so its id cannot be reused.
+_IN_CACHE: dict[int, tuple[Json, Json]] = {}
+_IN_CACHE_SIZE = 64
+
+
+def _to_jsonata(value: Json) -> Any:
+    if value is None:
+        return _NULL
+    if type(value) is not dict and type(value) is not list:
+        return value
+    hit = _IN_CACHE.get(id(value))
+    if hit is not None and hit[0] is value:
+        return hit[1]
+    converted = _nulls_in(value)
+    if len(_IN_CACHE) >= _IN_CACHE_SIZE:
+        _IN_CACHE.clear()
+    _IN_CACHE[id(value)] = (value, converted)
+    return converted
+
+
+class _UnsupportedResult(Exception):
+    """The result holds a value JSON cannot carry (a function, a regex, a non-finite number)."""
+
+
+def _to_json(value: Any) -> Json:
+    """Plain JSON from a jsonata-python result; unchanged containers are returned as they are."""
+    kind = type(value)
+    if kind is str or kind is bool:
+        return value
+    if kind is int:
+        # orjson writes 64-bit integers only; a JSONata number is a double anyway
+        return value if _INT64_MIN <= value <= _INT64_MAX else float(value)
+    if kind is float:
+        if not math.isfinite(value):
+            raise _UnsupportedResult
+        # JavaScript writes 3.0 as 3 and -0 as 0
+        return int(value) if value.is_integer() and -9.2e18 < value < 9.2e18 else value
+    if value is _NULL or value is None:
+        return None
+    if isinstance(value, dict):
+        out = None
+        for key, item in value.items():
+            new = _to_json(item)
+            if new is not item:
+                if out is None:
+                    out = dict(value)
+                out[key] = new
+        if out is not None:
+            return out
+        return value if kind is dict else dict(value)
+    if kind is list:
+        out_list = None
+        for index, item in enumerate(value):
+            new = _to_json(item)
+            if new is not item:
+                if out_list is None:
+                    out_list = list(value)
+                out_list[index] = new
+        return value if out_list is None else out_list
+    if isinstance(value, list):  # JList, RangeList (whose storage is empty: iterate, never copy)
+        return [_to_json(item) for item in iter(value)]
+    raise _UnsupportedResult
+
+
+def _json_type(value: Json) -> str:
+    """The JSON type name AWS prints in ``Expected 'array', but was 'object'``."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Functions AWS adds (digest §11). Arguments arrive as jsonata-python passes them: undefined as None,
+# JSON null as _NULL, an omitted argument not at all. Edge cases follow what third parties measured on AWS.
+
+
+def _signature_error(name: str, position: int) -> JException:
+    return JException("T0410", -1, position, name)
+
+
+def _at_most(name: str, args: tuple[Any, ...], count: int) -> None:
+    if len(args) > count:
+        raise _signature_error(name, count + 1)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _whole(name: str, position: int, value: Any) -> int:
+    """A numeric argument truncated toward zero (AWS: -1.7 -> -1)."""
+    if not _is_number(value) or not math.isfinite(value):
+        raise _signature_error(name, position)
+    return int(value)
+
+
+def _partition(*args: Any) -> Any:
+    _at_most("partition", args, 2)
+    items = args[0] if args else None
+    if items is None:
+        return None
+    if not isinstance(items, list):
+        raise JException("T0412", -1, 1, "partition", "j")
+    size = args[1] if len(args) > 1 else None
+    if size is None:
+        return [list(items)]
+    whole = _whole("partition", 2, size)
+    if whole < 0:
+        raise JException("D3137", -1, "Second argument must be zero or greater")
+    if whole == 0 or not items:
+        return None
+    items = list(items)
+    return [items[i:i + whole] for i in range(0, len(items), whole)]
+
+
+def _range(*args: Any) -> Any:
+    _at_most("range", args, 3)
+    if len(args) < 2:
+        raise _signature_error("range", len(args) + 1)
+    if len(args) < 3 or any(arg is None for arg in args):
+        return None
+    start, end, step = (_whole("range", i + 1, arg) for i, arg in enumerate(args))
+    if step == 0 or (end - start) * step < 0:
+        return None
+    count = (end - start) // step + 1
+    limits = getattr(Jsonata.CURRENT.jsonata, "limits", DEFAULT_LIMITS)
+    if count > limits.max_range_items:
+        raise _Runaway(_MEMORY)
+    # a sequence, as AWS returns it: one number collapses to that number [AWS-rec: $range(1, 9, 9) = 1]
+    sequence = Utils.create_sequence()
+    sequence.extend(range(start, end + (1 if step > 0 else -1), step))
+    return sequence
+
+
+_HASHES = {"MD5": "md5", "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512"}
+
+
+def _hash(*args: Any) -> Any:
+    _at_most("hash", args, 2)
+    if not args:
+        raise _signature_error("hash", 1)
+    text = args[0]
+    if text is None:
+        return None
+    if not isinstance(text, str):
+        raise _signature_error("hash", 1)
+    if len(args) == 1:
+        return None
+    algorithm = args[1]
+    if algorithm is not None and algorithm is not _NULL and not isinstance(algorithm, str):
+        raise _signature_error("hash", 2)
+    name = _HASHES.get(algorithm) if isinstance(algorithm, str) else None
+    if name is None:
+        shown = algorithm if isinstance(algorithm, str) else "null"
+        raise JException(
+            "D3137", -1, f"Hash algorithm '{shown}' must be one of SHA-1, SHA-384, SHA-256, SHA-512, MD5")
+    return hashlib.new(name, text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _java_random(seed: int) -> float:
+    """``new java.util.Random(seed).nextDouble()``: AWS's seeded ``$random`` draws from it."""
+    mask = (1 << 48) - 1
+    state = (seed ^ 0x5DEECE66D) & mask
+
+    def next_bits(bits: int) -> int:
+        nonlocal state
+        state = (state * 0x5DEECE66D + 0xB) & mask
+        return state >> (48 - bits)
+
+    return ((next_bits(26) << 27) + next_bits(27)) / float(1 << 53)
+
+
+def _random(*args: Any) -> float:
+    _at_most("random", args, 1)
+    seed = args[0] if args else None
+    if seed is None:
+        return random.random()
+    whole = _whole("random", 1, seed)
+    return _java_random(max(_INT64_MIN, min(_INT64_MAX, whole)))
+
+
+def _uuid(*args: Any) -> str:
+    _at_most("uuid", args, 0)
+    return str(uuid.uuid4())
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        raise ValueError("duplicate key")
+    return out
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(name)
+
+
+def _parse(*args: Any) -> Any:
+    _at_most("parse", args, 1)
+    text = args[0] if args else None
+    if text is None:
+        return None
+    if not isinstance(text, str):
+        raise _signature_error("parse", 1)
+    try:
+        # the json module rather than orjson: AWS refuses duplicate keys, which orjson accepts silently
+        value = json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_reject_constant,
+                           parse_float=_finite_float)
+    except (ValueError, RecursionError):
+        raise JException("D3137", -1, "Invalid JSON") from None
+    return _nulls_in(_NULL if value is None else value)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(text)
+    return value
+
+
+def _frame_with_asl_functions() -> Jsonata.Frame:
+    frame = Jsonata.Frame(Jsonata.static_frame)
+    for name, function in (("partition", _partition), ("range", _range), ("hash", _hash),
+                           ("random", _random), ("uuid", _uuid), ("parse", _parse)):
+        frame.bind(name, Jsonata.JLambda(function))
+    frame.bind("eval", None)  # AWS: "$eval is not available, use $parse" -> T1006 when called
+    # bound to None here so that the per-node callback lookup stops at this frame
+    frame.bind("__evaluate_entry", None)
+    frame.bind("__evaluate_exit", None)
+    return frame
+
+
+_ASL_FRAME = _frame_with_asl_functions()
+_BUILTIN_NAMES = frozenset(Jsonata.static_frame.bindings) | frozenset(_ASL_FRAME.bindings)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Evaluation
+
+
+class _AslJsonata(Jsonata):
+    """A parsed expression whose range operator and string concatenation respect the limits."""
+
+    limits: EvaluationLimits
+
+    def evaluate_range_expression(self, lhs: Any, rhs: Any) -> Any:
+        if (isinstance(lhs, int) and isinstance(rhs, int) and not isinstance(lhs, bool)
+                and not isinstance(rhs, bool) and rhs - lhs + 1 > self.limits.max_sequence_items):
+            raise _Runaway(_MEMORY)
+        return super().evaluate_range_expression(lhs, rhs)
+
+    def evaluate_string_concat(self, lhs: Any, rhs: Any) -> str:
+        result = super().evaluate_string_concat(lhs, rhs)
+        if len(result) > self.limits.max_string_length:
+            raise _Runaway(_MEMORY)
+        return result
+
+
+class _Guard:
+    """Per-evaluation depth and time bound, called by jsonata-python on entry and exit of every node."""
+
+    __slots__ = ("deadline", "depth", "max_depth", "ticks")
+
+    def __init__(self, limits: EvaluationLimits) -> None:
+        self.depth = 0
+        self.ticks = 0
+        self.max_depth = limits.max_depth
+        self.deadline = time.monotonic() + limits.timeout_ms / 1000
+
+    def enter(self, _expr: Any, _input: Any, _env: Any) -> None:
+        self.depth += 1
+        if self.depth > self.max_depth:
+            raise _Runaway(_STACK_OVERFLOW)
+        self.ticks += 1
+        if not self.ticks & 31 and time.monotonic() > self.deadline:
+            raise _Runaway(_TIMEOUT)
+
+    def exit(self, _expr: Any, _input: Any, _env: Any, _result: Any) -> None:
+        self.depth -= 1
+
+
+_RESERVED_NAMES = frozenset({"states", "__evaluate_entry", "__evaluate_exit"})
+
+
+class _Expression:
+    """One parsed expression and what its evaluation needs to bind."""
+
+    __slots__ = ("field", "free_variables", "guarded", "limits", "local", "parsed", "states_fields", "text",
+                 "variables")
+
+    def __init__(self, text: str, field: str, parsed: _AslJsonata, analysis: _Analysis,
+                 limits: EvaluationLimits) -> None:
+        self.text = text
+        self.field = field
+        self.parsed = parsed
+        self.limits = limits
+        self.variables = tuple(sorted(analysis.names - _RESERVED_NAMES))
+        self.free_variables = frozenset(analysis.free_variables - _RESERVED_NAMES)
+        self.states_fields = analysis.states_fields
+        self.guarded = analysis.has_lambda or analysis.depth > limits.max_depth // 2
+        self.local = threading.local()
+
+    def _instance(self) -> _AslJsonata:
+        # jsonata-python keeps evaluation state (environment, input, timestamp) on the instance that
+        # Jsonata.CURRENT names for the running thread: one copy per thread, made current before use.
+        instance: _AslJsonata | None = getattr(self.local, "instance", None)
+        if instance is None:
+            instance = self.local.instance = copy.copy(self.parsed)
+        Jsonata.CURRENT.jsonata = instance
+        return instance
+
+    def evaluate(self, states: Mapping[str, Json], variables: Mapping[str, Json]) -> Json:
+        bindings: dict[str, Any] = {}
+        fields = self.states_fields
+        if fields is not None:
+            bindings["states"] = {key: _to_jsonata(states[key]) for key in fields if key in states}
+        for name in self.variables:
+            if name in variables:
+                bindings[name] = _to_jsonata(variables[name])
+        if self.guarded:
+            guard = _Guard(self.limits)
+            bindings["__evaluate_entry"] = guard.enter
+            bindings["__evaluate_exit"] = guard.exit
+        instance = self._instance()
+        try:
+            result = instance.evaluate(None, bindings)
+        except JException as exc:
+            text, coded = _describe(exc)
+            raise self._threw(text, coded) from None
+        except RecursionError:
+            raise self._threw(_STACK_OVERFLOW, False) from None
+        except Exception as exc:  # jsonata-python lets a few Python errors out (1/0 among them)
+            raise self._threw(str(exc) or type(exc).__name__, False) from None
+        if result is None:
+            raise errors.QueryEvaluationError(
+                f"{_field_sentence(self.text, self.field)} returned nothing (undefined).")
+        try:
+            return _to_json(result)
+        except _UnsupportedResult:
+            raise errors.QueryEvaluationError(
+                f"{_field_sentence(self.text, self.field)} returned an unsupported result type.") from None
+
+    def _threw(self, text: str, coded: bool) -> errors.QueryEvaluationError:
+        # AWS: ". T1006: Attempted to invoke a non-function" after a coded error, ": <message>" otherwise
+        separator = ". " if coded else ": "
+        return errors.QueryEvaluationError(
+            f"{_field_sentence(self.text, self.field)} threw an error during evaluation{separator}{text}")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Compile-time analysis of the parse tree
+
+# Attributes of Parser.Symbol that hold sub-trees (the others hold scalars, or runtime state).
+_CHILD_ATTRS = ("steps", "stages", "predicate", "expr", "lhs", "rhs", "expression", "expressions",
+                "procedure", "arguments", "body", "condition", "then", "_else", "group", "lhs_object",
+                "rhs_object", "terms", "pattern", "update", "delete")
+
+
+@dataclass(slots=True)
+class _Analysis:
+    names: set[str]  # every $name the expression reads (builtins and its own locals included)
+    free_variables: set[str]  # those that can only be workflow variables
+    states_fields: frozenset[str] | None  # fields of $states to bind; None: $states is not read
+    explicit_fields: set[str]  # fields read as `$states.<field>`
+    has_lambda: bool
+    depth: int
+    problems: list[str]  # UNSUPPORTED_JSONATA_EXPRESSION messages, in the order found
+
+
+def _children(node: Any) -> Iterator[Any]:
+    for attr in _CHILD_ATTRS:
+        value = getattr(node, attr, None)
+        if value is None:
+            continue
+        if isinstance(value, list | tuple):
+            for item in value:
+                if isinstance(item, list | tuple):
+                    yield from item
+                else:
+                    yield item
+        else:
+            yield value
+
+
+_ALL_STATES_FIELDS = frozenset({"input", "context", "result", "errorOutput"})
+
+
+def _analyze(root: Any) -> _Analysis:
+    names: set[str] = set()
+    local_names: set[str] = set()
+    fields: set[str] = set()
+    reads_states = whole_states = has_lambda = False
+    problems: list[str] = []
+    max_depth = 0
+    stack: list[tuple[Any, int]] = [(root, 1)]
+    seen: set[int] = set()
+    while stack:
+        node, depth = stack.pop()
+        if not isinstance(node, Parser.Symbol) or id(node) in seen:
+            continue
+        seen.add(id(node))
+        max_depth = max(max_depth, depth)
+        kind = node.type
+        children = list(_children(node))
+        if kind == "lambda":
+            has_lambda = True
+            local_names.update(str(arg.value) for arg in node.arguments or [])
+        elif kind == "bind" and node.lhs.type == "variable":
+            local_names.add(str(node.lhs.value))
+        elif kind == "variable":
+            if node.value == "$":  # `$$` parses as the variable named "$"
+                _add_once(problems, "Reference to '$$' is not supported.")
+            elif node.value == "states":
+                reads_states = whole_states = True
+            elif node.value:
+                names.add(str(node.value))
+        elif kind == "condition":
+            token = _jsonata_21_operator(node)
+            if token is not None:
+                raise JException("S0211", -1, token)
+        elif kind == "path" and _reads_states_field(node):
+            # `$states.<field>...`: only that field needs binding; the $states step is not visited
+            reads_states = True
+            fields.add(str(node.steps[1].value))
+            children = [child for child in children if child is not node.steps[0]]
+        stack.extend((child, depth + 1) for child in children)
+    states_fields = None
+    if reads_states:
+        states_fields = _ALL_STATES_FIELDS | fields if whole_states else frozenset(fields)
+    for name in _top_level_references(root):
+        _add_once(problems, f"Reference to '{name}' at the top level is not supported.")
+    free = names - local_names - _BUILTIN_NAMES
+    return _Analysis(names, free, states_fields, fields, has_lambda, max_depth, problems)
+
+
+def _reads_states_field(path: Any) -> bool:
+    steps = path.steps or []
+    return (len(steps) > 1 and steps[0].type == "variable" and steps[0].value == "states"
+            and not getattr(steps[0], "stages", None) and not getattr(steps[0], "predicate", None)
+            and steps[1].type == "name")
+
+
+def _add_once(items: list[str], item: str) -> None:
+    if item not in items:
+        items.append(item)
+
+
+def _jsonata_21_operator(node: Any) -> str | None:
+    """The token JSONata 2.0.6 (AWS) stumbles on for ``a ?: b`` / ``a ?? b``, which jsonata-python
+    parses into conditions sharing their branch with the condition."""
+    if node.condition is node.then:
+        return ":"
+    condition = node.condition
+    if (condition.type == "function" and condition.procedure.type == "variable"
+            and condition.procedure.value == "exists" and condition.arguments
+            and condition.arguments[0] is node.then):
+        return "?"
+    return None
+
+
+def _top_level_references(root: Any) -> list[str]:
+    """Names read from the top-level context, which AWS leaves empty: ``foo`` for ``$states.input.foo``.
+
+    Only what is evaluated against that context counts: the first step of a path, operands, arguments,
+    object constructor keys and values, lambda bodies. Later path steps, predicates, sort terms and
+    group-by objects read the value before them and are not visited.
+    """
+    found: list[str] = []
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if not isinstance(node, Parser.Symbol):
+            continue
+        kind = node.type
+        if kind == "path":
+            if node.steps:
+                stack.append(node.steps[0])
+        elif kind == "name":
+            _add_once(found, str(node.value))
+        elif kind == "variable":
+            if node.value == "":
+                _add_once(found, "$")
+        elif kind == "unary":
+            if node.value == "{":
+                stack.extend(reversed([part for pair in node.lhs_object or [] for part in pair]))
+            elif node.value == "[":
+                stack.extend(reversed(node.expressions or []))
+            else:
+                stack.append(node.expression)
+        elif kind in ("binary", "apply", "bind"):
+            stack.append(node.rhs)
+            if kind != "bind":
+                stack.append(node.lhs)
+        elif kind in ("function", "partial"):
+            stack.extend(reversed(node.arguments or []))
+            stack.append(node.procedure)
+        elif kind == "lambda":
+            stack.append(node.body)
+        elif kind == "condition":
+            stack.extend((node._else, node.then, node.condition))
+        elif kind == "block":
+            stack.extend(reversed(node.expressions or []))
+    return found
+
+
+# ---------------------------------------------------------------------------------------------------
+# Templates
+
+
+@dataclass(frozen=True, slots=True)
+class JsonataTemplate:
+    """A JSON value whose ``{% %}`` strings (whole or nested) were parsed once.
+
+    ``expression`` is the JSONata text when the whole value is one expression; ``variables`` the
+    workflow variables it may read; ``states_fields`` the ``$states`` fields it reads.
+    """
+
+    is_constant: bool
+    field: str
+    expression: str | None
+    variables: frozenset[str]
+    states_fields: frozenset[str]
+    _evaluate: Callable[[Mapping[str, Json], Mapping[str, Json]], Json]
+
+    def evaluate(self, states: Mapping[str, Json], variables: Mapping[str, Json]) -> Json:
+        """The value for one state: ``states`` is the ``$states`` binding, ``variables`` the workflow's.
+
+        Raises:
+            errors.QueryEvaluationError: an expression returned undefined or a function, or failed.
+        """
+        return self._evaluate(states, variables)
+
+
+@dataclass(slots=True)
+class _Compiler:
+    limits: EvaluationLimits
+    allowed_states_fields: frozenset[str] | None
+    diagnostics: list[errors.Diagnostic]
+    expressions: list[_Expression]
+
+    def node(self, node: Json, field: str, location: str) -> Callable[..., Json] | None:
+        """The evaluator for ``node``, or None when it holds no expression (a constant)."""
+        if isinstance(node, str):
+            if not is_expression(node):
+                return None
+            expression = self.expression(node, field, location)
+            return expression.evaluate if expression is not None else _constant(None)
+        if isinstance(node, dict):
+            parts = [(key, self.node(value, f"{field}/{key}", f"{location}/{_pointer_escape(key)}"), value)
+                     for key, value in node.items()]
+            if all(fn is None for _, fn, _ in parts):
+                return None
+            frozen = tuple(parts)
+
+            def build_object(states: Mapping[str, Json], variables: Mapping[str, Json]) -> Json:
+                return {key: value if fn is None else fn(states, variables) for key, fn, value in frozen}
+
+            return build_object
+        if isinstance(node, list):
+            items = [(self.node(item, f"{field}[{i}]", f"{location}/{i}"), item)
+                     for i, item in enumerate(node)]
+            if all(fn is None for fn, _ in items):
+                return None
+            frozen_items = tuple(items)
+
+            def build_list(states: Mapping[str, Json], variables: Mapping[str, Json]) -> Json:
+                return [item if fn is None else fn(states, variables) for fn, item in frozen_items]
+
+            return build_list
+        return None
+
+    def expression(self, source: str, field: str, location: str) -> _Expression | None:
+        text = source[2:-2].strip()
+        try:
+            parsed = _AslJsonata(source[2:-2])
+            analysis = _analyze(parsed.ast)
+        except JException as exc:
+            message, coded = _describe(exc)
+            if coded:
+                message = message.split(": ", 1)[1]  # AWS drops the S0xxx code here
+            self.diagnostics.append(errors.Diagnostic("INVALID_JSONATA_EXPRESSION", message, location))
+            return None
+        except Exception as exc:  # a tokenizer/parser bug must not escape as anything but a diagnostic
+            self.diagnostics.append(errors.Diagnostic("INVALID_JSONATA_EXPRESSION", str(exc), location))
+            return None
+        problems = list(analysis.problems)
+        allowed = self.allowed_states_fields
+        if allowed is not None:
+            problems += [f"Field '$states.{name}' does not exist."
+                         for name in sorted(analysis.explicit_fields)
+                         if name in _ALL_STATES_FIELDS and name not in allowed]
+        for message in problems:
+            self.diagnostics.append(errors.Diagnostic("UNSUPPORTED_JSONATA_EXPRESSION", message, location))
+        if problems:
+            return None
+        parsed.limits = self.limits
+        parsed.environment = _ASL_FRAME
+        parsed.set_output_convert_nulls(False)  # null vs undefined matters: converted by _to_json
+        compiled = _Expression(text, field, parsed, analysis, self.limits)
+        self.expressions.append(compiled)
+        return compiled
+
+
+def _constant(value: Json) -> Callable[..., Json]:
+    return lambda _states, _variables: value
+
+
+def _pointer_escape(key: str) -> str:
+    return key.replace("~", "~0").replace("/", "~1")
+
+
+def compile_template(node: Json, field: str, location: str, *,
+                     states_fields: Collection[str] | None = None,
+                     limits: EvaluationLimits = DEFAULT_LIMITS) -> JsonataTemplate:
+    """Compile a JSON value that may hold ``{% %}`` expressions, as the whole value or nested anywhere.
+
+    Args:
+        node: the field's value from the definition.
+        field: the AWS field name used in causes (``Output``, ``Assign``, ``Choices[0]/Condition``...);
+            nested expressions are named ``Output/a/b[0]``.
+        location: JSON pointer of the field, for diagnostics (``/States/X/Output``).
+        states_fields: when given, the ``$states`` fields available in this field (``result`` only in a
+            Task/Map/Parallel's Output/Assign, ``errorOutput`` only in a Catcher's); reading another
+            one is rejected like AWS does.
+        limits: evaluation bounds.
+
+    Raises:
+        errors.DefinitionError: an expression does not parse (INVALID_JSONATA_EXPRESSION) or reads what
+            AWS refuses (UNSUPPORTED_JSONATA_EXPRESSION); every problem in ``node`` is listed.
+    """
+    allowed = None if states_fields is None else frozenset(states_fields)
+    compiler = _Compiler(limits, allowed, [], [])
+    fn = compiler.node(node, field, location)
+    if compiler.diagnostics:
+        raise errors.DefinitionError(compiler.diagnostics)
+    variables = frozenset(name for e in compiler.expressions for name in e.free_variables)
+    fields = frozenset(name for e in compiler.expressions for name in (e.states_fields or ()))
+    whole = compiler.expressions[0].text if is_expression(node) and compiler.expressions else None
+    if fn is None:
+        return JsonataTemplate(True, field, None, variables, fields, _constant(node))
+    return JsonataTemplate(False, field, whole, variables, fields, fn)
+
+
+def unexpected_type_error(template: JsonataTemplate, expected: str,
+                          value: Json) -> errors.QueryEvaluationError:
+    """AWS's error for a result of the wrong JSON type (``Items`` not an array, a non-boolean Condition)."""
+    detail = (f"returned an unexpected result type. Expected '{expected}', but was '{_json_type(value)}' "
+              f"for value: {dumps(value)}")
+    if template.expression is None:
+        return errors.QueryEvaluationError(f"The value specified for the field '{template.field}' {detail}")
+    return errors.QueryEvaluationError(f"{_field_sentence(template.expression, template.field)} {detail}")
+
+
+def evaluate_condition(template: JsonataTemplate, states: Mapping[str, Json],
+                       variables: Mapping[str, Json]) -> bool:
+    """A Choice rule's ``Condition``: the template's value, which must be a boolean.
+
+    Raises:
+        errors.QueryEvaluationError: evaluation failed or gave something other than true/false.
+    """
+    value = template.evaluate(states, variables)
+    if value is True or value is False:
+        return value
+    raise unexpected_type_error(template, "boolean", value)
