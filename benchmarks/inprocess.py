@@ -1,4 +1,4 @@
-"""In-process benchmark: executions/s and latency of the shared workflows W1–W5 (and JSONata twins).
+"""In-process benchmark: executions/s and latency of the shared workflows W1-W5 (and JSONata twins).
 
 Each workflow runs ``--count`` sync executions one after another on one event loop (one core). Beside
 each rate stands a *floor* measured in the same run: the same data work written by hand in plain
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -23,8 +22,8 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from express_engine import Engine  # noqa: E402
-from express_engine.cli import run_async  # noqa: E402
+from express_engine import Engine
+from express_engine.cli import run_async
 
 HERE = Path(__file__).resolve().parent
 WORKFLOWS = Path(os.environ.get("BENCH_WORKFLOWS", HERE.parent.parent / "shared" / "bench" / "workflows"))

@@ -43,9 +43,9 @@ def _read_text(path: str, what: str) -> str:
         with open(path, encoding="utf-8") as fh:
             return fh.read()
     except OSError as exc:
-        raise SystemExit(_usage_error(f"cannot read {what} {path!r}: {exc.strerror}"))
+        raise SystemExit(_usage_error(f"cannot read {what} {path!r}: {exc.strerror}")) from None
     except UnicodeDecodeError:
-        raise SystemExit(_usage_error(f"{what} {path!r} is not UTF-8 text"))
+        raise SystemExit(_usage_error(f"{what} {path!r} is not UTF-8 text")) from None
 
 
 def _usage_error(message: str) -> int:

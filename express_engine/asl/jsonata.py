@@ -30,6 +30,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from jsonata import Jsonata
 from jsonata.jexception import JException
 from jsonata.parser import Parser
@@ -39,7 +40,6 @@ from .. import errors
 from ..jsonutil import Json, dumps
 
 _NULL = Utils.NULL_VALUE
-_NullValue = type(_NULL)
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 
 # Runaway messages: AWS's (jsonata-js test harness wording, one space after each full stop) [3P, measured].
@@ -192,9 +192,11 @@ def _nulls_in(value: Json) -> Json:
 
 
 # The same payload (a state's input, a variable) is read by several expressions: remember its
-# null-converted form by identity. The entry keeps the value alive, so its id cannot be reused.
-_IN_CACHE: dict[int, tuple[Json, Json]] = {}
-_IN_CACHE_SIZE = 64
+# null-converted form by identity (the entry keeps the value alive, so its id cannot be reused), and
+# map a converted copy back to the caller's value when an expression returns it whole.
+_IN_CACHE: dict[int, tuple[Json, Any]] = {}
+_OUT_ALIAS: dict[int, tuple[Any, Json]] = {}
+_CACHE_SIZE = 32
 
 
 def _to_jsonata(value: Json) -> Any:
@@ -205,10 +207,17 @@ def _to_jsonata(value: Json) -> Any:
     hit = _IN_CACHE.get(id(value))
     if hit is not None and hit[0] is value:
         return hit[1]
-    converted = _nulls_in(value)
-    if len(_IN_CACHE) >= _IN_CACHE_SIZE:
+    try:
+        # serialising is ~10x faster than walking the value in Python to find out there is no null
+        converted = _nulls_in(value) if b"null" in orjson.dumps(value) else value
+    except TypeError:
+        converted = _nulls_in(value)
+    if len(_IN_CACHE) >= _CACHE_SIZE:
         _IN_CACHE.clear()
+        _OUT_ALIAS.clear()
     _IN_CACHE[id(value)] = (value, converted)
+    if converted is not value:
+        _OUT_ALIAS[id(converted)] = (converted, value)
     return converted
 
 
@@ -216,8 +225,31 @@ class _UnsupportedResult(Exception):
     """The result holds a value JSON cannot carry (a function, a regex, a non-finite number)."""
 
 
+# In orjson's output, a float that may be integral ("3.0", "1e+16"), which JavaScript writes as an
+# integer. Two searches: each pattern starts with a literal, which re scans for quickly.
+_POINT_ZERO = re.compile(rb"\.0(?:[,\]}]|$)")
+_EXPONENT = re.compile(rb"e[-+][0-9]")
+
+
 def _to_json(value: Any) -> Json:
-    """Plain JSON from a jsonata-python result; unchanged containers are returned as they are."""
+    """Plain JSON from a jsonata-python result; a result that is already plain is returned as it is."""
+    kind = type(value)
+    if kind is dict or kind is list:
+        alias = _OUT_ALIAS.get(id(value))
+        if alias is not None and alias[0] is value:
+            value = alias[1]
+        try:
+            # raises on what needs converting: sequences (list subclasses), null markers, functions
+            data = orjson.dumps(value, option=orjson.OPT_PASSTHROUGH_SUBCLASS)
+        except TypeError:
+            return _normalise(value)
+        if _POINT_ZERO.search(data) is None and _EXPONENT.search(data) is None:
+            return value
+        return _normalise(value)
+    return _normalise(value)
+
+
+def _normalise(value: Any) -> Json:
     kind = type(value)
     if kind is str or kind is bool:
         return value
@@ -234,7 +266,7 @@ def _to_json(value: Any) -> Json:
     if isinstance(value, dict):
         out = None
         for key, item in value.items():
-            new = _to_json(item)
+            new = _normalise(item)
             if new is not item:
                 if out is None:
                     out = dict(value)
@@ -245,14 +277,14 @@ def _to_json(value: Any) -> Json:
     if kind is list:
         out_list = None
         for index, item in enumerate(value):
-            new = _to_json(item)
+            new = _normalise(item)
             if new is not item:
                 if out_list is None:
                     out_list = list(value)
                 out_list[index] = new
         return value if out_list is None else out_list
     if isinstance(value, list):  # JList, RangeList (whose storage is empty: iterate, never copy)
-        return [_to_json(item) for item in iter(value)]
+        return [_normalise(item) for item in iter(value)]
     raise _UnsupportedResult
 
 
@@ -424,9 +456,6 @@ def _frame_with_asl_functions() -> Jsonata.Frame:
                            ("random", _random), ("uuid", _uuid), ("parse", _parse)):
         frame.bind(name, Jsonata.JLambda(function))
     frame.bind("eval", None)  # AWS: "$eval is not available, use $parse" -> T1006 when called
-    # bound to None here so that the per-node callback lookup stops at this frame
-    frame.bind("__evaluate_entry", None)
-    frame.bind("__evaluate_exit", None)
     return frame
 
 
@@ -485,8 +514,7 @@ _RESERVED_NAMES = frozenset({"states", "__evaluate_entry", "__evaluate_exit"})
 class _Expression:
     """One parsed expression and what its evaluation needs to bind."""
 
-    __slots__ = ("field", "free_variables", "guarded", "limits", "local", "parsed", "states_fields", "text",
-                 "variables")
+    __slots__ = ("field", "free_variables", "limits", "local", "parsed", "states_fields", "text", "variables")
 
     def __init__(self, text: str, field: str, parsed: _AslJsonata, analysis: _Analysis,
                  limits: EvaluationLimits) -> None:
@@ -497,7 +525,6 @@ class _Expression:
         self.variables = tuple(sorted(analysis.names - _RESERVED_NAMES))
         self.free_variables = frozenset(analysis.free_variables - _RESERVED_NAMES)
         self.states_fields = analysis.states_fields
-        self.guarded = analysis.has_lambda or analysis.depth > limits.max_depth // 2
         self.local = threading.local()
 
     def _instance(self) -> _AslJsonata:
@@ -513,14 +540,14 @@ class _Expression:
         bindings: dict[str, Any] = {}
         fields = self.states_fields
         if fields is not None:
-            bindings["states"] = {key: _to_jsonata(states[key]) for key in fields if key in states}
+            bindings["states"] = {key: _to_jsonata(value) for key, value in states.items() if key in fields}
         for name in self.variables:
             if name in variables:
                 bindings[name] = _to_jsonata(variables[name])
-        if self.guarded:
-            guard = _Guard(self.limits)
-            bindings["__evaluate_entry"] = guard.enter
-            bindings["__evaluate_exit"] = guard.exit
+        # every evaluation is bounded (the callbacks cost nothing measurable next to jsonata-python's own)
+        guard = _Guard(self.limits)
+        bindings["__evaluate_entry"] = guard.enter
+        bindings["__evaluate_exit"] = guard.exit
         instance = self._instance()
         try:
             result = instance.evaluate(None, bindings)
@@ -562,8 +589,6 @@ class _Analysis:
     free_variables: set[str]  # those that can only be workflow variables
     states_fields: frozenset[str] | None  # fields of $states to bind; None: $states is not read
     explicit_fields: set[str]  # fields read as `$states.<field>`
-    has_lambda: bool
-    depth: int
     problems: list[str]  # UNSUPPORTED_JSONATA_EXPRESSION messages, in the order found
 
 
@@ -589,21 +614,18 @@ def _analyze(root: Any) -> _Analysis:
     names: set[str] = set()
     local_names: set[str] = set()
     fields: set[str] = set()
-    reads_states = whole_states = has_lambda = False
+    reads_states = whole_states = False
     problems: list[str] = []
-    max_depth = 0
-    stack: list[tuple[Any, int]] = [(root, 1)]
+    stack: list[Any] = [root]
     seen: set[int] = set()
     while stack:
-        node, depth = stack.pop()
+        node = stack.pop()
         if not isinstance(node, Parser.Symbol) or id(node) in seen:
             continue
         seen.add(id(node))
-        max_depth = max(max_depth, depth)
         kind = node.type
         children = list(_children(node))
         if kind == "lambda":
-            has_lambda = True
             local_names.update(str(arg.value) for arg in node.arguments or [])
         elif kind == "bind" and node.lhs.type == "variable":
             local_names.add(str(node.lhs.value))
@@ -623,14 +645,14 @@ def _analyze(root: Any) -> _Analysis:
             reads_states = True
             fields.add(str(node.steps[1].value))
             children = [child for child in children if child is not node.steps[0]]
-        stack.extend((child, depth + 1) for child in children)
+        stack.extend(children)
     states_fields = None
     if reads_states:
         states_fields = _ALL_STATES_FIELDS | fields if whole_states else frozenset(fields)
     for name in _top_level_references(root):
         _add_once(problems, f"Reference to '{name}' at the top level is not supported.")
     free = names - local_names - _BUILTIN_NAMES
-    return _Analysis(names, free, states_fields, fields, has_lambda, max_depth, problems)
+    return _Analysis(names, free, states_fields, fields, problems)
 
 
 def _reads_states_field(path: Any) -> bool:

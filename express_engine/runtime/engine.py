@@ -174,9 +174,9 @@ def _parse_input(text: str | None) -> Json:
 
 def billing(duration_ms: float, machine: StateMachine, definition: str, data_bytes: int) -> dict[str, int]:
     """Express billing: duration rounded up to 100 ms; memory estimated and rounded up to 64 MB."""
-    billed_ms = max(100, int(math.ceil(duration_ms / 100.0)) * 100)
+    billed_ms = max(100, math.ceil(duration_ms / 100.0) * 100)
     estimate_mb = 50 + (len(definition) + data_bytes * max(1, machine.fanout_states)) / (1024 * 1024)
-    billed_mb = int(math.ceil(estimate_mb / 64.0)) * 64
+    billed_mb = math.ceil(estimate_mb / 64.0) * 64
     return {"billedMemoryUsedInMB": billed_mb, "billedDurationInMilliseconds": billed_ms}
 
 
@@ -242,7 +242,7 @@ class Engine:
             compile_definition(parsed, sm_type=sm_type)
         except DefinitionError as exc:
             return problems + exc.diagnostics
-        except Exception as exc:  # noqa: BLE001 - a compiler bug must surface as a diagnostic, not a traceback
+        except Exception as exc:
             log.exception("internal error while compiling a definition")
             return [*problems, Diagnostic("SCHEMA_VALIDATION_FAILED", f"Internal error while compiling: {exc!r}")]
         return problems
@@ -260,7 +260,7 @@ class Engine:
             machine = compile_definition(text)
         except DefinitionError as exc:
             raise api.InvalidDefinition(exc.message) from None
-        except Exception as exc:  # noqa: BLE001 - see validate()
+        except Exception as exc:
             log.exception("internal error while compiling a definition")
             raise api.InvalidDefinition(f"Invalid State Machine Definition: 'Internal error: {exc!r}'") from None
         logging_cfg = (logging_configuration if isinstance(logging_configuration, LoggingConfiguration)
@@ -271,7 +271,8 @@ class Engine:
             tags=dict(tags or {}),
         )
 
-    def create_state_machine(self, name: str, definition: str | Mapping[str, Json], **kwargs: Any) -> StateMachineRecord:
+    def create_state_machine(self, name: str, definition: str | Mapping[str, Json],
+                             **kwargs: Any) -> StateMachineRecord:
         """Validate, compile and register a state machine; returns its record.
 
         Re-creating a machine with the same name and definition returns the existing record, as AWS does;
@@ -407,7 +408,7 @@ class Engine:
                 status, error, cause = "FAILED", err.error, err.cause
         except errors.StatesError as err:
             status, error, cause = "FAILED", err.error or None, err.cause
-        except Exception as exc:  # noqa: BLE001 - an engine bug must never escape as a traceback
+        except Exception as exc:
             log.exception("internal error in execution %s", arn)
             status, error, cause = "FAILED", "States.Runtime", f"Internal engine error: {type(exc).__name__}: {exc}"
         stop = time.time()

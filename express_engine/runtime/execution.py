@@ -50,9 +50,24 @@ class Execution:
     """One running execution (shared by all its branches and iterations)."""
 
     __slots__ = (
-        "arn", "name", "machine", "state_machine_arn", "state_machine_name", "input", "start_time",
-        "role_arn", "redrive_count", "handlers", "sleep", "recorder", "last_event_id", "deadline",
-        "_execution_ctx", "_state_machine_ctx", "mock", "time_scale",
+        "_execution_ctx",
+        "_state_machine_ctx",
+        "arn",
+        "deadline",
+        "handlers",
+        "input",
+        "last_event_id",
+        "machine",
+        "mock",
+        "name",
+        "recorder",
+        "redrive_count",
+        "role_arn",
+        "sleep",
+        "start_time",
+        "state_machine_arn",
+        "state_machine_name",
+        "time_scale",
     )
 
     def __init__(
@@ -138,7 +153,7 @@ class Execution:
 class Frame:
     """One running graph (the machine, a Parallel branch or a Map iteration)."""
 
-    __slots__ = ("variables", "prev", "map_item", "outer_names")
+    __slots__ = ("map_item", "outer_names", "prev", "variables")
 
     def __init__(self, variables: MutableMapping[str, Json], prev: int = 0,
                  map_item: dict[str, Json] | None = None) -> None:
@@ -156,7 +171,7 @@ class Frame:
 class StateEnv:
     """The :class:`~express_engine.asl.paths.Env` of one state: the context object is built lazily."""
 
-    __slots__ = ("ex", "frame", "state_name", "entered", "retry_count", "_context")
+    __slots__ = ("_context", "entered", "ex", "frame", "retry_count", "state_name")
 
     def __init__(self, ex: Execution, frame: Frame, state_name: str, entered: float,
                  retry_count: int | None = None) -> None:

@@ -544,23 +544,18 @@ async def step_task(ex: Execution, st: m.Task, raw: Json, frame: Frame) -> Step:
     entered = _entered(ex, frame, "Task", st.name, raw)
     env = StateEnv(ex, frame, st.name, time.time(), retry_count=0)
     states = _states_binding(raw, env) if st.jsonata else None
-    try:
-        if st.jsonata:
-            value = raw
-            payload = st.arguments.evaluate(states, env.variables) if st.arguments is not None else raw
-        else:
-            value = apply_input_path(st.input_path, raw, env)
-            payload = st.parameters(value, env) if st.parameters is not None else value
-        timeout = _task_timeout(st, value, env, states)
-    except errors.StatesError as err:
-        err = locate(err, st.name, entered)
-        caught = _catch(ex, st, raw, err, frame, env, "Task")
-        if caught is None:
-            raise err from None
-        return caught
     counters = [0] * len(st.retriers)
     while True:
         try:
+            # Evaluated per attempt: $$.State.RetryCount changes between attempts.
+            if st.jsonata:
+                assert states is not None
+                value = raw
+                payload = st.arguments.evaluate(states, env.variables) if st.arguments is not None else raw
+            else:
+                value = apply_input_path(st.input_path, raw, env)
+                payload = st.parameters(value, env) if st.parameters is not None else value
+            timeout = _task_timeout(st, value, env, states)
             result = await _invoke(ex, st, payload, frame, timeout)
             break
         except errors.StatesError as err:
@@ -569,29 +564,15 @@ async def step_task(ex: Execution, st: m.Task, raw: Json, frame: Frame) -> Step:
             if ri is not None and counters[ri] < st.retriers[ri].max_attempts:
                 counters[ri] += 1
                 await _backoff(ex, st.retriers[ri], counters[ri])
-                env.retry_count = (env.retry_count or 0) + 1
-                env._context = None
+                env = StateEnv(ex, frame, st.name, env.entered, retry_count=(env.retry_count or 0) + 1)
+                if states is not None:
+                    states = _states_binding(raw, env)
                 continue
             caught = _catch(ex, st, raw, err, frame, env, "Task")
             if caught is None:
                 raise err from None
             return caught
-    try:
-        if st.jsonata:
-            assert states is not None
-            states["result"] = result
-            out = _finish(ex, frame, st, "Task", raw, result, result, env, states, result)
-        else:
-            selected = st.result_selector(result, env) if st.result_selector is not None else result
-            out = apply_result_path(st.result_path, raw, selected)
-            out = _finish(ex, frame, st, "Task", raw, selected, out, env, None, result)
-    except errors.StatesError as err:
-        err = locate(err, st.name, entered)
-        caught = _catch(ex, st, raw, err, frame, env, "Task")
-        if caught is None:
-            raise err from None
-        return caught
-    return st.next, out
+    return _after_tail(st, _tail(ex, st, raw, result, frame, env, states, "Task", entered))
 
 
 # -- Parallel and Map -------------------------------------------------------------------------------
@@ -634,7 +615,11 @@ async def _run_all(ex: Execution, jobs: list[tuple[m.Graph, Json, Frame]],
             try:
                 results[i] = await run_graph(ex, graph, value, frame)
             except errors.StatesError as err:
-                if on_error is not None and on_error(i, err):
+                try:
+                    tolerated = on_error is not None and on_error(i, err)
+                except errors.StatesError as threshold:  # e.g. ExceedToleratedFailureThreshold
+                    err, tolerated = threshold, False
+                if tolerated:
                     results[i] = {"Error": err.error, "Cause": err.cause or ""}
                     continue
                 if not failure:
@@ -686,11 +671,12 @@ async def step_parallel(ex: Execution, st: m.Parallel, raw: Json, frame: Frame) 
             if caught is None:
                 raise err from None
             return caught
-    return st.next, _tail(ex, st, raw, result, frame, env, states, "Parallel", entered)
+    return _after_tail(st, _tail(ex, st, raw, result, frame, env, states, "Parallel", entered))
 
 
 def _tail(ex: Execution, st: Any, raw: Json, result: Json, frame: Frame, env: StateEnv,
-          states: dict[str, Json] | None, kind: str, entered: int) -> Json:
+          states: dict[str, Json] | None, kind: str, entered: int, catch: bool = True) -> Any:
+    """ResultSelector → ResultPath → OutputPath/Output → Assign → Exited; errors go to the catchers."""
     try:
         if st.jsonata:
             assert states is not None
@@ -700,7 +686,22 @@ def _tail(ex: Execution, st: Any, raw: Json, result: Json, frame: Frame, env: St
         out = apply_result_path(st.result_path, raw, selected)
         return _finish(ex, frame, st, kind, raw, selected, out, env, None, result)
     except errors.StatesError as err:
-        raise locate(err, st.name, entered) from None
+        err = locate(err, st.name, entered)
+        if catch:
+            caught = _catch(ex, st, raw, err, frame, env, kind)
+            if caught is not None:
+                return _Caught(caught)
+        raise err from None
+
+
+class _Caught(tuple):  # type: ignore[type-arg]
+    """Marks a tail that was routed to a catcher: ``(next, output)``."""
+
+
+def _after_tail(st: Any, out: Any) -> Step:
+    if isinstance(out, _Caught):
+        return out[0], out[1]
+    return st.next, out
 
 
 def _int_from_path(path: Any, value: Json, env: StateEnv, field: str) -> int:
@@ -727,7 +728,7 @@ def _map_items(st: m.Map, raw: Json, value: Json, env: StateEnv, states: dict[st
             raise errors.QueryEvaluationError(
                 f"The JSONata expression '{_expr_text(st.items_expr)}' specified for the field 'Items' returned "
                 f"an unexpected result type. Expected 'array', but was '{_json_type(items)}' for value: "
-                f"{_render(items)}")
+                f"{dumps(items)}")
         return items
     items = value
     if st.items_path is not None:
@@ -760,6 +761,20 @@ def _json_type(value: Json) -> str:
     return "object"
 
 
+def _number(value: Json) -> float | None:
+    """A JSON number, or a string holding one (AWS parses these fields as Java numbers)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
 def _tolerance(st: m.Map, value: Json, env: StateEnv, n: int) -> int | None:
     """How many failed iterations are tolerated (None: any failure fails the Map)."""
     count = st.tolerated_count
@@ -768,10 +783,11 @@ def _tolerance(st: m.Map, value: Json, env: StateEnv, n: int) -> int | None:
     pct = st.tolerated_percentage
     if st.tolerated_percentage_path is not None:
         try:
-            pct = st.tolerated_percentage_path.get(value, env)
+            raw_pct = st.tolerated_percentage_path.get(value, env)
         except (PathNotFound, VariableNotFound):
             raise errors.Runtime("ToleratedFailurePercentage must be between 0 and 100.") from None
-        if isinstance(pct, bool) or not isinstance(pct, (int, float)):
+        pct = _number(raw_pct)
+        if pct is None:
             raise errors.Runtime("ToleratedFailurePercentage must be between 0 and 100.")
     if count is not None and count < 0:
         raise errors.Runtime("ToleratedFailureCount cannot be negative.")
@@ -817,7 +833,7 @@ async def step_map(ex: Execution, st: m.Map, raw: Json, frame: Frame) -> Step:
             if caught is None:
                 raise err from None
             return caught
-    return st.next, _tail(ex, st, raw, result, frame, env, states, "Map", entered)
+    return _after_tail(st, _tail(ex, st, raw, result, frame, env, states, "Map", entered))
 
 
 async def _map_once(ex: Execution, st: m.Map, raw: Json, frame: Frame, env: StateEnv,

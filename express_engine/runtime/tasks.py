@@ -142,7 +142,7 @@ async def call_handler(entry: _Entry, event: Json, context: LambdaContext) -> Js
                 result = await result
     except errors.StatesError:
         raise
-    except Exception as exc:  # noqa: BLE001 - this is the function runtime boundary
+    except Exception as exc:
         raise lambda_error(exc) from None
     if isinstance(result, (bytes, bytearray)):
         # The Lambda runtime passes bytes through as the raw response payload.

@@ -1,0 +1,133 @@
+"""In-process stand-ins for the Redis-backed Registry and Client, over one :class:`Engine`.
+
+They have the same methods (and raise the same service errors) as
+``express_engine.service.registry.Registry`` and ``express_engine.service.client.Client``, so the
+HTTP API, the pytest plugin and the benchmarks can run without Redis::
+
+    async with local_backend() as (registry, client):
+        await serve_http(registry, client, port=8083)
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from typing import Any
+
+from .. import service_errors as api
+from ..jsonutil import Json
+from ..runtime.engine import Engine, StateMachineRecord
+from ..runtime.mocks import MockConfig, MockConfigError
+from .arns import check_state_machine_arn
+
+
+class LocalRegistry:
+    """State machines held by an in-process :class:`Engine` (same interface as the Redis Registry)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def _get(self, arn: str) -> StateMachineRecord:
+        check_state_machine_arn(arn)
+        record = self.engine.machines.get(arn)
+        if record is None:
+            raise api.StateMachineDoesNotExist(f"State Machine Does Not Exist: '{arn}'")
+        return record
+
+    async def create(self, name: str, definition: str, *, type: str = "EXPRESS", role_arn: str = "",
+                     logging_configuration: Mapping[str, Any] | None = None,
+                     tags: dict[str, str] | None = None) -> StateMachineRecord:
+        """Create (or, with identical content, return) a state machine; raises service errors."""
+        return self.engine.create_state_machine(name, definition, type=type, role_arn=role_arn,
+                                                logging_configuration=logging_configuration, tags=tags)
+
+    async def get(self, arn: str) -> StateMachineRecord:
+        """The record for ``arn``; raises InvalidArn / StateMachineDoesNotExist."""
+        return self._get(arn)
+
+    async def list(self) -> list[StateMachineRecord]:
+        """Every state machine, sorted by name."""
+        return sorted(self.engine.machines.values(), key=lambda r: r.name)
+
+    async def update(self, arn: str, *, definition: str | None = None, role_arn: str | None = None,
+                     logging_configuration: Mapping[str, Any] | None = None) -> StateMachineRecord:
+        """Replace definition / role / logging; returns the new record (with a new revision id)."""
+        self._get(arn)
+        return self.engine.update_state_machine(arn, definition=definition, role_arn=role_arn,
+                                                logging_configuration=logging_configuration)
+
+    async def delete(self, arn: str) -> None:
+        """Delete a state machine (no error when it does not exist)."""
+        check_state_machine_arn(arn)
+        self.engine.delete_state_machine(arn)
+
+    async def tag(self, arn: str, tags: dict[str, str]) -> None:
+        """Add or overwrite tags."""
+        record = self._get(arn)
+        self.engine.put_record(replace(record, tags={**record.tags, **tags}))
+
+    async def untag(self, arn: str, keys: list[str]) -> None:
+        """Remove tags by key (absent keys are ignored)."""
+        record = self._get(arn)
+        drop = set(keys)
+        self.engine.put_record(replace(record, tags={k: v for k, v in record.tags.items() if k not in drop}))
+
+    async def tags(self, arn: str) -> dict[str, str]:
+        """The machine's tags."""
+        return dict(self._get(arn).tags)
+
+
+class LocalClient:
+    """Starts executions on the in-process engine (same interface as the Redis Client).
+
+    ``start_execution`` needs the engine running (``async with engine``); :func:`local_backend` does it.
+    """
+
+    def __init__(self, engine: Engine, *, registry: LocalRegistry | None = None,
+                 mocks: MockConfig | None = None) -> None:
+        self.engine = engine
+        self.registry = registry or LocalRegistry(engine)
+        self.mocks = mocks
+
+    def _mock(self, record: StateMachineRecord, test_case: str | None) -> Any:
+        if not test_case:
+            return None
+        if self.mocks is None:
+            raise api.ValidationException(
+                f"Test case '{test_case}' was requested but no mock configuration is loaded (pass --mock-config "
+                "FILE or set SFN_MOCK_CONFIG)")
+        try:
+            return self.mocks.for_execution(record.name, test_case)
+        except MockConfigError as exc:
+            raise api.ValidationException(str(exc)) from None
+
+    async def start_execution(self, state_machine_arn: str, input: str | None = None, name: str | None = None,
+                              *, test_case: str | None = None) -> dict[str, Json]:
+        """Start an execution in the background: ``{executionArn, startDate}``."""
+        record = self.registry._get(state_machine_arn)
+        return await self.engine.start_execution(record, input, name, mock=self._mock(record, test_case))
+
+    async def start_sync_execution(self, state_machine_arn: str, input: str | None = None,
+                                   name: str | None = None, *, test_case: str | None = None,
+                                   timeout: float = 330.0) -> dict[str, Json]:
+        """Run an execution to its end: the StartSyncExecution response."""
+        record = self.registry._get(state_machine_arn)
+        return await self.engine.start_sync_execution(record, input, name, mock=self._mock(record, test_case))
+
+
+@asynccontextmanager
+async def local_backend(engine: Engine | None = None, *, mocks: MockConfig | None = None,
+                        integrations: bool = True) -> AsyncIterator[tuple[LocalRegistry, LocalClient]]:
+    """A running in-process engine with its registry and client (service integrations installed)."""
+    engine = engine or Engine()
+    registry = LocalRegistry(engine)
+    client = LocalClient(engine, registry=registry, mocks=mocks)
+    async with engine:
+        if integrations:
+            from ..integrations import install
+
+            async with install(engine.handlers, client=client):
+                yield registry, client
+        else:
+            yield registry, client

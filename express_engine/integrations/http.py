@@ -1,0 +1,167 @@
+"""``arn:aws:states:::http:invoke``: call an HTTP(S) API with AWS's HTTP Task request/response shape.
+
+Parameters (as on AWS): ``ApiEndpoint`` and ``Method`` (required), ``Headers``, ``QueryParameters``,
+``RequestBody``, ``Transform {RequestBodyEncoding: NONE|URL_ENCODED, RequestEncodingOptions
+{ArrayFormat: BRACKETS|COMMAS|INDICES|REPEAT}}`` and ``Authentication {ConnectionArn}`` (optional here;
+a known connection adds its configured headers). The result is ``{Headers: {name: [values]},
+ResponseBody, StatusCode, StatusText}`` with a JSON body parsed. A non-2xx answer fails the task with
+``States.Http.StatusCode.<code>`` (cause: that same object as JSON text); a connection failure or the
+60-second HTTP timeout fails it with ``States.Http.Socket``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import quote
+
+from .. import errors
+from ..jsonutil import Json, JsonError, dumps, loads
+
+HTTP_INVOKE = "arn:aws:states:::http:invoke"
+_METHODS = frozenset({"GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"})
+_ARRAY_FORMATS = frozenset({"BRACKETS", "COMMAS", "INDICES", "REPEAT"})
+
+
+def _runtime(message: str) -> errors.CustomError:
+    return errors.CustomError("States.Runtime", message)
+
+
+def _scalar(value: Json) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    return value if isinstance(value, str) else dumps(value)
+
+
+def url_encode(body: Mapping[str, Json], array_format: str = "REPEAT") -> str:
+    """Form-encode a JSON object the way the HTTP Task's ``URL_ENCODED`` transform does."""
+    pairs: list[tuple[str, str]] = []
+
+    def add(key: str, value: Json) -> None:
+        if isinstance(value, Mapping):
+            for k, v in value.items():
+                add(f"{key}[{k}]", v)
+        elif isinstance(value, list):
+            if array_format == "COMMAS":
+                pairs.append((key, ",".join(_scalar(v) for v in value)))
+            else:
+                for i, v in enumerate(value):
+                    name = {"BRACKETS": f"{key}[]", "INDICES": f"{key}[{i}]"}.get(array_format, key)
+                    add(name, v)
+        else:
+            pairs.append((key, _scalar(value)))
+
+    for k, v in body.items():
+        add(str(k), v)
+    return "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in pairs)
+
+
+class HttpInvoke:
+    """The http:invoke handler; owns one pooled aiohttp session (created on first use)."""
+
+    def __init__(self, *, timeout: float = 60.0, connections: Mapping[str, Mapping[str, str]] | None = None) -> None:
+        self.timeout = timeout
+        self.connections = dict(connections or {})
+        self._session: Any = None
+
+    async def aclose(self) -> None:
+        """Close the HTTP session."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _get_session(self) -> Any:
+        import aiohttp
+
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(auto_decompress=True)
+        return self._session
+
+    def _request(self, params: Json) -> tuple[str, str, dict[str, str], list[tuple[str, str]], bytes | None]:
+        if not isinstance(params, Mapping):
+            raise _runtime("The http:invoke parameters must be a JSON object")
+        url, method = params.get("ApiEndpoint"), params.get("Method")
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise _runtime("The http:invoke integration needs an ApiEndpoint starting with http:// or https://")
+        if not isinstance(method, str) or method.upper() not in _METHODS:
+            raise _runtime(f"The http:invoke Method must be one of {', '.join(sorted(_METHODS))}")
+        headers: dict[str, str] = {}
+        auth = params.get("Authentication")
+        if isinstance(auth, Mapping) and auth.get("ConnectionArn") in self.connections:
+            headers.update(self.connections[auth["ConnectionArn"]])
+        raw_headers = params.get("Headers") or {}
+        if not isinstance(raw_headers, Mapping):
+            raise _runtime("The http:invoke Headers must be a JSON object")
+        headers.update({str(k): _scalar(v) for k, v in raw_headers.items()})
+        query: list[tuple[str, str]] = []
+        raw_query = params.get("QueryParameters") or {}
+        if not isinstance(raw_query, Mapping):
+            raise _runtime("The http:invoke QueryParameters must be a JSON object")
+        for k, v in raw_query.items():
+            for item in v if isinstance(v, list) else [v]:
+                query.append((str(k), _scalar(item)))
+        body: bytes | None = None
+        if "RequestBody" in params:
+            raw_body = params["RequestBody"]
+            transform = params.get("Transform") or {}
+            encoding = transform.get("RequestBodyEncoding", "NONE") if isinstance(transform, Mapping) else "NONE"
+            if encoding == "URL_ENCODED":
+                if not isinstance(raw_body, Mapping):
+                    raise _runtime("RequestBodyEncoding URL_ENCODED needs a JSON object RequestBody")
+                options = transform.get("RequestEncodingOptions") or {}
+                array_format = options.get("ArrayFormat", "REPEAT") if isinstance(options, Mapping) else "REPEAT"
+                if array_format not in _ARRAY_FORMATS:
+                    raise _runtime(f"ArrayFormat must be one of {', '.join(sorted(_ARRAY_FORMATS))}")
+                body = url_encode(raw_body, array_format).encode()
+                headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
+            elif isinstance(raw_body, str):
+                body = raw_body.encode()
+                headers.setdefault("Content-Type", "text/plain; charset=utf-8")
+            else:
+                body = dumps(raw_body).encode()
+                headers.setdefault("Content-Type", "application/json")
+        return method.upper(), url, headers, query, body
+
+    async def __call__(self, params: Json, context: Any) -> Json:
+        """Make the call; return AWS's response object or raise the HTTP Task's errors."""
+        import aiohttp
+
+        method, url, headers, query, body = self._request(params)
+        remaining = context.get_remaining_time_in_millis() / 1000 if context is not None else self.timeout
+        timeout = max(0.001, min(self.timeout, remaining))
+        session = self._get_session()
+        try:
+            async with asyncio.timeout(timeout):
+                async with session.request(method, url, headers=headers, params=query or None, data=body,
+                                           allow_redirects=True) as resp:
+                    raw = await resp.read()
+                    status, reason = resp.status, resp.reason or ""
+                    resp_headers: dict[str, list[str]] = {}
+                    for k, v in resp.headers.items():
+                        resp_headers.setdefault(k.lower(), []).append(v)
+                    content_type = resp.headers.get("Content-Type", "")
+        except TimeoutError:
+            raise errors.CustomError("States.Http.Socket",
+                                     f"The HTTP request to {url} timed out after {timeout:g} seconds") from None
+        except aiohttp.ClientError as exc:
+            raise errors.CustomError("States.Http.Socket", f"The HTTP request to {url} failed: {exc}") from None
+        text = raw.decode("utf-8", "replace")
+        response_body: Json = text
+        if "json" in content_type.lower() and raw:
+            try:
+                response_body = loads(raw)
+            except JsonError:
+                response_body = text
+        try:
+            status_text = reason or HTTPStatus(status).phrase
+        except ValueError:
+            status_text = reason
+        result = {"Headers": resp_headers, "ResponseBody": response_body, "StatusCode": status,
+                  "StatusText": status_text}
+        if not 200 <= status < 300:
+            raise errors.CustomError(f"States.Http.StatusCode.{status}", dumps(result))
+        return result
