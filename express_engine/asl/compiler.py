@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from ..errors import DefinitionError, Diagnostic
@@ -31,6 +32,11 @@ _LAMBDA_ARN = re.compile(r"^arn:aws[a-z-]*:lambda:([a-z0-9-]*):(\d*):function:([
 _STATES_ARN = re.compile(r"^arn:aws[a-z-]*:states:([a-z0-9-]*):(\d*):([a-z0-9-]+)(?::(.+))?$")
 _VARIABLE_REF = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 _DEFAULT_REGION = "us-east-1"
+_VARIABLE_NAME = re.compile(r"^[^\W\d]\w{0,79}$")
+#: ``$states`` fields each JSONata field may read (AWS rejects the others at create time).
+_BASE_STATES_FIELDS = frozenset({"input", "context"})
+_RESULT_STATES_FIELDS = _BASE_STATES_FIELDS | {"result"}
+_ERROR_STATES_FIELDS = _BASE_STATES_FIELDS | {"errorOutput"}
 
 
 def _fail(message: str, location: str, code: str = "SCHEMA_VALIDATION_FAILED") -> DefinitionError:
@@ -121,12 +127,22 @@ class _Compiler:
             "jsonata": jsonata,
             "input_path": self.io_path(body, "InputPath", loc),
             "output_path": self.io_path(body, "OutputPath", loc),
-            "assign": self.assign(body.get("Assign"), jsonata, f"{loc}/Assign") if "Assign" in body else None,
-            "output": self.jsonata(body["Output"], "Output", f"{loc}/Output") if "Output" in body else None,
+            "needs_context": False,
         }
+        common.update(self._common_jsonata(body, body["Type"], jsonata, loc))
         kind = body["Type"]
         builder: Callable[..., m.State] = getattr(self, f"build_{kind.lower()}")
-        return builder(body, common, index_of, loc, jsonata)
+        state = builder(body, common, index_of, loc, jsonata)
+        if jsonata and any("context" in e.states_fields for e in _jsonata_exprs(state)):
+            state = replace(state, needs_context=True)
+        return state
+
+    def _common_jsonata(self, body: Mapping[str, Any], kind: str, jsonata: bool, loc: str) -> dict[str, Any]:
+        fields = _RESULT_STATES_FIELDS if kind in ("Task", "Parallel", "Map") else _BASE_STATES_FIELDS
+        return {
+            "assign": self.assign(body["Assign"], jsonata, f"{loc}/Assign", fields) if "Assign" in body else None,
+            "output": self.jsonata(body["Output"], "Output", f"{loc}/Output", fields) if "Output" in body else None,
+        }
 
     def build_pass(self, body: Mapping[str, Any], common: dict[str, Any], _ix: Any, loc: str, _j: bool) -> m.State:
         return m.Pass(
@@ -339,14 +355,24 @@ class _Compiler:
                             f"{loc}/{key}") from None
         return compile_dynamic_value(value, key, f"{loc}/{key}")
 
-    def jsonata(self, node: Json, field: str, location: str) -> m.JsonataExpr:
+    def jsonata(self, node: Json, field: str, location: str,
+                states_fields: frozenset[str] = _BASE_STATES_FIELDS) -> m.JsonataExpr:
         from .jsonata import compile_template as compile_jsonata
 
-        return compile_jsonata(node, field, location)
+        return compile_jsonata(node, field, location, states_fields=states_fields)
 
-    def assign(self, node: Json, jsonata: bool, location: str) -> m.Assign:
+    def assign(self, node: Json, jsonata: bool, location: str,
+               states_fields: frozenset[str] = _BASE_STATES_FIELDS) -> m.Assign:
+        if not isinstance(node, dict):
+            raise _fail("The value of the field 'Assign' must be an object", location)
+        for key in node:
+            name = key[:-2] if key.endswith(".$") and not jsonata else key
+            if not _VARIABLE_NAME.match(name) or name == "states":
+                raise _fail(f"The variable name '{name}' is not valid: variable names must be JSONata identifiers "
+                            "(letters, digits and '_', not starting with a digit), at most 80 characters, and "
+                            "'states' is reserved", f"{location}/{key}")
         if jsonata:
-            return m.Assign(jsonata=self.jsonata(node, "Assign", location))
+            return m.Assign(jsonata=self.jsonata(node, "Assign", location, states_fields))
         return m.Assign(jsonpath=compile_template(node, location))
 
     def retriers(self, body: Mapping[str, Any], loc: str) -> tuple[m.Retrier, ...]:
@@ -373,10 +399,30 @@ class _Compiler:
                 error_equals=tuple(c["ErrorEquals"]),
                 next=index_of[c["Next"]],
                 result_path=self.result_path(c, cloc),
-                output=self.jsonata(c["Output"], "Output", f"{cloc}/Output") if "Output" in c else None,
-                assign=self.assign(c["Assign"], jsonata, f"{cloc}/Assign") if "Assign" in c else None,
+                output=self.jsonata(c["Output"], "Output", f"{cloc}/Output", _ERROR_STATES_FIELDS)
+                if "Output" in c else None,
+                assign=self.assign(c["Assign"], jsonata, f"{cloc}/Assign", _ERROR_STATES_FIELDS)
+                if "Assign" in c else None,
             ))
         return tuple(out)
+
+
+def _jsonata_exprs(state: m.State) -> list[Any]:
+    """Every compiled JSONata template of one state (not of nested graphs)."""
+    found: list[Any] = []
+    for name in ("output", "arguments", "items_expr", "item_selector_expr", "max_concurrency_expr", "seconds_expr",
+                 "timestamp_expr", "error_expr", "cause_expr", "timeout_expr"):
+        expr = getattr(state, name, None)
+        if expr is not None:
+            found.append(expr)
+    assigns = [state.assign]
+    for holder in (*getattr(state, "rules", ()), *getattr(state, "catchers", ())):
+        assigns.append(holder.assign)
+        for name in ("output", "condition"):
+            if getattr(holder, name, None) is not None:
+                found.append(getattr(holder, name))
+    found.extend(a.jsonata for a in assigns if a is not None and a.jsonata is not None)
+    return found
 
 
 def _strings_of(node: Json) -> str:

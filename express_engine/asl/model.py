@@ -25,6 +25,7 @@ class JsonataExpr:
     """Protocol-like base for compiled JSONata templates (see :mod:`express_engine.asl.jsonata`)."""
 
     is_constant: bool
+    states_fields: frozenset[str]
 
     def evaluate(self, states: dict[str, Json], variables: Mapping[str, Json]) -> Json:  # pragma: no cover
         raise NotImplementedError
@@ -79,6 +80,8 @@ class StateBase:
     output_path: Path | None
     assign: Assign | None
     output: JsonataExpr | None
+    #: JSONata states: whether any expression reads ``$states.context`` (else it is not built).
+    needs_context: bool
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from .. import errors
 from ..asl import model as m
 from ..asl.paths import PathNotFound, VariableNotFound
 from ..asl.timestamps import parse_timestamp
-from ..jsonutil import Json, JsonError, dumps, loads
+from ..jsonutil import MAX_PAYLOAD_BYTES, Json, JsonError, dumpb, dumps, loads
 from .dataflow import apply_input_path, apply_output_path, apply_result_path, check_size
 from .execution import Execution, Frame, StateEnv
 from .tasks import LambdaContext, call_handler, function_not_found
@@ -55,8 +55,11 @@ def _timed_out(ex: Execution) -> errors.Timeout:
 # -- variables and JSONata --------------------------------------------------------------------------
 
 
-def _states_binding(raw: Json, env: StateEnv, **extra: Json) -> dict[str, Json]:
-    binding: dict[str, Json] = {"input": raw, "context": env.context}
+def _states_binding(raw: Json, env: StateEnv, st: Any = None, **extra: Json) -> dict[str, Json]:
+    """The ``$states`` object of a JSONata state (context only built when an expression reads it)."""
+    binding: dict[str, Json] = {"input": raw}
+    if st is None or st.needs_context:
+        binding["context"] = env.context
     binding.update(extra)
     return binding
 
@@ -72,7 +75,21 @@ def evaluate_assign(assign: m.Assign, value: Json, env: StateEnv, states: dict[s
 
 
 def commit_variables(ex: Execution, frame: Frame, assigned: dict[str, Json]) -> None:
-    """Make assigned values visible to the next states of this scope."""
+    """Make assigned values visible to the next states of this scope.
+
+    AWS limits each variable and each Assign block to 256 KiB; a Parallel branch or Map iteration
+    cannot assign a name that exists in an enclosing scope.
+    """
+    total = 0
+    for name, value in assigned.items():
+        size = len(dumpb(value))
+        if size > MAX_PAYLOAD_BYTES:
+            raise errors.DataLimitExceeded(f"The variable '{name}' exceeds the maximum size of {MAX_PAYLOAD_BYTES} "
+                                           "bytes.")
+        total += size
+    if total > MAX_PAYLOAD_BYTES:
+        raise errors.DataLimitExceeded(f"The variables assigned by one state exceed the maximum size of "
+                                       f"{MAX_PAYLOAD_BYTES} bytes.")
     outer = frame.outer_names
     if outer is not None:
         for name in assigned:
@@ -133,7 +150,7 @@ def step_pass(ex: Execution, st: m.Pass, raw: Json, frame: Frame) -> Step:
     env = StateEnv(ex, frame, st.name, time.time())
     try:
         if st.jsonata:
-            states = _states_binding(raw, env)
+            states = _states_binding(raw, env, st)
             out = _finish(ex, frame, st, "Pass", raw, raw, raw, env, states, raw)
         else:
             value = apply_input_path(st.input_path, raw, env)
@@ -152,7 +169,7 @@ def step_choice(ex: Execution, st: m.Choice, raw: Json, frame: Frame) -> Step:
     env = StateEnv(ex, frame, st.name, time.time())
     try:
         if st.jsonata:
-            states = _states_binding(raw, env)
+            states = _states_binding(raw, env, st)
             for rule in st.rules:
                 assert rule.condition is not None
                 if _condition(rule.condition, states, env, rule.index):
@@ -186,7 +203,7 @@ def step_succeed(ex: Execution, st: m.Succeed, raw: Json, frame: Frame) -> Step:
     env = StateEnv(ex, frame, st.name, time.time())
     try:
         if st.jsonata:
-            states = _states_binding(raw, env)
+            states = _states_binding(raw, env, st)
             out = _finish(ex, frame, st, "Succeed", raw, raw, raw, env, states, raw)
         else:
             value = apply_input_path(st.input_path, raw, env)
@@ -202,7 +219,7 @@ def step_fail(ex: Execution, st: m.Fail, raw: Json, frame: Frame) -> Step:
     try:
         error, cause = st.error, st.cause
         if st.jsonata:
-            states = _states_binding(raw, env)
+            states = _states_binding(raw, env, st)
             if st.error_expr is not None:
                 error = _string_field(st.error_expr.evaluate(states, env.variables), "Error")
             if st.cause_expr is not None:
@@ -307,7 +324,7 @@ async def step_wait(ex: Execution, st: m.Wait, raw: Json, frame: Frame) -> Step:
     entered = _entered(ex, frame, "Wait", st.name, raw)
     env = StateEnv(ex, frame, st.name, time.time())
     try:
-        states = _states_binding(raw, env) if st.jsonata else None
+        states = _states_binding(raw, env, st) if st.jsonata else None
         value = raw if st.jsonata else apply_input_path(st.input_path, raw, env)
         if st.seconds is not None:
             delay = st.seconds
@@ -379,7 +396,7 @@ def _catch(ex: Execution, st: Any, raw: Json, err: errors.StatesError, frame: Fr
         error_output = {"Error": err.error, "Cause": err.cause if err.cause is not None else ""}
         states = None
         if st.jsonata:
-            states = _states_binding(raw, env, errorOutput=error_output)
+            states = _states_binding(raw, env, st, errorOutput=error_output)
             out = catcher.output.evaluate(states, env.variables) if catcher.output is not None else error_output
         else:
             out = apply_result_path(catcher.result_path, raw, error_output)
@@ -543,7 +560,7 @@ def _task_timeout(st: m.Task, value: Json, env: StateEnv, states: dict[str, Json
 async def step_task(ex: Execution, st: m.Task, raw: Json, frame: Frame) -> Step:
     entered = _entered(ex, frame, "Task", st.name, raw)
     env = StateEnv(ex, frame, st.name, time.time(), retry_count=0)
-    states = _states_binding(raw, env) if st.jsonata else None
+    states = _states_binding(raw, env, st) if st.jsonata else None
     counters = [0] * len(st.retriers)
     while True:
         try:
@@ -566,7 +583,7 @@ async def step_task(ex: Execution, st: m.Task, raw: Json, frame: Frame) -> Step:
                 await _backoff(ex, st.retriers[ri], counters[ri])
                 env = StateEnv(ex, frame, st.name, env.entered, retry_count=(env.retry_count or 0) + 1)
                 if states is not None:
-                    states = _states_binding(raw, env)
+                    states = _states_binding(raw, env, st)
                 continue
             caught = _catch(ex, st, raw, err, frame, env, "Task")
             if caught is None:
@@ -641,7 +658,7 @@ async def _run_all(ex: Execution, jobs: list[tuple[m.Graph, Json, Frame]],
 async def step_parallel(ex: Execution, st: m.Parallel, raw: Json, frame: Frame) -> Step:
     entered = _entered(ex, frame, "Parallel", st.name, raw)
     env = StateEnv(ex, frame, st.name, time.time(), retry_count=0)
-    states = _states_binding(raw, env) if st.jsonata else None
+    states = _states_binding(raw, env, st) if st.jsonata else None
     counters = [0] * len(st.retriers)
     while True:
         try:
@@ -816,7 +833,7 @@ def _batches(st: m.Map, items: list[Json], value: Json, env: StateEnv) -> list[J
 async def step_map(ex: Execution, st: m.Map, raw: Json, frame: Frame) -> Step:
     entered = _entered(ex, frame, "Map", st.name, raw)
     env = StateEnv(ex, frame, st.name, time.time(), retry_count=0)
-    states = _states_binding(raw, env) if st.jsonata else None
+    states = _states_binding(raw, env, st) if st.jsonata else None
     counters = [0] * len(st.retriers)
     while True:
         try:
