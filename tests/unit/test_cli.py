@@ -1,0 +1,95 @@
+"""The CLI contract the conformance runner and scripts depend on: one JSON object, fixed exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+HELLO = ROOT / "examples" / "hello" / "hello.asl.json"
+
+
+def cli(*args: str, input_file: Path | None = None) -> tuple[int, dict]:
+    proc = subprocess.run([sys.executable, "-m", "express_engine", *args], capture_output=True, text=True,
+                          timeout=60)
+    assert "Traceback" not in proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 1, proc.stdout
+    return proc.returncode, json.loads(lines[0])
+
+
+def test_execute_success():
+    code, out = cli("execute", str(HELLO), "--input", '{"name": "world"}')
+    assert code == 0
+    assert out["status"] == "SUCCEEDED"
+    assert json.loads(out["output"]) == {"greeting": "hello world", "name": "world"}
+
+
+def test_execute_failure_exit_code(tmp_path):
+    d = tmp_path / "fail.json"
+    d.write_text('{"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "E", "Cause": "c"}}}')
+    code, out = cli("execute", str(d))
+    assert (code, out["status"], out["error"], out["cause"]) == (1, "FAILED", "E", "c")
+
+
+def test_execute_with_handler(tmp_path):
+    (tmp_path / "myhandlers.py").write_text("def double(event, context):\n    return event * 2\n")
+    d = tmp_path / "t.json"
+    d.write_text('{"StartAt": "T", "States": {"T": {"Type": "Task", "End": true, '
+                 '"Resource": "arn:aws:lambda:us-east-1:123456789012:function:double"}}}')
+    proc = subprocess.run([sys.executable, "-m", "express_engine", "execute", str(d), "--input", "21",
+                           "--handler", "double=myhandlers:double"], capture_output=True, text=True, timeout=60,
+                          cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    assert json.loads(json.loads(proc.stdout)["output"]) == 42
+
+
+@pytest.mark.parametrize(("definition", "code_name"), [
+    ("{", "INVALID_JSON_DESCRIPTION"),
+    ("[1, 2]", "SCHEMA_VALIDATION_FAILED"),
+    ('{"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B"}}}', "MISSING_TRANSITION_TARGET"),
+])
+def test_invalid_definitions(tmp_path, definition, code_name):
+    d = tmp_path / "d.json"
+    d.write_text(definition)
+    code, out = cli("execute", str(d))
+    assert code == 2
+    assert out["status"] == "INVALID_DEFINITION"
+    assert out["error"] == "InvalidDefinition"
+    assert out["diagnostics"][0]["code"] == code_name
+
+
+BAD_INPUTS = {
+    "malformed": (lambda: '{"name": ', "InvalidExecutionInput"),
+    "depth-10000": (lambda: "[" * 10_000 + "]" * 10_000, "InvalidExecutionInput"),
+    "10MB": (lambda: json.dumps({"s": "x" * 10_000_000}), "ValidationException"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_INPUTS))
+def test_bad_input_is_a_clear_error(tmp_path, kind):
+    make, error = BAD_INPUTS[kind]
+    f = tmp_path / "in.json"
+    f.write_text(make())
+    code, out = cli("execute", str(HELLO), "--input-file", str(f))
+    assert code == 2
+    assert out["error"] == error
+
+
+def test_missing_file_is_a_usage_error():
+    code, out = cli("execute", "/no/such/file.json")
+    assert code == 2
+    assert out["error"] == "UsageError"
+
+
+def test_validate_reports_diagnostics(tmp_path):
+    d = tmp_path / "d.json"
+    d.write_text('{"StartAt": "A", "States": {"A": {"Type": "Nope", "End": true}}}')
+    code, out = cli("validate", str(d))
+    assert code == 2
+    assert out["result"] == "FAIL"
+    assert out["diagnostics"][0]["location"] == "/States/A/Type"
