@@ -204,6 +204,10 @@ class StateEnv:
             self._context = ctx
         return self._context
 
+    def retried(self) -> StateEnv:
+        """The environment of the next attempt (``$$.State.RetryCount`` one higher)."""
+        return StateEnv(self.ex, self.frame, self.state_name, self.entered, (self.retry_count or 0) + 1)
+
     def with_map_item(self, item: dict[str, Json]) -> StateEnv:
         """A copy that exposes ``$$.Map.Item`` (for ItemSelector evaluation)."""
         env = StateEnv(self.ex, Frame(self.frame.variables, self.frame.prev, item), self.state_name,

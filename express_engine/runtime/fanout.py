@@ -1,0 +1,296 @@
+"""Parallel and Map: branches and iterations run concurrently in anyio task groups.
+
+Results keep branch/item order; the first failure that is not tolerated cancels the siblings. A graph
+that never suspends is run inline, one job after the other: nothing could interleave anyway.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+
+from .. import errors
+from ..asl import model as m
+from ..asl.paths import PathNotFound, VariableNotFound
+from ..jsonutil import Json, dumps
+from . import interpreter  # run_graph / run_graph_sync; imported as a module because it imports us
+from .dataflow import apply_input_path
+from .execution import Execution, Frame, StateEnv
+from .steps import Caught, Step, after_tail, entered, render, states_binding, tail, with_retry
+
+# -- Parallel and Map -------------------------------------------------------------------------------
+
+
+async def _run_all(ex: Execution, jobs: list[tuple[m.Graph, Json, Frame]],
+                   limit: int, on_error: Callable[[int, errors.StatesError], bool] | None = None,
+                   on_start: Callable[[int, Frame], None] | None = None,
+                   on_done: Callable[[int, Frame], None] | None = None) -> list[Json]:
+    """Run graphs concurrently (at most ``limit`` at once; 0 = all), results in job order.
+
+    The first error that ``on_error`` does not tolerate cancels the rest and is raised.
+    """
+    results: list[Json] = [None] * len(jobs)
+    failure: list[errors.StatesError] = []
+
+    if all(interpreter.graph_is_sync(g) for g, _, _ in jobs):
+        # No job can suspend, so running them one after another is indistinguishable from concurrency.
+        for i, (graph, value, frame) in enumerate(jobs):
+            if on_start:
+                on_start(i, frame)
+            try:
+                results[i] = interpreter.run_graph_sync(ex, graph, value, frame)
+            except errors.StatesError as err:
+                if on_error is None or not on_error(i, err):
+                    raise
+                results[i] = {"Error": err.error, "Cause": err.cause or ""}
+                continue
+            if on_done:
+                on_done(i, frame)
+        return results
+
+    next_index = iter(range(len(jobs)))
+
+    async def worker(cancel: anyio.CancelScope) -> None:
+        for i in next_index:
+            graph, value, frame = jobs[i]
+            if on_start:
+                on_start(i, frame)
+            try:
+                results[i] = await interpreter.run_graph(ex, graph, value, frame)
+            except errors.StatesError as err:
+                try:
+                    tolerated = on_error is not None and on_error(i, err)
+                except errors.StatesError as threshold:  # e.g. ExceedToleratedFailureThreshold
+                    err, tolerated = threshold, False
+                if tolerated:
+                    results[i] = {"Error": err.error, "Cause": err.cause or ""}
+                    continue
+                if not failure:
+                    failure.append(err)
+                cancel.cancel()
+                return
+            if on_done:
+                on_done(i, frame)
+
+    workers = len(jobs) if limit <= 0 else min(limit, len(jobs))
+    async with anyio.create_task_group() as tg:
+        for _ in range(workers):
+            tg.start_soon(worker, tg.cancel_scope)
+    if failure:
+        raise failure[0]
+    return results
+
+
+async def step_parallel(ex: Execution, st: m.Parallel, raw: Json, frame: Frame) -> Step:
+    """Run every branch on the state's effective input; the result is their outputs in branch order."""
+    entered_id = entered(ex, frame, "Parallel", st.name, raw)
+
+    async def attempt(env: StateEnv) -> Json:
+        if st.jsonata:
+            states = states_binding(raw, env, st)
+            value = st.arguments.evaluate(states, env.variables) if st.arguments is not None else raw
+        else:
+            value = apply_input_path(st.input_path, raw, env)
+            if st.parameters is not None:
+                value = st.parameters(value, env)
+        started = ex.event(frame, "ParallelStateStarted")
+        jobs = [(g, value, frame.child(started)) for g in st.branches]
+        try:
+            result = await _run_all(ex, jobs, 0)
+        except errors.StatesError:
+            ex.event(frame, "ParallelStateFailed")
+            raise
+        ex.event(frame, "ParallelStateSucceeded")
+        return result
+
+    env = StateEnv(ex, frame, st.name, time.time(), retry_count=0)
+    outcome = await with_retry(ex, st, raw, frame, env, entered_id, "Parallel", attempt)
+    if isinstance(outcome, Caught):
+        return outcome.step
+    result, env = outcome
+    states = states_binding(raw, env, st) if st.jsonata else None
+    return after_tail(st, tail(ex, st, raw, result, frame, env, states, "Parallel", entered_id))
+
+
+def _int_from_path(path: Any, value: Json, env: StateEnv, field: str) -> int:
+    try:
+        n = path.get(value, env)
+    except (PathNotFound, VariableNotFound):
+        raise errors.Runtime(f"The {field} field refers to a path that does not exist: {path.text}") from None
+    if isinstance(n, str):
+        # AWS parses the value as a Java integer, so numeric strings such as "1" are accepted.
+        try:
+            return int(n.strip())
+        except ValueError:
+            pass
+    elif not isinstance(n, bool) and isinstance(n, (int, float)) and float(n).is_integer():
+        return int(n)
+    raise errors.Runtime(f'The {field} field refers to value "{render(n)}" which is not a valid integer: '
+                         f"{path.text}")
+
+
+def _map_items(st: m.Map, raw: Json, value: Json, env: StateEnv, states: dict[str, Json] | None) -> list[Json]:
+    if st.items_expr is not None:
+        items = st.items_expr.evaluate(states or {}, env.variables)
+        if not isinstance(items, list):
+            raise errors.QueryEvaluationError(
+                f"The JSONata expression '{_expr_text(st.items_expr)}' specified for the field 'Items' returned "
+                f"an unexpected result type. Expected 'array', but was '{_json_type(items)}' for value: "
+                f"{dumps(items)}")
+        return items
+    items = value
+    if st.items_path is not None:
+        try:
+            items = st.items_path.get(value, env)
+        except (PathNotFound, VariableNotFound):
+            raise errors.Runtime(f"Invalid path '{st.items_path.text}' : No results for path: "
+                                 f"{st.items_path.text}") from None
+    if not isinstance(items, list):
+        error = errors.QueryEvaluationError if st.jsonata else errors.Runtime
+        raise error(f"Map state input must be an array but was: {dumps(items)}")
+    return items
+
+
+def _expr_text(expr: Any) -> str:
+    return getattr(expr, "text", getattr(expr, "expression", ""))
+
+
+def _json_type(value: Json) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def _number(value: Json) -> float | None:
+    """A JSON number, or a string holding one (AWS parses these fields as Java numbers)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def _tolerance(st: m.Map, value: Json, env: StateEnv, n: int) -> int | None:
+    """How many failed iterations are tolerated (None: any failure fails the Map)."""
+    count = st.tolerated_count
+    if st.tolerated_count_path is not None:
+        count = _int_from_path(st.tolerated_count_path, value, env, "ToleratedFailureCountPath")
+    pct = st.tolerated_percentage
+    if st.tolerated_percentage_path is not None:
+        try:
+            raw_pct = st.tolerated_percentage_path.get(value, env)
+        except (PathNotFound, VariableNotFound):
+            raise errors.Runtime("ToleratedFailurePercentage must be between 0 and 100.") from None
+        pct = _number(raw_pct)
+        if pct is None:
+            raise errors.Runtime("ToleratedFailurePercentage must be between 0 and 100.")
+    if count is not None and count < 0:
+        raise errors.Runtime("ToleratedFailureCount cannot be negative.")
+    if pct is not None and not 0 <= pct <= 100:
+        raise errors.Runtime("ToleratedFailurePercentage must be between 0 and 100.")
+    limits = []
+    if count is not None:
+        limits.append(count)
+    if pct is not None:
+        limits.append(int(n * pct / 100))
+    return max(limits) if limits else None
+
+
+def _batches(st: m.Map, items: list[Json], value: Json, env: StateEnv) -> list[Json]:
+    size = st.batch_max_items or len(items) or 1
+    batch_input = st.batch_input(value, env) if st.batch_input is not None else None
+    out = []
+    for start in range(0, len(items), size):
+        batch: dict[str, Json] = {"Items": items[start:start + size]}
+        if batch_input is not None:
+            batch["BatchInput"] = batch_input
+        out.append(batch)
+    return out
+
+
+async def step_map(ex: Execution, st: m.Map, raw: Json, frame: Frame) -> Step:
+    """Run the item processor over every item; the result is their outputs in item order."""
+    entered_id = entered(ex, frame, "Map", st.name, raw)
+
+    async def attempt(env: StateEnv) -> Json:
+        return await _map_once(ex, st, raw, frame, env, states_binding(raw, env, st) if st.jsonata else None)
+
+    env = StateEnv(ex, frame, st.name, time.time(), retry_count=0)
+    outcome = await with_retry(ex, st, raw, frame, env, entered_id, "Map", attempt)
+    if isinstance(outcome, Caught):
+        return outcome.step
+    result, env = outcome
+    states = states_binding(raw, env, st) if st.jsonata else None
+    return after_tail(st, tail(ex, st, raw, result, frame, env, states, "Map", entered_id))
+
+
+async def _map_once(ex: Execution, st: m.Map, raw: Json, frame: Frame, env: StateEnv,
+                    states: dict[str, Json] | None) -> list[Json]:
+    value = raw if st.jsonata else apply_input_path(st.input_path, raw, env)
+    items = _map_items(st, raw, value, env, states)
+    limit = st.max_concurrency
+    if st.max_concurrency_path is not None:
+        limit = _int_from_path(st.max_concurrency_path, value, env, "MaxConcurrencyPath")
+    elif st.max_concurrency_expr is not None:
+        limit = int(st.max_concurrency_expr.evaluate(states or {}, env.variables))
+    tolerated = _tolerance(st, value, env, len(items))
+    if st.batch_max_items is not None or st.batch_max_bytes is not None:
+        items = _batches(st, items, value, env)
+    started = ex.event(frame, "MapStateStarted", {"length": len(items)} if ex.recording else None)
+    jobs = []
+    prev = started
+    for index, item in enumerate(items):
+        map_item = {"Index": index, "Value": item}
+        if st.item_selector is not None or st.item_selector_expr is not None:
+            item_env = env.with_map_item(map_item)
+            if st.item_selector_expr is not None:
+                binding = states_binding(raw, item_env)
+                item_input = st.item_selector_expr.evaluate(binding, env.variables)
+            else:
+                assert st.item_selector is not None
+                item_input = st.item_selector(value, item_env)
+        else:
+            item_input = item
+        jobs.append((st.processor, item_input, frame.child(prev)))
+    failures: list[int] = []
+
+    def on_start(i: int, child: Frame) -> None:
+        child.prev = ex.event(child, "MapIterationStarted",
+                              {"index": i, "name": st.name} if ex.recording else None, previous=child.prev)
+
+    def on_done(i: int, child: Frame) -> None:
+        ex.event(child, "MapIterationSucceeded", {"index": i, "name": st.name} if ex.recording else None)
+
+    def on_error(i: int, err: errors.StatesError) -> bool:
+        ex.event(jobs[i][2], "MapIterationFailed", {"index": i, "name": st.name} if ex.recording else None)
+        if tolerated is None:
+            return False
+        failures.append(i)
+        if len(failures) > tolerated:
+            raise errors.ExceedToleratedFailureThreshold("The specified tolerated failure threshold was exceeded")
+        return True
+
+    try:
+        results = await _run_all(ex, jobs, limit, on_error, on_start, on_done)
+    except errors.StatesError:
+        ex.event(frame, "MapStateFailed")
+        raise
+    ex.event(frame, "MapStateSucceeded")
+    return results
+

@@ -1,0 +1,236 @@
+"""What every state step shares: events, variables, Output/OutputPath, Retry and Catch.
+
+Step functions (in :mod:`.interpreter`, :mod:`.task_state` and :mod:`.fanout`) return
+``(next_index | None, output)`` and raise :class:`~express_engine.errors.StatesError` on failure.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from .. import errors
+from ..asl import model as m
+from ..jsonutil import MAX_PAYLOAD_BYTES, Json, dumpb, dumps
+from .dataflow import apply_output_path, apply_result_path, check_size
+from .execution import Execution, Frame, StateEnv
+
+Step = tuple[int | None, Json]
+
+
+def render(value: Json) -> str:
+    """A value as AWS prints it inside error causes: strings raw, everything else as JSON."""
+    return value if isinstance(value, str) else dumps(value)
+
+
+# -- errors ---------------------------------------------------------------------------------------
+
+
+def locate(err: errors.StatesError, state_name: str, entered_id: int) -> errors.StatesError:
+    """Prefix interpreter errors with AWS's "An error occurred while executing the state ..." once."""
+    if isinstance(err, (errors.Runtime, errors.QueryEvaluationError)) and not getattr(err, "located", False):
+        err.cause = (f"An error occurred while executing the state '{state_name}' "
+                     f"(entered at the event id #{entered_id}). {err.cause or ''}")
+        err.located = True  # type: ignore[attr-defined]
+    return err
+
+
+def timed_out(ex: Execution) -> errors.Timeout:
+    return errors.Timeout("The execution has exceeded its maximum duration.")
+
+
+# -- variables and JSONata --------------------------------------------------------------------------
+
+
+def states_binding(raw: Json, env: StateEnv, st: Any = None, **extra: Json) -> dict[str, Json]:
+    """The ``$states`` object of a JSONata state (context only built when an expression reads it)."""
+    binding: dict[str, Json] = {"input": raw}
+    if st is None or st.needs_context:
+        binding["context"] = env.context
+    binding.update(extra)
+    return binding
+
+
+def evaluate_assign(assign: m.Assign, value: Json, env: StateEnv, states: dict[str, Json] | None) -> dict[str, Json]:
+    """The ``{name: value}`` an Assign block produces (evaluated against pre-state variables)."""
+    if assign.jsonpath is not None:
+        out = assign.jsonpath(value, env)
+    else:
+        assert assign.jsonata is not None
+        out = assign.jsonata.evaluate(states or {}, env.variables)
+    return out if isinstance(out, dict) else {}
+
+
+def commit_variables(ex: Execution, frame: Frame, assigned: dict[str, Json]) -> None:
+    """Make assigned values visible to the next states of this scope.
+
+    AWS limits each variable and each Assign block to 256 KiB; a Parallel branch or Map iteration
+    cannot assign a name that exists in an enclosing scope.
+    """
+    total = 0
+    for name, value in assigned.items():
+        size = len(dumpb(value))
+        if size > MAX_PAYLOAD_BYTES:
+            raise errors.DataLimitExceeded(f"The variable '{name}' exceeds the maximum size of {MAX_PAYLOAD_BYTES} "
+                                           "bytes.")
+        total += size
+    if total > MAX_PAYLOAD_BYTES:
+        raise errors.DataLimitExceeded(f"The variables assigned by one state exceed the maximum size of "
+                                       f"{MAX_PAYLOAD_BYTES} bytes.")
+    outer = frame.outer_names
+    if outer is not None:
+        for name in assigned:
+            if name in outer:
+                raise errors.Runtime(f"Cannot assign a value to the variable '{name}': it is defined in an outer "
+                                     "scope and is read-only here.")
+    frame.variables.update(assigned)
+
+
+def exited(ex: Execution, frame: Frame, kind: str, name: str, output: Json,
+            assigned: dict[str, Json] | None) -> None:
+    details: dict[str, Any] | None = None
+    if ex.recording:
+        details = {"name": name}
+        if ex.include_data:
+            details["output"] = dumps(output)
+            details["outputDetails"] = {"truncated": False}
+        if assigned:
+            details["assignedVariables"] = {k: dumps(v) for k, v in assigned.items()}
+            details["assignedVariablesDetails"] = {"truncated": False}
+    ex.event(frame, f"{kind}StateExited", details)
+
+
+def entered(ex: Execution, frame: Frame, kind: str, name: str, raw: Json) -> int:
+    details: dict[str, Any] | None = None
+    if ex.recording:
+        details = {"name": name}
+        if ex.include_data:
+            details["input"] = dumps(raw)
+            details["inputDetails"] = {"truncated": False}
+    return ex.event(frame, f"{kind}StateEntered", details)
+
+
+def finish(ex: Execution, frame: Frame, st: m.StateBase, kind: str, raw: Json, result: Json,
+            out: Json, env: StateEnv, states: dict[str, Json] | None, assign_value: Json,
+            assign: m.Assign | None = None, output: m.JsonataExpr | None = None) -> Json:
+    """Shared tail of a state: Output/OutputPath, Assign, size check, Exited event."""
+    assign = assign if assign is not None else st.assign
+    assigned = evaluate_assign(assign, assign_value, env, states) if assign is not None else None
+    output = output if output is not None else st.output
+    if st.jsonata:
+        if output is not None:
+            out = output.evaluate(states or {}, env.variables)
+    else:
+        out = apply_output_path(st.output_path, out, env)
+    check_size(out, st.name)
+    if assigned:
+        commit_variables(ex, frame, assigned)
+    exited(ex, frame, kind, st.name, out, assigned)
+    return out
+
+
+# -- Retry / Catch ----------------------------------------------------------------------------------
+
+
+def retrier_for(retriers: tuple[m.Retrier, ...], err: errors.StatesError) -> int | None:
+    for i, r in enumerate(retriers):
+        if errors.error_matches(r.error_equals, err):
+            return i
+    return None
+
+
+async def backoff(ex: Execution, retrier: m.Retrier, attempt: int) -> None:
+    delay = retrier.delay(attempt)
+    if retrier.jitter_full:
+        delay = random.uniform(0, delay)
+    if delay > 0:
+        await ex.sleep(delay)
+
+
+def catch(ex: Execution, st: Any, raw: Json, err: errors.StatesError, frame: Frame, env: StateEnv,
+           kind: str) -> Step | None:
+    """Route ``err`` to the first matching catcher: ``(next, output)``, or None when none matches."""
+    for catcher in st.catchers:
+        if not errors.error_matches(catcher.error_equals, err):
+            continue
+        error_output = {"Error": err.error, "Cause": err.cause if err.cause is not None else ""}
+        states = None
+        if st.jsonata:
+            states = states_binding(raw, env, st, errorOutput=error_output)
+            out = catcher.output.evaluate(states, env.variables) if catcher.output is not None else error_output
+        else:
+            out = apply_result_path(catcher.result_path, raw, error_output)
+        assigned = None
+        if catcher.assign is not None:
+            assigned = evaluate_assign(catcher.assign, error_output, env, states)
+        check_size(out, st.name)
+        if assigned:
+            commit_variables(ex, frame, assigned)
+        exited(ex, frame, kind, st.name, out, assigned)
+        return catcher.next, out
+    return None
+
+
+
+async def with_retry(ex: Execution, st: Any, raw: Json, frame: Frame, env: StateEnv, entered_id: int, kind: str,
+                     attempt: Callable[[StateEnv], Awaitable[Json]]) -> tuple[Json, StateEnv] | Caught:
+    """Run ``attempt`` under the state's Retry rules; route the final error to its Catch rules.
+
+    Returns ``(result, env of the successful attempt)``, or :class:`Caught` when a catcher took the error.
+    The first retrier whose ErrorEquals matches decides, with its own attempt counter (no fall-through).
+    """
+    counters = [0] * len(st.retriers)
+    while True:
+        try:
+            return await attempt(env), env
+        except errors.StatesError as err:
+            err = locate(err, st.name, entered_id)
+            ri = retrier_for(st.retriers, err)
+            if ri is not None and counters[ri] < st.retriers[ri].max_attempts:
+                counters[ri] += 1
+                await backoff(ex, st.retriers[ri], counters[ri])
+                env = env.retried()
+                continue
+            caught = catch(ex, st, raw, err, frame, env, kind)
+            if caught is None:
+                raise err from None
+            return Caught(caught)
+
+
+def tail(ex: Execution, st: Any, raw: Json, result: Json, frame: Frame, env: StateEnv,
+          states: dict[str, Json] | None, kind: str, entered_id: int) -> Json | Caught:
+    """ResultSelector → ResultPath → OutputPath/Output → Assign → Exited; errors go to the catchers."""
+    try:
+        if st.jsonata:
+            assert states is not None
+            states["result"] = result
+            return finish(ex, frame, st, kind, raw, result, result, env, states, result)
+        selected = st.result_selector(result, env) if st.result_selector is not None else result
+        out = apply_result_path(st.result_path, raw, selected)
+        return finish(ex, frame, st, kind, raw, selected, out, env, None, result)
+    except errors.StatesError as err:
+        err = locate(err, st.name, entered_id)
+        if catch:
+            caught = catch(ex, st, raw, err, frame, env, kind)
+            if caught is not None:
+                return Caught(caught)
+        raise err from None
+
+
+class Caught:
+    """A state whose error a catcher took: ``step`` is the catcher's ``(next, output)``."""
+
+    __slots__ = ("step",)
+
+    def __init__(self, step: Step) -> None:
+        self.step = step
+
+
+def after_tail(st: Any, out: Json | Caught) -> Step:
+    """The step a state ends with: its own Next, or the catcher's when ``out`` was caught."""
+    if isinstance(out, Caught):
+        return out.step
+    return st.next, out
+
+
