@@ -1,0 +1,1 @@
+"""Two-loop bucket synchronisation: copy what the destination lacks, delete what the source no longer has."""
