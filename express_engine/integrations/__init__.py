@@ -62,6 +62,6 @@ async def install(handlers: HandlerRegistry, *, client: Any = None, redis: Any =
         yield handlers
     finally:
         for arn in registered:
-            handlers._handlers.pop(arn, None)
+            handlers.unregister(arn)
         if http_invoke is not None:
             await http_invoke.aclose()

@@ -145,10 +145,9 @@ class HttpInvoke:
                         resp_headers.setdefault(k.lower(), []).append(v)
                     content_type = resp.headers.get("Content-Type", "")
         except TimeoutError:
-            raise errors.CustomError("States.Http.Socket",
-                                     f"The HTTP request to {url} timed out after {timeout:g} seconds") from None
+            raise errors.HttpSocket(f"The HTTP request to {url} timed out after {timeout:g} seconds") from None
         except aiohttp.ClientError as exc:
-            raise errors.CustomError("States.Http.Socket", f"The HTTP request to {url} failed: {exc}") from None
+            raise errors.HttpSocket(f"The HTTP request to {url} failed: {exc}") from None
         text = raw.decode("utf-8", "replace")
         response_body: Json = text
         if "json" in content_type.lower() and raw:

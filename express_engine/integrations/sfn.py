@@ -72,7 +72,7 @@ class NestedExecutions:
             if arn == START_EXECUTION:
                 # The optimized integration renders dates as epoch milliseconds [unverified].
                 return {"ExecutionArn": response["executionArn"],
-                        "StartDate": int(round(float(response["startDate"]) * 1000)), **_metadata(request_id)}
+                        "StartDate": round(float(response["startDate"]) * 1000), **_metadata(request_id)}
             return _pascal(response)
 
         return handle

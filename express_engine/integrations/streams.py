@@ -57,7 +57,7 @@ class StreamPublisher:
         try:
             entry_id = await self.redis.xadd(self.prefix + stream, fields, maxlen=maxlen,
                                              approximate=maxlen is not None)
-        except Exception as exc:  # noqa: BLE001 - any Redis failure is a task failure the workflow may retry
+        except Exception as exc:  # any Redis failure is a task failure the workflow may retry
             raise errors.CustomError("Redis.ConnectionError", f"Cannot publish to stream '{stream}': {exc}") from None
         return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
 

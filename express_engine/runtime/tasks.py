@@ -66,6 +66,10 @@ class HandlerRegistry:
         """
         self._handlers[name] = _Entry(fn, inspect.iscoroutinefunction(fn), blocking)
 
+    def unregister(self, name: str) -> None:
+        """Forget the handler registered under ``name`` (no error when there is none)."""
+        self._handlers.pop(name, None)
+
     def register_spec(self, spec: str) -> None:
         """Register from a CLI spec ``NAME=module:function``."""
         name, sep, target = spec.partition("=")

@@ -1,0 +1,127 @@
+"""``express-engine api``: the HTTP API alone (``serve`` runs it together with the workers).
+
+* ``express-engine api --redis-url URL`` - an API server in front of workers that run elsewhere
+  (API servers and workers scale independently);
+* ``express-engine api --local`` - no Redis at all: executions run inside the API process, like
+  Step Functions Local (``--handler NAME=module:function`` serves Lambda functions).
+
+Authentication: ``--credentials KEY:SECRET`` (repeatable) or ``EXPRESS_ENGINE_CREDENTIALS`` turn SigV4
+verification on; without credentials the server refuses non-loopback addresses unless
+``--allow-anonymous`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from ..cli import EXIT_INVALID, EXIT_OK, emit, run_async
+from .auth import credentials_from_env, parse_credentials
+from .server import DEFAULT_MAX_BODY, DEFAULT_PORT, is_loopback
+
+#: Exit status when the server cannot start (port taken, Redis unreachable).
+EXIT_UNAVAILABLE = 3
+
+
+def _usage(message: str) -> int:
+    emit({"status": "ERROR", "error": "UsageError", "cause": message})
+    return EXIT_INVALID
+
+
+async def _run(args: argparse.Namespace, auth: dict[str, str] | None, mocks: Any, handlers: Any) -> None:
+    from ..integrations import install
+    from .server import serve_http
+
+    if args.local:
+        from ..runtime.engine import Engine
+        from .local import local_backend
+
+        engine = Engine(handlers=handlers, time_scale=args.time_scale)
+        async with local_backend(engine, mocks=mocks) as (registry, client):
+            await serve_http(registry, client, host=args.host, port=args.port, auth=auth, mocks=mocks,
+                             handlers=handlers, max_body=args.max_body, allow_anonymous=args.allow_anonymous,
+                             metrics=not args.no_metrics)
+        return
+    from ..service.client import Client
+    from ..service.keys import connect
+    from ..service.registry import Registry
+
+    redis = connect(args.redis_url)
+    try:
+        registry = Registry(redis, namespace=args.namespace)
+        client = Client(redis, namespace=args.namespace, registry=registry)
+        # TestState runs in this process: it gets the integrations (http:invoke, nested starts, streams).
+        async with install(handlers, client=client, redis=redis):
+            await serve_http(registry, client, host=args.host, port=args.port, auth=auth, mocks=mocks,
+                             handlers=handlers, max_body=args.max_body, allow_anonymous=args.allow_anonymous,
+                             metrics=not args.no_metrics)
+    finally:
+        await redis.aclose()
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    """``api``: serve the AWS-compatible HTTP API until interrupted."""
+    from ..runtime.mocks import MockConfig, MockConfigError
+    from ..runtime.tasks import HandlerRegistry
+
+    try:
+        auth = parse_credentials(args.credentials) if args.credentials else credentials_from_env()
+    except ValueError as exc:
+        return _usage(str(exc))
+    try:
+        mocks = MockConfig.load(args.mock_config) if args.mock_config else MockConfig.from_env()
+    except MockConfigError as exc:
+        return _usage(str(exc))
+    if not auth and not args.allow_anonymous and not is_loopback(args.host):
+        return _usage(f"refusing to serve {args.host} without authentication: pass --credentials KEY:SECRET "
+                      "(or set EXPRESS_ENGINE_CREDENTIALS), or --allow-anonymous")
+    handlers = HandlerRegistry()
+    for spec in args.handler or ():
+        try:
+            handlers.register_spec(spec)
+        except ValueError as exc:
+            return _usage(str(exc))
+    try:
+        run_async(_run, args, auth, mocks, handlers)
+    except KeyboardInterrupt:
+        pass
+    except (OSError, BaseExceptionGroup) as exc:  # the port is taken, Redis is unreachable...
+        cause = _first(exc)
+        if not isinstance(cause, OSError):
+            raise
+        emit({"status": "ERROR", "error": "ServiceUnavailable", "cause": str(cause)})
+        return EXIT_UNAVAILABLE
+    return EXIT_OK
+
+
+def _first(exc: BaseException) -> BaseException:
+    """The first leaf of a (possibly nested) exception group."""
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    return exc
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``api`` sub-command to the ``express-engine`` parser."""
+    p = subparsers.add_parser("api", help="serve the AWS-compatible HTTP API only (workers run elsewhere, "
+                                          "or --local)")
+    p.add_argument("--redis-url", default=os.environ.get("EXPRESS_ENGINE_REDIS_URL", "redis://127.0.0.1:6379/0"),
+                   help="Redis of the workers (default: $EXPRESS_ENGINE_REDIS_URL or redis://127.0.0.1:6379/0)")
+    p.add_argument("--namespace", default="ee", help="key prefix of the engine in Redis (default: ee)")
+    p.add_argument("--local", action="store_true", help="run executions in this process (no Redis)")
+    p.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"listen port (default {DEFAULT_PORT})")
+    p.add_argument("--credentials", action="append", metavar="KEY:SECRET",
+                   help="require SigV4 signatures from this access key; repeatable "
+                        "(default: $EXPRESS_ENGINE_CREDENTIALS)")
+    p.add_argument("--allow-anonymous", action="store_true",
+                   help="serve a non-loopback address without authentication")
+    p.add_argument("--max-body", type=int, default=DEFAULT_MAX_BODY,
+                   help=f"largest request body in bytes (default {DEFAULT_MAX_BODY})")
+    p.add_argument("--mock-config", default=None, help="MockConfigFile.json (default: $SFN_MOCK_CONFIG)")
+    p.add_argument("--handler", action="append", metavar="NAME=module:function",
+                   help="serve Lambda function NAME with a Python callable (--local, and TestState); repeatable")
+    p.add_argument("--time-scale", type=float, default=1.0, help="multiply Wait/Retry delays (--local)")
+    p.add_argument("--no-metrics", action="store_true", help="do not serve Prometheus metrics at GET /metrics")
+    p.set_defaults(func=cmd_api)

@@ -1,0 +1,299 @@
+"""Prometheus metrics of the HTTP API server (``GET /metrics``), the counterpart of AWS's Express metrics.
+
+Two sources are merged at each scrape:
+
+* **cluster-wide**, read from Redis: starts accepted (the ``NS:starts`` stream's ``entries-added``),
+  the backlog (stream length, consumer-group lag and pending entries), the dead-letter stream's
+  length, and the statistics every worker process publishes to ``NS:stats`` (executions finished by
+  status, their duration histogram, reclaimed and dead-lettered starts...), summed over the workers.
+  Workers publish every few seconds, so these counters lag by up to that interval. Every API server
+  of a namespace reports the same cluster-wide values: scrape one, or aggregate them with ``max``.
+* **this process**: API requests by operation and HTTP status, requests in flight, and the duration
+  of StartExecution / StartSyncExecution requests.
+
+Without Redis (``express-engine api --local``) the execution metrics come from this process's own
+starts: starts accepted, and the outcome and duration of synchronous ones.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import time
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import anyio
+import orjson
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+
+__all__ = ["CONTENT_TYPE", "DURATION_BUCKETS", "ApiMetrics"]
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST.encode()
+
+#: Upper bounds (seconds) of the duration histograms; +Inf is implied.
+DURATION_BUCKETS: tuple[float, ...] = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+                                       2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
+
+_START_OPERATIONS = frozenset({"StartExecution", "StartSyncExecution"})
+_PREFIX = "express_engine_"
+
+#: Worker statistics summed into counters: stats field -> (metric name, help).
+_WORKER_COUNTERS: dict[str, tuple[str, str]] = {
+    "succeeded": ("executions_succeeded", "Executions that succeeded (all workers)."),
+    "failed": ("executions_failed", "Executions that failed (all workers)."),
+    "timed_out": ("executions_timed_out", "Executions that timed out (all workers)."),
+    "dead_lettered": ("starts_dead_lettered", "Starts moved to the dead-letter stream (all workers)."),
+    "sync_expired": ("sync_starts_expired", "Sync starts dropped unrun because their caller had stopped waiting."),
+    "lost": ("starts_lost", "Pending starts found deleted from the stream when reclaimed."),
+    "reconnects": ("worker_redis_reconnects", "Redis connection failures the workers survived."),
+    "log_dropped": ("log_events_dropped", "Execution log events dropped by the workers' log sinks."),
+}
+
+
+class _Buckets:
+    """A fixed-bucket histogram kept by this process (cumulative only when exported)."""
+
+    __slots__ = ("counts", "sum")
+
+    def __init__(self) -> None:
+        self.counts = [0] * (len(DURATION_BUCKETS) + 1)
+        self.sum = 0.0
+
+    def observe(self, seconds: float) -> None:
+        self.counts[bisect.bisect_left(DURATION_BUCKETS, seconds)] += 1
+        self.sum += seconds
+
+
+def _cumulative(counts: list[int]) -> list[tuple[str, float]]:
+    out: list[tuple[str, float]] = []
+    total = 0
+    for bound, n in zip((*DURATION_BUCKETS, math.inf), counts, strict=True):
+        total += n
+        out.append(("+Inf" if bound == math.inf else repr(bound), total))
+    return out
+
+
+def worker_histogram_buckets(raw: dict[int, int]) -> tuple[list[int], float]:
+    """Per-bucket counts (over :data:`DURATION_BUCKETS` + Inf) and the approximate sum in seconds of a worker
+    latency histogram (``express_engine.service.stats.Histogram`` counts: log buckets in milliseconds).
+
+    A worker bucket goes to the first bound at or above its upper edge (never under-reporting a
+    latency); the sum uses each bucket's geometric middle (within 1 %: the workers publish no sum).
+    """
+    from ..service.stats import Histogram
+
+    base = Histogram._BASE
+    counts = [0] * (len(DURATION_BUCKETS) + 1)
+    total = 0.0
+    for b, n in raw.items():
+        upper = math.exp(b * base) / 1000.0
+        counts[bisect.bisect_left(DURATION_BUCKETS, upper)] += n
+        total += n * math.exp((b - 0.5) * base) / 1000.0
+    return counts, total
+
+
+class _Families:
+    """What ``generate_latest`` collects from: metric families built for one scrape."""
+
+    def __init__(self, families: Iterable[Metric]) -> None:
+        self.families = list(families)
+
+    def collect(self) -> Iterator[Metric]:
+        return iter(self.families)
+
+
+def _counter(name: str, doc: str, value: float) -> CounterMetricFamily:
+    return CounterMetricFamily(_PREFIX + name, doc, value=value)
+
+
+def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
+    return GaugeMetricFamily(_PREFIX + name, doc, value=value)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class ApiMetrics:
+    """Counts of one API process, and the scrape of the cluster's state in Redis (when ``redis`` is given)."""
+
+    def __init__(self, redis: Any = None, namespace: str = "ee", *, scrape_timeout: float = 2.0) -> None:
+        self.redis = redis
+        self.namespace = namespace
+        self.scrape_timeout = scrape_timeout
+        self.in_flight = 0
+        #: (operation, HTTP status) -> requests
+        self.requests: dict[tuple[str, int], int] = {}
+        #: start operation -> duration histogram of its requests
+        self.durations: dict[str, _Buckets] = {op: _Buckets() for op in sorted(_START_OPERATIONS)}
+        #: start operation -> starts accepted (HTTP 200)
+        self.started: dict[str, int] = dict.fromkeys(sorted(_START_OPERATIONS), 0)
+        #: final status -> sync executions answered by this process
+        self.sync_status: dict[str, int] = {}
+        #: sync start requests in flight (the executions in flight when there is no Redis)
+        self.sync_in_flight = 0
+
+    # -- request hooks (called by the ASGI app) ------------------------------------------------------------
+
+    def begin(self, operation: str) -> float:
+        """A request for ``operation`` starts; returns its start time for :meth:`end`."""
+        self.in_flight += 1
+        if operation == "StartSyncExecution":
+            self.sync_in_flight += 1
+        return time.perf_counter()
+
+    def end(self, operation: str, status: int, started: float, result: Any) -> None:
+        """A request begun with :meth:`begin` was answered with HTTP ``status`` (``result``: the response body)."""
+        self.in_flight -= 1
+        key = (operation, status)
+        self.requests[key] = self.requests.get(key, 0) + 1
+        durations = self.durations.get(operation)
+        if durations is None:
+            return
+        durations.observe(time.perf_counter() - started)
+        if operation == "StartSyncExecution":
+            self.sync_in_flight -= 1
+        if status == 200:
+            self.started[operation] += 1
+            if isinstance(result, dict) and isinstance(result.get("status"), str):
+                self.sync_status[result["status"]] = self.sync_status.get(result["status"], 0) + 1
+
+    def count(self, operation: str, status: int) -> None:
+        """Count a request that never reached an operation (unknown target, bad body...)."""
+        key = (operation, status)
+        self.requests[key] = self.requests.get(key, 0) + 1
+
+    # -- exposition ----------------------------------------------------------------------------------------
+
+    async def render(self) -> bytes:
+        """The Prometheus text exposition of every metric."""
+        families = list(self._process_families())
+        if self.redis is None:
+            families += self._local_execution_families()
+        else:
+            families += await self._cluster_families()
+        return generate_latest(_Families(families))  # type: ignore[arg-type]
+
+    def _process_families(self) -> Iterator[Metric]:
+        requests = CounterMetricFamily(_PREFIX + "api_requests", "API requests answered by this process.",
+                                       labels=["operation", "code"])
+        for (op, status), n in sorted(self.requests.items()):
+            requests.add_metric([op, str(status)], n)
+        yield requests
+        yield _gauge("api_requests_in_flight", "API requests this process is serving now.", self.in_flight)
+        durations = HistogramMetricFamily(_PREFIX + "api_start_duration_seconds",
+                                          "Duration of the start requests this process served (a sync start "
+                                          "lasts as long as its execution).", labels=["operation"])
+        for op, h in self.durations.items():
+            durations.add_metric([op], _cumulative(h.counts), h.sum)
+        yield durations
+        started = CounterMetricFamily(_PREFIX + "api_starts_accepted", "Starts this process accepted (HTTP 200).",
+                                      labels=["operation"])
+        for op, n in self.started.items():
+            started.add_metric([op], n)
+        yield started
+        sync = CounterMetricFamily(_PREFIX + "api_sync_executions", "Sync executions this process answered, by "
+                                   "final status.", labels=["status"])
+        for status, n in sorted(self.sync_status.items()):
+            sync.add_metric([status], n)
+        yield sync
+
+    def _local_execution_families(self) -> list[Metric]:
+        """Execution metrics when executions run in this process (no Redis, no workers)."""
+        s = self.sync_status
+        h = self.durations["StartSyncExecution"]
+        duration = HistogramMetricFamily(_PREFIX + "execution_duration_seconds",
+                                         "Duration of the sync executions this process ran.")
+        duration.add_metric([], _cumulative(h.counts), h.sum)
+        return [
+            _counter("executions_started", "Executions started.", sum(self.started.values())),
+            _counter("executions_succeeded", "Executions that succeeded.", s.get("SUCCEEDED", 0)),
+            _counter("executions_failed", "Executions that failed.", s.get("FAILED", 0) + s.get("ABORTED", 0)),
+            _counter("executions_timed_out", "Executions that timed out.", s.get("TIMED_OUT", 0)),
+            duration,
+            _gauge("executions_in_flight", "Sync executions running now.", self.sync_in_flight),
+        ]
+
+    async def _cluster_families(self) -> list[Metric]:
+        try:
+            with anyio.fail_after(self.scrape_timeout):
+                snapshot = await self._read_redis()
+        except Exception:  # Redis unreachable or slow: the process metrics still go out
+            return [_gauge("redis_up", "Whether this server could read the engine's state from Redis.", 0)]
+        return [_gauge("redis_up", "Whether this server could read the engine's state from Redis.", 1),
+                *cluster_families(snapshot)]
+
+    async def _read_redis(self) -> dict[str, Any]:
+        ns = self.namespace
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.xinfo_stream(f"{ns}:starts")
+        pipe.xinfo_groups(f"{ns}:starts")
+        pipe.xlen(f"{ns}:dead")
+        pipe.hgetall(f"{ns}:stats")
+        stream, groups, dead, stats = await pipe.execute(raise_on_error=False)
+        for reply in (dead, stats):
+            if isinstance(reply, Exception):
+                raise reply
+        if isinstance(stream, Exception):  # the stream does not exist yet: nothing was ever started
+            stream, groups = {}, []
+        if isinstance(groups, Exception):
+            groups = []
+        return {"stream": stream, "groups": groups, "dead": dead,
+                "workers": [orjson.loads(v) for v in stats.values()]}
+
+
+def cluster_families(snapshot: dict[str, Any]) -> list[Metric]:
+    """Metric families of the cluster state read from Redis (see :meth:`ApiMetrics._read_redis`)."""
+    stream = snapshot["stream"]
+    group = next((g for g in snapshot["groups"] if _text(g.get("name")) == "workers"), None)
+    length = int(stream.get("length", 0))
+    pending = int(group["pending"]) if group else 0
+    lag = group.get("lag") if group else length
+    if lag is None:  # unknown to Redis (deleted entries in the range): every unfinished start not delivered
+        lag = max(0, length - pending)
+    workers = snapshot["workers"]
+    totals = dict.fromkeys(_WORKER_COUNTERS, 0)
+    rerun = abandoned = 0
+    counts = [0] * (len(DURATION_BUCKETS) + 1)
+    duration_sum = 0.0
+    for w in workers:
+        for k in totals:
+            totals[k] += int(w.get(k, 0))
+        rerun += int(w.get("redelivered", 0))
+        abandoned += int(w.get("sync_abandoned", 0))
+        c, s = worker_histogram_buckets({int(b): n for b, n in (w.get("latency_ms") or {}).items()})
+        counts = [a + b for a, b in zip(counts, c, strict=True)]
+        duration_sum += s
+    duration = HistogramMetricFamily(
+        _PREFIX + "execution_duration_seconds",
+        "Execution duration from the start's acceptance to its end, queueing included (all workers).")
+    duration.add_metric([], _cumulative(counts), duration_sum)
+    reclaimed = CounterMetricFamily(
+        _PREFIX + "starts_reclaimed",
+        "Starts taken over from a worker that died or stalled: async starts run again (rerun), sync starts "
+        "answered with an error instead (abandoned).", labels=["outcome"])
+    reclaimed.add_metric(["rerun"], rerun)
+    reclaimed.add_metric(["abandoned"], abandoned)
+    out: list[Metric] = [
+        _counter("executions_started", "Starts accepted into the stream (all API servers and clients).",
+                 int(stream.get("entries-added", 0))),
+    ]
+    for field, (name, doc) in _WORKER_COUNTERS.items():
+        out.append(_counter(name, doc, totals[field]))
+    out += [
+        duration,
+        reclaimed,
+        _gauge("executions_in_flight", "Starts delivered to a worker and not finished yet (stream pending).",
+               pending),
+        _gauge("stream_length", "Unfinished starts in the stream (queued or running).", length),
+        _gauge("stream_lag", "Starts waiting in the stream for a worker (consumer group lag).", lag),
+        _gauge("stream_pending", "Starts delivered to a worker and not acknowledged (consumer group pending).",
+               pending),
+        _gauge("dead_letter_stream_length", "Entries in the dead-letter stream.", int(snapshot["dead"])),
+        _gauge("workers", "Worker processes in the consumer group.", int(group["consumers"]) if group else 0),
+        _gauge("worker_stats_published", "Worker processes (live or gone) whose statistics are summed here.",
+               len(workers)),
+    ]
+    return out

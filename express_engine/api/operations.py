@@ -1,0 +1,461 @@
+"""The Step Functions operations served by the HTTP API (AWS JSON 1.0 request/response bodies).
+
+Each operation is ``async (body: dict) -> dict``: it checks the request the way AWS does
+(``ValidationException`` / ``InvalidArn`` / ``SerializationException`` with AWS's messages), then calls
+the Registry / Client interfaces of the service layer. Operations AWS does not offer for Express
+workflows answer as AWS does for an Express resource (``InvalidArn``, ``StateMachineTypeNotSupported``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from .. import service_errors as api
+from ..errors import Diagnostic
+from ..jsonutil import MAX_PAYLOAD_BYTES, Json
+from ..runtime.engine import Engine, check_name
+from ..runtime.mocks import MockConfig
+from .arns import check_execution_arn, check_state_machine_arn, resource_type
+
+Operation = Callable[[dict[str, Any]], Awaitable[dict[str, Json]]]
+
+MAX_DEFINITION_CHARS = 1_048_576
+MAX_TAGS = 50
+_DEFAULT_PAGE = 100
+_TOKEN_PREFIX = "ee1:"
+
+#: Real Step Functions operations this engine does not serve (Standard workflows, activities,
+#: versions/aliases, Map runs): they answer UnknownOperationException with an explanation.
+UNSUPPORTED_OPERATIONS = frozenset({
+    "CreateActivity", "DeleteActivity", "DescribeActivity", "ListActivities", "GetActivityTask",
+    "SendTaskSuccess", "SendTaskFailure", "SendTaskHeartbeat", "PublishStateMachineVersion",
+    "DeleteStateMachineVersion", "ListStateMachineVersions", "CreateStateMachineAlias", "DeleteStateMachineAlias",
+    "DescribeStateMachineAlias", "ListStateMachineAliases", "UpdateStateMachineAlias", "DescribeMapRun",
+    "ListMapRuns", "UpdateMapRun",
+})
+
+
+# -- request checks ---------------------------------------------------------------------------------
+
+
+class Checker:
+    """Collects constraint violations and raises them as one ValidationException, AWS style."""
+
+    def __init__(self, body: Mapping[str, Any]) -> None:
+        self.body = body
+        self.problems: list[str] = []
+
+    @staticmethod
+    def _show(value: Any) -> str:
+        if value is None:
+            return "Value null"
+        text = str(value)
+        return f"Value '{text}'" if len(text) <= 256 else "Value"
+
+    def fail(self, field: str, value: Any, constraint: str) -> None:
+        """Record one violation."""
+        self.problems.append(f"{self._show(value)} at '{field}' failed to satisfy constraint: {constraint}")
+
+    def string(self, field: str, *, required: bool = False, min_len: int = 1, max_len: int | None = None) -> str | None:
+        """A string member (SerializationException when it has another JSON type)."""
+        value = self.body.get(field)
+        if value is None:
+            if required:
+                self.fail(field, None, "Member must not be null")
+            return None
+        if not isinstance(value, str):
+            raise api.SerializationException(f"Expected a string for '{field}' but got {_json_type(value)}")
+        if len(value) < min_len:
+            self.fail(field, value, f"Member must have length greater than or equal to {min_len}")
+        elif max_len is not None and len(value) > max_len:
+            self.fail(field, value, f"Member must have length less than or equal to {max_len}")
+        return value
+
+    def integer(self, field: str, *, lo: int, hi: int) -> int | None:
+        """An integer member."""
+        value = self.body.get(field)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise api.SerializationException(f"Expected an integer for '{field}' but got {_json_type(value)}")
+        if value < lo:
+            self.fail(field, value, f"Member must have value greater than or equal to {lo}")
+        elif value > hi:
+            self.fail(field, value, f"Member must have value less than or equal to {hi}")
+        return value
+
+    def boolean(self, field: str) -> bool | None:
+        """A boolean member."""
+        value = self.body.get(field)
+        if value is not None and not isinstance(value, bool):
+            raise api.SerializationException(f"Expected a boolean for '{field}' but got {_json_type(value)}")
+        return value
+
+    def obj(self, field: str) -> dict[str, Any] | None:
+        """An object (structure) member."""
+        value = self.body.get(field)
+        if value is not None and not isinstance(value, dict):
+            raise api.SerializationException(f"Expected an object for '{field}' but got {_json_type(value)}")
+        return value
+
+    def array(self, field: str, *, required: bool = False) -> list[Any] | None:
+        """A list member."""
+        value = self.body.get(field)
+        if value is None:
+            if required:
+                self.fail(field, None, "Member must not be null")
+            return None
+        if not isinstance(value, list):
+            raise api.SerializationException(f"Expected a list for '{field}' but got {_json_type(value)}")
+        return value
+
+    def enum(self, field: str, allowed: tuple[str, ...], default: str | None = None) -> str | None:
+        """A string member restricted to ``allowed``."""
+        value = self.string(field, min_len=0)
+        if value is None:
+            return default
+        if value not in allowed:
+            self.fail(field, value, f"Member must satisfy enum value set: [{', '.join(allowed)}]")
+        return value
+
+    def done(self) -> None:
+        """Raise the collected violations, if any."""
+        if self.problems:
+            n = len(self.problems)
+            raise api.ValidationException(f"{n} validation error{'s' if n > 1 else ''} detected: "
+                                          + "; ".join(self.problems))
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return "null"
+
+
+def _with_fields(exc: api.ServiceError, **fields: str) -> api.ServiceError:
+    """Attach extra members to an error body (e.g. ``resourceName``)."""
+    exc.fields = fields  # type: ignore[attr-defined]
+    return exc
+
+
+def _tags_from_list(raw: list[Any], arn: str) -> dict[str, str]:
+    tags: dict[str, str] = {}
+    for i, item in enumerate(raw):
+        if not isinstance(item, dict):
+            raise api.SerializationException(f"Expected an object for 'tags.{i + 1}'")
+        key, value = item.get("key"), item.get("value", "")
+        if not isinstance(key, str) or not 1 <= len(key) <= 128:
+            raise api.ValidationException(f"1 validation error detected: Value '{key}' at 'tags.{i + 1}.member.key' "
+                                          "failed to satisfy constraint: Member must have length between 1 and 128")
+        if not isinstance(value, str) or len(value) > 256:
+            raise api.ValidationException(f"1 validation error detected: Value at 'tags.{i + 1}.member.value' failed "
+                                          "to satisfy constraint: Member must have length less than or equal to 256")
+        tags[key] = value
+    if len(tags) > MAX_TAGS:
+        raise _with_fields(api.TooManyTags(f"Too many tags: a resource can have at most {MAX_TAGS} tags"),
+                           resourceName=arn)
+    return tags
+
+
+def _tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
+    return [{"key": k, "value": v} for k, v in tags.items()]
+
+
+def _encode_token(name: str) -> str:
+    return _TOKEN_PREFIX + base64.urlsafe_b64encode(name.encode()).decode()
+
+
+def _decode_token(token: str) -> str:
+    if not token.startswith(_TOKEN_PREFIX):
+        raise api.InvalidToken(f"Invalid Token: '{token}'")
+    try:
+        return base64.urlsafe_b64decode(token[len(_TOKEN_PREFIX):].encode()).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        raise api.InvalidToken(f"Invalid Token: '{token}'") from None
+
+
+# -- the operations -----------------------------------------------------------------------------------
+
+
+class Operations:
+    """Every operation of the API, bound to a Registry and a Client (service-layer interfaces).
+
+    ``test_state`` runs the TestState operation (see :mod:`express_engine.api.teststate`); ``mocks``
+    is the MockConfig used to reject an unknown ``#TestCase`` before it reaches a worker.
+    """
+
+    def __init__(self, registry: Any, client: Any, *, mocks: MockConfig | None = None,
+                 test_state: Callable[[dict[str, Any]], Awaitable[dict[str, Json]]] | None = None) -> None:
+        self.registry = registry
+        self.client = client
+        self.mocks = mocks
+        self._test_state = test_state
+        self.table: dict[str, Operation] = {
+            "CreateStateMachine": self.create_state_machine,
+            "DescribeStateMachine": self.describe_state_machine,
+            "ListStateMachines": self.list_state_machines,
+            "UpdateStateMachine": self.update_state_machine,
+            "DeleteStateMachine": self.delete_state_machine,
+            "ValidateStateMachineDefinition": self.validate_state_machine_definition,
+            "StartExecution": self.start_execution,
+            "StartSyncExecution": self.start_sync_execution,
+            "TestState": self.test_state,
+            "TagResource": self.tag_resource,
+            "UntagResource": self.untag_resource,
+            "ListTagsForResource": self.list_tags_for_resource,
+            "DescribeExecution": self.execution_operation,
+            "StopExecution": self.execution_operation,
+            "GetExecutionHistory": self.execution_operation,
+            "RedriveExecution": self.execution_operation,
+            "DescribeStateMachineForExecution": self.execution_operation,
+            "ListExecutions": self.list_executions,
+        }
+
+    def get(self, name: str) -> Operation | None:
+        """The operation called ``name`` (None when it is not served)."""
+        return self.table.get(name)
+
+    # -- state machines ----------------------------------------------------------------------------
+
+    async def create_state_machine(self, body: dict[str, Any]) -> dict[str, Json]:
+        """CreateStateMachine (EXPRESS only; idempotent like AWS)."""
+        c = Checker(body)
+        name = c.string("name", required=True, max_len=80)
+        definition = c.string("definition", required=True, max_len=MAX_DEFINITION_CHARS)
+        role_arn = c.string("roleArn", required=True, max_len=256)
+        sm_type = c.enum("type", ("STANDARD", "EXPRESS"))
+        logging = c.obj("loggingConfiguration")
+        c.obj("tracingConfiguration")
+        c.obj("encryptionConfiguration")
+        publish = c.boolean("publish")
+        version_description = c.string("versionDescription", min_len=0, max_len=256)
+        raw_tags = c.array("tags")
+        c.done()
+        assert name is not None and definition is not None
+        if version_description is not None and not publish:
+            raise api.ValidationException("Version description can only be set when publish is true")
+        if sm_type != "EXPRESS":
+            raise api.StateMachineTypeNotSupported(
+                "express-engine runs EXPRESS state machines only: create the machine with type EXPRESS "
+                "(the API's default type is STANDARD, which is not supported)")
+        check_name(name)
+        tags = _tags_from_list(raw_tags, name) if raw_tags else None
+        record = await self.registry.create(name, definition, type="EXPRESS", role_arn=role_arn or "",
+                                            logging_configuration=logging, tags=tags)
+        return {"stateMachineArn": record.arn, "creationDate": record.creation_date}
+
+    async def describe_state_machine(self, body: dict[str, Any]) -> dict[str, Json]:
+        """DescribeStateMachine."""
+        c = Checker(body)
+        arn = c.string("stateMachineArn", required=True, max_len=256)
+        included = c.enum("includedData", ("ALL_DATA", "METADATA_ONLY"), "ALL_DATA")
+        c.done()
+        assert arn is not None
+        check_state_machine_arn(arn)
+        out = (await self.registry.get(arn)).describe()
+        if included == "METADATA_ONLY":
+            out["definition"] = "{}"
+        return out
+
+    async def list_state_machines(self, body: dict[str, Any]) -> dict[str, Json]:
+        """ListStateMachines, sorted by name, paginated with an opaque token."""
+        c = Checker(body)
+        limit = c.integer("maxResults", lo=0, hi=1000)
+        token = c.string("nextToken", max_len=1024)
+        c.done()
+        after = _decode_token(token) if token else None
+        page = limit or _DEFAULT_PAGE
+        records = [r for r in await self.registry.list() if after is None or r.name > after]
+        items = [{"stateMachineArn": r.arn, "name": r.name, "type": r.type, "creationDate": r.creation_date}
+                 for r in records[:page]]
+        out: dict[str, Json] = {"stateMachines": items}
+        if len(records) > page:
+            out["nextToken"] = _encode_token(records[page - 1].name)
+        return out
+
+    async def update_state_machine(self, body: dict[str, Any]) -> dict[str, Json]:
+        """UpdateStateMachine (definition, role, logging; tracing is accepted and ignored)."""
+        c = Checker(body)
+        arn = c.string("stateMachineArn", required=True, max_len=256)
+        definition = c.string("definition", max_len=MAX_DEFINITION_CHARS)
+        role_arn = c.string("roleArn", max_len=256)
+        logging = c.obj("loggingConfiguration")
+        tracing = c.obj("tracingConfiguration")
+        c.obj("encryptionConfiguration")
+        publish = c.boolean("publish")
+        version_description = c.string("versionDescription", min_len=0, max_len=256)
+        c.done()
+        assert arn is not None
+        check_state_machine_arn(arn)
+        if definition is None and role_arn is None and logging is None and tracing is None:
+            raise api.MissingRequiredParameter("Either the definition, the role ARN, the LoggingConfiguration, "
+                                               "or the TracingConfiguration must be specified")
+        if version_description is not None and not publish:
+            raise api.ValidationException("Version description can only be set when publish is true")
+        if definition is None and role_arn is None and logging is None:
+            record = await self.registry.get(arn)
+        else:
+            record = await self.registry.update(arn, definition=definition, role_arn=role_arn,
+                                                logging_configuration=logging)
+        return {"updateDate": round(time.time(), 3), "revisionId": record.revision_id}
+
+    async def delete_state_machine(self, body: dict[str, Any]) -> dict[str, Json]:
+        """DeleteStateMachine (a machine that does not exist is not an error, as on AWS)."""
+        c = Checker(body)
+        arn = c.string("stateMachineArn", required=True, max_len=256)
+        c.done()
+        assert arn is not None
+        check_state_machine_arn(arn)
+        with contextlib.suppress(api.StateMachineDoesNotExist):
+            await self.registry.delete(arn)
+        return {}
+
+    async def validate_state_machine_definition(self, body: dict[str, Any]) -> dict[str, Json]:
+        """ValidateStateMachineDefinition: AWS's diagnostics shape, always HTTP 200."""
+        c = Checker(body)
+        definition = c.string("definition", required=True, min_len=1, max_len=MAX_DEFINITION_CHARS)
+        sm_type = c.enum("type", ("STANDARD", "EXPRESS"), "STANDARD")
+        severity = c.enum("severity", ("ERROR", "WARNING"), "ERROR")
+        limit = c.integer("maxResults", lo=0, hi=100)
+        c.done()
+        assert definition is not None and sm_type is not None
+        diagnostics: list[Diagnostic] = Engine.validate(definition, sm_type=sm_type)
+        shown = [d for d in diagnostics if d.severity == "ERROR" or severity == "WARNING"]
+        cap = limit or 100
+        return {"result": "FAIL" if any(d.severity == "ERROR" for d in diagnostics) else "OK",
+                "diagnostics": [d.to_dict() for d in shown[:cap]], "truncated": len(shown) > cap}
+
+    # -- executions -------------------------------------------------------------------------------
+
+    def _start_args(self, body: dict[str, Any]) -> tuple[str, str | None, str | None, str | None]:
+        c = Checker(body)
+        arn = c.string("stateMachineArn", required=True, max_len=256 + 81)
+        name = c.string("name", max_len=80)
+        input_text = c.string("input", min_len=0)
+        c.string("traceHeader", min_len=0, max_len=256)
+        c.done()
+        assert arn is not None
+        arn, sep, test_case = arn.partition("#")
+        check_state_machine_arn(arn)
+        if input_text is not None and len(input_text) > MAX_PAYLOAD_BYTES // 4 \
+                and len(input_text.encode("utf-8", "surrogatepass")) > MAX_PAYLOAD_BYTES:
+            raise api.ValidationException(
+                "1 validation error detected: Value at 'input' failed to satisfy constraint: Member must have "
+                f"length less than or equal to {MAX_PAYLOAD_BYTES}")
+        if sep and self.mocks is not None:
+            machine = arn.rsplit(":", 1)[-1]
+            if not self.mocks.has_test_case(machine, test_case):
+                raise api.ValidationException(f"Test case '{test_case}' is not defined for state machine "
+                                              f"'{machine}' in the mock configuration")
+        return arn, name, input_text, (test_case if sep else None)
+
+    async def start_execution(self, body: dict[str, Any]) -> dict[str, Json]:
+        """StartExecution: the asynchronous (at-least-once) Express start."""
+        arn, name, input_text, test_case = self._start_args(body)
+        return await self.client.start_execution(arn, input_text, name, test_case=test_case)
+
+    async def start_sync_execution(self, body: dict[str, Any]) -> dict[str, Json]:
+        """StartSyncExecution: waits for the outcome (workflow failures are still HTTP 200)."""
+        arn, name, input_text, test_case = self._start_args(body)
+        included = body.get("includedData")
+        response = await self.client.start_sync_execution(arn, input_text, name, test_case=test_case)
+        if included == "METADATA_ONLY":
+            response = {k: v for k, v in response.items() if k not in ("input", "output")}
+            response["inputDetails"] = {"included": False}
+            response["outputDetails"] = {"included": False}
+        elif included not in (None, "ALL_DATA"):
+            raise api.ValidationException(
+                f"1 validation error detected: Value '{included}' at 'includedData' failed to satisfy constraint: "
+                "Member must satisfy enum value set: [ALL_DATA, METADATA_ONLY]")
+        return response
+
+    async def test_state(self, body: dict[str, Any]) -> dict[str, Json]:
+        """TestState: run one state on a given input (see :mod:`express_engine.api.teststate`)."""
+        if self._test_state is None:
+            raise api.UnknownOperationException("TestState is not enabled on this server")
+        return await self._test_state(body)
+
+    async def execution_operation(self, body: dict[str, Any]) -> dict[str, Json]:
+        """DescribeExecution & co.: Express executions are not queryable (InvalidArn, as AWS answers)."""
+        c = Checker(body)
+        arn = c.string("executionArn", required=True, max_len=2048)
+        c.done()
+        assert arn is not None
+        check_execution_arn(arn)
+        return {}  # pragma: no cover - check_execution_arn always raises
+
+    async def list_executions(self, body: dict[str, Any]) -> dict[str, Json]:
+        """ListExecutions: not supported for EXPRESS machines (StateMachineTypeNotSupported, as on AWS)."""
+        c = Checker(body)
+        arn = c.string("stateMachineArn", max_len=256)
+        map_run = c.string("mapRunArn", max_len=2000)
+        c.done()
+        if arn is None:
+            if map_run is not None:
+                raise api.ValidationException("Map runs are not supported by express-engine")
+            raise api.ValidationException("Must provide a StateMachine ARN or MapRun ARN")
+        check_state_machine_arn(arn)
+        await self.registry.get(arn)
+        raise api.StateMachineTypeNotSupported("This operation is not supported by this type of state machine")
+
+    # -- tags ----------------------------------------------------------------------------------------
+
+    async def _tag_target(self, arn: str) -> None:
+        kind = resource_type(arn)
+        if kind != "stateMachine":
+            raise api.InvalidArn(f"Invalid Arn: 'Resource type not valid in this context: {kind}'")
+        try:
+            await self.registry.get(arn)
+        except api.StateMachineDoesNotExist:
+            raise _with_fields(api.ResourceNotFound(f"Resource not found: '{arn}'"), resourceName=arn) from None
+
+    async def tag_resource(self, body: dict[str, Any]) -> dict[str, Json]:
+        """TagResource."""
+        c = Checker(body)
+        arn = c.string("resourceArn", required=True, max_len=256)
+        raw = c.array("tags", required=True)
+        c.done()
+        assert arn is not None and raw is not None
+        await self._tag_target(arn)
+        tags = _tags_from_list(raw, arn)
+        current = await self.registry.tags(arn)
+        if len({**current, **tags}) > MAX_TAGS:
+            raise _with_fields(api.TooManyTags(f"Too many tags: a resource can have at most {MAX_TAGS} tags"),
+                               resourceName=arn)
+        await self.registry.tag(arn, tags)
+        return {}
+
+    async def untag_resource(self, body: dict[str, Any]) -> dict[str, Json]:
+        """UntagResource."""
+        c = Checker(body)
+        arn = c.string("resourceArn", required=True, max_len=256)
+        keys = c.array("tagKeys", required=True)
+        c.done()
+        assert arn is not None and keys is not None
+        if not all(isinstance(k, str) for k in keys):
+            raise api.SerializationException("Expected a list of strings for 'tagKeys'")
+        await self._tag_target(arn)
+        await self.registry.untag(arn, keys)
+        return {}
+
+    async def list_tags_for_resource(self, body: dict[str, Any]) -> dict[str, Json]:
+        """ListTagsForResource."""
+        c = Checker(body)
+        arn = c.string("resourceArn", required=True, max_len=256)
+        c.done()
+        assert arn is not None
+        await self._tag_target(arn)
+        return {"tags": _tag_list(await self.registry.tags(arn))}

@@ -1,0 +1,322 @@
+"""The TestState operation: run one state on a given input, optionally with a mocked task result.
+
+The state is compiled into a one-state machine whose transitions lead to placeholder Succeed states,
+run once on an in-process engine with full event recording, and the events tell the outcome:
+
+* ``SUCCEEDED`` with ``output`` and ``nextState`` (the transition taken);
+* ``FAILED`` with ``error`` / ``cause`` (a Fail state, or an error no Retry/Catch handles);
+* ``RETRIABLE`` when a Retrier matches the error and has attempts left (TestState never retries:
+  ``stateConfiguration.retrierRetryCount`` says how many retries already happened);
+* ``CAUGHT_ERROR`` when a Catcher handles it (``output`` is the Catcher's output, ``nextState`` its target).
+
+Map and Parallel states need a ``mock`` (their result is the mocked value). Wait states do not wait.
+``inspectionData`` (DEBUG and TRACE levels) carries ``input``, ``afterParameters``, ``result`` and
+``variables``; the remaining data-flow steps are not reported.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+from .. import errors
+from .. import service_errors as api
+from ..jsonutil import Json, JsonError, dumps, loads
+from ..runtime.engine import Engine, LogBatch, LoggingConfiguration, new_uuid
+from ..runtime.tasks import HandlerRegistry
+
+_MOCK_RESOURCE = "arn:aws:states:::express-engine:testState"
+_PLACEHOLDER = "__ee_next_{}"
+_VARIABLES_STATE = "__ee_variables"
+_TASK_FIELDS = ("Comment", "QueryLanguage", "InputPath", "OutputPath", "ResultPath", "ResultSelector", "Catch",
+                "Assign", "Output", "Next", "End")
+_FAILURE_EVENTS = frozenset({"TaskFailed", "TaskTimedOut", "LambdaFunctionFailed", "LambdaFunctionTimedOut"})
+_UNSUPPORTED = ("TestState API does not support Map or Parallel states. Supported state types include: "
+                "[Task, Wait, Pass, Succeed, Fail, Choice]")
+
+
+async def _no_sleep(seconds: float) -> None:
+    return None
+
+
+class _StateMock:
+    """Answers every attempt of one state with the mocked result or error."""
+
+    __slots__ = ("_response", "_state")
+
+    def __init__(self, state: str, response: Callable[[], Json]) -> None:
+        self._state = state
+        self._response = response
+
+    def response_for(self, state_name: str) -> Callable[[], Json] | None:
+        return self._response if state_name == self._state else None
+
+
+def _parse_json_field(value: Any, field: str, *, want_object: bool = False) -> Json:
+    if not isinstance(value, str):
+        raise api.SerializationException(f"Expected a string for '{field}'")
+    try:
+        parsed = loads(value)
+    except JsonError as exc:
+        raise api.ValidationException(f"The field '{field}' is not valid JSON: {exc}") from None
+    if want_object and not isinstance(parsed, dict):
+        raise api.ValidationException(f"The field '{field}' must be a JSON object")
+    return parsed
+
+
+def _retry_delay(retrier: dict[str, Any], attempt: int) -> float:
+    delay = float(retrier.get("IntervalSeconds", 1)) * float(retrier.get("BackoffRate", 2.0)) ** attempt
+    if "MaxDelaySeconds" in retrier:
+        delay = min(delay, float(retrier["MaxDelaySeconds"]))
+    return delay
+
+
+class _MockedResources(HandlerRegistry):
+    """The caller's handlers, except that a mocked state's resource needs none."""
+
+    def __init__(self, base: HandlerRegistry, mocked: str) -> None:
+        super().__init__()
+        self._base = base
+        self._mocked = mocked
+
+    def lookup(self, key: str) -> Any:
+        return self._base.lookup(key)
+
+    def missing(self, resources: Any) -> list[str]:
+        return [arn for arn in self._base.missing(resources) if arn != self._mocked]
+
+
+class TestStateRunner:
+    """Runs TestState requests on a private engine (Task resources resolve through ``handlers``)."""
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, handlers: HandlerRegistry | None = None) -> None:
+        self._events: dict[str, list[dict[str, Any]]] = {}
+        self.handlers = handlers if handlers is not None else HandlerRegistry()
+        self.engine = Engine(handlers=self.handlers, sleep=_no_sleep, log_handler=self._capture)
+
+    async def _capture(self, batch: LogBatch) -> None:
+        self._events[batch.execution_arn] = batch.events
+
+    async def run(self, body: dict[str, Any]) -> dict[str, Json]:
+        """Serve one TestState request body; returns the TestState response."""
+        definition = body.get("definition")
+        if not isinstance(definition, str) or not definition:
+            raise api.ValidationException("1 validation error detected: Value null at 'definition' failed to "
+                                          "satisfy constraint: Member must not be null")
+        level = body.get("inspectionLevel") or "INFO"
+        if level not in ("INFO", "DEBUG", "TRACE"):
+            raise api.ValidationException(f"1 validation error detected: Value '{level}' at 'inspectionLevel' "
+                                          "failed to satisfy constraint: Member must satisfy enum value set: "
+                                          "[INFO, DEBUG, TRACE]")
+        try:
+            parsed = loads(definition)
+        except JsonError as exc:
+            raise api.InvalidDefinition(f"Invalid State Machine Definition: 'INVALID_JSON_DESCRIPTION: {exc}'") \
+                from None
+        if not isinstance(parsed, dict):
+            raise api.InvalidDefinition("Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: Definition "
+                                        "must be a valid JSON object'")
+        state_name = body.get("stateName")
+        query_language = None
+        if "States" in parsed:
+            states = parsed.get("States")
+            name = state_name if isinstance(state_name, str) else parsed.get("StartAt")
+            if not isinstance(states, dict) or not isinstance(name, str) or not isinstance(states.get(name), dict):
+                raise api.ValidationException(f"State '{name}' was not found in the state machine definition")
+            state = states[name]
+            query_language = parsed.get("QueryLanguage")
+        else:
+            name, state = (state_name if isinstance(state_name, str) and state_name else "TestState"), parsed
+        kind = state.get("Type")
+        mock = body.get("mock")
+        if mock is not None and not isinstance(mock, dict):
+            raise api.SerializationException("Expected an object for 'mock'")
+        if mock is not None:
+            if "result" in mock and "errorOutput" in mock:
+                raise api.ValidationException(
+                    "A test mock should have only one of the following fields: [result, errorOutput].")
+            if "result" not in mock and "errorOutput" not in mock:
+                raise api.ValidationException("A test mock must have one of the following fields: [result, "
+                                              "errorOutput].")
+            if kind not in ("Task", "Map", "Parallel"):
+                raise api.ValidationException(f"State type '{kind}' is not supported when a mock is specified")
+            if body.get("revealSecrets"):
+                raise api.ValidationException("TestState does not support RevealSecrets when a mock is specified.")
+        elif kind in ("Map", "Parallel"):
+            raise api.InvalidDefinition(_UNSUPPORTED)
+        elif kind == "Task" and not body.get("roleArn"):
+            raise api.ValidationException("RoleArn must be specified when testing a Task state")
+        input_value = _parse_json_field(body["input"], "input") if body.get("input") is not None else {}
+        variables = (_parse_json_field(body["variables"], "variables", want_object=True)
+                     if body.get("variables") is not None else None)
+        config = body.get("stateConfiguration") or {}
+        retry_count = config.get("retrierRetryCount", 0) if isinstance(config, dict) else 0
+
+        machine, targets = self._machine(name, state, query_language, variables)
+        engine = self.engine
+        state_mock: Any = None
+        if mock is not None:
+            rewritten = machine["States"][name] = self._mockable(machine["States"][name], kind)
+            state_mock = _StateMock(name, self._mock_response(state, kind, mock))
+            resource = rewritten.get("Resource")
+            if isinstance(resource, str):
+                engine = Engine(handlers=_MockedResources(self.handlers, resource), sleep=_no_sleep,
+                                log_handler=self._capture)
+        record = engine.build_record("TestState", machine, role_arn=body.get("roleArn") or "",
+                                     logging_configuration=LoggingConfiguration("ALL", True))
+        response = await engine.run(record, input_value, name=new_uuid(), sync=True, mock=state_mock)
+        events = self._events.pop(response["executionArn"], [])
+        return self._answer(name, state, response, events, targets, level, retry_count, input_value)
+
+    @staticmethod
+    def _machine(name: str, state: dict[str, Any], query_language: Any,
+                 variables: dict[str, Json] | None) -> tuple[dict[str, Any], dict[str, str]]:
+        """A machine running ``state`` once, its transitions rewritten to placeholder Succeed states."""
+        counter = itertools.count()
+        targets: dict[str, str] = {}  # placeholder -> original target
+
+        def placeholder(target: Any) -> Any:
+            if not isinstance(target, str):
+                return target
+            for key, value in targets.items():
+                if value == target:
+                    return key
+            key = _PLACEHOLDER.format(next(counter))
+            targets[key] = target
+            return key
+
+        copy = {k: v for k, v in state.items() if k != "Retry"}
+        if "Next" in copy:
+            copy["Next"] = placeholder(copy["Next"])
+        if "Default" in copy:
+            copy["Default"] = placeholder(copy["Default"])
+        if isinstance(copy.get("Choices"), list):
+            copy["Choices"] = [{**rule, "Next": placeholder(rule.get("Next"))} if isinstance(rule, dict) else rule
+                               for rule in copy["Choices"]]
+        if isinstance(copy.get("Catch"), list):
+            copy["Catch"] = [{**c, "Next": placeholder(c.get("Next"))} if isinstance(c, dict) else c
+                             for c in copy["Catch"]]
+        states: dict[str, Any] = {name: copy}
+        for key in targets:
+            states[key] = {"Type": "Succeed"}
+        machine: dict[str, Any] = {"StartAt": name, "States": states}
+        if query_language is not None:
+            machine["QueryLanguage"] = query_language
+        if variables:
+            states[_VARIABLES_STATE] = {"Type": "Pass", "Assign": variables, "Next": name}
+            machine["StartAt"] = _VARIABLES_STATE
+        return machine, targets
+
+    @staticmethod
+    def _mockable(rewritten: dict[str, Any], kind: str) -> dict[str, Any]:
+        """Map/Parallel become a Task on a placeholder resource whose only answer is the mock."""
+        if kind == "Task":
+            return rewritten
+        task = {k: rewritten[k] for k in _TASK_FIELDS if k in rewritten}
+        task["Type"] = "Task"
+        task["Resource"] = _MOCK_RESOURCE
+        return task
+
+    @staticmethod
+    def _mock_response(state: dict[str, Any], kind: str, mock: dict[str, Any]) -> Callable[[], Json]:
+        if "errorOutput" in mock:
+            error_output = mock["errorOutput"]
+            if not isinstance(error_output, dict) or not isinstance(error_output.get("error", ""), str):
+                raise api.ValidationException("Mock errorOutput must be an object with string error and cause")
+            err = errors.make_error(error_output.get("error", ""), error_output.get("cause"))
+
+            def fail() -> Json:
+                raise err
+
+            return fail
+        result = _parse_json_field(mock["result"], "mock.result")
+        if kind == "Map":
+            if "ResultWriter" in state and not isinstance(result, dict):
+                raise api.ValidationException("Mocked result must be a JSON object.")
+            if "ResultWriter" not in state and not isinstance(result, list):
+                raise api.ValidationException("Mocked result must be an array.")
+        elif kind == "Parallel":
+            branches = state.get("Branches")
+            if not isinstance(result, list) or not isinstance(branches, list) or len(result) != len(branches):
+                raise api.ValidationException(
+                    "Mocked result must contain the same number of items as number of Parallel branches.")
+        return lambda: result
+
+    @staticmethod
+    def _answer(name: str, state: dict[str, Any], response: dict[str, Json], events: list[dict[str, Any]],
+                targets: dict[str, str], level: str, retry_count: Any, input_value: Json) -> dict[str, Json]:
+        exited_output: str | None = None
+        next_state: str | None = None
+        failure: dict[str, Any] | None = None
+        inspection: dict[str, Json] = {"input": dumps(input_value)}
+        for event in events:
+            details = event.get("details") or {}
+            etype = event["type"]
+            if etype.endswith("StateEntered") and details.get("name") in targets:
+                next_state = targets[details["name"]]
+                break
+            if etype in _FAILURE_EVENTS:
+                failure = details
+            elif etype == "TaskScheduled":
+                inspection["afterParameters"] = details.get("parameters")
+            elif etype == "LambdaFunctionScheduled":
+                inspection["afterParameters"] = details.get("input")
+            elif etype in ("TaskSucceeded", "LambdaFunctionSucceeded"):
+                inspection["result"] = details.get("output")
+            elif etype.endswith("StateExited") and details.get("name") == name:
+                exited_output = details.get("output")
+                if details.get("assignedVariables"):
+                    inspection["variables"] = dumps({k: loads(v) for k, v in details["assignedVariables"].items()})
+        out: dict[str, Json] = {}
+        status = response["status"]
+        error = failure.get("error") if failure else response.get("error")
+        cause = failure.get("cause") if failure else response.get("cause")
+        retriers = state.get("Retry") if isinstance(state.get("Retry"), list) else []
+        if error is not None and (failure is not None or status != "SUCCEEDED"):
+            err = errors.make_error(error, cause)
+            for index, retrier in enumerate(retriers):
+                if not isinstance(retrier, dict):
+                    continue
+                if errors.error_matches(tuple(retrier.get("ErrorEquals", ())), err):
+                    attempts = retrier.get("MaxAttempts", 3)
+                    if isinstance(retry_count, int) and retry_count < attempts:
+                        out.update(error=error, status="RETRIABLE")
+                        if cause is not None:
+                            out["cause"] = cause
+                        inspection["errorDetails"] = {"retryIndex": index,
+                                                      "retryBackoffIntervalSeconds": int(
+                                                          _retry_delay(retrier, retry_count))}
+                        if level != "INFO":
+                            out["inspectionData"] = inspection
+                        return out
+                    break
+        if status == "SUCCEEDED":
+            caught = failure is not None or (next_state is not None and next_state != state.get("Next") and any(
+                isinstance(c, dict) and c.get("Next") == next_state for c in state.get("Catch") or ()))
+            out["output"] = exited_output if exited_output is not None else response.get("output")
+            if next_state is not None:
+                out["nextState"] = next_state
+            if caught:
+                out["status"] = "CAUGHT_ERROR"
+                if error is not None:
+                    out["error"] = error
+                if cause is not None:
+                    out["cause"] = cause
+                for index, catcher in enumerate(state.get("Catch") or ()):
+                    if isinstance(catcher, dict) and catcher.get("Next") == next_state:
+                        inspection["errorDetails"] = {"catchIndex": index}
+                        break
+            else:
+                out["status"] = "SUCCEEDED"
+        else:
+            out["status"] = "FAILED"
+            if error is not None:
+                out["error"] = error
+            if cause is not None:
+                out["cause"] = cause
+        if level != "INFO":
+            out["inspectionData"] = inspection
+        return out

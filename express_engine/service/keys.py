@@ -1,0 +1,103 @@
+"""Redis key names of one engine namespace, and the shared Redis connection helpers.
+
+Every key of a namespace ``NS`` starts with ``NS:``:
+
+==================  ======  ==============================================================
+``NS:machines``     hash    state machine ARN -> JSON document (definition, logging, revision...)
+``NS:revisions``    hash    state machine ARN -> current revision id (read by the start script)
+``NS:starts``       stream  start requests not yet finished (consumer group ``workers``)
+``NS:dead``         stream  start requests given up on, with the reason (``MAXLEN ~``)
+``NS:reply:<id>``   stream  the reply to one synchronous start (expires)
+``NS:stats``        hash    consumer name -> JSON statistics of that worker process
+==================  ======  ==============================================================
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import BusyLoadingError, ConnectionError, TimeoutError
+
+#: Errors after which a command may succeed once Redis is reachable (again).
+RETRYABLE = (ConnectionError, TimeoutError, BusyLoadingError, OSError)
+
+#: The consumer group every worker joins.
+GROUP = "workers"
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """The key names of one namespace."""
+
+    namespace: str = "ee"
+
+    @property
+    def machines(self) -> str:
+        """Hash: state machine ARN -> JSON document."""
+        return f"{self.namespace}:machines"
+
+    @property
+    def revisions(self) -> str:
+        """Hash: state machine ARN -> revision id."""
+        return f"{self.namespace}:revisions"
+
+    @property
+    def starts(self) -> str:
+        """Stream of pending start requests."""
+        return f"{self.namespace}:starts"
+
+    @property
+    def dead(self) -> str:
+        """Dead-letter stream."""
+        return f"{self.namespace}:dead"
+
+    @property
+    def stats(self) -> str:
+        """Hash of per-worker statistics."""
+        return f"{self.namespace}:stats"
+
+    def reply(self, request_id: str) -> str:
+        """The stream a synchronous start's reply is added to."""
+        return f"{self.namespace}:reply:{request_id}"
+
+
+def connect(url: str, **kwargs: Any) -> aredis.Redis:
+    """A ``redis.asyncio`` client for ``url`` with the settings the service relies on.
+
+    Replies are bytes, and redis-py does not retry on its own: a command whose connection broke may
+    or may not have run, and the callers (workers, clients) decide what is safe to resend.
+    """
+    kwargs.setdefault("retry", Retry(NoBackoff(), 0))
+    kwargs.setdefault("socket_connect_timeout", 5.0)
+    kwargs.setdefault("socket_keepalive", True)
+    kwargs.setdefault("health_check_interval", 0)
+    return aredis.from_url(url, decode_responses=False, **kwargs)
+
+
+class Backoff:
+    """Exponential backoff with full jitter, for reconnect loops."""
+
+    def __init__(self, first: float = 0.05, cap: float = 2.0) -> None:
+        self.first = first
+        self.cap = cap
+        self._next = first
+
+    def reset(self) -> None:
+        """Start again from the shortest delay (after a success)."""
+        self._next = self.first
+
+    def next(self) -> float:
+        """The delay to wait now (and double the next one)."""
+        delay = random.uniform(self._next / 2, self._next)
+        self._next = min(self._next * 2, self.cap)
+        return delay
+
+
+def text(value: bytes | str) -> str:
+    """A Redis reply as text, whatever the client's ``decode_responses``."""
+    return value.decode() if isinstance(value, bytes) else value

@@ -1,0 +1,188 @@
+"""Worker processes: the entry point of one process and a supervisor running several.
+
+``run_worker_process(spec)`` runs one :class:`Worker` with signal handling (first SIGTERM/SIGINT:
+graceful stop; second: immediate cancel). :func:`supervise` starts ``P`` such processes, restarts
+any that dies (with backoff) and forwards a stop to all of them. Children run in their own process
+group, so a terminal's Ctrl-C reaches only the supervisor, which stops each child exactly once; a
+child whose supervisor disappears stops by itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+
+from ..jsonutil import dumps
+from ..runtime.tasks import HandlerRegistry
+from .keys import connect
+from .worker import Worker, WorkerOptions
+
+log = logging.getLogger("express_engine.supervisor")
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessSpec:
+    """Everything a worker process needs (picklable: it crosses the process boundary)."""
+
+    redis_url: str
+    options: WorkerOptions = field(default_factory=WorkerOptions)
+    #: ``NAME=module:function`` handler specs
+    handlers: tuple[str, ...] = ()
+    #: MockConfigFile.json path
+    mock_config: str | None = None
+    log_level: str = "WARNING"
+    #: print the final statistics as JSON on stderr
+    print_stats: bool = True
+
+
+def setup_logging(level: str) -> None:
+    """Diagnostics to stderr (stdout carries execution logs)."""
+    logging.basicConfig(stream=sys.stderr, level=getattr(logging, level.upper(), logging.WARNING),
+                        format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
+
+
+def load_handlers(specs: tuple[str, ...] | list[str]) -> HandlerRegistry:
+    """A handler registry from ``NAME=module:function`` specs (raises ValueError for a bad one)."""
+    handlers = HandlerRegistry()
+    for spec in specs:
+        handlers.register_spec(spec)
+    return handlers
+
+
+def load_mock_config(path: str | None) -> Any:
+    """The MockConfigFile.json at ``path`` (or ``SFN_MOCK_CONFIG``), or None."""
+    from ..runtime.mocks import MockConfig
+
+    return MockConfig.load(path) if path else MockConfig.from_env()
+
+
+def run_worker_process(spec: ProcessSpec, *, own_group: bool = False) -> int:
+    """Run one worker in this process until it is stopped by a signal; returns the exit status."""
+    from ..cli import run_async
+
+    if own_group:
+        os.setpgid(0, 0)
+    setup_logging(spec.log_level)
+    handlers = load_handlers(spec.handlers)
+    mock_config = load_mock_config(spec.mock_config)
+    stats = run_async(_worker_main, spec, handlers, mock_config)
+    if spec.print_stats:
+        sys.stderr.write(dumps({"worker": stats}) + "\n")
+    return 0
+
+
+async def _worker_main(spec: ProcessSpec, handlers: HandlerRegistry, mock_config: Any) -> dict[str, Any]:
+    redis = connect(spec.redis_url)
+    worker = Worker(redis, spec.options, handlers=handlers, mock_config=mock_config)
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_stop_on_signal, worker, tg.cancel_scope)
+            tg.start_soon(_stop_when_orphaned, worker)
+            stats = await worker.run()
+            tg.cancel_scope.cancel()
+    finally:
+        await redis.aclose()
+    out = stats.to_dict()
+    out.pop("latency_ms", None)
+    return out
+
+
+async def _stop_on_signal(worker: Worker, scope: anyio.CancelScope) -> None:
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        stopping = False
+        async for _ in signals:
+            if stopping:
+                log.warning("second stop signal: cancelling running executions now")
+                scope.cancel()
+                return
+            stopping = True
+            log.info("stop signal: finishing running executions (grace %.1f s)", worker.options.grace)
+            worker.stop()
+
+
+async def _stop_when_orphaned(worker: Worker) -> None:
+    parent = os.getppid()
+    while True:
+        await anyio.sleep(1.0)
+        if os.getppid() != parent:
+            log.warning("supervisor gone: stopping")
+            worker.stop()
+            return
+
+
+def _child(spec: ProcessSpec) -> None:
+    sys.exit(run_worker_process(spec, own_group=True))
+
+
+async def supervise(spec: ProcessSpec, processes: int, stop: anyio.Event) -> None:
+    """Run ``processes`` worker processes until ``stop`` is set, restarting any that exits early."""
+    ctx = multiprocessing.get_context("spawn")
+    children: list[Any] = [None] * processes
+    restarts = [0] * processes
+    next_start = [0.0] * processes
+
+    def launch(i: int) -> None:
+        proc = ctx.Process(target=_child, args=(spec,), name=f"express-engine-worker-{i}", daemon=False)
+        proc.start()
+        children[i] = proc
+        log.info("worker process %d started (pid %s)", i, proc.pid)
+
+    for i in range(processes):
+        launch(i)
+    try:
+        while not stop.is_set():
+            with anyio.move_on_after(0.2):
+                await stop.wait()
+            now = time.monotonic()
+            for i, proc in enumerate(children):
+                if proc is not None and proc.exitcode is None:
+                    continue
+                if proc is not None:
+                    restarts[i] += 1
+                    log.error("worker process %d (pid %s) exited with status %s; restarting", i, proc.pid,
+                              proc.exitcode)
+                    children[i] = None
+                    next_start[i] = now + min(10.0, 0.5 * 2 ** min(restarts[i], 5))
+                if not stop.is_set() and now >= next_start[i]:
+                    launch(i)
+    finally:
+        await _stop_children([c for c in children if c is not None], spec.options.grace + 10.0)
+
+
+async def _stop_children(children: list[Any], timeout: float) -> None:
+    for proc in children:
+        if proc.exitcode is None and proc.pid:
+            os.kill(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    with anyio.CancelScope(shield=True):
+        while any(p.exitcode is None for p in children) and time.monotonic() < deadline:
+            await anyio.sleep(0.05)
+        for proc in children:
+            if proc.exitcode is None:
+                log.error("worker process pid %s did not stop within %.0f s: killing it", proc.pid, timeout)
+                proc.kill()
+                proc.join(1.0)
+
+
+async def supervise_until_signal(spec: ProcessSpec, processes: int) -> None:
+    """:func:`supervise` until SIGTERM/SIGINT (the ``worker --processes P`` command)."""
+    stop = anyio.Event()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(_set_on_signal, stop)
+        await supervise(spec, processes, stop)
+        tg.cancel_scope.cancel()
+
+
+async def _set_on_signal(stop: anyio.Event) -> None:
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async for _ in signals:
+            stop.set()
+            return

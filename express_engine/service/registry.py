@@ -1,0 +1,225 @@
+"""State machines stored in Redis, shared by every worker and API server of a namespace.
+
+Each machine is one JSON document in the ``NS:machines`` hash (definition text, type, role,
+logging configuration, creation date, revision id, tags) plus its revision id in ``NS:revisions``,
+which the start script reads to refuse starts of unknown machines and to stamp each start with the
+revision it was accepted under. A :class:`Registry` compiles a document once per revision and keeps
+the compiled record, so workers and API servers pay for compilation only when a machine changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import Any
+
+import orjson
+from redis.exceptions import WatchError
+
+from .. import service_errors as api
+from ..runtime.engine import DEFAULT_ACCOUNT, DEFAULT_REGION, Engine, LoggingConfiguration, StateMachineRecord
+from .keys import Keys, text
+
+#: AWS's tag limit per resource.
+MAX_TAGS = 50
+
+
+def _doc(record: StateMachineRecord) -> bytes:
+    return orjson.dumps({
+        "name": record.name,
+        "definition": record.definition,
+        "type": record.type,
+        "roleArn": record.role_arn,
+        "logging": record.logging.to_api(),
+        "creationDate": record.creation_date,
+        "revisionId": record.revision_id,
+        "tags": dict(record.tags),
+    })
+
+
+class Registry:
+    """State machines in Redis: create / get / list / update / delete / tag, compiled once per revision."""
+
+    def __init__(self, redis: Any, *, namespace: str = "ee", region: str = DEFAULT_REGION,
+                 account: str = DEFAULT_ACCOUNT) -> None:
+        self.redis = redis
+        self.keys = Keys(namespace)
+        self.region = region
+        self.account = account
+        self._engine = Engine(region=region, account=account)  # compiles and validates; runs nothing
+        self._cache: dict[str, tuple[bytes, StateMachineRecord]] = {}
+
+    # -- names ---------------------------------------------------------------------------------------
+
+    def arn(self, name_or_arn: str) -> str:
+        """The state machine ARN for an ARN or a bare name; raises InvalidArn for other ARNs."""
+        if not isinstance(name_or_arn, str) or not name_or_arn:
+            raise api.InvalidArn(f"Invalid Arn: 'Invalid ARN prefix: {name_or_arn}'")
+        if not name_or_arn.startswith("arn:"):
+            return self._engine.state_machine_arn(name_or_arn)
+        parts = name_or_arn.split(":")
+        if len(parts) < 7 or parts[2] != "states" or not parts[6]:
+            raise api.InvalidArn(f"Invalid Arn: 'Invalid ARN prefix: {name_or_arn}'")
+        if parts[5] != "stateMachine":
+            raise api.InvalidArn(f"Invalid Arn: 'Resource type not valid in this context: {parts[5]}'")
+        return name_or_arn
+
+    # -- documents -> records ----------------------------------------------------------------------------
+
+    def _record(self, arn: str, raw: bytes | str) -> StateMachineRecord:
+        """The record a stored document describes; compiled only when its revision is new to us."""
+        raw_b = raw.encode() if isinstance(raw, str) else raw
+        cached = self._cache.get(arn)
+        if cached is not None and cached[0] == raw_b:
+            return cached[1]
+        doc = orjson.loads(raw_b)
+        logging_cfg = LoggingConfiguration.from_api(doc.get("logging"))
+        if cached is not None and cached[1].revision_id == doc["revisionId"]:
+            record = replace(cached[1], logging=logging_cfg, role_arn=doc["roleArn"], tags=doc.get("tags") or {})
+        else:
+            record = self._engine.build_record(doc["name"], doc["definition"], type=doc["type"],
+                                               role_arn=doc["roleArn"], logging_configuration=logging_cfg,
+                                               tags=doc.get("tags") or {})
+            record = replace(record, creation_date=doc["creationDate"], revision_id=doc["revisionId"])
+        self._cache[arn] = (raw_b, record)
+        return record
+
+    def cached(self, arn: str, revision_id: str) -> StateMachineRecord | None:
+        """The compiled record of ``arn`` at ``revision_id`` if this registry holds it (no Redis call)."""
+        hit = self._cache.get(arn)
+        if hit is not None and hit[1].revision_id == revision_id:
+            return hit[1]
+        return None
+
+    # -- API -------------------------------------------------------------------------------------------
+
+    async def create(self, name: str, definition: str, *, type: str = "EXPRESS", role_arn: str = "",
+                     logging_configuration: Mapping[str, Any] | LoggingConfiguration | None = None,
+                     tags: dict[str, str] | None = None) -> StateMachineRecord:
+        """Validate, compile and store a state machine.
+
+        Idempotent like AWS: the same name with the same definition, type and logging configuration
+        returns the existing record (its creation date included); other content raises
+        StateMachineAlreadyExists. Also raises InvalidDefinition, InvalidName, InvalidLoggingConfiguration,
+        StateMachineTypeNotSupported, TooManyTags.
+        """
+        if tags and len(tags) > MAX_TAGS:
+            raise api.TooManyTags(f"Too many tags: a resource can have at most {MAX_TAGS} tags")
+        record = self._engine.build_record(name, definition, type=type, role_arn=role_arn,
+                                           logging_configuration=logging_configuration, tags=tags)
+        raw = _doc(record)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hsetnx(self.keys.machines, record.arn, raw)
+        pipe.hsetnx(self.keys.revisions, record.arn, record.revision_id)
+        pipe.hget(self.keys.machines, record.arn)
+        created, _, current = await pipe.execute()
+        if created:
+            self._cache[record.arn] = (raw, record)
+            return record
+        existing = self._record(record.arn, current)
+        if (existing.definition, existing.type, existing.logging) == (record.definition, record.type,
+                                                                       record.logging):
+            return existing
+        raise api.StateMachineAlreadyExists(f"State Machine Already Exists: '{record.arn}'")
+
+    async def get(self, arn: str) -> StateMachineRecord:
+        """The record of a state machine ARN (or name); raises StateMachineDoesNotExist / InvalidArn."""
+        arn = self.arn(arn)
+        raw = await self.redis.hget(self.keys.machines, arn)
+        if raw is None:
+            self._cache.pop(arn, None)
+            raise api.StateMachineDoesNotExist(f"State Machine Does Not Exist: '{arn}'")
+        return self._record(arn, raw)
+
+    async def list(self) -> list[StateMachineRecord]:
+        """Every state machine of the namespace, sorted by name (as AWS lists them)."""
+        raw = await self.redis.hgetall(self.keys.machines)
+        records = [self._record(text(arn), doc) for arn, doc in raw.items()]
+        return sorted(records, key=lambda r: r.name)
+
+    async def update(self, arn: str, *, definition: str | None = None, role_arn: str | None = None,
+                     logging_configuration: Mapping[str, Any] | LoggingConfiguration | None = None
+                     ) -> StateMachineRecord:
+        """Replace the definition / role / logging configuration; the new revision gets a new revision id.
+
+        Executions already running keep the old revision; starts accepted just before may still run it
+        (AWS: "executions started within a few seconds may use the previous definition").
+        """
+        if definition is None and role_arn is None and logging_configuration is None:
+            raise api.MissingRequiredParameter(
+                "Either the definition, the role ARN, the LoggingConfiguration, or the TracingConfiguration "
+                "must be specified")
+
+        def change(old: StateMachineRecord) -> StateMachineRecord:
+            new = self._engine.build_record(
+                old.name, definition if definition is not None else old.definition, type=old.type,
+                role_arn=role_arn or old.role_arn,
+                logging_configuration=logging_configuration if logging_configuration is not None else old.logging,
+                tags=old.tags)
+            return replace(new, creation_date=old.creation_date)
+
+        return await self._modify(self.arn(arn), change, new_revision=True)
+
+    async def delete(self, arn: str) -> None:
+        """Delete a state machine (no error when it does not exist, as on AWS)."""
+        arn = self.arn(arn)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hdel(self.keys.machines, arn)
+        pipe.hdel(self.keys.revisions, arn)
+        await pipe.execute()
+        self._cache.pop(arn, None)
+
+    async def tag(self, arn: str, tags: dict[str, str]) -> None:
+        """Add or overwrite tags; raises ResourceNotFound, TooManyTags."""
+        def change(old: StateMachineRecord) -> StateMachineRecord:
+            merged = {**old.tags, **tags}
+            if len(merged) > MAX_TAGS:
+                raise api.TooManyTags(f"Too many tags: a resource can have at most {MAX_TAGS} tags")
+            return replace(old, tags=merged)
+
+        await self._modify(self._tag_arn(arn), change)
+
+    async def untag(self, arn: str, keys: list[str]) -> None:
+        """Remove tags (unknown keys are ignored); raises ResourceNotFound."""
+        drop = set(keys)
+        await self._modify(self._tag_arn(arn),
+                           lambda old: replace(old, tags={k: v for k, v in old.tags.items() if k not in drop}))
+
+    async def tags(self, arn: str) -> dict[str, str]:
+        """The tags of a state machine; raises ResourceNotFound."""
+        arn = self._tag_arn(arn)
+        try:
+            return dict((await self.get(arn)).tags)
+        except api.StateMachineDoesNotExist:
+            raise api.ResourceNotFound(f"Resource not found: '{arn}'") from None
+
+    # -- helpers ---------------------------------------------------------------------------------------
+
+    def _tag_arn(self, arn: str) -> str:
+        if not isinstance(arn, str) or not arn.startswith("arn:"):
+            raise api.InvalidArn(f"Invalid Arn: 'Invalid ARN prefix: {arn}'")
+        return self.arn(arn)
+
+    async def _modify(self, arn: str, change: Callable[[StateMachineRecord], StateMachineRecord], *,
+                      new_revision: bool = False) -> StateMachineRecord:
+        """Read-modify-write one document under WATCH, retrying when another writer got there first."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    await pipe.watch(self.keys.machines)
+                    raw = await pipe.hget(self.keys.machines, arn)
+                    if raw is None:
+                        if new_revision:
+                            raise api.StateMachineDoesNotExist(f"State Machine Does Not Exist: '{arn}'")
+                        raise api.ResourceNotFound(f"Resource not found: '{arn}'")
+                    new = change(self._record(arn, raw))
+                    new_raw = _doc(new)
+                    pipe.multi()
+                    pipe.hset(self.keys.machines, arn, new_raw)
+                    if new_revision:
+                        pipe.hset(self.keys.revisions, arn, new.revision_id)
+                    await pipe.execute()
+                except WatchError:
+                    continue
+                self._cache[arn] = (new_raw, new)
+                return new

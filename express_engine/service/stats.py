@@ -1,0 +1,109 @@
+"""Worker statistics and a mergeable latency histogram (published to ``NS:stats`` per worker)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+
+class Histogram:
+    """Latencies in milliseconds, bucketed with ~2 % relative precision; histograms add up."""
+
+    _BASE = math.log(1.02)
+
+    def __init__(self, counts: dict[int, int] | None = None) -> None:
+        self.counts: dict[int, int] = dict(counts or {})
+        self.total = sum(self.counts.values())
+
+    def add(self, ms: float) -> None:
+        """Record one latency."""
+        b = int(math.log(ms) / self._BASE) + 1 if ms > 0.01 else -233  # everything under 10 µs is one bucket
+        self.counts[b] = self.counts.get(b, 0) + 1
+        self.total += 1
+
+    def merge(self, other: Histogram) -> None:
+        """Add another histogram's counts to this one."""
+        for b, n in other.counts.items():
+            self.counts[b] = self.counts.get(b, 0) + n
+        self.total += other.total
+
+    def percentile(self, p: float) -> float:
+        """The latency (upper bucket bound, ms) below which ``p`` percent of the records fall."""
+        if not self.total:
+            return 0.0
+        rank = math.ceil(self.total * p / 100.0)
+        seen = 0
+        for b in sorted(self.counts):
+            seen += self.counts[b]
+            if seen >= rank:
+                return math.exp(b * self._BASE)
+        return 0.0
+
+    def to_dict(self) -> dict[str, int]:
+        """JSON-friendly form."""
+        return {str(b): n for b, n in self.counts.items()}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, int]) -> Histogram:
+        """Inverse of :meth:`to_dict`."""
+        return cls({int(b): n for b, n in raw.items()})
+
+    @classmethod
+    def merged(cls, many: Iterable[Histogram]) -> Histogram:
+        """The sum of several histograms."""
+        out = cls()
+        for h in many:
+            out.merge(h)
+        return out
+
+
+@dataclass
+class WorkerStats:
+    """Counters of one worker process."""
+
+    consumer: str = ""
+    #: executions run to their end, by final status
+    succeeded: int = 0
+    failed: int = 0
+    timed_out: int = 0
+    #: async starts run again after a worker died or stalled (at-least-once duplicates, possibly)
+    redelivered: int = 0
+    #: sync starts whose first worker died: answered with an error, never re-run (at-most-once)
+    sync_abandoned: int = 0
+    #: sync starts dropped unrun because their caller had already given up waiting
+    sync_expired: int = 0
+    #: entries moved to the dead-letter stream
+    dead_lettered: int = 0
+    #: pending entries found deleted from the stream when reclaimed
+    lost: int = 0
+    #: Redis connection failures survived
+    reconnects: int = 0
+    #: log events dropped by the sinks (buffer full or sink failing)
+    log_dropped: int = 0
+    started_at: float = 0.0
+    latency_ms: Histogram = field(default_factory=Histogram)
+
+    @property
+    def executions(self) -> int:
+        """Executions finished."""
+        return self.succeeded + self.failed + self.timed_out
+
+    def count(self, status: str) -> None:
+        """Count one finished execution."""
+        if status == "SUCCEEDED":
+            self.succeeded += 1
+        elif status == "TIMED_OUT":
+            self.timed_out += 1
+        else:
+            self.failed += 1
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form, with latency percentiles."""
+        out: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "latency_ms"}
+        out["executions"] = self.executions
+        out["latency_ms"] = self.latency_ms.to_dict()
+        out["p50_ms"] = round(self.latency_ms.percentile(50), 3)
+        out["p99_ms"] = round(self.latency_ms.percentile(99), 3)
+        return out

@@ -1,0 +1,553 @@
+"""A worker process: reads start requests from the stream and runs them in memory.
+
+Delivery (api digest §8): async starts are at-least-once, sync starts at-most-once.
+
+- **Intake** — ``XREADGROUP`` in batches of at most the free execution slots (``concurrency`` minus
+  what is running), so a busy worker stops reading: backpressure. Executions whose machine never
+  suspends (Pass/Choice/... only) run right away, one after the other; the others run as tasks.
+- **Acknowledgement** — an entry is acknowledged (``XACK`` + ``XDEL``, with the sync reply added to
+  its reply stream in the same pipeline) only after its execution finished and its log events were handed to the log
+  sink. Acknowledgements are batched by one flusher task.
+- **Reclaim** — entries of a dead worker stay pending; live workers take them over with
+  ``XAUTOCLAIM`` once idle for ``claim_idle`` seconds. A worker renews the lease of executions it is
+  still running (``XCLAIM ... JUSTID``) so that slow executions are not taken from it. A reclaimed
+  async start runs again (counted as redelivered); a reclaimed sync start is answered with an
+  InternalFailure instead, never re-run. An entry delivered more than ``max_deliveries`` times, or
+  one that cannot run at all (malformed, unknown machine, unknown mock test case), goes to the
+  dead-letter stream with the reason.
+- **Shutdown** — :meth:`Worker.stop` (SIGTERM/SIGINT): stop reading, let running executions finish
+  within ``grace`` seconds, cancel the rest and leave them pending (a cancelled sync start is answered
+  with an error), flush the acknowledgements.
+- **Connection loss** — every Redis call is retried with backoff; nothing finished is forgotten
+  (its acknowledgement waits in memory until Redis is back).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import anyio
+import orjson
+from anyio.abc import TaskGroup
+from redis.exceptions import ResponseError
+
+from .. import service_errors as api
+from ..logs import LogRouter, Sink
+from ..logs.buffer import Policy
+from ..runtime.engine import DEFAULT_ACCOUNT, DEFAULT_REGION, Engine, StateMachineRecord
+from ..runtime.interpreter import graph_is_sync
+from ..runtime.tasks import HandlerRegistry
+from .keys import GROUP, RETRYABLE, Backoff, Keys
+from .registry import Registry
+from .stats import WorkerStats
+
+log = logging.getLogger("express_engine.worker")
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerOptions:
+    """Settings of one worker process."""
+
+    namespace: str = "ee"
+    #: consumer name in the group (default: host-pid-random, unique per process)
+    consumer: str | None = None
+    #: executions running at once
+    concurrency: int = 1_000
+    #: entries per XREADGROUP / XAUTOCLAIM at most
+    batch: int = 500
+    #: seconds one XREADGROUP blocks when the stream is empty (also the longest wait before a stop is seen)
+    block: float = 0.5
+    #: seconds an entry must be idle (its worker silent) before another worker reclaims it
+    claim_idle: float = 30.0
+    #: seconds between reclaim passes (default: claim_idle / 3)
+    claim_interval: float | None = None
+    #: deliveries after which an async start goes to the dead-letter stream
+    max_deliveries: int = 5
+    #: seconds running executions get to finish after a stop
+    grace: float = 30.0
+    #: MAXLEN ~ of the dead-letter stream
+    dead_maxlen: int = 10_000
+    #: default log sink for machines that name none (stdout, stderr, file:PATH, redis:STREAM, none)
+    log_sink: str = "stdout"
+    log_buffer: int = 50_000
+    log_policy: Policy = "block"
+    log_stream_maxlen: int = 1_000_000
+    #: multiply Wait / Retry delays (tests)
+    time_scale: float = 1.0
+    #: seconds between publications of the statistics to NS:stats
+    stats_interval: float = 5.0
+    region: str = DEFAULT_REGION
+    account: str = DEFAULT_ACCOUNT
+
+
+def consumer_name() -> str:
+    """A consumer name unique to this process: ``host-pid-random``."""
+    return f"{socket.gethostname()}-{os.getpid()}-{os.urandom(3).hex()}"
+
+
+def _entry_id(raw: bytes | str) -> str:
+    return raw.decode() if isinstance(raw, bytes) else raw
+
+
+def _id_key(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+class _Unrunnable(Exception):
+    """A start that can never run (reported to the sync caller, or dead-lettered)."""
+
+    def __init__(self, error: api.ServiceError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+class Worker:
+    """Runs start requests of one namespace; ``await worker.run()`` until :meth:`stop`."""
+
+    def __init__(self, redis: Any, options: WorkerOptions | None = None, *, handlers: HandlerRegistry | None = None,
+                 mock_config: Any = None, sinks: Mapping[str, Sink] | None = None) -> None:
+        self.redis = redis
+        self.options = options = options or WorkerOptions()
+        if options.consumer is None:
+            self.options = options = replace(options, consumer=consumer_name())
+        self.consumer: str = options.consumer  # type: ignore[assignment]
+        self.keys = Keys(options.namespace)
+        self.registry = Registry(redis, namespace=options.namespace, region=options.region,
+                                 account=options.account)
+        self.handlers = handlers if handlers is not None else HandlerRegistry()
+        self.mock_config = mock_config
+        self.stats = WorkerStats(consumer=self.consumer)
+        self._sinks = dict(sinks or {})
+        self.router: LogRouter | None = None
+        self.engine: Engine | None = None
+        self._stopping = False
+        self._wake = anyio.Event()  # set on stop and when a slot frees up
+        self._inflight: dict[str, float] = {}  # entry id -> monotonic start, for executions run as tasks
+        #: entries this worker is handling: read or claimed, not yet acknowledged (never dispatched twice)
+        self._owned: set[str] = set()
+        #: set when a Redis reply may have been lost: look for entries delivered to us that we never got
+        self._recover = False
+        #: entries pending under our name that only the idle reclaim (which counts deliveries) may run:
+        #: those pending when we started (a reused consumer name) and those whose execution crashed
+        self._reclaim_only: set[str] = set()
+        self._all_done = anyio.Event()
+        self._done: list[tuple[str, str | None, bytes | None]] = []  # (entry id, reply list, reply payload)
+        self._ack_ready = anyio.Event()
+        self._ready = anyio.Event()
+
+    # -- lifecycle ------------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask for a graceful shutdown (stop reading, finish or hand back running executions)."""
+        self._stopping = True
+        self._wake.set()
+
+    async def wait_ready(self) -> None:
+        """Wait until the worker has joined the consumer group and is reading."""
+        await self._ready.wait()
+
+    async def run(self) -> WorkerStats:
+        """Read and run starts until :meth:`stop` is called; returns the final statistics."""
+        o = self.options
+        self.stats.started_at = time.time()
+        async with LogRouter(default=o.log_sink, redis=self.redis, max_events=o.log_buffer, policy=o.log_policy,
+                             stream_maxlen=o.log_stream_maxlen, sinks=self._sinks) as router:
+            self.router = router
+            self.engine = Engine(handlers=self.handlers, log_handler=router, time_scale=o.time_scale,
+                                 region=o.region, account=o.account)
+            await self._retry(self._ensure_group)
+            self._reclaim_only = set(await self._retry(self._pending_ids))
+            async with anyio.create_task_group() as service:
+                service.start_soon(self._ack_loop)
+                service.start_soon(self._stats_loop)
+                async with anyio.create_task_group() as executions:
+                    executions.start_soon(self._claim_loop, executions)
+                    self._ready.set()
+                    await self._read_loop(executions)
+                    # Stopping: no more intake; give running executions their grace period.
+                    with anyio.move_on_after(o.grace):
+                        while self._inflight:
+                            self._all_done = anyio.Event()
+                            await self._all_done.wait()
+                    if self._inflight:
+                        log.warning("%d executions still running after the %.1f s grace period: cancelled and "
+                                    "left pending for another worker", len(self._inflight), o.grace)
+                    executions.cancel_scope.cancel()
+                # Acknowledge everything finished (bounded: Redis may be gone for good).
+                self._ack_ready.set()
+                with anyio.move_on_after(max(5.0, o.grace)) as scope:
+                    while self._done:
+                        await anyio.sleep(0.01)
+                if scope.cancelled_caught:
+                    log.error("%d finished executions could not be acknowledged: they will run again",
+                              len(self._done))
+                service.cancel_scope.cancel()
+            self.stats.log_dropped = router.dropped
+        with anyio.CancelScope(shield=True), anyio.move_on_after(2.0):
+            await self._leave_group()
+            await self._publish_stats()
+        return self.stats
+
+    async def _retry(self, fn: Any, *args: Any) -> Any:
+        """Call ``fn`` until Redis answers, backing off between attempts."""
+        backoff = Backoff()
+        while True:
+            try:
+                return await fn(*args)
+            except RETRYABLE as exc:
+                self._connection_lost(exc)
+                await anyio.sleep(backoff.next())
+
+    def _connection_lost(self, exc: BaseException) -> None:
+        self.stats.reconnects += 1
+        log.warning("Redis unreachable (%s); retrying", exc)
+
+    async def _ensure_group(self) -> None:
+        try:
+            await self.redis.xgroup_create(self.keys.starts, GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def _leave_group(self) -> None:
+        """Remove this consumer from the group if it holds no pending entry (which would be lost with it)."""
+        try:
+            mine = await self.redis.xpending_range(self.keys.starts, GROUP, min="-", max="+", count=1,
+                                                   consumername=self.consumer)
+            if not mine:
+                await self.redis.xgroup_delconsumer(self.keys.starts, GROUP, self.consumer)
+        except (*RETRYABLE, ResponseError):
+            pass
+
+    # -- intake -----------------------------------------------------------------------------------------
+
+    def _free_slots(self) -> int:
+        return self.options.concurrency - len(self._inflight)
+
+    async def _read_loop(self, tg: TaskGroup) -> None:
+        o = self.options
+        block_ms = max(1, int(o.block * 1000))
+        backoff = Backoff()
+        streams = {self.keys.starts: ">"}
+        while not self._stopping:
+            free = self._free_slots()
+            if free <= 0:
+                self._wake = anyio.Event()
+                if self._free_slots() <= 0 and not self._stopping:
+                    await self._wake.wait()
+                continue
+            try:
+                if self._recover:
+                    await self._recover_pending(tg)
+                    continue
+                reply = await self.redis.xreadgroup(GROUP, self.consumer, streams, count=min(free, o.batch),
+                                                    block=block_ms)
+                backoff.reset()
+            except ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    raise
+                await self._retry(self._ensure_group)  # the stream was deleted (or Redis lost its data)
+                continue
+            except RETRYABLE as exc:
+                self._connection_lost(exc)
+                self._recover = True  # Redis may have delivered entries whose reply we did not get
+                await anyio.sleep(backoff.next())
+                continue
+            if reply:
+                await self._dispatch(tg, reply[0][1], None)
+
+    async def _recover_pending(self, tg: TaskGroup) -> None:
+        """Run the entries Redis delivered to us whose reply we never received (the connection broke).
+
+        They are found in our pending list (XPENDING) and fetched with XRANGE, neither of which counts
+        as a delivery. An entry delivered only to this consumer (whose name is unique to the process)
+        and unknown to it was never started, so even a sync start may run now.
+        """
+        lost: dict[str, int] = {}
+        low = "-"
+        while True:
+            page = await self.redis.xpending_range(self.keys.starts, GROUP, min=low, max="+",
+                                                   count=self.options.batch, consumername=self.consumer)
+            for p in page:
+                entry_id = _entry_id(p["message_id"])
+                if entry_id not in self._owned and entry_id not in self._reclaim_only:
+                    lost[entry_id] = p["times_delivered"]
+            if len(page) < self.options.batch:
+                break
+            low = "(" + _entry_id(page[-1]["message_id"])
+        self._recover = False
+        if lost:
+            log.warning("%d starts delivered to this worker were lost in transit: running them now", len(lost))
+            pipe = self.redis.pipeline(transaction=False)
+            for entry_id in lost:
+                pipe.xrange(self.keys.starts, entry_id, entry_id)
+            found = await pipe.execute()
+            entries = [(i, rows[0][1] if rows else None) for i, rows in zip(lost, found, strict=True)]
+            await self._dispatch(tg, entries, lost)
+
+    async def _pending_ids(self) -> list[str]:
+        """Ids of the entries pending under our consumer name (at most 10,000)."""
+        page = await self.redis.xpending_range(self.keys.starts, GROUP, min="-", max="+", count=10_000,
+                                               consumername=self.consumer)
+        return [_entry_id(p["message_id"]) for p in page]
+
+    async def _deliveries(self, ids: list[str]) -> dict[str, int]:
+        """How many times each of our pending entries was delivered."""
+        keys = sorted(ids, key=_id_key)
+        pending = await self.redis.xpending_range(self.keys.starts, GROUP, min=keys[0], max=keys[-1],
+                                                  count=len(ids) + len(self._owned) + 16, consumername=self.consumer)
+        wanted = set(ids)
+        return {i: p["times_delivered"] for p in pending if (i := _entry_id(p["message_id"])) in wanted}
+
+    async def _dispatch(self, tg: TaskGroup, entries: list[Any], deliveries: dict[str, int] | None) -> None:
+        """Run (or answer, or dead-letter) each entry read or reclaimed."""
+        now_ms = time.time() * 1000
+        owned = self._owned
+        for raw_id, fields in entries:
+            if raw_id is None:
+                continue
+            entry_id = _entry_id(raw_id)
+            if entry_id in owned:
+                continue  # already ours (e.g. its acknowledgement is waiting for Redis to come back)
+            owned.add(entry_id)
+            self._reclaim_only.discard(entry_id)
+            n = deliveries.get(entry_id, 1) if deliveries else 1
+            if not fields:
+                self._finish(entry_id)  # deleted while pending: nothing to run
+                continue
+            try:
+                start = orjson.loads(fields[b"start"])
+                sm_arn = fields[b"sm"].decode()
+                rev = fields[b"rev"].decode()
+                sync = start["mode"] == "sync"
+                if not (isinstance(start["arn"], str) and isinstance(start["name"], str)):
+                    raise ValueError("arn and name must be strings")
+            except Exception as exc:
+                await self._dead_letter(entry_id, fields, f"malformed start entry: {exc!r}", n)
+                continue
+            if n > 1:
+                if sync:
+                    # At-most-once: its first worker may have run it (partly); never run it twice.
+                    self.stats.sync_abandoned += 1
+                    self._reply_error(entry_id, start, api.InternalFailure(
+                        "The worker running this synchronous execution stopped before it finished; synchronous "
+                        "executions are never run twice"))
+                    continue
+                if n > self.options.max_deliveries:
+                    await self._dead_letter(entry_id, fields, f"delivered {n} times without finishing (the "
+                                            f"limit is {self.options.max_deliveries})", n)
+                    continue
+                self.stats.redelivered += 1
+            if sync and now_ms > start.get("deadline", now_ms):
+                self.stats.sync_expired += 1  # its caller stopped waiting: running it helps nobody
+                self._finish(entry_id)
+                continue
+            try:
+                record = self.registry.cached(sm_arn, rev) or await self._load(sm_arn)
+                mock = self._mock(record, start.get("test_case"))
+            except _Unrunnable as exc:
+                if sync:
+                    self._reply_error(entry_id, start, exc.error)
+                else:
+                    await self._dead_letter(entry_id, fields, f"{exc.error.code}: {exc.error.message}", n)
+                continue
+            if graph_is_sync(record.machine.graph):
+                # Never suspends (except to hand over its logs): cheaper to run now than as a task.
+                await self._execute(entry_id, record, start, sync, mock)
+            else:
+                self._inflight[entry_id] = time.monotonic()
+                tg.start_soon(self._execute_task, entry_id, record, start, sync, mock)
+
+    async def _load(self, sm_arn: str) -> StateMachineRecord:
+        try:
+            return await self._retry(self.registry.get, sm_arn)
+        except api.ServiceError as exc:
+            raise _Unrunnable(exc) from None
+
+    def _mock(self, record: StateMachineRecord, test_case: str | None) -> Any:
+        if not test_case:
+            return None
+        if self.mock_config is None:
+            raise _Unrunnable(api.ValidationException(
+                f"Test case '{test_case}' was asked for, but the worker has no mock configuration "
+                "(--mock-config FILE or SFN_MOCK_CONFIG)"))
+        try:
+            return self.mock_config.for_execution(record.name, test_case)
+        except ValueError as exc:  # MockConfigError
+            raise _Unrunnable(api.ValidationException(str(exc))) from None
+
+    # -- execution --------------------------------------------------------------------------------------
+
+    async def _execute_task(self, entry_id: str, record: StateMachineRecord, start: dict[str, Any], sync: bool,
+                            mock: Any) -> None:
+        try:
+            await self._execute(entry_id, record, start, sync, mock)
+        finally:
+            del self._inflight[entry_id]
+            self._wake.set()
+            if not self._inflight:
+                self._all_done.set()
+
+    async def _execute(self, entry_id: str, record: StateMachineRecord, start: dict[str, Any], sync: bool,
+                       mock: Any) -> None:
+        assert self.engine is not None
+        try:
+            response = await self.engine.run(record, start["input"], name=start["name"], sync=sync,
+                                             arn=start["arn"], mock=mock)
+        except anyio.get_cancelled_exc_class():
+            if sync:  # shutdown after the grace period: tell the caller now rather than after a reclaim
+                self._reply_error(entry_id, start, api.ServiceUnavailable(
+                    "The worker running this synchronous execution shut down before it finished"))
+            else:  # stays pending: another worker runs it again
+                self._owned.discard(entry_id)
+                self._reclaim_only.add(entry_id)
+            raise
+        except Exception as exc:  # an engine bug must not stop the worker
+            log.exception("execution %s crashed the engine", start["arn"])
+            if sync:
+                self._reply_error(entry_id, start, api.InternalFailure(f"Internal engine error: {exc!r}"))
+            else:  # stays pending: reclaimed and retried until max_deliveries, then dead-lettered
+                self._owned.discard(entry_id)
+                self._reclaim_only.add(entry_id)
+            return
+        self.stats.count(response["status"])
+        self.stats.latency_ms.add(time.time() * 1000 - start["ts"])
+        if sync:
+            self._finish(entry_id, start.get("reply"), orjson.dumps(response))
+        else:
+            self._finish(entry_id)
+
+    def _reply_error(self, entry_id: str, start: dict[str, Any], error: api.ServiceError) -> None:
+        self._finish(entry_id, start.get("reply"), orjson.dumps(error.to_dict()))
+
+    def _finish(self, entry_id: str, reply: str | None = None, payload: bytes | None = None) -> None:
+        """Queue the acknowledgement of an entry (and its sync reply) for the flusher."""
+        self._done.append((entry_id, reply, payload))
+        self._ack_ready.set()
+
+    # -- acknowledgements ----------------------------------------------------------------------------------
+
+    async def _ack_loop(self) -> None:
+        while True:
+            await self._ack_ready.wait()
+            self._ack_ready = anyio.Event()
+            while self._done:
+                batch = self._done[:5000]
+                await self._retry(self._ack, batch)
+                del self._done[:len(batch)]
+
+    async def _ack(self, batch: list[tuple[str, str | None, bytes | None]]) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        ids = []
+        for entry_id, reply, payload in batch:
+            ids.append(entry_id)
+            if reply:  # NOMKSTREAM: a caller that gave up has deleted its reply stream, or it expired
+                pipe.xadd(reply, {"reply": payload}, nomkstream=True)
+        pipe.xack(self.keys.starts, GROUP, *ids)
+        pipe.xdel(self.keys.starts, *ids)
+        await pipe.execute()
+        self._owned.difference_update(ids)
+
+    async def _dead_letter(self, entry_id: str, fields: dict[bytes, bytes] | None, reason: str,
+                           deliveries: int) -> None:
+        """Move an entry to the dead-letter stream with the reason, and acknowledge it."""
+        self.stats.dead_lettered += 1
+        log.warning("start %s dead-lettered: %s", entry_id, reason)
+        doc: dict[Any, Any] = dict(fields or {})
+        doc.update({"reason": reason, "deliveries": deliveries, "entry_id": entry_id, "consumer": self.consumer,
+                    "time": int(time.time() * 1000)})
+
+        async def move() -> None:
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.xadd(self.keys.dead, doc, maxlen=self.options.dead_maxlen, approximate=True)
+            pipe.xack(self.keys.starts, GROUP, entry_id)
+            pipe.xdel(self.keys.starts, entry_id)
+            await pipe.execute()
+
+        await self._retry(move)
+        self._owned.discard(entry_id)
+
+    # -- reclaim -------------------------------------------------------------------------------------------
+
+    async def _claim_loop(self, tg: TaskGroup) -> None:
+        o = self.options
+        interval = o.claim_interval if o.claim_interval is not None else o.claim_idle / 3
+        last_prune = time.monotonic()
+        while not self._stopping:
+            with anyio.move_on_after(interval):
+                await self._stop_requested()
+            if self._stopping:
+                return
+            self._recover = True  # also catches replies lost without an error we could see
+            try:
+                await self._renew()
+                await self._claim(tg)
+                if time.monotonic() - last_prune > 60:
+                    last_prune = time.monotonic()
+                    await self._prune_consumers()
+            except RETRYABLE as exc:
+                self._connection_lost(exc)
+                self._recover = True  # an XAUTOCLAIM reply may have been lost
+            except ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    raise
+                await self._retry(self._ensure_group)
+
+    async def _stop_requested(self) -> None:
+        while not self._stopping:
+            await anyio.sleep(0.05)
+
+    async def _renew(self) -> None:
+        """Reset the idle time of long-running executions so no other worker reclaims them."""
+        cutoff = time.monotonic() - self.options.claim_idle / 3
+        old = [i for i, t in self._inflight.items() if t < cutoff]
+        for k in range(0, len(old), 1000):
+            await self.redis.xclaim(self.keys.starts, GROUP, self.consumer, 0, old[k:k + 1000], justid=True)
+
+    async def _claim(self, tg: TaskGroup) -> None:
+        """Take over entries idle for longer than ``claim_idle`` (their worker died) and run them."""
+        idle_ms = int(self.options.claim_idle * 1000)
+        cursor: Any = "0-0"
+        while True:
+            free = self._free_slots()
+            if free <= 0 or self._stopping:
+                return
+            cursor, entries, *rest = await self.redis.xautoclaim(
+                self.keys.starts, GROUP, self.consumer, idle_ms, start_id=cursor, count=min(free, self.options.batch))
+            if rest and rest[0]:
+                self.stats.lost += len(rest[0])
+                log.error("%d pending starts were deleted from the stream before they finished", len(rest[0]))
+            entries = [e for e in entries if e[0] is not None and _entry_id(e[0]) not in self._owned]
+            if entries:
+                log.info("reclaimed %d idle starts", len(entries))
+                await self._dispatch(tg, entries, await self._deliveries([_entry_id(e[0]) for e in entries]))
+            if _entry_id(cursor) == "0-0":
+                return
+
+    async def _prune_consumers(self) -> None:
+        """Forget consumers silent for an hour that hold nothing (dead processes); live ones rejoin anyway."""
+        for c in await self.redis.xinfo_consumers(self.keys.starts, GROUP):
+            name = _entry_id(c["name"])
+            if c["pending"] == 0 and c["idle"] > 3_600_000 and name != self.consumer:
+                await self.redis.xgroup_delconsumer(self.keys.starts, GROUP, name)
+
+    # -- statistics ----------------------------------------------------------------------------------------
+
+    async def _stats_loop(self) -> None:
+        while True:
+            await anyio.sleep(self.options.stats_interval)
+            with contextlib.suppress(*RETRYABLE):
+                await self._publish_stats()
+
+    async def _publish_stats(self) -> None:
+        if self.router is not None:
+            self.stats.log_dropped = self.router.dropped
+        await self.redis.hset(self.keys.stats, self.consumer, orjson.dumps(self.stats.to_dict()))

@@ -1,0 +1,318 @@
+"""Every operation through a real server with real boto3, including the error paths."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import pytest
+from api_support import ROLE, definition, raw_post
+from botocore.exceptions import ClientError
+
+from express_engine.jsonutil import dumps, loads
+
+PASS = definition({"P": {"Type": "Pass", "Result": {"ok": True}, "ResultPath": "$.r", "End": True}})
+
+
+def code_of(exc: pytest.ExceptionInfo[ClientError]) -> tuple[str, str]:
+    err = exc.value.response["Error"]
+    return err["Code"], err["Message"]
+
+
+def new_name() -> str:
+    return f"sm-{uuid.uuid4().hex[:12]}"
+
+
+def create(sfn: Any, text: str = PASS, name: str | None = None, **kwargs: Any) -> str:
+    return sfn.create_state_machine(name=name or new_name(), definition=text, roleArn=ROLE, type="EXPRESS",
+                                    **kwargs)["stateMachineArn"]
+
+
+# -- state machines ----------------------------------------------------------------------------------
+
+
+def test_create_describe_update_delete(sfn: Any) -> None:
+    name = new_name()
+    created = sfn.create_state_machine(name=name, definition=PASS, roleArn=ROLE, type="EXPRESS",
+                                       tags=[{"key": "team", "value": "core"}])
+    arn = created["stateMachineArn"]
+    assert arn == f"arn:aws:states:us-east-1:123456789012:stateMachine:{name}"
+    described = sfn.describe_state_machine(stateMachineArn=arn)
+    assert described["definition"] == PASS
+    assert described["type"] == "EXPRESS" and described["status"] == "ACTIVE" and described["roleArn"] == ROLE
+    assert described["loggingConfiguration"] == {"level": "OFF", "includeExecutionData": False}
+    assert described["creationDate"] == created["creationDate"]
+    assert sfn.describe_state_machine(stateMachineArn=arn, includedData="METADATA_ONLY")["definition"] == "{}"
+
+    # Same name and definition: idempotent, same ARN and creation date (AWS).
+    again = sfn.create_state_machine(name=name, definition=PASS, roleArn=ROLE, type="EXPRESS")
+    assert again["creationDate"] == created["creationDate"]
+
+    new_def = definition({"Q": {"Type": "Pass", "End": True}})
+    updated = sfn.update_state_machine(stateMachineArn=arn, definition=new_def)
+    assert updated["revisionId"] and updated["updateDate"]
+    assert sfn.describe_state_machine(stateMachineArn=arn)["definition"] == new_def
+
+    with pytest.raises(ClientError) as exc:
+        sfn.update_state_machine(stateMachineArn=arn)
+    assert code_of(exc) == ("MissingRequiredParameter", "Either the definition, the role ARN, the "
+                            "LoggingConfiguration, or the TracingConfiguration must be specified")
+
+    sfn.delete_state_machine(stateMachineArn=arn)
+    with pytest.raises(ClientError) as exc:
+        sfn.describe_state_machine(stateMachineArn=arn)
+    assert code_of(exc) == ("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{arn}'")
+    sfn.delete_state_machine(stateMachineArn=arn)  # deleting again is not an error (AWS)
+
+
+def test_create_errors(sfn: Any) -> None:
+    name = new_name()
+    create(sfn, name=name)
+    with pytest.raises(ClientError) as exc:
+        create(sfn, definition({"Other": {"Type": "Succeed"}}), name=name)
+    assert code_of(exc)[0] == "StateMachineAlreadyExists"
+    assert code_of(exc)[1].startswith("State Machine Already Exists: 'arn:aws:states:")
+
+    with pytest.raises(ClientError) as exc:
+        sfn.create_state_machine(name=new_name(), definition=PASS, roleArn=ROLE)  # type defaults to STANDARD
+    assert code_of(exc)[0] == "StateMachineTypeNotSupported"
+    assert "EXPRESS" in code_of(exc)[1]
+
+    with pytest.raises(ClientError) as exc:
+        create(sfn, '{"StartAt": "X", "States": {"X": {"Type": "Nope", "End": true}}}')
+    assert code_of(exc) == ("InvalidDefinition", "Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: "
+                            "The field 'Type' should have one of these values: [Task, Wait, Pass, Succeed, Fail, "
+                            "Choice, Parallel, Map] at /States/X/Type'")
+
+    with pytest.raises(ClientError) as exc:
+        create(sfn, "{}")
+    assert code_of(exc)[0] == "InvalidDefinition"
+
+    with pytest.raises(ClientError) as exc:
+        create(sfn, name="bad name")
+    assert code_of(exc) == ("InvalidName", "Invalid Name: 'bad name'")
+
+    with pytest.raises(ClientError) as exc:
+        create(sfn, loggingConfiguration={"level": "LOUD"})
+    assert code_of(exc)[0] == "InvalidLoggingConfiguration"
+
+
+def test_bad_arns(sfn: Any) -> None:
+    with pytest.raises(ClientError) as exc:
+        sfn.describe_state_machine(stateMachineArn="not-an-arn")
+    assert code_of(exc) == ("InvalidArn", "Invalid Arn: 'Invalid ARN prefix: not-an-arn'")
+    with pytest.raises(ClientError) as exc:
+        sfn.describe_state_machine(stateMachineArn="arn:aws:states:us-east-1:123456789012:activity:a")
+    assert code_of(exc) == ("InvalidArn", "Invalid Arn: 'Resource type not valid in this context: activity'")
+    with pytest.raises(ClientError) as exc:
+        sfn.start_sync_execution(stateMachineArn="arn:aws:lambda:us-east-1:123456789012:function:f")
+    assert code_of(exc)[0] == "InvalidArn"
+
+
+def test_list_state_machines_paginates_by_name(sfn: Any) -> None:
+    prefix = f"list-{uuid.uuid4().hex[:6]}"
+    for i in (3, 1, 2):
+        create(sfn, name=f"{prefix}-{i}")
+    pages = sfn.get_paginator("list_state_machines").paginate(PaginationConfig={"PageSize": 2})
+    names = [m["name"] for page in pages for m in page["stateMachines"]]
+    assert names == sorted(names)
+    assert [n for n in names if n.startswith(prefix)] == [f"{prefix}-1", f"{prefix}-2", f"{prefix}-3"]
+    first = sfn.list_state_machines(maxResults=1)
+    assert len(first["stateMachines"]) == 1 and "nextToken" in first
+    with pytest.raises(ClientError) as exc:
+        sfn.list_state_machines(nextToken="garbage")
+    assert code_of(exc)[0] == "InvalidToken"
+
+
+def test_list_validation_message(server: Any) -> None:
+    status, body, _ = raw_post(server.port, b'{"maxResults": 1001}')
+    assert status == 400
+    assert body == {"__type": "ValidationException", "message": "1 validation error detected: Value '1001' at "
+                    "'maxResults' failed to satisfy constraint: Member must have value less than or equal to 1000"}
+
+
+def test_validate_state_machine_definition(sfn: Any) -> None:
+    assert sfn.validate_state_machine_definition(definition=PASS, type="EXPRESS")["result"] == "OK"
+    bad = sfn.validate_state_machine_definition(definition="{}")
+    assert bad["result"] == "FAIL"
+    assert bad["diagnostics"] == [{"severity": "ERROR", "code": "SCHEMA_VALIDATION_FAILED",
+                                   "message": "These fields are required: [States, StartAt]", "location": "/"}]
+    token = definition({"T": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                              "End": True}})
+    express = sfn.validate_state_machine_definition(definition=token, type="EXPRESS")
+    assert express["result"] == "FAIL"
+    assert express["diagnostics"][0]["location"] == "/States/T/Resource"
+
+
+def test_tags(sfn: Any) -> None:
+    arn = create(sfn)
+    sfn.tag_resource(resourceArn=arn, tags=[{"key": "a", "value": "1"}, {"key": "b", "value": "2"}])
+    sfn.untag_resource(resourceArn=arn, tagKeys=["a"])
+    assert sfn.list_tags_for_resource(resourceArn=arn)["tags"] == [{"key": "b", "value": "2"}]
+    missing = arn + "-missing"
+    with pytest.raises(ClientError) as exc:
+        sfn.list_tags_for_resource(resourceArn=missing)
+    assert code_of(exc) == ("ResourceNotFound", f"Resource not found: '{missing}'")
+    assert exc.value.response["Error"].get("resourceName") in (None, missing)
+    with pytest.raises(ClientError) as exc:
+        sfn.tag_resource(resourceArn=arn, tags=[{"key": f"k{i}", "value": "v"} for i in range(51)])
+    assert code_of(exc)[0] == "TooManyTags"
+    with pytest.raises(ClientError) as exc:
+        sfn.tag_resource(resourceArn="nope", tags=[])
+    assert code_of(exc)[0] == "InvalidArn"
+
+
+# -- executions ---------------------------------------------------------------------------------------
+
+
+def test_start_sync_execution(sfn: Any) -> None:
+    arn = create(sfn)
+    resp = sfn.start_sync_execution(stateMachineArn=arn, input='{"a": 1}', name="run-1")
+    assert resp["status"] == "SUCCEEDED"
+    assert loads(resp["output"]) == {"a": 1, "r": {"ok": True}}
+    assert resp["input"] == '{"a":1}' and resp["name"] == "run-1"
+    assert resp["executionArn"].startswith(arn.replace(":stateMachine:", ":express:") + ":run-1:")
+    assert resp["billingDetails"] == {"billedMemoryUsedInMB": 64, "billedDurationInMilliseconds": 100}
+    assert resp["stopDate"] >= resp["startDate"]
+
+    meta = sfn.start_sync_execution(stateMachineArn=arn, input="{}", includedData="METADATA_ONLY")
+    assert "output" not in meta and "input" not in meta and meta["status"] == "SUCCEEDED"
+
+
+def test_start_sync_execution_failures(sfn: Any) -> None:
+    fail = create(sfn, definition({"F": {"Type": "Fail", "Error": "Oops", "Cause": "bad"}}))
+    resp = sfn.start_sync_execution(stateMachineArn=fail)
+    assert (resp["status"], resp["error"], resp["cause"]) == ("FAILED", "Oops", "bad")
+    assert "output" not in resp and resp["outputDetails"] == {"included": True}
+
+    arn = create(sfn)
+    with pytest.raises(ClientError) as exc:
+        sfn.start_sync_execution(stateMachineArn=arn, input="not json")
+    assert code_of(exc)[0] == "InvalidExecutionInput"
+    assert code_of(exc)[1].startswith("Invalid State Machine Execution Input: '")
+    with pytest.raises(ClientError) as exc:
+        sfn.start_sync_execution(stateMachineArn=arn + "nope")
+    assert code_of(exc)[0] == "StateMachineDoesNotExist"
+    with pytest.raises(ClientError) as exc:
+        sfn.start_sync_execution(stateMachineArn=arn, name="a/b")
+    assert code_of(exc) == ("InvalidName", "Invalid Name: 'a/b'")
+
+
+def test_lambda_handler_and_async_start(server: Any, sfn: Any) -> None:
+    seen: list[Any] = []
+    server.register_handler("record", lambda event, ctx: seen.append(event) or {"n": len(seen)})
+    arn = create(sfn, definition({"T": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:"
+                                        "function:record", "End": True}}))
+    started = sfn.start_execution(stateMachineArn=arn, input='{"k": "v"}')
+    assert ":express:" in started["executionArn"] and started["startDate"]
+    deadline = time.monotonic() + 5
+    while not seen and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert seen == [{"k": "v"}]
+    sync = create(sfn, definition({"T": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:"
+                                         "function:echo", "End": True}}))
+    assert loads(sfn.start_sync_execution(stateMachineArn=sync, input="[1]")["output"]) == {"echo": [1]}
+
+
+def test_express_only_answers(sfn: Any) -> None:
+    arn = create(sfn)
+    express_arn = sfn.start_sync_execution(stateMachineArn=arn)["executionArn"]
+    for call in (sfn.describe_execution, sfn.stop_execution, sfn.get_execution_history):
+        with pytest.raises(ClientError) as exc:
+            call(executionArn=express_arn)
+        assert code_of(exc) == ("InvalidArn", "Invalid Arn: 'Resource type not valid in this context: express'")
+    standard = arn.replace(":stateMachine:", ":execution:") + ":x"
+    with pytest.raises(ClientError) as exc:
+        sfn.describe_execution(executionArn=standard)
+    assert code_of(exc) == ("ExecutionDoesNotExist", f"Execution Does Not Exist: '{standard}'")
+    with pytest.raises(ClientError) as exc:
+        sfn.list_executions(stateMachineArn=arn)
+    assert code_of(exc) == ("StateMachineTypeNotSupported",
+                            "This operation is not supported by this type of state machine")
+    with pytest.raises(ClientError) as exc:
+        sfn.create_activity(name="a")
+    assert code_of(exc)[0] == "UnknownOperationException"
+
+
+# -- mocked integrations (MockConfigFile.json) ---------------------------------------------------------
+
+
+MOCKED = definition({
+    "Charge": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+               "Parameters": {"FunctionName": "charge", "Payload.$": "$"},
+               "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 1, "MaxAttempts": 3}],
+               "ResultSelector": {"charged.$": "$.Payload.charged"}, "End": True},
+})
+
+
+def test_mock_config_test_cases(sfn: Any) -> None:
+    arn = sfn.create_state_machine(name="Mocked", definition=MOCKED, roleArn=ROLE, type="EXPRESS")["stateMachineArn"]
+    happy = sfn.start_sync_execution(stateMachineArn=f"{arn}#HappyPath", input="{}")
+    assert loads(happy["output"]) == {"charged": True}
+    retried = sfn.start_sync_execution(stateMachineArn=f"{arn}#RetryPath", input="{}")
+    assert loads(retried["output"]) == {"charged": "late"}  # attempts 0, 1-2 throw; 3 returns
+    started = sfn.start_execution(stateMachineArn=f"{arn}#HappyPath")
+    assert started["executionArn"]
+    with pytest.raises(ClientError) as exc:
+        sfn.start_sync_execution(stateMachineArn=f"{arn}#NoSuchCase")
+    assert code_of(exc)[0] == "ValidationException"
+    # Without a test case the real resource runs: no 'charge' function exists here.
+    real = sfn.start_sync_execution(stateMachineArn=arn)
+    assert real["status"] == "FAILED" and real["error"] == "Lambda.ResourceNotFoundException"
+
+
+# -- TestState -------------------------------------------------------------------------------------------
+
+
+def test_test_state(sfn: Any) -> None:
+    passed = sfn.test_state(definition=dumps({"Type": "Pass", "Parameters": {"x.$": "$.a"}, "Next": "After"}),
+                            input='{"a": 5}')
+    assert (passed["status"], loads(passed["output"]), passed["nextState"]) == ("SUCCEEDED", {"x": 5}, "After")
+
+    choice = {"Type": "Choice", "Choices": [{"Variable": "$.n", "NumericGreaterThan": 20, "Next": "Big"}],
+              "Default": "Small"}
+    assert sfn.test_state(definition=dumps(choice), input='{"n": 25}')["nextState"] == "Big"
+    assert sfn.test_state(definition=dumps(choice), input='{"n": 2}')["nextState"] == "Small"
+
+    failed = sfn.test_state(definition=dumps({"Type": "Fail", "Error": "SomeFailure", "Cause": "why"}))
+    assert (failed["status"], failed["error"], failed["cause"]) == ("FAILED", "SomeFailure", "why")
+
+    task = {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage",
+            "Parameters": {"QueueUrl": "https://q/queue", "MessageBody.$": "$"},
+            "Retry": [{"ErrorEquals": ["Boom"], "IntervalSeconds": 2, "MaxAttempts": 1}],
+            "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Handler"}], "End": True}
+    ok = sfn.test_state(definition=dumps(task), input='{"m": 1}', inspectionLevel="DEBUG",
+                        mock={"result": '{"MessageId": "id-1"}'})
+    assert ok["status"] == "SUCCEEDED" and loads(ok["output"]) == {"MessageId": "id-1"}
+    assert loads(ok["inspectionData"]["afterParameters"]) == {"QueueUrl": "https://q/queue", "MessageBody": {"m": 1}}
+    retriable = sfn.test_state(definition=dumps(task), mock={"errorOutput": {"error": "Boom", "cause": "c"}})
+    assert (retriable["status"], retriable["error"]) == ("RETRIABLE", "Boom")
+    exhausted = sfn.test_state(definition=dumps(task), mock={"errorOutput": {"error": "Boom", "cause": "c"}},
+                               stateConfiguration={"retrierRetryCount": 1})
+    assert (exhausted["status"], exhausted["nextState"]) == ("CAUGHT_ERROR", "Handler")
+    assert loads(exhausted["output"]) == {"Error": "Boom", "Cause": "c"}
+
+    par = {"Type": "Parallel", "Branches": [{"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}}],
+           "End": True}
+    with pytest.raises(ClientError) as exc:
+        sfn.test_state(definition=dumps(par))
+    assert code_of(exc)[0] == "InvalidDefinition"
+    assert loads(sfn.test_state(definition=dumps(par), mock={"result": "[7]"})["output"]) == [7]
+    with pytest.raises(ClientError) as exc:
+        sfn.test_state(definition=dumps(par), mock={"result": "[1, 2]"})
+    assert code_of(exc) == ("ValidationException",
+                            "Mocked result must contain the same number of items as number of Parallel branches.")
+    with pytest.raises(ClientError) as exc:
+        sfn.test_state(definition=dumps(task))
+    assert code_of(exc) == ("ValidationException", "RoleArn must be specified when testing a Task state")
+    with pytest.raises(ClientError) as exc:
+        sfn.test_state(definition=dumps({"Type": "Pass", "End": True}), mock={"result": "{}"})
+    assert code_of(exc) == ("ValidationException", "State type 'Pass' is not supported when a mock is specified")
+
+    full = definition({"S": {"Type": "Pass", "Next": "T"}, "T": {"Type": "Pass", "Result": 1, "End": True}})
+    in_machine = sfn.test_state(definition=full, stateName="T", input="{}")
+    assert (in_machine["status"], in_machine["output"]) == ("SUCCEEDED", "1")
+    with_vars = sfn.test_state(definition=dumps({"Type": "Pass", "Parameters": {"v.$": "$x"}, "End": True}),
+                               variables='{"x": 42}')
+    assert loads(with_vars["output"]) == {"v": 42}

@@ -1,0 +1,172 @@
+"""Async and sync starts through Redis: responses, errors, the registry and the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+import anyio
+import orjson
+import pytest
+
+from express_engine import service_errors as api
+from express_engine.service import Client, ExecutionLimitExceeded, Registry
+
+from .conftest import ROOT, log_events, running_worker, wait_for
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+PASS = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "Parameters": {"got.$": "$.x"}, "End": True}}})
+FAIL = json.dumps({"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Boom", "Cause": "it broke"}}})
+
+
+async def test_sync_start_returns_the_outcome(redis_url: str, namespace: str, registry: Registry,
+                                              client: Client) -> None:
+    ok = await registry.create("ok", PASS)
+    bad = await registry.create("bad", FAIL)
+    async with running_worker(redis_url, namespace):
+        out = await client.start_sync_execution(ok.arn, '{"x": [1, 2]}', "first")
+        failed = await client.start_sync_execution("bad")
+    assert out["status"] == "SUCCEEDED"
+    assert out["output"] == '{"got":[1,2]}'
+    assert out["input"] == '{"x":[1,2]}'
+    assert out["name"] == "first"
+    assert out["stateMachineArn"] == ok.arn
+    assert out["executionArn"].startswith("arn:aws:states:us-east-1:123456789012:express:ok:first:")
+    assert out["billingDetails"] == {"billedMemoryUsedInMB": 64, "billedDurationInMilliseconds": 100}
+    assert failed["status"] == "FAILED"
+    assert (failed["error"], failed["cause"]) == ("Boom", "it broke")
+    assert "output" not in failed and failed["stateMachineArn"] == bad.arn
+
+
+async def test_async_start_runs_in_the_background(redis_url: str, namespace: str, redis: Any, registry: Registry,
+                                                  client: Client) -> None:
+    stream = f"{namespace}:logs"
+    await registry.create("ok", PASS, logging_configuration={"level": "FATAL", "sink": f"redis:{stream}"})
+    await registry.create("bad", FAIL, logging_configuration={"level": "FATAL", "sink": f"redis:{stream}"})
+    async with running_worker(redis_url, namespace):
+        started = await client.start_execution("bad", "{}")
+        many = await client.start_executions(registry.arn("ok"), ['{"x": 1}'] * 50)
+
+        async def drained() -> bool:
+            return await redis.xlen(f"{namespace}:starts") == 0 and bool(await redis.xlen(stream))
+        await wait_for(drained, 10)
+    assert set(started) == {"executionArn", "startDate"}
+    assert len({m["executionArn"] for m in many}) == 50
+    events = await log_events(redis, stream)
+    # FATAL level: only the failed execution logs, exactly its ExecutionFailed event.
+    assert [(e["type"], e["execution_arn"]) for e in events] == [("ExecutionFailed", started["executionArn"])]
+    assert events[0]["details"] == {"error": "Boom", "cause": "it broke"}
+
+
+async def test_concurrent_async_starts_are_batched(redis_url: str, namespace: str, redis: Any,
+                                                   registry: Registry, client: Client) -> None:
+    await registry.create("ok", PASS)
+    results: list[dict[str, Any]] = []
+
+    async def one() -> None:
+        results.append(await client.start_execution("ok", '{"x": 0}'))
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(300):
+            tg.start_soon(one)
+    assert len({r["executionArn"] for r in results}) == 300
+    assert await redis.xlen(f"{namespace}:starts") == 300
+    async with running_worker(redis_url, namespace) as worker:
+        async def drained() -> bool:
+            return await redis.xlen(f"{namespace}:starts") == 0
+        await wait_for(drained, 10)
+    assert worker.stats.succeeded == 300
+
+
+async def test_start_errors(namespace: str, redis: Any, registry: Registry, client: Client) -> None:
+    await registry.create("ok", PASS)
+    with pytest.raises(api.StateMachineDoesNotExist, match="State Machine Does Not Exist: 'arn:aws:states:"):
+        await client.start_execution("missing")
+    with pytest.raises(api.StateMachineDoesNotExist):
+        await client.start_sync_execution("missing", timeout=5)
+    with pytest.raises(api.InvalidExecutionInput, match="Invalid State Machine Execution Input"):
+        await client.start_execution("ok", "not json")
+    with pytest.raises(api.InvalidName):
+        await client.start_execution("ok", "{}", "bad name")
+    with pytest.raises(api.InvalidArn, match="Invalid ARN prefix"):
+        await client.start_execution("arn:nope")
+    with pytest.raises(api.ServiceUnavailable, match="No worker replied"):
+        await client.start_sync_execution("ok", timeout=0.2)  # no worker is running
+
+    small = Client(redis, namespace=namespace, registry=registry, max_backlog=2)
+    await small.start_execution("ok")  # the sync start above is still waiting in the stream
+    with pytest.raises(ExecutionLimitExceeded, match="Execution Limit Exceeded"):
+        await small.start_execution("ok")
+    with pytest.raises(ExecutionLimitExceeded):
+        await small.start_sync_execution("ok", timeout=5)
+
+
+async def test_registry(redis: Any, namespace: str, registry: Registry) -> None:
+    rec = await registry.create("m", PASS, tags={"team": "a"})
+    again = await registry.create("m", PASS, tags={"other": "ignored"})
+    assert (again.arn, again.creation_date, again.revision_id) == (rec.arn, rec.creation_date, rec.revision_id)
+    with pytest.raises(api.StateMachineAlreadyExists):
+        await registry.create("m", FAIL)
+    with pytest.raises(api.InvalidDefinition):
+        await registry.create("x", '{"StartAt": "Nope", "States": {}}')
+
+    # A second registry (another process) compiles the stored document and sees updates.
+    other = Registry(redis, namespace=namespace)
+    assert (await other.get("m")).machine is not rec.machine
+    updated = await registry.update(rec.arn, definition=FAIL)
+    assert updated.revision_id != rec.revision_id and updated.creation_date == rec.creation_date
+    assert (await other.get(rec.arn)).definition == FAIL
+    with pytest.raises(api.MissingRequiredParameter):
+        await registry.update(rec.arn)
+
+    await registry.tag(rec.arn, {"env": "prod"})
+    await registry.untag(rec.arn, ["team"])
+    assert await registry.tags(rec.arn) == {"env": "prod"}
+    assert (await other.get(rec.arn)).revision_id == updated.revision_id  # tags do not make a new revision
+
+    await registry.create("a", PASS)
+    assert [r.name for r in await registry.list()] == ["a", "m"]
+    await registry.delete(rec.arn)
+    await registry.delete(rec.arn)  # deleting twice is fine, as on AWS
+    with pytest.raises(api.StateMachineDoesNotExist):
+        await other.get(rec.arn)
+    with pytest.raises(api.ResourceNotFound):
+        await registry.tags(rec.arn)
+
+
+async def test_worker_runs_the_new_revision(redis_url: str, namespace: str, registry: Registry,
+                                            client: Client) -> None:
+    rec = await registry.create("m", PASS)
+    async with running_worker(redis_url, namespace):
+        first = await client.start_sync_execution(rec.arn, '{"x": 1}')
+        await registry.update(rec.arn, definition=FAIL)
+        second = await client.start_sync_execution(rec.arn, '{"x": 1}')
+    assert first["status"] == "SUCCEEDED" and second["status"] == "FAILED"
+
+
+def _cli(*args: str) -> tuple[int, Any]:
+    done = subprocess.run([sys.executable, "-m", "express_engine", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=30)
+    return done.returncode, orjson.loads(done.stdout.strip().splitlines()[-1])
+
+
+async def test_cli_commands(redis_url: str, namespace: str, tmp_path: Any) -> None:
+    definition = tmp_path / "sm.json"
+    definition.write_text(PASS)
+    common = ("--redis-url", redis_url, "--namespace", namespace)
+    code, created = await anyio.to_thread.run_sync(
+        lambda: _cli("create-state-machine", *common, "--name", "cli", "--definition", str(definition),
+                     "--log-level", "ALL"))
+    assert code == 0 and created["stateMachineArn"].endswith(":stateMachine:cli")
+    code, started = await anyio.to_thread.run_sync(
+        lambda: _cli("start", *common, "--state-machine", "cli", "--input", '{"x": 2}'))
+    assert code == 0 and ":express:cli:" in started["executionArn"]
+    async with running_worker(redis_url, namespace):
+        code, out = await anyio.to_thread.run_sync(
+            lambda: _cli("start-sync", *common, "--state-machine", "cli", "--input", '{"x": 3}'))
+    assert code == 0 and out["output"] == '{"got":3}'
+    code, err = await anyio.to_thread.run_sync(lambda: _cli("start", *common, "--state-machine", "nope"))
+    assert code == 2 and err["error"] == "StateMachineDoesNotExist"
