@@ -130,6 +130,7 @@ class ApiApp:
         status = 200
         metrics = self.metrics
         op_label = ""  # the operation the request reached, once known (metrics)
+        op_known = "unknown"  # the operation named, when it exists (metrics of requests refused before it)
         started = 0.0
         result: Any = None
         try:
@@ -161,6 +162,7 @@ class ApiApp:
                         f"Operation {op_name} is not supported by express-engine, which runs EXPRESS state "
                         "machines only")
                 raise api.UnknownOperationException(f"Unknown operation {op_name}")
+            op_known = op_name
             try:
                 request = orjson.loads(body) if body else {}
             except orjson.JSONDecodeError as exc:
@@ -199,7 +201,7 @@ class ApiApp:
             if op_label:
                 metrics.end(op_label, status, started, result)
             else:
-                metrics.count("unknown", status)
+                metrics.count(op_known, status)
         await _respond(send, status, payload, request_id)
 
     def _verify(self, scope: Scope, body: bytes) -> None:
