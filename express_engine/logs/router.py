@@ -45,10 +45,14 @@ class LogRouter:
         return self
 
     async def __aexit__(self, *exc: object) -> bool | None:
-        await self.aclose()
         assert self._tg is not None
         tg, self._tg = self._tg, None
-        return await tg.__aexit__(*exc)  # type: ignore[arg-type]
+        try:
+            await self.aclose()
+        finally:
+            tg.cancel_scope.cancel()  # the flushers are done (or abandoned when we were cancelled)
+            await tg.__aexit__(*exc)  # type: ignore[arg-type]
+        return None
 
     def sink(self, spec: str) -> BufferedSink:
         """The buffered sink for ``spec`` (opened and started on first use)."""

@@ -20,7 +20,6 @@ streams instead (dead letters, Redis log sinks).
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -43,9 +42,13 @@ ExecutionLimitExceeded = type("ExecutionLimitExceeded", (api.ServiceError,), {
 ENQUEUE = """
 local limit = tonumber(ARGV[1])
 local ttl = ARGV[2]
+local stale = tonumber(ARGV[3])
+for i = 4, 3 + stale do
+  redis.call('UNLINK', ARGV[i])
+end
 local backlog = redis.call('XLEN', KEYS[1])
 local out = {}
-for i = 3, #ARGV, 3 do
+for i = 4 + stale, #ARGV, 3 do
   local sm, reply, doc = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local result
   if reply ~= '' and redis.call('EXISTS', reply) == 1 then
@@ -57,7 +60,7 @@ for i = 3, #ARGV, 3 do
     elseif limit > 0 and backlog >= limit then
       result = -1
     else
-      result = redis.call('XADD', KEYS[1], '*', 'sm', sm, 'rev', rev, 'start', doc)
+      result = redis.call('XADD', KEYS[1], '*', 'start', '{"rev":"' .. rev .. '",' .. string.sub(doc, 2))
       backlog = backlog + 1
     end
     if reply ~= '' then
@@ -76,8 +79,11 @@ end
 return out
 """
 # KEYS[1] starts stream, KEYS[2] revisions hash; ARGV[1] backlog bound (0: none), ARGV[2] reply expiry in
-# ms, then per start: state machine ARN, reply stream ('' for async), start document. Returns per start
-# the entry id, 0 (no such state machine), -1 (backlog full) or 'DUP' (sync start already accepted).
+# ms, ARGV[3] the number of finished calls' reply streams that follow (deleted here, saving a round trip),
+# then per start: state machine ARN, reply stream ('' for async), start document (a JSON object, to
+# which the script adds the machine's current "rev"; one field per entry keeps reading it cheap).
+# Returns per start the entry id, 0 (no such state machine), -1 (backlog full) or 'DUP' (sync start
+# already accepted).
 # A sync start's reply stream is created here (entry 0-1 "accepted", or 0-2 "error" when refused), so
 # it doubles as the "already enqueued" marker and the caller's XREAD after 0-1 returns the outcome.
 
@@ -91,7 +97,6 @@ class _Start:
     doc: bytes
     start_date: float
     reply: str = ""
-    result: Any = None
     error: BaseException | None = None
     done: anyio.Event = field(default_factory=anyio.Event)
 
@@ -119,14 +124,17 @@ class Client:
         self._script = redis.register_script(ENQUEUE)
         self._queue: list[_Start] = []
         self._sending = False
+        self._stale_replies: list[str] = []
 
     # -- requests ----------------------------------------------------------------------------------
 
     def _request(self, state_machine_arn: str, input: str | None, name: str | None, test_case: str | None,
                  *, sync: bool, timeout: float = 0.0) -> _Start:
         """Validate a start like AWS does and build its stream document."""
-        sm_arn, _, case = state_machine_arn.partition("#") if isinstance(state_machine_arn, str) else ("", "", "")
-        sm_arn = self.registry.arn(sm_arn or state_machine_arn)
+        # ``ARN#TestCase`` selects a mocked test case, as with Step Functions Local.
+        sm_arn, _, case = (state_machine_arn.partition("#") if isinstance(state_machine_arn, str)
+                           else (state_machine_arn, "", ""))
+        sm_arn = self.registry.arn(sm_arn)
         value = _parse_input(input)
         if name is None:
             name = new_uuid()
@@ -135,8 +143,8 @@ class Client:
         parts = sm_arn.split(":")
         arn = f"arn:aws:states:{parts[3]}:{parts[4]}:express:{parts[6]}:{name}:{new_uuid()}"
         now = time.time()
-        doc: dict[str, Any] = {"arn": arn, "name": name, "input": value, "mode": "sync" if sync else "async",
-                               "ts": now * 1000}
+        doc: dict[str, Any] = {"sm": sm_arn, "arn": arn, "name": name, "input": value,
+                               "mode": "sync" if sync else "async", "ts": now * 1000}
         reply = ""
         if sync:
             reply = self.keys.reply(new_uuid())
@@ -201,7 +209,7 @@ class Client:
             self._queue = []
 
     async def _send(self, batch: list[_Start]) -> None:
-        args: list[Any] = [self.max_backlog, self._ttl_ms()]
+        args: list[Any] = [self.max_backlog, self._ttl_ms(), 0]
         for req in batch:
             args += (req.state_machine_arn, "", req.doc)
         try:
@@ -247,10 +255,10 @@ class Client:
         no reply came within ``timeout`` seconds.
         """
         req = self._request(state_machine_arn, input, name, test_case, sync=True, timeout=timeout)
-        args = [self.keys.starts, self.keys.revisions, self.max_backlog, self._ttl_ms(timeout),
-                req.state_machine_arn, req.reply, req.doc]
         deadline = time.monotonic() + timeout
         backoff = Backoff()
+        # Reply streams of finished calls are deleted by the next call's script (no round trip of their own).
+        stale, self._stale_replies = self._stale_replies, []
         try:
             while True:
                 left = deadline - time.monotonic()
@@ -258,9 +266,12 @@ class Client:
                     raise api.ServiceUnavailable(f"No worker replied within {timeout:g} s (is a worker running?)")
                 try:
                     async with self.redis.pipeline(transaction=False) as pipe:
-                        pipe.eval(ENQUEUE, 2, *args)
+                        pipe.eval(ENQUEUE, 2, self.keys.starts, self.keys.revisions, self.max_backlog,
+                                  self._ttl_ms(timeout), len(stale), *stale, req.state_machine_arn, req.reply,
+                                  req.doc)
                         pipe.xread({req.reply: "0-1"}, count=1, block=max(1, int(left * 1000)))
-                        _, got = await pipe.execute()
+                        got = (await pipe.execute())[-1]
+                    stale = []
                 except RETRYABLE:
                     # Resending is safe: the reply stream marks the start as enqueued, and reading it
                     # (unlike popping a list) loses nothing when the connection breaks.
@@ -269,9 +280,10 @@ class Client:
                 if got:
                     break
         finally:
-            with anyio.CancelScope(shield=True), contextlib.suppress(*RETRYABLE):
-                await self.redis.delete(req.reply)
-        fields = got[0][1][0][1]
+            stale.append(req.reply)
+            self._stale_replies += stale
+        # RESP2: [[key, [(id, fields)]]]; RESP3: {key: [[(id, fields)]]}
+        fields = (next(iter(got.values()))[0] if isinstance(got, dict) else got[0][1])[0][1]
         if b"error" in fields or "error" in fields:
             code = text(fields.get(b"error") or fields.get("error"))
             if code == "StateMachineDoesNotExist":

@@ -185,15 +185,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 async def _serve(args: argparse.Namespace, spec: ProcessSpec) -> None:
     from .client import Client
-    from .process import _set_on_signal
+    from .process import Stop
     from .registry import Registry
 
     processes = args.processes or os.cpu_count() or 1
     redis = connect(spec.redis_url)
-    stop = anyio.Event()
+    stop = Stop()
     try:
         async with anyio.create_task_group() as tg:
-            tg.start_soon(_set_on_signal, stop)
+            tg.start_soon(stop.watch_signals)
             try:
                 from ..api.server import serve_http
             except ImportError:
@@ -201,7 +201,7 @@ async def _serve(args: argparse.Namespace, spec: ProcessSpec) -> None:
             else:
                 registry = Registry(redis, namespace=args.namespace)
                 client = Client(redis, namespace=args.namespace, registry=registry)
-                tg.start_soon(_http, serve_http, registry, client, args.host, args.port)
+                tg.start_soon(_http, serve_http, registry, client, redis, spec, args.host, args.port)
             sys.stderr.write(f"express-engine serving: redis {spec.redis_url}, namespace {args.namespace}, "
                              f"{processes} worker processes\n")
             await supervise(spec, processes, stop)
@@ -210,9 +210,17 @@ async def _serve(args: argparse.Namespace, spec: ProcessSpec) -> None:
         await redis.aclose()
 
 
-async def _http(serve_http: Callable[..., Any], registry: Any, client: Any, host: str, port: int) -> None:
-    log.warning("HTTP API on http://%s:%d", host, port)
-    await serve_http(registry, client, host=host, port=port)
+async def _http(serve_http: Callable[..., Any], registry: Any, client: Any, redis: Any, spec: ProcessSpec,
+                host: str, port: int) -> None:
+    from ..integrations import install
+    from .process import load_handlers, load_mock_config
+
+    handlers = load_handlers(spec.handlers)
+    sys.stderr.write(f"express-engine HTTP API on http://{host}:{port}\n")
+    # TestState runs in the API process: it gets the handlers, mocks and integrations too.
+    async with install(handlers, client=client, redis=redis):
+        await serve_http(registry, client, host=host, port=port, handlers=handlers,
+                         mocks=load_mock_config(spec.mock_config))
 
 
 # -- argument parsing -------------------------------------------------------------------------------------

@@ -2,14 +2,13 @@
 
 Every key of a namespace ``NS`` starts with ``NS:``:
 
-==================  ======  ==============================================================
-``NS:machines``     hash    state machine ARN -> JSON document (definition, logging, revision...)
-``NS:revisions``    hash    state machine ARN -> current revision id (read by the start script)
-``NS:starts``       stream  start requests not yet finished (consumer group ``workers``)
-``NS:dead``         stream  start requests given up on, with the reason (``MAXLEN ~``)
-``NS:reply:<id>``   stream  the reply to one synchronous start (expires)
-``NS:stats``        hash    consumer name -> JSON statistics of that worker process
-==================  ======  ==============================================================
+- ``NS:machines`` (hash): state machine ARN -> JSON document (definition, logging, revision, tags...);
+- ``NS:revisions`` (hash): state machine ARN -> current revision id (read by the start script);
+- ``NS:starts`` (stream, consumer group ``workers``): the start requests not yet finished, one JSON
+  field ``start`` per entry (sm, rev, arn, name, input, mode, reply, deadline, test_case, ts);
+- ``NS:dead`` (stream, ``MAXLEN ~``): start requests given up on, with the reason;
+- ``NS:reply:<id>`` (stream, expires): the reply to one synchronous start;
+- ``NS:stats`` (hash): consumer name -> JSON statistics of that worker process.
 """
 
 from __future__ import annotations
@@ -74,8 +73,8 @@ def connect(url: str, **kwargs: Any) -> aredis.Redis:
     """
     kwargs.setdefault("retry", Retry(NoBackoff(), 0))
     kwargs.setdefault("socket_connect_timeout", 5.0)
-    kwargs.setdefault("socket_keepalive", True)
-    kwargs.setdefault("health_check_interval", 0)
+    if not url.startswith("unix:"):
+        kwargs.setdefault("socket_keepalive", True)
     return aredis.from_url(url, decode_responses=False, **kwargs)
 
 

@@ -36,7 +36,7 @@ from typing import Any
 import anyio
 import orjson
 from anyio.abc import TaskGroup
-from redis.exceptions import ResponseError
+from redis.exceptions import NoScriptError, ResponseError
 
 from .. import service_errors as api
 from ..logs import LogRouter, Sink
@@ -49,6 +49,23 @@ from .registry import Registry
 from .stats import WorkerStats
 
 log = logging.getLogger("express_engine.worker")
+
+#: Acknowledge finished entries in one command: add each sync reply to its caller's reply stream
+#: (NOMKSTREAM: a caller that gave up deleted it), then XACK and XDEL the entries.
+#: KEYS[1] starts stream; ARGV[1] group, ARGV[2] number of ids, the ids, then (reply stream, payload) pairs.
+FINISH = """
+local n = tonumber(ARGV[2])
+local ids = {}
+for i = 1, n do ids[i] = ARGV[2 + i] end
+for i = 3 + n, #ARGV, 2 do
+  redis.call('XADD', ARGV[i], 'NOMKSTREAM', '*', 'reply', ARGV[i + 1])
+end
+redis.call('XACK', KEYS[1], ARGV[1], unpack(ids))
+redis.call('XDEL', KEYS[1], unpack(ids))
+return n
+"""
+#: Entries per FINISH call at most (Lua's unpack() limit is about 8000 values).
+MAX_FINISH = 4000
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +146,7 @@ class Worker:
         self.router: LogRouter | None = None
         self.engine: Engine | None = None
         self._stopping = False
+        self._stop_event = anyio.Event()
         self._wake = anyio.Event()  # set on stop and when a slot frees up
         self._inflight: dict[str, float] = {}  # entry id -> monotonic start, for executions run as tasks
         #: entries this worker is handling: read or claimed, not yet acknowledged (never dispatched twice)
@@ -139,8 +157,10 @@ class Worker:
         #: those pending when we started (a reused consumer name) and those whose execution crashed
         self._reclaim_only: set[str] = set()
         self._all_done = anyio.Event()
-        self._done: list[tuple[str, str | None, bytes | None]] = []  # (entry id, reply list, reply payload)
+        self._done: list[tuple[str, str | None, bytes | None]] = []  # (entry id, reply stream, reply payload)
         self._ack_ready = anyio.Event()
+        self._acking = 0  # acknowledgements being sent by the flusher
+        self._finish_sha: str | None = None  # the FINISH script, once loaded
         self._ready = anyio.Event()
 
     # -- lifecycle ------------------------------------------------------------------------------------
@@ -148,6 +168,7 @@ class Worker:
     def stop(self) -> None:
         """Ask for a graceful shutdown (stop reading, finish or hand back running executions)."""
         self._stopping = True
+        self._stop_event.set()
         self._wake.set()
 
     async def wait_ready(self) -> None:
@@ -184,14 +205,14 @@ class Worker:
                 # Acknowledge everything finished (bounded: Redis may be gone for good).
                 self._ack_ready.set()
                 with anyio.move_on_after(max(5.0, o.grace)) as scope:
-                    while self._done:
+                    while self._done or self._acking:
                         await anyio.sleep(0.01)
                 if scope.cancelled_caught:
                     log.error("%d finished executions could not be acknowledged: they will run again",
                               len(self._done))
                 service.cancel_scope.cancel()
             self.stats.log_dropped = router.dropped
-        with anyio.CancelScope(shield=True), anyio.move_on_after(2.0):
+        with anyio.CancelScope(shield=True), anyio.move_on_after(2.0), contextlib.suppress(*RETRYABLE):
             await self._leave_group()
             await self._publish_stats()
         return self.stats
@@ -244,25 +265,45 @@ class Worker:
                 if self._free_slots() <= 0 and not self._stopping:
                     await self._wake.wait()
                 continue
+            # Acknowledge what the last batch finished in the same round trip as the next read.
+            acks: list[tuple[str, str | None, bytes | None]] = []
             try:
                 if self._recover:
                     await self._recover_pending(tg)
                     continue
-                reply = await self.redis.xreadgroup(GROUP, self.consumer, streams, count=min(free, o.batch),
-                                                    block=block_ms)
+                acks, self._done = self._done[:MAX_FINISH], self._done[MAX_FINISH:]
+                if acks:
+                    if self._finish_sha is None:
+                        self._finish_sha = await self.redis.script_load(FINISH)
+                    pipe = self.redis.pipeline(transaction=False)
+                    self._queue_finish(pipe, acks)
+                    pipe.xreadgroup(GROUP, self.consumer, streams, count=min(free, o.batch), block=block_ms)
+                    finished, reply = await pipe.execute(raise_on_error=False)
+                    self._finished(acks, finished)
+                    acks = []
+                    if isinstance(reply, Exception):
+                        raise reply
+                else:
+                    reply = await self.redis.xreadgroup(GROUP, self.consumer, streams, count=min(free, o.batch),
+                                                        block=block_ms)
                 backoff.reset()
             except ResponseError as exc:
+                if acks:
+                    self._give_back(acks)
                 if "NOGROUP" not in str(exc):
                     raise
                 await self._retry(self._ensure_group)  # the stream was deleted (or Redis lost its data)
                 continue
             except RETRYABLE as exc:
+                if acks:
+                    self._give_back(acks)
                 self._connection_lost(exc)
                 self._recover = True  # Redis may have delivered entries whose reply we did not get
                 await anyio.sleep(backoff.next())
                 continue
-            if reply:
-                await self._dispatch(tg, reply[0][1], None)
+            if reply:  # RESP2: [[key, entries]]; RESP3: {key: [entries]}
+                await self._dispatch(tg, next(iter(reply.values()))[0] if isinstance(reply, dict) else reply[0][1],
+                                     None)
 
     async def _recover_pending(self, tg: TaskGroup) -> None:
         """Run the entries Redis delivered to us whose reply we never received (the connection broke).
@@ -325,8 +366,8 @@ class Worker:
                 continue
             try:
                 start = orjson.loads(fields[b"start"])
-                sm_arn = fields[b"sm"].decode()
-                rev = fields[b"rev"].decode()
+                sm_arn = start["sm"]
+                rev = start["rev"]
                 sync = start["mode"] == "sync"
                 if not (isinstance(start["arn"], str) and isinstance(start["name"], str)):
                     raise ValueError("arn and name must be strings")
@@ -419,7 +460,8 @@ class Worker:
                 self._reclaim_only.add(entry_id)
             return
         self.stats.count(response["status"])
-        self.stats.latency_ms.add(time.time() * 1000 - start["ts"])
+        if "ts" in start:
+            self.stats.latency_ms.add(time.time() * 1000 - start["ts"])
         if sync:
             self._finish(entry_id, start.get("reply"), orjson.dumps(response))
         else:
@@ -436,25 +478,58 @@ class Worker:
     # -- acknowledgements ----------------------------------------------------------------------------------
 
     async def _ack_loop(self) -> None:
+        """Acknowledge finished entries (those the reader does not send along with its next read)."""
+        backoff = Backoff()
         while True:
             await self._ack_ready.wait()
             self._ack_ready = anyio.Event()
             while self._done:
-                batch = self._done[:5000]
-                await self._retry(self._ack, batch)
-                del self._done[:len(batch)]
+                batch, self._done = self._done[:MAX_FINISH], self._done[MAX_FINISH:]
+                self._acking = len(batch)
+                try:
+                    if self._finish_sha is None:
+                        self._finish_sha = await self.redis.script_load(FINISH)
+                    pipe = self.redis.pipeline(transaction=False)
+                    self._queue_finish(pipe, batch)
+                    [finished] = await pipe.execute(raise_on_error=False)
+                except RETRYABLE as exc:
+                    finished = exc
+                finally:
+                    self._acking = 0
+                if self._finished(batch, finished):
+                    backoff.reset()
+                else:
+                    await anyio.sleep(backoff.next())
 
-    async def _ack(self, batch: list[tuple[str, str | None, bytes | None]]) -> None:
-        pipe = self.redis.pipeline(transaction=False)
-        ids = []
-        for entry_id, reply, payload in batch:
-            ids.append(entry_id)
-            if reply:  # NOMKSTREAM: a caller that gave up has deleted its reply stream, or it expired
-                pipe.xadd(reply, {"reply": payload}, nomkstream=True)
-        pipe.xack(self.keys.starts, GROUP, *ids)
-        pipe.xdel(self.keys.starts, *ids)
-        await pipe.execute()
-        self._owned.difference_update(ids)
+    def _queue_finish(self, pipe: Any, batch: list[tuple[str, str | None, bytes | None]]) -> None:
+        """Add the FINISH call for ``batch`` (sync replies, XACK, XDEL) to a pipeline."""
+        args: list[Any] = [GROUP, len(batch)]
+        args += [entry_id for entry_id, _, _ in batch]
+        for _, reply, payload in batch:
+            if reply:
+                args += (reply, payload)
+        pipe.evalsha(self._finish_sha, 1, self.keys.starts, *args)
+
+    def _finished(self, batch: list[tuple[str, str | None, bytes | None]], result: Any) -> bool:
+        """Book the outcome of a FINISH call; a failed one is queued again. Returns whether it worked."""
+        if not isinstance(result, Exception):
+            self._owned.difference_update(entry_id for entry_id, _, _ in batch)
+            return True
+        self._give_back(batch)
+        if isinstance(result, NoScriptError):
+            self._finish_sha = None  # Redis restarted without our script: load it again
+        elif isinstance(result, RETRYABLE):
+            self._connection_lost(result)
+        elif isinstance(result, ResponseError) and "NOGROUP" in str(result):
+            self._recover = True
+        else:
+            raise result
+        return False
+
+    def _give_back(self, batch: list[tuple[str, str | None, bytes | None]]) -> None:
+        """Queue acknowledgements again whose call failed (they may or may not have been applied)."""
+        self._done[:0] = batch
+        self._ack_ready.set()
 
     async def _dead_letter(self, entry_id: str, fields: dict[bytes, bytes] | None, reason: str,
                            deliveries: int) -> None:
@@ -483,7 +558,7 @@ class Worker:
         last_prune = time.monotonic()
         while not self._stopping:
             with anyio.move_on_after(interval):
-                await self._stop_requested()
+                await self._stop_event.wait()
             if self._stopping:
                 return
             self._recover = True  # also catches replies lost without an error we could see
@@ -500,10 +575,6 @@ class Worker:
                 if "NOGROUP" not in str(exc):
                     raise
                 await self._retry(self._ensure_group)
-
-    async def _stop_requested(self) -> None:
-        while not self._stopping:
-            await anyio.sleep(0.05)
 
     async def _renew(self) -> None:
         """Reset the idle time of long-running executions so no other worker reclaims them."""
