@@ -28,6 +28,7 @@ def _error(code: str, status: int = 400) -> type[ServiceError]:
     return type(code, (ServiceError,), {"code": code, "status": status, "__doc__": f"AWS ``{code}``."})
 
 
+ExecutionLimitExceeded = _error("ExecutionLimitExceeded")
 InvalidArn = _error("InvalidArn")
 InvalidDefinition = _error("InvalidDefinition")
 InvalidExecutionInput = _error("InvalidExecutionInput")

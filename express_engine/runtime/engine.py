@@ -157,7 +157,8 @@ class LogBatch:
 LogHandler = Callable[[LogBatch], Awaitable[None]]
 
 
-def _parse_input(text: str | None) -> Json:
+def parse_input(text: str | None) -> Json:
+    """An execution input as given to the API: JSON text (``None`` = ``{}``) within the size limit."""
     if text is None:
         return {}
     if not isinstance(text, str):
@@ -338,7 +339,7 @@ class Engine:
                                    name: str | None = None, *, mock: Any = None) -> dict[str, Json]:
         """Run an execution to its end and return the StartSyncExecution response."""
         record = state_machine if isinstance(state_machine, StateMachineRecord) else self.get(state_machine)
-        value = _parse_input(input)
+        value = parse_input(input)
         if name is not None:
             check_name(name)
         return await self.run(record, value, name=name or new_uuid(), sync=True, mock=mock)
@@ -349,7 +350,7 @@ class Engine:
         if self._task_group is None:
             raise RuntimeError("start_execution needs a running engine: use 'async with Engine() as engine'")
         record = state_machine if isinstance(state_machine, StateMachineRecord) else self.get(state_machine)
-        value = _parse_input(input)
+        value = parse_input(input)
         if name is not None:
             check_name(name)
         exec_name = name or new_uuid()
@@ -385,7 +386,7 @@ class Engine:
                 started_details = {"input": input_text, "inputDetails": {"truncated": False},
                                    "roleArn": record.role_arn}
         ex.event(None, "ExecutionStarted", started_details)
-        frame = Frame({}, prev=1)
+        frame = Frame({}, prev=0)  # AWS: the first StateEntered has previous_event_id 0
         status, output, error, cause = "SUCCEEDED", None, None, None
         try:
             # With a mock (MockConfigFile test case) a resource may be served by the mock alone;

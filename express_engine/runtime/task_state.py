@@ -26,7 +26,10 @@ async def _invoke(ex: Execution, st: m.Task, payload: Json, frame: Frame, timeou
     if legacy:
         details = None
         if ex.recording:
-            details = {"resource": res.arn, "input": dumps(payload), "inputDetails": {"truncated": False}}
+            details = {"resource": res.arn}
+            if ex.include_data:
+                details["input"] = dumps(payload)
+                details["inputDetails"] = {"truncated": False}
             if timeout is not None:
                 details["timeoutInSeconds"] = int(timeout)
         ex.event(frame, "LambdaFunctionScheduled", details)

@@ -29,15 +29,14 @@ import anyio
 import orjson
 
 from .. import service_errors as api
-from ..runtime.engine import _parse_input, check_name, new_uuid
+from ..runtime.engine import check_name, new_uuid, parse_input
 from .keys import RETRYABLE, Backoff, Keys, text
 from .registry import Registry
 
 #: Default bound on unfinished starts (see the module docstring).
 DEFAULT_MAX_BACKLOG = 1_000_000
 
-ExecutionLimitExceeded = type("ExecutionLimitExceeded", (api.ServiceError,), {
-    "code": "ExecutionLimitExceeded", "status": 400, "__doc__": "AWS ``ExecutionLimitExceeded``."})
+ExecutionLimitExceeded = api.ExecutionLimitExceeded
 
 ENQUEUE = """
 local limit = tonumber(ARGV[1])
@@ -135,7 +134,7 @@ class Client:
         sm_arn, _, case = (state_machine_arn.partition("#") if isinstance(state_machine_arn, str)
                            else (state_machine_arn, "", ""))
         sm_arn = self.registry.arn(sm_arn)
-        value = _parse_input(input)
+        value = parse_input(input)
         if name is None:
             name = new_uuid()
         else:
