@@ -82,16 +82,18 @@ def _steps_of(expr: Any) -> tuple[str | int, ...] | None:
         node = node.left
 
 
+#: Node types that can match several values (by name: jsonpath-ng added ``Wildcard`` in 1.16).
+_MULTI_NODES = frozenset({"Slice", "Wildcard", "Descendants", "Where", "WhereNot", "Union", "Filter"})
+
+
 def _is_multi(expr: Any) -> bool:
     """Whether a parsed path can match several values (so its result is always a list)."""
-    if isinstance(expr, (jp.Slice, jp.Descendants, jp.WhereNot, jp.Where, jp.Union)):
+    if type(expr).__name__ in _MULTI_NODES:
         return True
     if isinstance(expr, jp.Fields):
         return len(expr.fields) != 1 or expr.fields[0] == "*"
     if isinstance(expr, jp.Index):
         return len(expr.indices) != 1
-    if type(expr).__name__ == "Filter":
-        return True
     for attr in ("left", "right"):
         child = getattr(expr, attr, None)
         if child is not None and _is_multi(child):
