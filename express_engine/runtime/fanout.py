@@ -6,7 +6,6 @@ that never suspends is run inline, one job after the other: nothing could interl
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -19,7 +18,7 @@ from ..jsonutil import Json, dumps
 from . import interpreter  # run_graph / run_graph_sync; imported as a module because it imports us
 from .dataflow import apply_input_path
 from .execution import Execution, Frame, StateEnv
-from .steps import Caught, Step, after_tail, entered, render, states_binding, tail, with_retry
+from .steps import Step, attempt_and_finish, entered, render, states_binding
 
 # -- Parallel and Map -------------------------------------------------------------------------------
 
@@ -106,13 +105,7 @@ async def step_parallel(ex: Execution, st: m.Parallel, raw: Json, frame: Frame) 
         ex.event(frame, "ParallelStateSucceeded")
         return result
 
-    env = StateEnv(ex, frame, st.name, time.time(), retry_count=0)
-    outcome = await with_retry(ex, st, raw, frame, env, entered_id, "Parallel", attempt)
-    if isinstance(outcome, Caught):
-        return outcome.step
-    result, env = outcome
-    states = states_binding(raw, env, st) if st.jsonata else None
-    return after_tail(st, tail(ex, st, raw, result, frame, env, states, "Parallel", entered_id))
+    return await attempt_and_finish(ex, st, raw, frame, entered_id, "Parallel", attempt)
 
 
 def _int_from_path(path: Any, value: Json, env: StateEnv, field: str) -> int:
@@ -231,13 +224,7 @@ async def step_map(ex: Execution, st: m.Map, raw: Json, frame: Frame) -> Step:
     async def attempt(env: StateEnv) -> Json:
         return await _map_once(ex, st, raw, frame, env, states_binding(raw, env, st) if st.jsonata else None)
 
-    env = StateEnv(ex, frame, st.name, time.time(), retry_count=0)
-    outcome = await with_retry(ex, st, raw, frame, env, entered_id, "Map", attempt)
-    if isinstance(outcome, Caught):
-        return outcome.step
-    result, env = outcome
-    states = states_binding(raw, env, st) if st.jsonata else None
-    return after_tail(st, tail(ex, st, raw, result, frame, env, states, "Map", entered_id))
+    return await attempt_and_finish(ex, st, raw, frame, entered_id, "Map", attempt)
 
 
 async def _map_once(ex: Execution, st: m.Map, raw: Json, frame: Frame, env: StateEnv,

@@ -7,6 +7,7 @@ Step functions (in :mod:`.interpreter`, :mod:`.task_state` and :mod:`.fanout`) r
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -225,6 +226,18 @@ class Caught:
 
     def __init__(self, step: Step) -> None:
         self.step = step
+
+
+async def attempt_and_finish(ex: Execution, st: Any, raw: Json, frame: Frame, entered_id: int, kind: str,
+                             attempt: Callable[[StateEnv], Awaitable[Json]]) -> Step:
+    """A Task/Parallel/Map state after entry: attempts under Retry/Catch, then the result data flow."""
+    env = StateEnv(ex, frame, st.name, time.time(), retry_count=0)
+    outcome = await with_retry(ex, st, raw, frame, env, entered_id, kind, attempt)
+    if isinstance(outcome, Caught):
+        return outcome.step
+    result, env = outcome
+    states = states_binding(raw, env, st) if st.jsonata else None
+    return after_tail(st, tail(ex, st, raw, result, frame, env, states, kind, entered_id))
 
 
 def after_tail(st: Any, out: Json | Caught) -> Step:

@@ -13,7 +13,7 @@ from ..asl.paths import PathNotFound, VariableNotFound
 from ..jsonutil import Json, JsonError, dumps, loads
 from .dataflow import apply_input_path, check_size
 from .execution import Execution, Frame, StateEnv
-from .steps import Caught, Step, after_tail, entered, render, states_binding, tail, with_retry
+from .steps import Step, attempt_and_finish, entered, render, states_binding
 from .tasks import LambdaContext, call_handler, function_not_found
 
 # -- Task -------------------------------------------------------------------------------------------
@@ -179,12 +179,6 @@ async def step_task(ex: Execution, st: m.Task, raw: Json, frame: Frame) -> Step:
         timeout = _task_timeout(st, value, env, states)
         return await _invoke(ex, st, payload, frame, timeout)
 
-    env = StateEnv(ex, frame, st.name, time.time(), retry_count=0)
-    outcome = await with_retry(ex, st, raw, frame, env, entered_id, "Task", attempt)
-    if isinstance(outcome, Caught):
-        return outcome.step
-    result, env = outcome
-    states = states_binding(raw, env, st) if st.jsonata else None
-    return after_tail(st, tail(ex, st, raw, result, frame, env, states, "Task", entered_id))
+    return await attempt_and_finish(ex, st, raw, frame, entered_id, "Task", attempt)
 
 
