@@ -162,6 +162,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     bad = _check_worker_args(args)
     if bad is not None:
         return bad
+    # Decide authentication before starting anything, so a refusal is one clear message.
+    from ..api.auth import credentials_from_env, parse_credentials
+    from ..api.server import is_loopback
+
+    try:
+        args.auth = parse_credentials(args.credentials) if args.credentials else credentials_from_env()
+    except ValueError as exc:
+        return _error("ValidationException", str(exc), EXIT_INVALID)
+    if not args.auth and not args.allow_anonymous and not is_loopback(args.host):
+        return _error("ValidationException", f"refusing to serve the HTTP API on {args.host} without "
+                      "authentication: pass --credentials KEY:SECRET (or set EXPRESS_ENGINE_CREDENTIALS), "
+                      "or --allow-anonymous", EXIT_INVALID)
     setup_logging(args.verbosity)
     server = None
     url = args.redis_url
@@ -201,7 +213,7 @@ async def _serve(args: argparse.Namespace, spec: ProcessSpec) -> None:
             else:
                 registry = Registry(redis, namespace=args.namespace)
                 client = Client(redis, namespace=args.namespace, registry=registry)
-                tg.start_soon(_http, serve_http, registry, client, redis, spec, args.host, args.port)
+                tg.start_soon(_http, serve_http, registry, client, redis, spec, args)
             sys.stderr.write(f"express-engine serving: redis {spec.redis_url}, namespace {args.namespace}, "
                              f"{processes} worker processes\n")
             await supervise(spec, processes, stop)
@@ -211,16 +223,18 @@ async def _serve(args: argparse.Namespace, spec: ProcessSpec) -> None:
 
 
 async def _http(serve_http: Callable[..., Any], registry: Any, client: Any, redis: Any, spec: ProcessSpec,
-                host: str, port: int) -> None:
+                args: argparse.Namespace) -> None:
     from ..integrations import install
     from .process import load_handlers, load_mock_config
 
     handlers = load_handlers(spec.handlers)
+    host, port = args.host, args.port
     sys.stderr.write(f"express-engine HTTP API on http://{host}:{port}\n")
     # TestState runs in the API process: it gets the handlers, mocks and integrations too.
     async with install(handlers, client=client, redis=redis):
         await serve_http(registry, client, host=host, port=port, handlers=handlers,
-                         mocks=load_mock_config(spec.mock_config))
+                         mocks=load_mock_config(spec.mock_config), auth=args.auth,
+                         allow_anonymous=args.allow_anonymous)
 
 
 # -- argument parsing -------------------------------------------------------------------------------------
@@ -300,5 +314,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--embedded-port", type=int, default=6379, help="embedded Redis port (default 6379)")
     p.add_argument("--host", default="127.0.0.1", help="HTTP API address (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8083, help="HTTP API port (default 8083)")
+    p.add_argument("--credentials", action="append", metavar="KEY:SECRET",
+                   help="accept SigV4-signed requests from this key (repeatable; default: "
+                        "$EXPRESS_ENGINE_CREDENTIALS); without credentials only loopback addresses are served")
+    p.add_argument("--allow-anonymous", action="store_true",
+                   help="serve a non-loopback address without authentication")
     _worker_args(p)
     p.set_defaults(func=cmd_serve)

@@ -93,3 +93,10 @@ def test_validate_reports_diagnostics(tmp_path):
     assert code == 2
     assert out["result"] == "FAIL"
     assert out["diagnostics"][0]["location"] == "/States/A/Type"
+
+
+def test_serve_refuses_a_public_address_without_credentials():
+    code, out = cli("serve", "--host", "0.0.0.0", "--port", "1")
+    assert code == 2
+    assert out["error"] == "ValidationException"
+    assert "--credentials" in out["cause"]
