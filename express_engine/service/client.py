@@ -1,15 +1,20 @@
 """Submitting starts to the Redis stream: async starts (at-least-once) and sync starts (at-most-once).
 
-A start is accepted by one Lua script (``ENQUEUE``) that, atomically per start, checks that the state
-machine exists, applies the backlog bound and ``XADD``s the request stamped with the machine's
-current revision. Async starts issued concurrently are sent together: the first caller sends every
-start queued behind it in one script call (auto-batching), so many producers cost few round trips.
+A start is accepted by one Lua script (``ENQUEUE``, sent with ``EVALSHA``) that, atomically per start,
+checks that the state machine exists, applies the backlog bound and ``XADD``s the request stamped with
+the machine's current revision. Starts issued concurrently are sent together: async ones by the first
+caller, which sends every start queued behind it in one script call; sync ones by a sender task
+(auto-batching), so many producers cost few round trips.
 
-A sync start pipelines the script and an ``XREAD BLOCK`` on its own reply stream, so the caller
-waits for the worker's reply in a single round trip. The script creates the reply stream when it
-accepts the start, which marks the start as enqueued: a sync start resent after a lost connection
-is never enqueued twice, and since reading a stream (unlike popping a list) consumes nothing, a reply
-lost in transit is read again.
+Sync replies are multiplexed: each :class:`Client` owns one reply stream (``NS:reply:<client id>``)
+that workers ``XADD`` every reply to, tagged with the request id, and one reader task blocked in
+``XREAD`` on it hands each reply to the waiting request (while any is waiting). The script records
+each accepted sync start's outcome in the client's hash ``NS:sent:<client id>`` (request id ->
+entry id or refusal), which marks the start as enqueued: a sync start resent after a lost connection
+is never enqueued twice, it gets the recorded outcome. Reading a stream consumes nothing, so a reply
+lost in transit is read again; the reader trims what it has handled every ``TRIM_EVERY`` replies. Both keys
+expire ``timeout + 60`` s after the last sync start that needed them, so a crashed client leaves no
+garbage behind.
 
 Backlog policy: workers delete each entry once it is finished, so the stream holds exactly the
 unfinished starts. Instead of trimming (``MAXLEN`` would silently discard accepted starts that no
@@ -20,6 +25,8 @@ streams instead (dead letters, Redis log sinks).
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,6 +40,8 @@ from ..runtime.engine import check_name, new_uuid, parse_input
 from .keys import RETRYABLE, Backoff, Keys, text
 from .registry import Registry
 
+log = logging.getLogger("express_engine.client")
+
 #: Default bound on unfinished starts (see the module docstring).
 DEFAULT_MAX_BACKLOG = 1_000_000
 
@@ -40,19 +49,25 @@ ExecutionLimitExceeded = api.ExecutionLimitExceeded
 
 ENQUEUE = """
 local limit = tonumber(ARGV[1])
-local ttl = ARGV[2]
+local ttl = tonumber(ARGV[2])
 local stale = tonumber(ARGV[3])
-for i = 4, 3 + stale do
-  redis.call('UNLINK', ARGV[i])
+if stale > 0 then
+  redis.call('HDEL', KEYS[4], unpack(ARGV, 4, 3 + stale))
 end
 local backlog = redis.call('XLEN', KEYS[1])
 local out = {}
+local sync = false
 for i = 4 + stale, #ARGV, 3 do
-  local sm, reply, doc = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  local result
-  if reply ~= '' and redis.call('EXISTS', reply) == 1 then
-    result = 'DUP'
-  else
+  local sm, rid, doc = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local result = false
+  if rid ~= '' then
+    sync = true
+    result = redis.call('HGET', KEYS[4], rid)
+    if result then
+      result = tonumber(result) or result
+    end
+  end
+  if not result then
     local rev = redis.call('HGET', KEYS[2], sm)
     if not rev then
       result = 0
@@ -62,29 +77,39 @@ for i = 4 + stale, #ARGV, 3 do
       result = redis.call('XADD', KEYS[1], '*', 'start', '{"rev":"' .. rev .. '",' .. string.sub(doc, 2))
       backlog = backlog + 1
     end
-    if reply ~= '' then
-      if result == 0 then
-        redis.call('XADD', reply, '0-2', 'error', 'StateMachineDoesNotExist')
-      elseif result == -1 then
-        redis.call('XADD', reply, '0-2', 'error', 'ExecutionLimitExceeded')
-      else
-        redis.call('XADD', reply, '0-1', 'accepted', result)
-      end
-      redis.call('PEXPIRE', reply, ttl)
+    if rid ~= '' then
+      redis.call('HSET', KEYS[4], rid, result)
     end
   end
   out[#out + 1] = result
 end
+if sync then
+  if redis.call('EXISTS', KEYS[3]) == 0 then
+    redis.call('XADD', KEYS[3], '*', 'open', '1')
+  end
+  for k = 3, 4 do
+    if redis.call('PTTL', KEYS[k]) < ttl then
+      redis.call('PEXPIRE', KEYS[k], ttl)
+    end
+  end
+end
 return out
 """
-# KEYS[1] starts stream, KEYS[2] revisions hash; ARGV[1] backlog bound (0: none), ARGV[2] reply expiry in
-# ms, ARGV[3] the number of finished calls' reply streams that follow (deleted here, saving a round trip),
-# then per start: state machine ARN, reply stream ('' for async), start document (a JSON object, to
-# which the script adds the machine's current "rev"; one field per entry keeps reading it cheap).
-# Returns per start the entry id, 0 (no such state machine), -1 (backlog full) or 'DUP' (sync start
-# already accepted).
-# A sync start's reply stream is created here (entry 0-1 "accepted", or 0-2 "error" when refused), so
-# it doubles as the "already enqueued" marker and the caller's XREAD after 0-1 returns the outcome.
+# KEYS[1] starts stream, KEYS[2] revisions hash, KEYS[3] the client's reply stream, KEYS[4] the client's
+# hash of sync starts sent; ARGV[1] backlog bound (0: none), ARGV[2] expiry of KEYS[3] and KEYS[4] in ms
+# (only ever lengthened), ARGV[3] the number of finished sync requests' ids that follow (forgotten from
+# KEYS[4] here, saving a round trip), then per start: state machine ARN, request id ('' for async), start
+# document (a JSON object, to which the script adds the machine's current "rev"; one field per entry keeps
+# reading it cheap). Returns per start the entry id, 0 (no such state machine) or -1 (backlog full); a
+# sync start already sent gets the outcome recorded then, and is not enqueued again.
+# The reply stream is created here (an "open" entry, skipped by the reader) because workers add replies
+# with NOMKSTREAM: a reply to a client whose stream expired is dropped.
+
+#: The reader trims its reply stream once it has handled this many replies (along with its next read).
+TRIM_EVERY = 100
+
+#: Finished sync requests' ids forgotten per script call at most (Lua's unpack() limit is about 8000).
+MAX_STALE = 1_000
 
 
 @dataclass(slots=True)
@@ -95,9 +120,13 @@ class _Start:
     arn: str
     doc: bytes
     start_date: float
-    reply: str = ""
+    rid: str = ""
     error: BaseException | None = None
     done: anyio.Event = field(default_factory=anyio.Event)
+    #: sync starts: monotonic deadline, and the future the outcome (reply payload or error) is set on
+    deadline: float = 0.0
+    ttl_ms: int = 0
+    future: asyncio.Future[bytes] | None = None
 
 
 def _error(code: str, message: str) -> api.ServiceError:
@@ -123,7 +152,17 @@ class Client:
         self._script = redis.register_script(ENQUEUE)
         self._queue: list[_Start] = []
         self._sending = False
-        self._stale_replies: list[str] = []
+        #: this client's reply stream and its hash of sync starts sent (see the module docstring)
+        self.client_id = new_uuid()
+        self._reply_stream = self.keys.reply(self.client_id)
+        self._keys = [self.keys.starts, self.keys.revisions, self._reply_stream, self.keys.sent(self.client_id)]
+        self._sync_queue: list[_Start] = []
+        self._sync_sender: asyncio.Task[None] | None = None
+        self._waiting: dict[str, asyncio.Future[bytes]] = {}  # request id -> its caller's future
+        self._reader: asyncio.Task[None] | None = None
+        self._last_reply = "0-0"  # the last reply stream entry handled
+        self._untrimmed = 0  # replies handled since the stream was last trimmed
+        self._stale: list[str] = []  # finished sync requests' ids, forgotten by the next script call
 
     # -- requests ----------------------------------------------------------------------------------
 
@@ -144,17 +183,18 @@ class Client:
         now = time.time()
         doc: dict[str, Any] = {"sm": sm_arn, "arn": arn, "name": name, "input": value,
                                "mode": "sync" if sync else "async", "ts": now * 1000}
-        reply = ""
+        rid = ""
         if sync:
-            reply = self.keys.reply(new_uuid())
-            doc["reply"] = reply
+            rid = new_uuid()
+            doc["reply"] = self._reply_stream
+            doc["rid"] = rid
             doc["deadline"] = (now + timeout) * 1000
         if test_case or case:
             doc["test_case"] = test_case or case
-        return _Start(sm_arn, arn, orjson.dumps(doc), now, reply)
+        return _Start(sm_arn, arn, orjson.dumps(doc), now, rid)
 
     def _ttl_ms(self, timeout: float = 0.0) -> int:
-        """How long a sync start's reply stream may outlive its caller (normally the caller deletes it)."""
+        """How long the reply stream and the sent-starts hash outlive a sync start's caller."""
         return int((timeout + 60.0) * 1000)
 
     # -- async starts ------------------------------------------------------------------------------------
@@ -232,7 +272,7 @@ class Client:
         backoff = Backoff()
         while True:
             try:
-                return await self._script(keys=[self.keys.starts, self.keys.revisions], args=args)
+                return await self._script(keys=self._keys, args=args)
             except RETRYABLE as exc:
                 delay = backoff.next()
                 if time.monotonic() + delay > deadline:
@@ -254,41 +294,115 @@ class Client:
         no reply came within ``timeout`` seconds.
         """
         req = self._request(state_machine_arn, input, name, test_case, sync=True, timeout=timeout)
-        deadline = time.monotonic() + timeout
-        backoff = Backoff()
-        # Reply streams of finished calls are deleted by the next call's script (no round trip of their own).
-        stale, self._stale_replies = self._stale_replies, []
+        loop = asyncio.get_running_loop()
+        req.deadline = time.monotonic() + timeout
+        req.ttl_ms = self._ttl_ms(timeout)
+        req.future = future = loop.create_future()
+        self._waiting[req.rid] = future
         try:
-            while True:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise api.ServiceUnavailable(f"No worker replied within {timeout:g} s (is a worker running?)")
-                try:
-                    async with self.redis.pipeline(transaction=False) as pipe:
-                        pipe.eval(ENQUEUE, 2, self.keys.starts, self.keys.revisions, self.max_backlog,
-                                  self._ttl_ms(timeout), len(stale), *stale, req.state_machine_arn, req.reply,
-                                  req.doc)
-                        pipe.xread({req.reply: "0-1"}, count=1, block=max(1, int(left * 1000)))
-                        got = (await pipe.execute())[-1]
-                    stale = []
-                except RETRYABLE:
-                    # Resending is safe: the reply stream marks the start as enqueued, and reading it
-                    # (unlike popping a list) loses nothing when the connection breaks.
-                    await anyio.sleep(min(backoff.next(), max(0.0, deadline - time.monotonic())))
-                    continue
-                if got:
-                    break
+            self._sync_queue.append(req)
+            if self._sync_sender is None:
+                self._sync_sender = loop.create_task(self._send_sync())
+            if self._reader is None:
+                self._reader = loop.create_task(self._read_replies())
+            try:
+                async with asyncio.timeout(timeout):
+                    payload = await future
+            except TimeoutError:
+                raise api.ServiceUnavailable(
+                    f"No worker replied within {timeout:g} s (is a worker running?)") from None
         finally:
-            stale.append(req.reply)
-            self._stale_replies += stale
-        # RESP2: [[key, [(id, fields)]]]; RESP3: {key: [[(id, fields)]]}
-        fields = (next(iter(got.values()))[0] if isinstance(got, dict) else got[0][1])[0][1]
-        if b"error" in fields or "error" in fields:
-            code = text(fields.get(b"error") or fields.get("error"))
-            if code == "StateMachineDoesNotExist":
-                raise api.StateMachineDoesNotExist(f"State Machine Does Not Exist: '{req.state_machine_arn}'")
-            raise self._backlog_full()
-        doc = orjson.loads(fields.get(b"reply") or fields.get("reply"))
+            del self._waiting[req.rid]
+            self._stale.append(req.rid)
+        doc = orjson.loads(payload)
         if "__type" in doc:
             raise _error(doc["__type"], doc.get("message", ""))
         return doc
+
+    async def _send_sync(self) -> None:
+        """Send the queued sync starts, as many per script call as are waiting (one task, while any is)."""
+        try:
+            while self._sync_queue:
+                batch, self._sync_queue = self._sync_queue[:self.max_batch], self._sync_queue[self.max_batch:]
+                await self._send_sync_batch(batch)
+        finally:
+            self._sync_sender = None
+            for req in self._sync_queue:  # only left when we were cancelled (the event loop is closing)
+                self._fail(req, api.ServiceUnavailable("The start was not sent: its sender was cancelled"))
+            self._sync_queue = []
+
+    async def _send_sync_batch(self, batch: list[_Start]) -> None:
+        backoff = Backoff()
+        while True:
+            # Requests whose caller gave up (timed out, cancelled) are not sent again: that caller got its
+            # error; a start that a broken call did enqueue still runs at most once, its reply unread.
+            batch = [r for r in batch if r.future is not None and not r.future.done()]
+            if not batch:
+                return
+            stale, self._stale = self._stale[:MAX_STALE], self._stale[MAX_STALE:]
+            args: list[Any] = [self.max_backlog, max(r.ttl_ms for r in batch), len(stale), *stale]
+            for req in batch:
+                args += (req.state_machine_arn, req.rid, req.doc)
+            try:
+                results = await self._script(keys=self._keys, args=args)
+                break
+            except RETRYABLE:
+                # Resending is safe: the script recorded each start it accepted, and answers a resend with that.
+                self._stale[:0] = stale
+                left = max(r.deadline for r in batch) - time.monotonic()
+                if left <= 0:
+                    return  # every caller has timed out by now
+                await asyncio.sleep(min(backoff.next(), left))
+            except Exception as exc:  # not a connection problem: resending would not help
+                for req in batch:
+                    self._fail(req, exc)
+                return
+        for req, res in zip(batch, results, strict=True):
+            if res == 0:
+                self._fail(req, api.StateMachineDoesNotExist(
+                    f"State Machine Does Not Exist: '{req.state_machine_arn}'"))
+            elif res == -1:
+                self._fail(req, self._backlog_full())
+
+    @staticmethod
+    def _fail(req: _Start, error: BaseException) -> None:
+        if req.future is not None and not req.future.done():
+            req.future.set_exception(error)
+
+    async def _read_replies(self) -> None:
+        """Hand each reply on this client's stream to its waiting request (one task, while any waits)."""
+        stream = self._reply_stream
+        backoff = Backoff()
+        try:
+            while self._waiting:
+                try:
+                    if self._untrimmed >= TRIM_EVERY:  # drop what was handled, along with the next read
+                        ms, _, seq = self._last_reply.partition("-")
+                        async with self.redis.pipeline(transaction=False) as pipe:
+                            pipe.xtrim(stream, minid=f"{ms}-{int(seq) + 1}", approximate=False)
+                            pipe.xread({stream: self._last_reply}, count=1000, block=1000)
+                            got = (await pipe.execute())[-1]
+                        self._untrimmed = 0
+                    else:
+                        got = await self.redis.xread({stream: self._last_reply}, count=1000, block=1000)
+                    backoff.reset()
+                except Exception as exc:
+                    # Nothing is lost: the stream is read again from the last reply handled.
+                    if not isinstance(exc, RETRYABLE):
+                        log.warning("reading the sync reply stream %s failed: %r", stream, exc)
+                    await asyncio.sleep(backoff.next())
+                    continue
+                if not got:
+                    continue
+                # RESP2: [[key, [(id, fields)]]]; RESP3: {key: [[(id, fields)]]}
+                entries = next(iter(got.values()))[0] if isinstance(got, dict) else got[0][1]
+                waiting = self._waiting
+                for _, fields in entries:
+                    rid = fields.get(b"rid") or fields.get("rid")
+                    future = waiting.get(text(rid)) if rid else None
+                    if future is not None and not future.done():
+                        future.set_result(fields.get(b"reply") or fields.get("reply"))
+                self._last_reply = text(entries[-1][0])
+                self._untrimmed += len(entries)
+        finally:
+            self._reader = None

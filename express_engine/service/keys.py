@@ -7,7 +7,9 @@ Every key of a namespace ``NS`` starts with ``NS:``:
 - ``NS:starts`` (stream, consumer group ``workers``): the start requests not yet finished, one JSON
   field ``start`` per entry (sm, rev, arn, name, input, mode, reply, deadline, test_case, ts);
 - ``NS:dead`` (stream, ``MAXLEN ~``): start requests given up on, with the reason;
-- ``NS:reply:<id>`` (stream, expires): the reply to one synchronous start;
+- ``NS:reply:<client id>`` (stream, expires): the replies to one client's synchronous starts, each
+  tagged with its request id;
+- ``NS:sent:<client id>`` (hash, expires): request id -> outcome of each sync start that client sent;
 - ``NS:stats`` (hash): consumer name -> JSON statistics of that worker process.
 """
 
@@ -60,9 +62,13 @@ class Keys:
         """Hash of per-worker statistics."""
         return f"{self.namespace}:stats"
 
-    def reply(self, request_id: str) -> str:
-        """The stream a synchronous start's reply is added to."""
-        return f"{self.namespace}:reply:{request_id}"
+    def reply(self, client_id: str) -> str:
+        """The stream the replies to one client's synchronous starts are added to."""
+        return f"{self.namespace}:reply:{client_id}"
+
+    def sent(self, client_id: str) -> str:
+        """Hash: request id -> outcome (entry id, 0 or -1) of each sync start one client sent."""
+        return f"{self.namespace}:sent:{client_id}"
 
 
 def connect(url: str, **kwargs: Any) -> aredis.Redis:

@@ -50,15 +50,16 @@ from .stats import WorkerStats
 
 log = logging.getLogger("express_engine.worker")
 
-#: Acknowledge finished entries in one command: add each sync reply to its caller's reply stream
-#: (NOMKSTREAM: a caller that gave up deleted it), then XACK and XDEL the entries.
-#: KEYS[1] starts stream; ARGV[1] group, ARGV[2] number of ids, the ids, then (reply stream, payload) pairs.
+#: Acknowledge finished entries in one command: add each sync reply to its caller's reply stream, tagged
+#: with the request id (NOMKSTREAM: the stream of a client gone for good has expired), then XACK and XDEL
+#: the entries. KEYS[1] starts stream; ARGV[1] group, ARGV[2] number of ids, the ids, then (reply stream,
+#: request id, payload) triples.
 FINISH = """
 local n = tonumber(ARGV[2])
 local ids = {}
 for i = 1, n do ids[i] = ARGV[2 + i] end
-for i = 3 + n, #ARGV, 2 do
-  redis.call('XADD', ARGV[i], 'NOMKSTREAM', '*', 'reply', ARGV[i + 1])
+for i = 3 + n, #ARGV, 3 do
+  redis.call('XADD', ARGV[i], 'NOMKSTREAM', '*', 'rid', ARGV[i + 1], 'reply', ARGV[i + 2])
 end
 redis.call('XACK', KEYS[1], ARGV[1], unpack(ids))
 redis.call('XDEL', KEYS[1], unpack(ids))
@@ -118,6 +119,12 @@ def _id_key(entry_id: str) -> tuple[int, int]:
     return int(ms), int(seq or 0)
 
 
+def _reply_to(start: dict[str, Any]) -> tuple[str, str] | None:
+    """Where a sync start's reply goes: its client's reply stream and its request id."""
+    reply = start.get("reply")
+    return (reply, start.get("rid") or "") if reply else None
+
+
 class _Unrunnable(Exception):
     """A start that can never run (reported to the sync caller, or dead-lettered)."""
 
@@ -157,7 +164,8 @@ class Worker:
         #: those pending when we started (a reused consumer name) and those whose execution crashed
         self._reclaim_only: set[str] = set()
         self._all_done = anyio.Event()
-        self._done: list[tuple[str, str | None, bytes | None]] = []  # (entry id, reply stream, reply payload)
+        #: (entry id, (reply stream, request id) or None, reply payload)
+        self._done: list[tuple[str, tuple[str, str] | None, bytes | None]] = []
         self._ack_ready = anyio.Event()
         self._acking = 0  # acknowledgements being sent by the flusher
         self._finish_sha: str | None = None  # the FINISH script, once loaded
@@ -266,7 +274,7 @@ class Worker:
                     await self._wake.wait()
                 continue
             # Acknowledge what the last batch finished in the same round trip as the next read.
-            acks: list[tuple[str, str | None, bytes | None]] = []
+            acks: list[tuple[str, tuple[str, str] | None, bytes | None]] = []
             try:
                 if self._recover:
                     await self._recover_pending(tg)
@@ -463,15 +471,15 @@ class Worker:
         if "ts" in start:
             self.stats.latency_ms.add(time.time() * 1000 - start["ts"])
         if sync:
-            self._finish(entry_id, start.get("reply"), orjson.dumps(response))
+            self._finish(entry_id, _reply_to(start), orjson.dumps(response))
         else:
             self._finish(entry_id)
 
     def _reply_error(self, entry_id: str, start: dict[str, Any], error: api.ServiceError) -> None:
-        self._finish(entry_id, start.get("reply"), orjson.dumps(error.to_dict()))
+        self._finish(entry_id, _reply_to(start), orjson.dumps(error.to_dict()))
 
-    def _finish(self, entry_id: str, reply: str | None = None, payload: bytes | None = None) -> None:
-        """Queue the acknowledgement of an entry (and its sync reply) for the flusher."""
+    def _finish(self, entry_id: str, reply: tuple[str, str] | None = None, payload: bytes | None = None) -> None:
+        """Queue the acknowledgement of an entry (and its sync reply: (stream, request id), payload)."""
         self._done.append((entry_id, reply, payload))
         self._ack_ready.set()
 
@@ -501,16 +509,16 @@ class Worker:
                 else:
                     await anyio.sleep(backoff.next())
 
-    def _queue_finish(self, pipe: Any, batch: list[tuple[str, str | None, bytes | None]]) -> None:
+    def _queue_finish(self, pipe: Any, batch: list[tuple[str, tuple[str, str] | None, bytes | None]]) -> None:
         """Add the FINISH call for ``batch`` (sync replies, XACK, XDEL) to a pipeline."""
         args: list[Any] = [GROUP, len(batch)]
         args += [entry_id for entry_id, _, _ in batch]
         for _, reply, payload in batch:
             if reply:
-                args += (reply, payload)
+                args += (*reply, payload)
         pipe.evalsha(self._finish_sha, 1, self.keys.starts, *args)
 
-    def _finished(self, batch: list[tuple[str, str | None, bytes | None]], result: Any) -> bool:
+    def _finished(self, batch: list[tuple[str, tuple[str, str] | None, bytes | None]], result: Any) -> bool:
         """Book the outcome of a FINISH call; a failed one is queued again. Returns whether it worked."""
         if not isinstance(result, Exception):
             self._owned.difference_update(entry_id for entry_id, _, _ in batch)
@@ -526,7 +534,7 @@ class Worker:
             raise result
         return False
 
-    def _give_back(self, batch: list[tuple[str, str | None, bytes | None]]) -> None:
+    def _give_back(self, batch: list[tuple[str, tuple[str, str] | None, bytes | None]]) -> None:
         """Queue acknowledgements again whose call failed (they may or may not have been applied)."""
         self._done[:0] = batch
         self._ack_ready.set()

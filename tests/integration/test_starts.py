@@ -41,6 +41,26 @@ async def test_sync_start_returns_the_outcome(redis_url: str, namespace: str, re
     assert "output" not in failed and failed["stateMachineArn"] == bad.arn
 
 
+async def test_concurrent_sync_starts_share_one_reply_channel_that_cleans_up(
+        redis_url: str, namespace: str, redis: Any, registry: Registry, client: Client) -> None:
+    ok = await registry.create("many", PASS)
+    results: dict[int, dict[str, Any]] = {}
+
+    async def one(i: int) -> None:
+        results[i] = await client.start_sync_execution(ok.arn, json.dumps({"x": i}))
+
+    async with running_worker(redis_url, namespace):
+        async with anyio.create_task_group() as tg:
+            for i in range(300):
+                tg.start_soon(one, i)
+        await one(300)  # a later call removes the outcomes recorded for the finished ones
+    # every caller got its own execution's reply, not a neighbour's
+    assert all(results[i]["output"] == json.dumps({"got": i}, separators=(",", ":")) for i in range(301))
+    reply, sent = client.keys.reply(client.client_id), client.keys.sent(client.client_id)
+    assert await redis.hlen(sent) <= 10  # finished requests are forgotten, not accumulated
+    assert await redis.ttl(sent) > 0 and await redis.ttl(reply) > 0  # a crashed client leaves nothing forever
+
+
 async def test_async_start_runs_in_the_background(redis_url: str, namespace: str, redis: Any, registry: Registry,
                                                   client: Client) -> None:
     stream = f"{namespace}:logs"
