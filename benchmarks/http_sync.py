@@ -36,20 +36,15 @@ from typing import Any
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from inprocess import measure_engine, percentile
 
 HERE = Path(__file__).resolve().parent
 WORKFLOWS = Path(os.environ.get("BENCH_WORKFLOWS", HERE.parent.parent / "shared" / "bench" / "workflows"))
 TARGET = "AWSStepFunctions.StartSyncExecution"
 HEADERS = {"Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": TARGET}
 ROLE = "arn:aws:iam::123456789012:role/bench"
-
-
-def percentile(sorted_values: list[float], q: float) -> float:
-    """The q-quantile (0..1) of already sorted values."""
-    if not sorted_values:
-        return 0.0
-    k = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
-    return sorted_values[k]
 
 
 def _quantiles(sorted_seconds: list[float]) -> dict[str, float]:
@@ -220,27 +215,6 @@ def cpu_per_request(before: dict[str, float], after: dict[str, float], requests:
 # -- orchestration ------------------------------------------------------------------------------------------
 
 
-async def in_process_rate(definition: str, input_text: str, count: int) -> dict[str, Any]:
-    """W1 back to back on an in-process engine (the reference rate)."""
-    from express_engine import Engine
-
-    engine = Engine()
-    record = engine.create_state_machine("bench", definition)
-    for _ in range(500):
-        await engine.start_sync_execution(record, input_text)
-    latencies = []
-    clock = time.perf_counter
-    t0 = clock()
-    for _ in range(count):
-        s = clock()
-        await engine.start_sync_execution(record, input_text)
-        latencies.append(clock() - s)
-    total = clock() - t0
-    latencies.sort()
-    return {"executions_per_s": round(count / total, 1), "p50_ms": round(percentile(latencies, 0.5) * 1000, 4),
-            "p99_ms": round(percentile(latencies, 0.99) * 1000, 4)}
-
-
 def _post(port: int, target: str, payload: dict[str, Any]) -> dict[str, Any]:
     import http.client
 
@@ -334,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     input_text = (WORKFLOWS / "input_1kb.json").read_text()
     levels = [int(c) for c in args.concurrency.split(",")]
     report: dict[str, Any] = {"workflow": "W1", "cpus": os.cpu_count(), "tool": args.tool}
-    report["in_process"] = run_async(in_process_rate, definition, input_text, args.count)
+    report["in_process"] = run_async(measure_engine, definition, input_text, args.count)
     if not args.json:
         ip = report["in_process"]
         print(f"in-process      {ip['executions_per_s']:>9,.0f} exec/s  p50 {ip['p50_ms']:.3f} ms  "
