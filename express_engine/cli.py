@@ -62,8 +62,8 @@ def invalid_definition(diagnostics: list[Diagnostic], message: str) -> int:
 
 def cmd_execute(args: argparse.Namespace) -> int:
     """``execute``: run one execution in process and print the StartSyncExecution response."""
-    from .errors import DefinitionError
     from .runtime.engine import Engine
+    from .service_errors import InvalidDefinition
 
     definition = _read_text(args.definition, "definition file")
     if args.input is not None and args.input_file is not None:
@@ -75,16 +75,16 @@ def cmd_execute(args: argparse.Namespace) -> int:
             engine.handlers.register_spec(spec)
         except ValueError as exc:
             return _usage_error(str(exc))
-    diagnostics = engine.validate(definition)
-    errors_ = [d for d in diagnostics if d.severity == "ERROR"]
-    if errors_:
-        return invalid_definition(errors_, DefinitionError(errors_).message)
     try:
-        record = engine.create_state_machine(args.name, definition)
+        record = engine.create_state_machine(args.name, definition)  # validates and compiles, once
+    except InvalidDefinition as exc:
+        return invalid_definition(exc.diagnostics, exc.message)
+    except ServiceError as exc:  # e.g. InvalidName for --name
+        return _usage_error(exc.message)
+    try:
         response = run_async(engine.start_sync_execution, record, input_text)
     except ServiceError as exc:
-        emit({"status": "INVALID_INPUT" if exc.code != "InvalidDefinition" else "INVALID_DEFINITION",
-              "error": exc.code, "cause": exc.message})
+        emit({"status": "INVALID_INPUT", "error": exc.code, "cause": exc.message})
         return EXIT_INVALID
     emit(response)
     return EXIT_OK if response["status"] == "SUCCEEDED" else EXIT_FAILED

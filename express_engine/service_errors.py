@@ -6,7 +6,7 @@ workflow: those are :class:`express_engine.errors.StatesError`.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 
 class ServiceError(Exception):
@@ -30,7 +30,16 @@ def _error(code: str, status: int = 400) -> type[ServiceError]:
 
 ExecutionLimitExceeded = _error("ExecutionLimitExceeded")
 InvalidArn = _error("InvalidArn")
-InvalidDefinition = _error("InvalidDefinition")
+class InvalidDefinition(ServiceError):
+    """AWS ``InvalidDefinition``; ``diagnostics`` lists every problem found (ValidateStateMachineDefinition's)."""
+
+    code = "InvalidDefinition"
+
+    def __init__(self, message: str, diagnostics: list[Any] | None = None) -> None:
+        super().__init__(message)
+        self.diagnostics = diagnostics or []
+
+
 InvalidExecutionInput = _error("InvalidExecutionInput")
 InvalidName = _error("InvalidName")
 InvalidLoggingConfiguration = _error("InvalidLoggingConfiguration")

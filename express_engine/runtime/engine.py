@@ -260,7 +260,7 @@ class Engine:
         try:
             machine = compile_definition(text)
         except DefinitionError as exc:
-            raise api.InvalidDefinition(exc.message) from None
+            raise api.InvalidDefinition(exc.message, exc.diagnostics) from None
         except Exception as exc:
             log.exception("internal error while compiling a definition")
             raise api.InvalidDefinition(f"Invalid State Machine Definition: 'Internal error: {exc!r}'") from None

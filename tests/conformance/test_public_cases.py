@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from express_engine import Engine
-from express_engine.service_errors import ServiceError
+from express_engine.service_errors import InvalidDefinition, ServiceError
 
 CONFORMANCE = Path(__file__).resolve().parents[3] / "shared" / "conformance"
 CASES = CONFORMANCE / "cases" / "public"
@@ -64,11 +64,11 @@ async def _run_case(case: dict[str, Any], handlers: Any) -> dict[str, Any]:
     input_text = case.get("input_text")
     if input_text is None:
         input_text = json.dumps(case.get("input", {}))
-    problems = [d for d in engine.validate(definition) if d.severity == "ERROR"]
-    if problems:
-        return {"status": "INVALID_DEFINITION", "error": "InvalidDefinition", "cause": problems[0].render()}
     try:
         record = engine.create_state_machine("conformance", definition)
+    except InvalidDefinition as exc:
+        return {"status": "INVALID_DEFINITION", "error": exc.code, "cause": exc.message}
+    try:
         return await engine.start_sync_execution(record, input_text)
     except ServiceError as exc:
         return {"status": "INVALID_INPUT", "error": exc.code, "cause": exc.message}
