@@ -59,6 +59,7 @@ async def _serve(backend: str, redis_url: str | None) -> None:
     import anyio
 
     from express_engine.api.server import serve_http
+    from express_engine.gctune import settle_heap
 
     async with contextlib.AsyncExitStack() as stack:
         if backend == "local":
@@ -75,6 +76,7 @@ async def _serve(backend: str, redis_url: str | None) -> None:
             stack.push_async_callback(redis.aclose)
             registry = Registry(redis)
             client = Client(redis, registry=registry)
+        settle_heap()
         async with anyio.create_task_group() as tg:
             port = await tg.start(lambda task_status: serve_http(registry, client, port=0, task_status=task_status))
             sys.stdout.write(orjson.dumps({"port": port}).decode() + "\n")

@@ -17,6 +17,7 @@ import os
 from typing import Any
 
 from ..cli import EXIT_INVALID, EXIT_OK, emit, run_async
+from ..gctune import settle_heap
 from .auth import credentials_from_env, parse_credentials
 from .server import DEFAULT_MAX_BODY, DEFAULT_PORT, is_loopback
 
@@ -39,6 +40,7 @@ async def _run(args: argparse.Namespace, auth: dict[str, str] | None, mocks: Any
 
         engine = Engine(handlers=handlers, time_scale=args.time_scale)
         async with local_backend(engine, mocks=mocks) as (registry, client):
+            settle_heap()
             await serve_http(registry, client, host=args.host, port=args.port, auth=auth, mocks=mocks,
                              handlers=handlers, max_body=args.max_body, allow_anonymous=args.allow_anonymous,
                              metrics=not args.no_metrics)
@@ -53,6 +55,7 @@ async def _run(args: argparse.Namespace, auth: dict[str, str] | None, mocks: Any
         client = Client(redis, namespace=args.namespace, registry=registry)
         # TestState runs in this process: it gets the integrations (http:invoke, nested starts, streams).
         async with install(handlers, client=client, redis=redis):
+            settle_heap()
             await serve_http(registry, client, host=args.host, port=args.port, auth=auth, mocks=mocks,
                              handlers=handlers, max_body=args.max_body, allow_anonymous=args.allow_anonymous,
                              metrics=not args.no_metrics)

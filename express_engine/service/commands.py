@@ -19,6 +19,7 @@ import anyio
 
 from .. import service_errors as api
 from ..cli import EXIT_FAILED, EXIT_INVALID, EXIT_OK, emit, run_async
+from ..gctune import settle_heap
 from .keys import RETRYABLE, connect
 from .process import ProcessSpec, setup_logging, supervise, supervise_until_signal
 from .worker import WorkerOptions
@@ -232,6 +233,7 @@ async def _http(serve_http: Callable[..., Any], registry: Any, client: Any, redi
     sys.stderr.write(f"express-engine HTTP API on http://{host}:{port}\n")
     # TestState runs in the API process: it gets the handlers, mocks and integrations too.
     async with install(handlers, client=client, redis=redis):
+        settle_heap()
         await serve_http(registry, client, host=host, port=port, handlers=handlers,
                          mocks=load_mock_config(spec.mock_config), auth=args.auth,
                          allow_anonymous=args.allow_anonymous)

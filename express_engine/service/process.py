@@ -9,7 +9,6 @@ child whose supervisor disappears stops by itself.
 
 from __future__ import annotations
 
-import gc
 import logging
 import multiprocessing
 import os
@@ -21,6 +20,7 @@ from typing import Any
 
 import anyio
 
+from ..gctune import settle_heap
 from ..jsonutil import dumps
 from ..runtime.tasks import HandlerRegistry
 from .keys import connect
@@ -74,9 +74,7 @@ def run_worker_process(spec: ProcessSpec, *, own_group: bool = False) -> int:
     setup_logging(spec.log_level)
     handlers = load_handlers(spec.handlers)
     mock_config = load_mock_config(spec.mock_config)
-    # Everything loaded so far lives as long as the process: keep it out of the collector's full
-    # passes, which would otherwise stall every execution in flight for tens of milliseconds.
-    gc.freeze()
+    settle_heap()
     stats = run_async(_worker_main, spec, handlers, mock_config)
     if spec.print_stats:
         sys.stderr.write(dumps({"worker": stats}) + "\n")
