@@ -81,8 +81,8 @@ def apply_result_path(path: ReferencePath | None, raw: Json, result: Json) -> Js
         ) from None
 
 
-def check_size(value: Json, what: str) -> None:
-    """Raise States.DataLimitExceeded when ``value`` exceeds 256 KiB as JSON."""
+def check_size(value: Json, what: str) -> int:
+    """Raise States.DataLimitExceeded when ``value`` exceeds 256 KiB as JSON; returns its size in bytes."""
     try:
         size = len(dumpb(value))
     except JsonError as exc:
@@ -92,3 +92,25 @@ def check_size(value: Json, what: str) -> None:
             f"The state/task '{what}' returned a result with a size exceeding the maximum number of bytes "
             "service limit."
         )
+    return size
+
+
+def result_path_size_bound(path: ReferencePath | None, raw: Json, raw_size: int, result: Json) -> int:
+    """An upper bound of the JSON size of ``apply_result_path(path, raw, result)`` given ``raw``'s size bound.
+
+    Saves serialising a state's whole output just to check the payload limit: only the (usually small)
+    result is measured. Returns -1 when ``result`` is not JSON (the exact check then reports it).
+    """
+    if path is NULL:
+        return raw_size
+    if result is raw:
+        result_size = raw_size
+    else:
+        try:
+            result_size = len(dumpb(result))
+        except JsonError:
+            return -1
+    if path is None:
+        return result_size
+    # Merging adds the result plus, per missing key on the path, the key and its punctuation.
+    return raw_size + result_size + 8 * len(path.text) + 8

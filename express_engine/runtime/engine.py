@@ -26,7 +26,7 @@ from ..asl.compiler import compile_definition
 from ..asl.model import StateMachine
 from ..asl.validate import parse_definition, validate_definition
 from ..errors import DefinitionError, Diagnostic
-from ..jsonutil import MAX_PAYLOAD_BYTES, Json, JsonError, dumps, loads
+from ..jsonutil import MAX_PAYLOAD_BYTES, Json, JsonError, dumpb, dumps, loads
 from .execution import EventRecorder, Execution, Frame, Sleep
 from .interpreter import graph_is_sync, run_graph, run_graph_sync
 from .tasks import Handler, HandlerRegistry
@@ -361,11 +361,16 @@ class Engine:
 
     async def _run_background(self, record: StateMachineRecord, value: Json, name: str, arn: str,
                               mock: Any) -> None:
-        await self.run(record, value, name=name, sync=False, arn=arn, mock=mock)
+        await self.run(record, value, name=name, sync=False, arn=arn, mock=mock, respond=False)
 
     async def run(self, record: StateMachineRecord, value: Json, *, name: str, sync: bool,
-                  arn: str | None = None, redrive_count: int = 0, mock: Any = None) -> dict[str, Json]:
-        """Run one execution of ``record`` on ``value``; returns the StartSyncExecution response shape."""
+                  arn: str | None = None, redrive_count: int = 0, mock: Any = None,
+                  respond: bool = True) -> dict[str, Json]:
+        """Run one execution of ``record`` on ``value``; returns the StartSyncExecution response shape.
+
+        With ``respond=False`` (an async start: nobody reads a response) the result holds only
+        ``status`` and, for a failure, ``error`` and ``cause``: input and output are not serialised.
+        """
         machine = record.machine
         arn = arn or self.execution_arn(record, name)
         level = record.logging.level
@@ -378,7 +383,12 @@ class Engine:
             redrive_count=None if sync else redrive_count, deadline=time.monotonic() + limit, mock=mock,
         )
         start = ex.start_time
-        input_text = dumps(value)
+        frame = Frame({}, prev=0)  # AWS: the first StateEntered has previous_event_id 0
+        input_text = ""
+        if respond or (recorder is not None and recorder.include_data):
+            input_bytes = dumpb(value)
+            input_text = input_bytes.decode()
+            frame.sized = (value, len(input_bytes))
         started_details = None
         if recorder is not None:
             started_details = {"roleArn": record.role_arn}
@@ -386,7 +396,6 @@ class Engine:
                 started_details = {"input": input_text, "inputDetails": {"truncated": False},
                                    "roleArn": record.role_arn}
         ex.event(None, "ExecutionStarted", started_details)
-        frame = Frame({}, prev=0)  # AWS: the first StateEntered has previous_event_id 0
         status, output, error, cause = "SUCCEEDED", None, None, None
         try:
             # With a mock (MockConfigFile test case) a resource may be served by the mock alone;
@@ -415,7 +424,8 @@ class Engine:
             log.exception("internal error in execution %s", arn)
             status, error, cause = "FAILED", "States.Runtime", f"Internal engine error: {type(exc).__name__}: {exc}"
         stop = time.time()
-        output_text = dumps(output) if status == "SUCCEEDED" else None
+        output_text = dumps(output) if status == "SUCCEEDED" and (
+            respond or (recorder is not None and recorder.include_data)) else None
         if recorder is not None:
             if status == "SUCCEEDED":
                 details = {"output": output_text, "outputDetails": {"truncated": False}} if recorder.include_data \
@@ -431,6 +441,13 @@ class Engine:
             events = [e for e in recorder.events if levels_include(level, e["type"])]
             if events and self.log_handler is not None:
                 await self.log_handler(LogBatch(arn, record, events, ex.redrive_count))
+        if not respond:
+            brief: dict[str, Json] = {"status": status}
+            if error:
+                brief["error"] = error
+            if cause is not None:
+                brief["cause"] = cause
+            return brief
         response: dict[str, Json] = {
             "executionArn": arn,
             "stateMachineArn": record.arn,

@@ -153,7 +153,7 @@ class Execution:
 class Frame:
     """One running graph (the machine, a Parallel branch or a Map iteration)."""
 
-    __slots__ = ("map_item", "outer_names", "prev", "variables")
+    __slots__ = ("map_item", "outer_names", "prev", "sized", "variables")
 
     def __init__(self, variables: MutableMapping[str, Json], prev: int = 0,
                  map_item: dict[str, Json] | None = None) -> None:
@@ -162,6 +162,8 @@ class Frame:
         self.map_item = map_item
         #: names visible from enclosing scopes (read-only here)
         self.outer_names: Any = variables.parents if isinstance(variables, ChainMap) else None
+        #: the last state output known to fit the payload limit, and an upper bound of its JSON size in bytes
+        self.sized: tuple[Json, int] | None = None
 
     def child(self, prev: int, map_item: dict[str, Json] | None = None) -> Frame:
         """A nested scope: outer variables readable, new assignments local."""

@@ -19,7 +19,7 @@ from ..asl import model as m
 from ..asl.paths import PathNotFound, VariableNotFound
 from ..asl.timestamps import parse_timestamp
 from ..jsonutil import Json, dumps
-from .dataflow import apply_input_path, apply_result_path
+from .dataflow import apply_input_path, apply_result_path, result_path_size_bound
 from .execution import Execution, Frame, StateEnv
 from .steps import Step, entered, finish, locate, render, states_binding, timed_out
 
@@ -47,7 +47,10 @@ def step_pass(ex: Execution, st: m.Pass, raw: Json, frame: Frame) -> Step:
                 value = st.parameters(value, env)
             result = st.result if st.has_result else value
             out = apply_result_path(st.result_path, raw, result)
-            out = finish(ex, frame, st, "Pass", raw, result, out, env, None, result)
+            sized = frame.sized
+            bound = result_path_size_bound(st.result_path, raw, sized[1], result) if (
+                sized is not None and sized[0] is raw) else -1
+            out = finish(ex, frame, st, "Pass", raw, result, out, env, None, result, bound=bound)
     except errors.StatesError as err:
         raise locate(err, st.name, entered_id) from None
     return st.next, out

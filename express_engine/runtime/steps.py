@@ -114,8 +114,12 @@ def entered(ex: Execution, frame: Frame, kind: str, name: str, raw: Json) -> int
 
 def finish(ex: Execution, frame: Frame, st: m.StateBase, kind: str, raw: Json, result: Json,
             out: Json, env: StateEnv, states: dict[str, Json] | None, assign_value: Json,
-            assign: m.Assign | None = None, output: m.JsonataExpr | None = None) -> Json:
-    """Shared tail of a state: Output/OutputPath, Assign, size check, Exited event."""
+            assign: m.Assign | None = None, output: m.JsonataExpr | None = None, bound: int = -1) -> Json:
+    """Shared tail of a state: Output/OutputPath, Assign, size check, Exited event.
+
+    ``bound``, when not negative, is an upper bound of the JSON size of ``out`` before OutputPath (which
+    only selects part of it): within the payload limit, ``out`` is not serialised to be measured.
+    """
     assign = assign if assign is not None else st.assign
     assigned = evaluate_assign(assign, assign_value, env, states) if assign is not None else None
     output = output if output is not None else st.output
@@ -124,7 +128,7 @@ def finish(ex: Execution, frame: Frame, st: m.StateBase, kind: str, raw: Json, r
             out = output.evaluate(states or {}, env.variables)
     else:
         out = apply_output_path(st.output_path, out, env)
-    check_size(out, st.name)
+    frame.sized = (out, bound if 0 <= bound <= MAX_PAYLOAD_BYTES else check_size(out, st.name))
     if assigned:
         commit_variables(ex, frame, assigned)
     exited(ex, frame, kind, st.name, out, assigned)

@@ -450,7 +450,7 @@ class Worker:
         assert self.engine is not None
         try:
             response = await self.engine.run(record, start["input"], name=start["name"], sync=sync,
-                                             arn=start["arn"], mock=mock)
+                                             arn=start["arn"], mock=mock, respond=sync)
         except anyio.get_cancelled_exc_class():
             if sync:  # shutdown after the grace period: tell the caller now rather than after a reclaim
                 self._reply_error(entry_id, start, api.ServiceUnavailable(

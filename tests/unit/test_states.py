@@ -489,6 +489,33 @@ async def test_payload_over_256kib_fails_with_data_limit_exceeded(run):
     assert res["error"] == "States.DataLimitExceeded"
 
 
+async def test_growing_pass_chain_hits_the_payload_limit_at_the_state_that_crosses_it(run):
+    # Each state adds ~100 KB beside its input: sizes are bounded, not re-measured, until the bound nears 256 KiB.
+    d = machine(("A", {"Type": "Pass", "Parameters": {"v.$": "$.s"}, "ResultPath": "$.a", "Next": "B"}),
+                ("B", {"Type": "Pass", "Parameters": {"v.$": "$.s"}, "ResultPath": "$.b", "Next": "C"}),
+                ("C", {"Type": "Pass", "Parameters": {"v.$": "$.s"}, "ResultPath": "$.c", "End": True}))
+    res = await run(d, {"s": "x" * 60_000})  # 240 KB at C
+    assert res["status"] == "SUCCEEDED"
+    assert len(res["output"]["c"]["v"]) == 60_000
+    res = await run(d, {"s": "x" * 70_000})  # 280 KB at C
+    assert res["error"] == "States.DataLimitExceeded"
+    assert "'C'" in res["cause"]
+
+
+async def test_result_path_null_and_output_path_do_not_count_what_they_drop(run):
+    d = machine(("A", {"Type": "Pass", "Parameters": {"v.$": "$.s", "w.$": "$.s"}, "ResultPath": None,
+                       "Next": "B"}),
+                ("B", {"Type": "Pass", "Parameters": {"v.$": "$.s", "w.$": "$.s"}, "OutputPath": "$.v",
+                       "Next": "C"}),
+                ("C", {"Type": "Pass", "Parameters": {"v.$": "$", "w.$": "$"}, "End": True}))
+    res = await run(d, {"s": "x" * 200_000})  # A's and B's 400 KB results are dropped; C doubles 200 KB
+    assert res["error"] == "States.DataLimitExceeded"
+    assert "'C'" in res["cause"]
+    res = await run(d, {"s": "x" * 100_000})
+    assert res["status"] == "SUCCEEDED"
+    assert res["output"] == {"v": "x" * 100_000, "w": "x" * 100_000}
+
+
 async def test_oversized_task_result_is_catchable(run, engine):
     engine.register_handler("fn", lambda e, c: "y" * 300_000)
     d = machine(("T", task(Catch=[{"ErrorEquals": ["States.ALL"], "Next": "N"}], End=True)),
