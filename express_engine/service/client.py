@@ -7,15 +7,17 @@ caller, which sends every start queued behind it in one script call; sync ones b
 takes every start queued before it runs (auto-batching, with no wait for an earlier call's answer), so
 many producers cost few round trips.
 
-Sync replies are multiplexed: each :class:`Client` owns one reply stream (``NS:reply:<client id>``)
-that workers ``XADD`` every reply to, tagged with the request id, and one reader task blocked in
-``XREAD`` on it hands each reply to the waiting request (while any is waiting). The script records
-each accepted sync start's outcome in the client's hash ``NS:sent:<client id>`` (request id ->
-entry id or refusal), which marks the start as enqueued: a sync start resent after a lost connection
-is never enqueued twice, it gets the recorded outcome. Reading a stream consumes nothing, so a reply
-lost in transit is read again; the reader trims what it has handled every ``TRIM_EVERY`` replies. Both keys
-expire ``timeout + 60`` s after the last sync start that needed them, so a crashed client leaves no
-garbage behind.
+Sync replies are multiplexed: each :class:`Client` subscribes to one reply channel
+(``NS:reply:<client id>``) that workers publish every reply to, as ``"<request id> <payload>"``, and
+one reader task hands each to the waiting request (while any is waiting). Pub/sub costs the reader no
+command per reply, but a message published while its connection is down is gone; so the script records
+each accepted sync start's outcome in the client's hash ``NS:sent:<client id>`` (request id -> entry
+id or refusal; a worker replaces it with the reply before publishing), and the reader, every time it
+(re)subscribes, looks up the requests still waiting there. The record also marks the start as
+enqueued: a sync start resent after a lost connection is never enqueued twice, it gets the recorded
+outcome (or its reply). Finished requests are forgotten (``HDEL``) along with later script calls, or by
+the reader when idle; the hash expires ``timeout + 60`` s after the last sync start that needed it, so
+a crashed client leaves no garbage behind.
 
 Backlog policy: workers delete each entry once it is finished, so the stream holds exactly the
 unfinished starts. Instead of trimming (``MAXLEN`` would silently discard accepted starts that no
@@ -27,6 +29,7 @@ streams instead (dead letters, Redis log sinks).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -38,7 +41,7 @@ import orjson
 
 from .. import service_errors as api
 from ..runtime.engine import check_name, new_uuid, parse_input
-from .keys import RETRYABLE, Backoff, Keys, text
+from .keys import RETRYABLE, Backoff, Keys
 from .registry import Registry
 
 log = logging.getLogger("express_engine.client")
@@ -53,7 +56,7 @@ local limit = tonumber(ARGV[1])
 local ttl = tonumber(ARGV[2])
 local stale = tonumber(ARGV[3])
 if stale > 0 then
-  redis.call('HDEL', KEYS[4], unpack(ARGV, 4, 3 + stale))
+  redis.call('HDEL', KEYS[3], unpack(ARGV, 4, 3 + stale))
 end
 local backlog = redis.call('XLEN', KEYS[1])
 local out = {}
@@ -63,7 +66,7 @@ for i = 4 + stale, #ARGV, 3 do
   local result = false
   if rid ~= '' then
     sync = true
-    result = redis.call('HGET', KEYS[4], rid)
+    result = redis.call('HGET', KEYS[3], rid)
     if result then
       result = tonumber(result) or result
     end
@@ -79,35 +82,23 @@ for i = 4 + stale, #ARGV, 3 do
       backlog = backlog + 1
     end
     if rid ~= '' then
-      redis.call('HSET', KEYS[4], rid, result)
+      redis.call('HSET', KEYS[3], rid, result)
     end
   end
   out[#out + 1] = result
 end
-if sync then
-  if redis.call('EXISTS', KEYS[3]) == 0 then
-    redis.call('XADD', KEYS[3], '*', 'open', '1')
-  end
-  for k = 3, 4 do
-    if redis.call('PTTL', KEYS[k]) < ttl then
-      redis.call('PEXPIRE', KEYS[k], ttl)
-    end
-  end
+if sync and redis.call('PTTL', KEYS[3]) < ttl then
+  redis.call('PEXPIRE', KEYS[3], ttl)
 end
 return out
 """
-# KEYS[1] starts stream, KEYS[2] revisions hash, KEYS[3] the client's reply stream, KEYS[4] the client's
-# hash of sync starts sent; ARGV[1] backlog bound (0: none), ARGV[2] expiry of KEYS[3] and KEYS[4] in ms
-# (only ever lengthened), ARGV[3] the number of finished sync requests' ids that follow (forgotten from
-# KEYS[4] here, saving a round trip), then per start: state machine ARN, request id ('' for async), start
-# document (a JSON object, to which the script adds the machine's current "rev"; one field per entry keeps
-# reading it cheap). Returns per start the entry id, 0 (no such state machine) or -1 (backlog full); a
-# sync start already sent gets the outcome recorded then, and is not enqueued again.
-# The reply stream is created here (an "open" entry, skipped by the reader) because workers add replies
-# with NOMKSTREAM: a reply to a client whose stream expired is dropped.
-
-#: The reader trims its reply stream once it has handled this many replies (along with its next read).
-TRIM_EVERY = 100
+# KEYS[1] starts stream, KEYS[2] revisions hash, KEYS[3] the client's hash of sync starts sent; ARGV[1]
+# backlog bound (0: none), ARGV[2] expiry of KEYS[3] in ms (only ever lengthened), ARGV[3] the number of
+# finished sync requests' ids that follow (forgotten from KEYS[3] here, saving a round trip), then per
+# start: state machine ARN, request id ('' for async), start document (a JSON object, to which the script
+# adds the machine's current "rev"; one field per entry keeps reading it cheap). Returns per start the
+# entry id, 0 (no such state machine) or -1 (backlog full); a sync start already sent gets what is
+# recorded for it (that outcome, or its reply if a worker has answered), and is not enqueued again.
 
 #: Finished sync requests' ids forgotten per script call at most (Lua's unpack() limit is about 8000).
 MAX_STALE = 1_000
@@ -155,8 +146,9 @@ class Client:
         self._sending = False
         #: this client's reply stream and its hash of sync starts sent (see the module docstring)
         self.client_id = new_uuid()
-        self._reply_stream = self.keys.reply(self.client_id)
-        self._keys = [self.keys.starts, self.keys.revisions, self._reply_stream, self.keys.sent(self.client_id)]
+        self._reply_channel = self.keys.reply(self.client_id)
+        self._sent = self.keys.sent(self.client_id)
+        self._keys = [self.keys.starts, self.keys.revisions, self._sent]
         self._sync_queue: list[_Start] = []
         #: sync starts queued for the sender task created with the first of them, which takes everything
         #: queued before it runs; several senders' script calls may be in flight at once
@@ -164,8 +156,6 @@ class Client:
         self._sync_senders: set[asyncio.Task[None]] = set()
         self._waiting: dict[str, asyncio.Future[bytes]] = {}  # request id -> its caller's future
         self._reader: asyncio.Task[None] | None = None
-        self._last_reply = "0-0"  # the last reply stream entry handled
-        self._untrimmed = 0  # replies handled since the stream was last trimmed
         self._stale: list[str] = []  # finished sync requests' ids, forgotten by the next script call
 
     # -- requests ----------------------------------------------------------------------------------
@@ -190,7 +180,8 @@ class Client:
         rid = ""
         if sync:
             rid = new_uuid()
-            doc["reply"] = self._reply_stream
+            doc["reply"] = self._reply_channel
+            doc["sent"] = self._sent
             doc["rid"] = rid
             doc["deadline"] = (now + timeout) * 1000
         if test_case or case:
@@ -381,46 +372,61 @@ class Client:
                     f"State Machine Does Not Exist: '{req.state_machine_arn}'"))
             elif res == -1:
                 self._fail(req, self._backlog_full())
+            elif isinstance(res, bytes) and res[:1] == b"{":  # a resend, answered while we were away
+                self._resolve(req.rid, res)
 
     @staticmethod
     def _fail(req: _Start, error: BaseException) -> None:
         if req.future is not None and not req.future.done():
             req.future.set_exception(error)
 
+    def _resolve(self, rid: str, payload: bytes) -> None:
+        future = self._waiting.get(rid)
+        if future is not None and not future.done():
+            future.set_result(payload)
+
     async def _read_replies(self) -> None:
-        """Hand each reply on this client's stream to its waiting request (one task, while any waits)."""
-        stream = self._reply_stream
+        """Hand each reply published on this client's channel to its waiting request (one task, while any waits)."""
         backoff = Backoff()
         try:
             while self._waiting:
+                pubsub = self.redis.pubsub()
                 try:
-                    if self._untrimmed >= TRIM_EVERY:  # drop what was handled, along with the next read
-                        ms, _, seq = self._last_reply.partition("-")
-                        async with self.redis.pipeline(transaction=False) as pipe:
-                            pipe.xtrim(stream, minid=f"{ms}-{int(seq) + 1}", approximate=False)
-                            pipe.xread({stream: self._last_reply}, count=1000, block=1000)
-                            got = (await pipe.execute())[-1]
-                        self._untrimmed = 0
-                    else:
-                        got = await self.redis.xread({stream: self._last_reply}, count=1000, block=1000)
-                    backoff.reset()
+                    await pubsub.subscribe(self._reply_channel)
+                    while self._waiting:
+                        message = await pubsub.get_message(timeout=1.0)
+                        if message is None:  # idle: forget finished requests now rather than with a later start
+                            if self._stale:
+                                stale, self._stale = self._stale[:MAX_STALE], self._stale[MAX_STALE:]
+                                await self.redis.hdel(self._sent, *stale)
+                            continue
+                        kind = message["type"]
+                        if kind == b"message" or kind == "message":
+                            rid, _, payload = message["data"].partition(b" ")
+                            self._resolve(rid.decode(), payload)
+                        elif kind == b"subscribe" or kind == "subscribe":
+                            # (Re)subscribed: replies published while we were not are recorded in the hash.
+                            await self._catch_up()
+                            backoff.reset()
                 except Exception as exc:
-                    # Nothing is lost: the stream is read again from the last reply handled.
                     if not isinstance(exc, RETRYABLE):
-                        log.warning("reading the sync reply stream %s failed: %r", stream, exc)
+                        log.warning("reading the sync reply channel %s failed: %r", self._reply_channel, exc)
                     await asyncio.sleep(backoff.next())
-                    continue
-                if not got:
-                    continue
-                # RESP2: [[key, [(id, fields)]]]; RESP3: {key: [[(id, fields)]]}
-                entries = next(iter(got.values()))[0] if isinstance(got, dict) else got[0][1]
-                waiting = self._waiting
-                for _, fields in entries:
-                    rid = fields.get(b"rid") or fields.get("rid")
-                    future = waiting.get(text(rid)) if rid else None
-                    if future is not None and not future.done():
-                        future.set_result(fields.get(b"reply") or fields.get("reply"))
-                self._last_reply = text(entries[-1][0])
-                self._untrimmed += len(entries)
+                finally:
+                    with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
+                        await pubsub.aclose()
+            if self._stale:  # nothing waits any more: forget the finished requests (and their replies) now
+                stale, self._stale = self._stale[:MAX_STALE], self._stale[MAX_STALE:]
+                with contextlib.suppress(*RETRYABLE):
+                    await self.redis.hdel(self._sent, *stale)
         finally:
             self._reader = None
+
+    async def _catch_up(self) -> None:
+        """Resolve the waiting requests whose reply is already recorded in the sent-starts hash."""
+        rids = list(self._waiting)
+        for i in range(0, len(rids), 1000):
+            chunk = rids[i:i + 1000]
+            for rid, value in zip(chunk, await self.redis.hmget(self._sent, chunk), strict=True):
+                if value is not None and value[:1] == b"{":
+                    self._resolve(rid, value)

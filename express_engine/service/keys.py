@@ -5,11 +5,13 @@ Every key of a namespace ``NS`` starts with ``NS:``:
 - ``NS:machines`` (hash): state machine ARN -> JSON document (definition, logging, revision, tags...);
 - ``NS:revisions`` (hash): state machine ARN -> current revision id (read by the start script);
 - ``NS:starts`` (stream, consumer group ``workers``): the start requests not yet finished, one JSON
-  field ``start`` per entry (sm, rev, arn, name, input, mode, reply, deadline, test_case, ts);
+  field ``start`` per entry (sm, rev, arn, name, input, mode, reply, sent, rid, deadline, test_case,
+  ts);
 - ``NS:dead`` (stream, ``MAXLEN ~``): start requests given up on, with the reason;
-- ``NS:reply:<client id>`` (stream, expires): the replies to one client's synchronous starts, each
-  tagged with its request id;
-- ``NS:sent:<client id>`` (hash, expires): request id -> outcome of each sync start that client sent;
+- ``NS:reply:<client id>`` (pub/sub channel): the replies to one client's synchronous starts, each
+  message ``"<request id> <payload>"``;
+- ``NS:sent:<client id>`` (hash, expires): request id -> outcome of each sync start that client sent
+  (entry id or refusal), replaced by the reply once a worker has answered it;
 - ``NS:stats`` (hash): consumer name -> JSON statistics of that worker process.
 """
 
@@ -63,11 +65,11 @@ class Keys:
         return f"{self.namespace}:stats"
 
     def reply(self, client_id: str) -> str:
-        """The stream the replies to one client's synchronous starts are added to."""
+        """The pub/sub channel the replies to one client's synchronous starts are published on."""
         return f"{self.namespace}:reply:{client_id}"
 
     def sent(self, client_id: str) -> str:
-        """Hash: request id -> outcome (entry id, 0 or -1) of each sync start one client sent."""
+        """Hash: request id -> outcome (entry id, 0 or -1), then reply, of each sync start one client sent."""
         return f"{self.namespace}:sent:{client_id}"
 
 

@@ -5,8 +5,8 @@ Delivery (api digest §8): async starts are at-least-once, sync starts at-most-o
 - **Intake** — ``XREADGROUP`` in batches of at most the free execution slots (``concurrency`` minus
   what is running), so a busy worker stops reading: backpressure. Executions whose machine never
   suspends (Pass/Choice/... only) run right away, one after the other; the others run as tasks.
-- **Acknowledgement** — an entry is acknowledged (``XACK`` + ``XDEL``, with the sync reply added to
-  its reply stream in the same pipeline) only after its execution finished and its log events were handed to the log
+- **Acknowledgement** — an entry is acknowledged (``XACK`` + ``XDEL``, in the same script as the sync
+  reply to its caller) only after its execution finished and its log events were handed to the log
   sink. Acknowledgements are batched by one flusher task.
 - **Reclaim** — entries of a dead worker stay pending; live workers take them over with
   ``XAUTOCLAIM`` once idle for ``claim_idle`` seconds. A worker renews the lease of executions it is
@@ -50,21 +50,28 @@ from .stats import WorkerStats
 
 log = logging.getLogger("express_engine.worker")
 
-#: Acknowledge finished entries in one command: add each sync reply to its caller's reply stream, tagged
-#: with the request id (NOMKSTREAM: the stream of a client gone for good has expired), then XACK and XDEL
-#: the entries. KEYS[1] starts stream; ARGV[1] group, ARGV[2] number of ids, the ids, then (reply stream,
-#: request id, payload) triples.
+#: Acknowledge finished entries in one command: answer each sync start (record the reply in its client's
+#: hash of sync starts sent, if the request is still there, and publish it on the client's reply channel
+#: as "<request id> <payload>"), then XACK and XDEL the entries. KEYS[1] starts stream; ARGV[1] group,
+#: ARGV[2] number of ids, the ids, then (reply channel, sent-starts hash, request id, payload) quadruples.
 FINISH = """
 local n = tonumber(ARGV[2])
 local ids = {}
 for i = 1, n do ids[i] = ARGV[2 + i] end
-for i = 3 + n, #ARGV, 3 do
-  redis.call('XADD', ARGV[i], 'NOMKSTREAM', '*', 'rid', ARGV[i + 1], 'reply', ARGV[i + 2])
+for i = 3 + n, #ARGV, 4 do
+  local sent, rid, payload = ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  if redis.call('HEXISTS', sent, rid) == 1 then
+    redis.call('HSET', sent, rid, payload)
+  end
+  redis.call('PUBLISH', ARGV[i], rid .. ' ' .. payload)
 end
 redis.call('XACK', KEYS[1], ARGV[1], unpack(ids))
 redis.call('XDEL', KEYS[1], unpack(ids))
 return n
 """
+#: A finished entry: (entry id, where its sync reply goes or None, reply payload).
+_Done = tuple[str, tuple[str, str, str] | None, bytes | None]
+
 #: Entries per FINISH call at most (Lua's unpack() limit is about 8000 values).
 MAX_FINISH = 4000
 
@@ -119,10 +126,10 @@ def _id_key(entry_id: str) -> tuple[int, int]:
     return int(ms), int(seq or 0)
 
 
-def _reply_to(start: dict[str, Any]) -> tuple[str, str] | None:
-    """Where a sync start's reply goes: its client's reply stream and its request id."""
+def _reply_to(start: dict[str, Any]) -> tuple[str, str, str] | None:
+    """Where a sync start's reply goes: its client's reply channel and sent-starts hash, its request id."""
     reply = start.get("reply")
-    return (reply, start.get("rid") or "") if reply else None
+    return (reply, start.get("sent") or "", start.get("rid") or "") if reply else None
 
 
 class _Unrunnable(Exception):
@@ -164,8 +171,8 @@ class Worker:
         #: those pending when we started (a reused consumer name) and those whose execution crashed
         self._reclaim_only: set[str] = set()
         self._all_done = anyio.Event()
-        #: (entry id, (reply stream, request id) or None, reply payload)
-        self._done: list[tuple[str, tuple[str, str] | None, bytes | None]] = []
+        #: (entry id, (reply channel, sent-starts hash, request id) or None, reply payload)
+        self._done: list[_Done] = []
         self._ack_ready = anyio.Event()
         self._acking = 0  # acknowledgements being sent by the flusher
         self._finish_sha: str | None = None  # the FINISH script, once loaded
@@ -274,7 +281,7 @@ class Worker:
                     await self._wake.wait()
                 continue
             # Acknowledge what the last batch finished in the same round trip as the next read.
-            acks: list[tuple[str, tuple[str, str] | None, bytes | None]] = []
+            acks: list[_Done] = []
             try:
                 if self._recover:
                     await self._recover_pending(tg)
@@ -478,8 +485,8 @@ class Worker:
     def _reply_error(self, entry_id: str, start: dict[str, Any], error: api.ServiceError) -> None:
         self._finish(entry_id, _reply_to(start), orjson.dumps(error.to_dict()))
 
-    def _finish(self, entry_id: str, reply: tuple[str, str] | None = None, payload: bytes | None = None) -> None:
-        """Queue the acknowledgement of an entry (and its sync reply: (stream, request id), payload)."""
+    def _finish(self, entry_id: str, reply: tuple[str, str, str] | None = None, payload: bytes | None = None) -> None:
+        """Queue the acknowledgement of an entry (and its sync reply: where it goes, payload)."""
         self._done.append((entry_id, reply, payload))
         self._ack_ready.set()
 
@@ -509,7 +516,7 @@ class Worker:
                 else:
                     await anyio.sleep(backoff.next())
 
-    def _queue_finish(self, pipe: Any, batch: list[tuple[str, tuple[str, str] | None, bytes | None]]) -> None:
+    def _queue_finish(self, pipe: Any, batch: list[_Done]) -> None:
         """Add the FINISH call for ``batch`` (sync replies, XACK, XDEL) to a pipeline."""
         args: list[Any] = [GROUP, len(batch)]
         args += [entry_id for entry_id, _, _ in batch]
@@ -518,7 +525,7 @@ class Worker:
                 args += (*reply, payload)
         pipe.evalsha(self._finish_sha, 1, self.keys.starts, *args)
 
-    def _finished(self, batch: list[tuple[str, tuple[str, str] | None, bytes | None]], result: Any) -> bool:
+    def _finished(self, batch: list[_Done], result: Any) -> bool:
         """Book the outcome of a FINISH call; a failed one is queued again. Returns whether it worked."""
         if not isinstance(result, Exception):
             self._owned.difference_update(entry_id for entry_id, _, _ in batch)
@@ -534,7 +541,7 @@ class Worker:
             raise result
         return False
 
-    def _give_back(self, batch: list[tuple[str, tuple[str, str] | None, bytes | None]]) -> None:
+    def _give_back(self, batch: list[_Done]) -> None:
         """Queue acknowledgements again whose call failed (they may or may not have been applied)."""
         self._done[:0] = batch
         self._ack_ready.set()

@@ -56,9 +56,35 @@ async def test_concurrent_sync_starts_share_one_reply_channel_that_cleans_up(
         await one(300)  # a later call removes the outcomes recorded for the finished ones
     # every caller got its own execution's reply, not a neighbour's
     assert all(results[i]["output"] == json.dumps({"got": i}, separators=(",", ":")) for i in range(301))
-    reply, sent = client.keys.reply(client.client_id), client.keys.sent(client.client_id)
+    sent = client.keys.sent(client.client_id)
     assert await redis.hlen(sent) <= 10  # finished requests are forgotten, not accumulated
-    assert await redis.ttl(sent) > 0 and await redis.ttl(reply) > 0  # a crashed client leaves nothing forever
+    assert await redis.ttl(sent) > 0  # a crashed client leaves nothing forever
+
+
+async def test_reply_recorded_while_the_reply_channel_was_down_is_delivered(
+        namespace: str, redis: Any, registry: Registry, client: Client) -> None:
+    await registry.create("ok", PASS)
+    sent = client.keys.sent(client.client_id)
+    result: list[dict[str, Any]] = []
+
+    async def sync_start() -> None:
+        result.append(await client.start_sync_execution("ok", "{}", timeout=10))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(sync_start)  # no worker runs: the start waits in the stream
+
+        async def enqueued() -> bool:
+            return await redis.hlen(sent) == 1
+        await wait_for(enqueued, 5)
+        [rid] = await redis.hkeys(sent)
+        # A worker's reply lands while the client's subscription is gone: recorded, its message unseen.
+        await redis.hset(sent, rid, b'{"status":"SUCCEEDED","output":"{}"}')
+        await redis.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
+    assert result == [{"status": "SUCCEEDED", "output": "{}"}]
+
+    async def forgotten() -> bool:  # nothing waits any more: the finished request is forgotten
+        return await redis.hlen(sent) == 0
+    await wait_for(forgotten, 5)
 
 
 async def test_async_start_runs_in_the_background(redis_url: str, namespace: str, redis: Any, registry: Registry,
