@@ -12,12 +12,12 @@ Sync replies are multiplexed: each :class:`Client` subscribes to one reply chann
 one reader task hands each to the waiting request (while any is waiting). Pub/sub costs the reader no
 command per reply, but a message published while its connection is down is gone; so the script records
 each accepted sync start's outcome in the client's hash ``NS:sent:<client id>`` (request id -> entry
-id or refusal; a worker replaces it with the reply before publishing), and the reader, every time it
-(re)subscribes, looks up the requests still waiting there. The record also marks the start as
-enqueued: a sync start resent after a lost connection is never enqueued twice, it gets the recorded
-outcome (or its reply). Finished requests are forgotten (``HDEL``) along with later script calls, or by
-the reader when idle; the hash expires ``timeout + 60`` s after the last sync start that needed it, so
-a crashed client leaves no garbage behind.
+id or refusal; a worker replaces it with the reply before publishing), and the reader looks up the
+requests still waiting there every time it (re)subscribes and after every quiet second. The record
+also marks the start as enqueued: a sync start resent after a lost connection is never enqueued
+twice, it gets the recorded outcome (or its reply). Finished requests are forgotten (``HDEL``) along
+with later script calls, or by the reader when idle; the hash expires ``timeout + 60`` s after the
+last sync start that needed it, so a crashed client leaves no garbage behind.
 
 Backlog policy: workers delete each entry once it is finished, so the stream holds exactly the
 unfinished starts. Instead of trimming (``MAXLEN`` would silently discard accepted starts that no
@@ -389,38 +389,49 @@ class Client:
         """Hand each reply published on this client's channel to its waiting request (one task, while any waits)."""
         backoff = Backoff()
         try:
-            while self._waiting:
-                pubsub = self.redis.pubsub()
-                try:
-                    await pubsub.subscribe(self._reply_channel)
-                    while self._waiting:
-                        message = await pubsub.get_message(timeout=1.0)
-                        if message is None:  # idle: forget finished requests now rather than with a later start
-                            if self._stale:
-                                stale, self._stale = self._stale[:MAX_STALE], self._stale[MAX_STALE:]
-                                await self.redis.hdel(self._sent, *stale)
-                            continue
-                        kind = message["type"]
-                        if kind == b"message" or kind == "message":
-                            rid, _, payload = message["data"].partition(b" ")
-                            self._resolve(rid.decode(), payload)
-                        elif kind == b"subscribe" or kind == "subscribe":
-                            # (Re)subscribed: replies published while we were not are recorded in the hash.
-                            await self._catch_up()
-                            backoff.reset()
-                except Exception as exc:
-                    if not isinstance(exc, RETRYABLE):
-                        log.warning("reading the sync reply channel %s failed: %r", self._reply_channel, exc)
-                    await asyncio.sleep(backoff.next())
-                finally:
-                    with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
-                        await pubsub.aclose()
-            if self._stale:  # nothing waits any more: forget the finished requests (and their replies) now
-                stale, self._stale = self._stale[:MAX_STALE], self._stale[MAX_STALE:]
-                with contextlib.suppress(*RETRYABLE):
-                    await self.redis.hdel(self._sent, *stale)
+            while True:
+                if self._waiting:
+                    await self._subscribed(backoff)
+                elif self._stale:  # nothing waits: forget the finished requests (and their replies) now
+                    stale, self._stale = self._stale[:MAX_STALE], self._stale[MAX_STALE:]
+                    with contextlib.suppress(*RETRYABLE):
+                        await self.redis.hdel(self._sent, *stale)
+                else:
+                    return  # (no await between this check and the reset below: a new caller starts a reader)
         finally:
             self._reader = None
+
+    async def _subscribed(self, backoff: Backoff) -> None:
+        """Deliver replies from one subscription of the reply channel while requests wait."""
+        pubsub = self.redis.pubsub()
+        try:
+            await pubsub.subscribe(self._reply_channel)
+            while self._waiting:
+                message = await pubsub.get_message(timeout=1.0)
+                if message is None:
+                    # A quiet second: forget finished requests now rather than with a later start, and look
+                    # for replies recorded but never seen (however a message got lost, a caller waits at
+                    # most about a second longer, never until its timeout).
+                    if self._stale:
+                        stale, self._stale = self._stale[:MAX_STALE], self._stale[MAX_STALE:]
+                        await self.redis.hdel(self._sent, *stale)
+                    await self._catch_up()
+                    continue
+                kind = message["type"]
+                if kind == b"message" or kind == "message":
+                    rid, _, payload = message["data"].partition(b" ")
+                    self._resolve(rid.decode(), payload)
+                elif kind == b"subscribe" or kind == "subscribe":
+                    # (Re)subscribed: replies published while we were not are recorded in the hash.
+                    await self._catch_up()
+                    backoff.reset()
+        except Exception as exc:
+            if not isinstance(exc, RETRYABLE):
+                log.warning("reading the sync reply channel %s failed: %r", self._reply_channel, exc)
+            await asyncio.sleep(backoff.next())
+        finally:
+            with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
+                await pubsub.aclose()
 
     async def _catch_up(self) -> None:
         """Resolve the waiting requests whose reply is already recorded in the sent-starts hash."""

@@ -587,9 +587,9 @@ class Worker:
                 self._connection_lost(exc)
                 self._recover = True  # an XAUTOCLAIM reply may have been lost
             except ResponseError as exc:
-                if "NOGROUP" not in str(exc):
+                if "NOGROUP" not in str(exc) and "no such key" not in str(exc):
                     raise
-                await self._retry(self._ensure_group)
+                await self._retry(self._ensure_group)  # the stream was deleted (or Redis lost its data)
 
     async def _renew(self) -> None:
         """Reset the idle time of long-running executions so no other worker reclaims them."""

@@ -61,6 +61,19 @@ async def test_concurrent_sync_starts_share_one_reply_channel_that_cleans_up(
     assert await redis.ttl(sent) > 0  # a crashed client leaves nothing forever
 
 
+async def test_sync_starts_arriving_while_the_reply_reader_winds_down_are_answered(
+        redis_url: str, namespace: str, registry: Registry, client: Client) -> None:
+    ok = await registry.create("bursts", PASS)
+    async with running_worker(redis_url, namespace):
+        for burst in range(30):  # the reader stops when nothing waits; each burst lands as it does
+            async with anyio.create_task_group() as tg:
+                for i in range(5):
+                    tg.start_soon(client.start_sync_execution, ok.arn, json.dumps({"x": i}), None)
+            await anyio.sleep(0.001 * (burst % 7))
+        out = await client.start_sync_execution(ok.arn, '{"x": 1}', timeout=5)
+    assert out["status"] == "SUCCEEDED"
+
+
 async def test_reply_recorded_while_the_reply_channel_was_down_is_delivered(
         namespace: str, redis: Any, registry: Registry, client: Client) -> None:
     await registry.create("ok", PASS)
