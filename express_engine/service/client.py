@@ -33,7 +33,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -114,11 +114,17 @@ class _Start:
     start_date: float
     rid: str = ""
     error: BaseException | None = None
-    done: anyio.Event = field(default_factory=anyio.Event)
+    #: set once the outcome is known (only single async starts wait on it: created by their caller)
+    done: anyio.Event | None = None
     #: sync starts: monotonic deadline, and the future the outcome (reply payload or error) is set on
     deadline: float = 0.0
     ttl_ms: int = 0
     future: asyncio.Future[bytes] | None = None
+
+    def settle(self) -> None:
+        """Wake the caller waiting for this start's outcome, if one waits."""
+        if self.done is not None:
+            self.done.set()
 
 
 def _error(code: str, message: str) -> api.ServiceError:
@@ -203,10 +209,11 @@ class Client:
         unreachable for ``retry_for`` seconds). A start retried after a lost connection may run twice.
         """
         req = self._request(state_machine_arn, input, name, test_case, sync=False)
+        req.done = done = anyio.Event()
         self._queue.append(req)
         if not self._sending:
             await self._send_queue()
-        await req.done.wait()
+        await done.wait()
         if req.error is not None:
             raise req.error
         return {"executionArn": req.arn, "startDate": req.start_date}
@@ -239,7 +246,7 @@ class Client:
             self._sending = False
             for req in self._queue:  # only left when we were cancelled: nobody else would send them
                 req.error = api.ServiceUnavailable("The start was not sent: its sender was cancelled")
-                req.done.set()
+                req.settle()
             self._queue = []
 
     async def _send(self, batch: list[_Start]) -> None:
@@ -253,14 +260,14 @@ class Client:
                 "The start was not accepted: its request to Redis was interrupted")
             for req in batch:
                 req.error = err
-                req.done.set()
+                req.settle()
             raise
         for req, res in zip(batch, results, strict=True):
             if res == 0:
                 req.error = api.StateMachineDoesNotExist(f"State Machine Does Not Exist: '{req.state_machine_arn}'")
             elif res == -1:
                 req.error = self._backlog_full()
-            req.done.set()
+            req.settle()
 
     async def _call(self, args: list[Any]) -> list[Any]:
         deadline = time.monotonic() + self.retry_for
