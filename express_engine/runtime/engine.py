@@ -372,11 +372,13 @@ class Engine:
 
     async def run(self, record: StateMachineRecord, value: Json, *, name: str, sync: bool,
                   arn: str | None = None, redrive_count: int = 0, mock: Any = None,
-                  respond: bool = True) -> dict[str, Json]:
+                  respond: bool = True, input_size: int | None = None) -> dict[str, Json]:
         """Run one execution of ``record`` on ``value``; returns the StartSyncExecution response shape.
 
         With ``respond=False`` (an async start: nobody reads a response) the result holds only
         ``status`` and, for a failure, ``error`` and ``cause``: input and output are not serialised.
+        ``input_size``, when the caller knows one, is an upper bound of the input's JSON size in bytes
+        (e.g. the length of the text it was parsed from): payload-limit checks start from it.
         """
         machine = record.machine
         arn = arn or self.execution_arn(record, name)
@@ -396,6 +398,8 @@ class Engine:
             input_bytes = dumpb(value)
             input_text = input_bytes.decode()
             frame.sized = (value, len(input_bytes))
+        elif input_size is not None:
+            frame.sized = (value, input_size)
         started_details = None
         if recorder is not None:
             started_details = {"roleArn": record.role_arn}

@@ -380,7 +380,9 @@ class Worker:
                 self._finish(entry_id)  # deleted while pending: nothing to run
                 continue
             try:
-                start = orjson.loads(fields[b"start"])
+                raw = fields[b"start"]
+                start = orjson.loads(raw)
+                start["size"] = len(raw)  # bounds the input's size: it is part of this text
                 sm_arn = start["sm"]
                 rev = start["rev"]
                 sync = start["mode"] == "sync"
@@ -457,7 +459,8 @@ class Worker:
         assert self.engine is not None
         try:
             response = await self.engine.run(record, start["input"], name=start["name"], sync=sync,
-                                             arn=start["arn"], mock=mock, respond=sync)
+                                             arn=start["arn"], mock=mock, respond=sync,
+                                             input_size=start.get("size"))
         except anyio.get_cancelled_exc_class():
             if sync:  # shutdown after the grace period: tell the caller now rather than after a reclaim
                 self._reply_error(entry_id, start, api.ServiceUnavailable(
