@@ -3,9 +3,8 @@
 A start is accepted by one Lua script (``ENQUEUE``, sent with ``EVALSHA``) that, atomically per start,
 checks that the state machine exists, applies the backlog bound and ``XADD``s the request stamped with
 the machine's current revision. Starts issued concurrently are sent together: async ones by the first
-caller, which sends every start queued behind it in one script call; sync ones by a sender task that
-takes every start queued before it runs (auto-batching, with no wait for an earlier call's answer), so
-many producers cost few round trips.
+caller, which sends every start queued behind it in one script call; sync ones by a sender task
+(auto-batching), so many producers cost few round trips.
 
 Sync replies are multiplexed: each :class:`Client` subscribes to one reply channel
 (``NS:reply:<client id>``) that workers publish every reply to, as ``"<request id> <payload>"``, and
@@ -156,10 +155,7 @@ class Client:
         self._sent = self.keys.sent(self.client_id)
         self._keys = [self.keys.starts, self.keys.revisions, self._sent]
         self._sync_queue: list[_Start] = []
-        #: sync starts queued for the sender task created with the first of them, which takes everything
-        #: queued before it runs; several senders' script calls may be in flight at once
-        self._sync_pending: asyncio.Task[None] | None = None
-        self._sync_senders: set[asyncio.Task[None]] = set()
+        self._sync_sender: asyncio.Task[None] | None = None
         self._waiting: dict[str, asyncio.Future[bytes]] = {}  # request id -> its caller's future
         self._reader: asyncio.Task[None] | None = None
         self._stale: list[str] = []  # finished sync requests' ids, forgotten by the next script call
@@ -303,10 +299,8 @@ class Client:
         self._waiting[req.rid] = future
         try:
             self._sync_queue.append(req)
-            if self._sync_pending is None:
-                self._sync_pending = sender = loop.create_task(self._send_sync())
-                self._sync_senders.add(sender)
-                sender.add_done_callback(self._sender_done)
+            if self._sync_sender is None:
+                self._sync_sender = loop.create_task(self._send_sync())
             if self._reader is None:
                 self._reader = loop.create_task(self._read_replies())
             try:
@@ -324,26 +318,14 @@ class Client:
         return doc
 
     async def _send_sync(self) -> None:
-        """Send the sync starts queued since this sender was created, without waiting for other senders.
-
-        Waiting for the previous script call's answer before sending the next (one call in flight) would
-        add that round trip, and a turn of a busy event loop, to the latency of every start queued behind it.
-        """
-        self._sync_pending = None
-        queued, self._sync_queue = self._sync_queue, []
-        for i in range(0, len(queued), self.max_batch):
-            try:
-                await self._send_sync_batch(queued[i:i + self.max_batch])
-            except BaseException:
-                for req in queued[i + self.max_batch:]:  # cancelled (the event loop is closing): not sent
-                    self._fail(req, api.ServiceUnavailable("The start was not sent: its sender was cancelled"))
-                raise
-
-    def _sender_done(self, sender: asyncio.Task[None]) -> None:
-        self._sync_senders.discard(sender)
-        if self._sync_pending is sender:  # cancelled before it ran (the event loop is closing)
-            self._sync_pending = None
-            for req in self._sync_queue:
+        """Send the queued sync starts, as many per script call as are waiting (one task, while any is)."""
+        try:
+            while self._sync_queue:
+                batch, self._sync_queue = self._sync_queue[:self.max_batch], self._sync_queue[self.max_batch:]
+                await self._send_sync_batch(batch)
+        finally:
+            self._sync_sender = None
+            for req in self._sync_queue:  # only left when we were cancelled (the event loop is closing)
                 self._fail(req, api.ServiceUnavailable("The start was not sent: its sender was cancelled"))
             self._sync_queue = []
 
