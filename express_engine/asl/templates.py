@@ -59,6 +59,9 @@ def compile_dynamic_value(text: Json, field: str, location: str) -> Callable[[Js
                 "call", location)
 
 
+_MISSING: Any = object()
+
+
 def _wrap_path(path: Path, field: str) -> Callable[[Json, Env], Json]:
     get = path.get
     text = path.text
@@ -71,6 +74,35 @@ def _wrap_path(path: Path, field: str) -> Callable[[Json, Env], Json]:
         except VariableNotFound as exc:
             raise variable_failure(exc.name) from None
 
+    steps = path.steps
+    if path.root != "input" or not steps or not all(isinstance(s, str) for s in steps):
+        return evaluate
+    # The common ``$.a`` / ``$.a.b``: a dict lookup per key, inline; anything else takes the general way.
+    missing = _MISSING
+    if len(steps) == 1:
+        (k1,) = steps
+
+        def evaluate_1(value: Json, env: Env) -> Json:
+            if type(value) is dict:
+                found = value.get(k1, missing)
+                if found is not missing:
+                    return found
+            return evaluate(value, env)
+
+        return evaluate_1
+    if len(steps) == 2:
+        k1, k2 = steps
+
+        def evaluate_2(value: Json, env: Env) -> Json:
+            if type(value) is dict:
+                inner = value.get(k1, missing)
+                if type(inner) is dict:
+                    found = inner.get(k2, missing)
+                    if found is not missing:
+                        return found
+            return evaluate(value, env)
+
+        return evaluate_2
     return evaluate
 
 

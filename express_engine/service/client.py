@@ -395,9 +395,13 @@ class Client:
         pubsub = self.redis.pubsub()
         try:
             await pubsub.subscribe(self._reply_channel)
+            conn = pubsub.connection
+            assert conn is not None
             while self._waiting:
-                message = await pubsub.get_message(timeout=1.0)
-                if message is None:
+                # Read the connection directly: PubSub.get_message's per-message bookkeeping cost the API
+                # process ~40 us per request at 50 concurrent callers.
+                response = await conn.read_response(timeout=1.0, disconnect_on_error=False, push_request=True)
+                if response is None:
                     # A quiet second: forget finished requests now rather than with a later start, and look
                     # for replies recorded but never seen (however a message got lost, a caller waits at
                     # most about a second longer, never until its timeout).
@@ -406,11 +410,11 @@ class Client:
                         await self.redis.hdel(self._sent, *stale)
                     await self._catch_up()
                     continue
-                kind = message["type"]
-                if kind == b"message" or kind == "message":
-                    rid, _, payload = message["data"].partition(b" ")
+                kind = response[0]
+                if kind == b"message":
+                    rid, _, payload = response[2].partition(b" ")
                     self._resolve(rid.decode(), payload)
-                elif kind == b"subscribe" or kind == "subscribe":
+                elif kind == b"subscribe":
                     # (Re)subscribed: replies published while we were not are recorded in the hash.
                     await self._catch_up()
                     backoff.reset()
