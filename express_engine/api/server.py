@@ -275,6 +275,7 @@ async def serve_http(registry: Any, client: Any, *, host: str = "127.0.0.1", por
                      metrics=metrics)
     config = uvicorn.Config(app, host=host, port=port, http="httptools", loop="none", lifespan="off",
                             access_log=False, log_level=log_level, server_header=False, backlog=4096,
+                            proxy_headers=False,
                             timeout_keep_alive=75, timeout_graceful_shutdown=5)
     server = uvicorn.Server(config)
     task = asyncio.get_running_loop().create_task(server.serve())
