@@ -72,6 +72,9 @@ return n
 #: A finished entry: (entry id, where its sync reply goes or None, reply payload).
 _Done = tuple[str, tuple[str, str, str] | None, bytes | None]
 
+#: Seconds a stopping worker keeps trying to acknowledge what it finished.
+ACK_FLUSH_SECONDS = 5.0
+
 #: Entries per FINISH call at most (Lua's unpack() limit is about 8000 values).
 MAX_FINISH = 4000
 
@@ -217,13 +220,15 @@ class Worker:
                         log.warning("%d executions still running after the %.1f s grace period: cancelled and "
                                     "left pending for another worker", len(self._inflight), o.grace)
                     executions.cancel_scope.cancel()
-                # Acknowledge everything finished (bounded: Redis may be gone for good).
+                # Acknowledge everything finished, for a few seconds at most: Redis may be gone for good (a
+                # Ctrl-C reaches an embedded server too), and an unacknowledged start only runs again.
                 self._ack_ready.set()
-                with anyio.move_on_after(max(5.0, o.grace)) as scope:
+                with anyio.move_on_after(ACK_FLUSH_SECONDS) as scope:
                     while self._done or self._acking:
                         await anyio.sleep(0.01)
                 if scope.cancelled_caught:
-                    log.error("%d finished executions could not be acknowledged: they will run again",
+                    log.error("%d finished executions may not have been acknowledged (Redis unreachable): they "
+                              "run again unless an earlier acknowledgement reached Redis",
                               len(self._done))
                 service.cancel_scope.cancel()
             self.stats.log_dropped = router.dropped
