@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import socket
 import time
@@ -37,6 +38,7 @@ import anyio
 import orjson
 from anyio.abc import TaskGroup
 from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .. import service_errors as api
 from ..logs import LogRouter, Sink
@@ -71,6 +73,9 @@ return n
 """
 #: A finished entry: (entry id, where its sync reply goes or None, reply payload).
 _Done = tuple[str, tuple[str, str, str] | None, bytes | None]
+
+#: Seconds an XREADGROUP may take beyond its BLOCK time before the connection counts as broken.
+READ_MARGIN = 10.0
 
 #: Seconds a stopping worker keeps trying to acknowledge what it finished.
 ACK_FLUSH_SECONDS = 5.0
@@ -107,6 +112,9 @@ class WorkerOptions:
     log_buffer: int = 50_000
     log_policy: Policy = "block"
     log_stream_maxlen: int = 1_000_000
+    #: skip the answers to acknowledgements (CLIENT REPLY SKIP) when Redis allows it; off for proxies that
+    #: mishandle it
+    reply_skip: bool = True
     #: multiply Wait / Retry delays (tests)
     time_scale: float = 1.0
     #: seconds between publications of the statistics to NS:stats
@@ -127,6 +135,16 @@ def _entry_id(raw: bytes | str) -> str:
 def _id_key(entry_id: str) -> tuple[int, int]:
     ms, _, seq = entry_id.partition("-")
     return int(ms), int(seq or 0)
+
+
+def _finish_args(batch: list[_Done]) -> list[Any]:
+    """FINISH's arguments for ``batch``: group, number of ids, the ids, then the sync replies."""
+    args: list[Any] = [GROUP, len(batch)]
+    args += [entry_id for entry_id, _, _ in batch]
+    for _, reply, payload in batch:
+        if reply:
+            args += (*reply, payload)
+    return args
 
 
 def _reply_to(start: dict[str, Any]) -> tuple[str, str, str] | None:
@@ -179,6 +197,8 @@ class Worker:
         self._ack_ready = anyio.Event()
         self._acking = 0  # acknowledgements being sent by the flusher
         self._finish_sha: str | None = None  # the FINISH script, once loaded
+        self._conn: Any = None  # the read loop's own connection (acknowledge + read in one round trip)
+        self._skip_replies = False  # whether Redis honours CLIENT REPLY SKIP (probed at start)
         self._ready = anyio.Event()
 
     # -- lifecycle ------------------------------------------------------------------------------------
@@ -203,6 +223,7 @@ class Worker:
             self.engine = Engine(handlers=self.handlers, log_handler=router, time_scale=o.time_scale,
                                  region=o.region, account=o.account)
             await self._retry(self._ensure_group)
+            self._skip_replies = o.reply_skip and await self._retry(self._probe_reply_skip)
             self._reclaim_only = set(await self._retry(self._pending_ids))
             async with anyio.create_task_group() as service:
                 service.start_soon(self._ack_loop)
@@ -232,6 +253,10 @@ class Worker:
                               len(self._done))
                 service.cancel_scope.cancel()
             self.stats.log_dropped = router.dropped
+        if self._conn is not None:
+            with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
+                await self.redis.connection_pool.release(self._conn)
+            self._conn = None
         with anyio.CancelScope(shield=True), anyio.move_on_after(2.0), contextlib.suppress(*RETRYABLE):
             await self._leave_group()
             await self._publish_stats()
@@ -277,7 +302,6 @@ class Worker:
         o = self.options
         block_ms = max(1, int(o.block * 1000))
         backoff = Backoff()
-        streams = {self.keys.starts: ">"}
         while not self._stopping:
             free = self._free_slots()
             if free <= 0:
@@ -292,20 +316,10 @@ class Worker:
                     await self._recover_pending(tg)
                     continue
                 acks, self._done = self._done[:MAX_FINISH], self._done[MAX_FINISH:]
+                entries = await self._ack_and_read(acks, min(free, o.batch), block_ms)
                 if acks:
-                    if self._finish_sha is None:
-                        self._finish_sha = await self.redis.script_load(FINISH)
-                    pipe = self.redis.pipeline(transaction=False)
-                    self._queue_finish(pipe, acks)
-                    pipe.xreadgroup(GROUP, self.consumer, streams, count=min(free, o.batch), block=block_ms)
-                    finished, reply = await pipe.execute(raise_on_error=False)
-                    self._finished(acks, finished)
+                    self._owned.difference_update(entry_id for entry_id, _, _ in acks)
                     acks = []
-                    if isinstance(reply, Exception):
-                        raise reply
-                else:
-                    reply = await self.redis.xreadgroup(GROUP, self.consumer, streams, count=min(free, o.batch),
-                                                        block=block_ms)
                 backoff.reset()
             except ResponseError as exc:
                 if acks:
@@ -321,9 +335,71 @@ class Worker:
                 self._recover = True  # Redis may have delivered entries whose reply we did not get
                 await anyio.sleep(backoff.next())
                 continue
-            if reply:  # RESP2: [[key, entries]]; RESP3: {key: [entries]}
-                await self._dispatch(tg, next(iter(reply.values()))[0] if isinstance(reply, dict) else reply[0][1],
-                                     None)
+            if entries:
+                await self._dispatch(tg, entries, None)
+
+    async def _ack_and_read(self, acks: list[_Done], count: int, block_ms: int) -> list[Any]:
+        """Acknowledge ``acks`` (FINISH) and read the next entries (XREADGROUP) in one write and one read.
+
+        FINISH's own answer is skipped (``CLIENT REPLY SKIP``) where Redis allows it: it would only wake
+        this process once more per round to say "done", and a FINISH that may not have run is simply sent
+        again (acknowledging, deleting and answering twice changes nothing for anyone). Since Redis runs a
+        connection's commands in order, XREADGROUP's answer means FINISH has run. EVAL, not EVALSHA: a
+        skipped NOSCRIPT error would go unnoticed. Returns the entries read, as ``(id, fields)`` pairs.
+        """
+        conn = self._conn
+        if conn is None:
+            self._conn = conn = await self.redis.connection_pool.get_connection()
+        commands: list[tuple[Any, ...]] = []
+        if acks:
+            if self._skip_replies:
+                commands.append(("CLIENT", "REPLY", "SKIP"))
+            commands.append(("EVAL", FINISH, 1, self.keys.starts, *_finish_args(acks)))
+        commands.append(("XREADGROUP", "GROUP", GROUP, self.consumer, "COUNT", count, "BLOCK", block_ms,
+                         "STREAMS", self.keys.starts, ">"))
+        try:
+            await conn.send_packed_command(conn.pack_commands(commands))
+            with anyio.fail_after(block_ms / 1000 + READ_MARGIN):
+                if acks and not self._skip_replies:
+                    try:
+                        await conn.read_response(timeout=math.inf)  # FINISH's answer
+                    except ResponseError as exc:
+                        log.warning("acknowledging %d entries failed (they stay pending): %s", len(acks), exc)
+                reply = await conn.read_response(timeout=math.inf)
+        except TimeoutError:
+            await conn.disconnect()
+            raise RedisTimeoutError("no answer to XREADGROUP") from None
+        except ResponseError:
+            raise  # (the connection is fine)
+        except BaseException:
+            await conn.disconnect()  # an answer may still be on its way: start afresh
+            raise
+        if not reply:
+            return []
+        # RESP3: {stream: entries}; RESP2: [[stream, entries]]; each entry [id, [field, value, ...]]
+        raw = next(iter(reply.values())) if isinstance(reply, dict) else reply[0][1]
+        return [(entry_id, dict(zip(fields[::2], fields[1::2], strict=True)) if fields else None)
+                for entry_id, fields in raw]
+
+    async def _probe_reply_skip(self) -> bool:
+        """Whether this Redis honours ``CLIENT REPLY SKIP`` (some proxies and managed services refuse it)."""
+        conn = await self.redis.connection_pool.get_connection()
+        try:
+            # Honoured: PING's answer is skipped and the first answer is ECHO's. Refused: an error, PONG, then ECHO's.
+            await conn.send_packed_command(conn.pack_commands([("CLIENT", "REPLY", "SKIP"), ("PING",),
+                                                               ("ECHO", "probe")]))
+            try:
+                await conn.read_response()
+            except ResponseError:
+                await conn.read_response()
+                await conn.read_response()
+                return False
+            return True
+        except BaseException:
+            await conn.disconnect()
+            raise
+        finally:
+            await self.redis.connection_pool.release(conn)
 
     async def _recover_pending(self, tg: TaskGroup) -> None:
         """Run the entries Redis delivered to us whose reply we never received (the connection broke).
@@ -526,12 +602,7 @@ class Worker:
 
     def _queue_finish(self, pipe: Any, batch: list[_Done]) -> None:
         """Add the FINISH call for ``batch`` (sync replies, XACK, XDEL) to a pipeline."""
-        args: list[Any] = [GROUP, len(batch)]
-        args += [entry_id for entry_id, _, _ in batch]
-        for _, reply, payload in batch:
-            if reply:
-                args += (*reply, payload)
-        pipe.evalsha(self._finish_sha, 1, self.keys.starts, *args)
+        pipe.evalsha(self._finish_sha, 1, self.keys.starts, *_finish_args(batch))
 
     def _finished(self, batch: list[_Done], result: Any) -> bool:
         """Book the outcome of a FINISH call; a failed one is queued again. Returns whether it worked."""

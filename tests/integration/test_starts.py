@@ -74,6 +74,24 @@ async def test_sync_starts_arriving_while_the_reply_reader_winds_down_are_answer
     assert out["status"] == "SUCCEEDED"
 
 
+@pytest.mark.parametrize("reply_skip", [True, False])
+async def test_acknowledgements_with_and_without_skipped_answers(
+        redis_url: str, namespace: str, redis: Any, registry: Registry, client: Client, reply_skip: bool) -> None:
+    ok = await registry.create("acks", PASS)
+    async with running_worker(redis_url, namespace, reply_skip=reply_skip) as worker:
+        assert worker._skip_replies is reply_skip
+        outs = [await client.start_sync_execution(ok.arn, json.dumps({"x": i}), timeout=5) for i in range(5)]
+        await client.start_executions(ok.arn, ['{"x": 0}'] * 50)
+
+        async def drained() -> bool:
+            return await redis.xlen(f"{namespace}:starts") == 0
+        await wait_for(drained, 10)
+    assert [o["output"] for o in outs] == [json.dumps({"got": i}, separators=(",", ":")) for i in range(5)]
+    assert worker.stats.succeeded == 55
+    pending = await redis.xpending(f"{namespace}:starts", "workers")
+    assert pending["pending"] == 0  # every entry was acknowledged (and deleted)
+
+
 async def test_reply_recorded_while_the_reply_channel_was_down_is_delivered(
         namespace: str, redis: Any, registry: Registry, client: Client) -> None:
     await registry.create("ok", PASS)
