@@ -372,7 +372,8 @@ class Worker:
         except ResponseError:
             raise  # (the connection is fine)
         except BaseException:
-            await conn.disconnect()  # an answer may still be on its way: start afresh
+            with anyio.CancelScope(shield=True):  # (also when cancelled: stopping)
+                await conn.disconnect()  # an answer may still be on its way: start afresh
             raise
         if not reply:
             return []
