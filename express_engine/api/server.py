@@ -251,6 +251,51 @@ def create_app(registry: Any, client: Any, *, auth: Mapping[str, str] | SigV4Ver
                   max_body=max_body, metrics=metrics or None)
 
 
+class _CoalescingTransport:
+    """A transport whose writes within one turn of the event loop go out as one ``send()``.
+
+    uvicorn writes a response's head and body separately: two system calls, and on loopback two wake-ups
+    of the client, for every request. Writes are joined and sent at the end of the turn (or at once when
+    the transport is closed).
+    """
+
+    __slots__ = ("_buffer", "_loop", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._buffer: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        if not self._buffer:
+            self._loop.call_soon(self._flush)
+        self._buffer.append(bytes(data))
+
+    def _flush(self) -> None:
+        if self._buffer:
+            data = b"".join(self._buffer)
+            self._buffer = []
+            if not self._transport.is_closing():
+                self._transport.write(data)
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
+def _protocol_class() -> type[asyncio.Protocol]:
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    class CoalescingHttpToolsProtocol(HttpToolsProtocol):
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(_CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
+
+    return CoalescingHttpToolsProtocol
+
+
 async def serve_http(registry: Any, client: Any, *, host: str = "127.0.0.1", port: int = DEFAULT_PORT,
                      auth: Mapping[str, str] | SigV4Verifier | None = None, max_body: int = DEFAULT_MAX_BODY,
                      mocks: MockConfig | None = None, handlers: HandlerRegistry | None = None,
@@ -273,7 +318,7 @@ async def serve_http(registry: Any, client: Any, *, host: str = "127.0.0.1", por
                          "(SigV4) or allow anonymous access explicitly")
     app = create_app(registry, client, auth=auth, max_body=max_body, mocks=mocks, handlers=handlers,
                      metrics=metrics)
-    config = uvicorn.Config(app, host=host, port=port, http="httptools", loop="none", lifespan="off",
+    config = uvicorn.Config(app, host=host, port=port, http=_protocol_class(), loop="none", lifespan="off",
                             access_log=False, log_level=log_level, server_header=False, backlog=4096,
                             proxy_headers=False,
                             timeout_keep_alive=75, timeout_graceful_shutdown=5)
