@@ -53,7 +53,8 @@ _NAME_RE = re.compile(r"^[^\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]{1,80}
 #: A private generator (seeded from the OS, reseeded in forked children): user code that seeds the global
 #: ``random`` for its own purposes must not make two processes mint the same execution or request ids.
 _rng = random.Random()
-os.register_at_fork(after_in_child=_rng.seed)
+if hasattr(os, "register_at_fork"):  # (POSIX only; elsewhere there is no fork)
+    os.register_at_fork(after_in_child=_rng.seed)
 
 
 def new_uuid() -> str:
