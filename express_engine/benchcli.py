@@ -17,7 +17,7 @@ import os
 import sys
 from typing import Any
 
-from .cli import EXIT_INVALID, EXIT_OK, emit, run_async
+from .cli import EXIT_OK, emit, read_text_file, run_async, usage_error
 
 _DESCRIPTION = """\
 Load an engine with one workflow; print a JSON summary, write a JSON report and a PNG plot.
@@ -34,29 +34,16 @@ EXIT_UNREACHABLE = 3
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
-def _usage(message: str) -> int:
-    emit({"status": "ERROR", "error": "UsageError", "cause": message})
-    return EXIT_INVALID
-
-
-def _read(path: str, what: str) -> str:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return fh.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SystemExit(_usage(f"cannot read {what} {path!r}: {exc}")) from None
-
-
 def _input_text(args: argparse.Namespace) -> str:
     import orjson
 
     if args.input is not None and args.input_file is not None:
-        raise SystemExit(_usage("give either --input or --input-file, not both"))
-    text = _read(args.input_file, "input file") if args.input_file is not None else (args.input or "{}")
+        raise SystemExit(usage_error("give either --input or --input-file, not both"))
+    text = read_text_file(args.input_file, "input file") if args.input_file is not None else (args.input or "{}")
     try:
         orjson.loads(text)
     except orjson.JSONDecodeError as exc:
-        raise SystemExit(_usage(f"the input is not JSON: {exc}")) from None
+        raise SystemExit(usage_error(f"the input is not JSON: {exc}")) from None
     return text
 
 
@@ -88,7 +75,7 @@ def _check(args: argparse.Namespace) -> str | None:
 def _target(args: argparse.Namespace, input_text: str) -> Any:
     from .bench.targets import HttpTarget, InProcessTarget, RedisTarget
 
-    definition = _read(args.definition, "definition file") if args.definition is not None else None
+    definition = read_text_file(args.definition, "definition file") if args.definition is not None else None
     sync = not args.async_
     if args.target == "inprocess":
         assert definition is not None
@@ -109,14 +96,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
     """``bench``: run the load, print the summary, write the report and the plot."""
     problem = _check(args)
     if problem:
-        return _usage(problem)
+        return usage_error(problem)
     if args.plot:
         try:
             import matplotlib  # noqa: F401
         except ImportError:
-            return _usage("--plot needs matplotlib: pip install 'express_engine[bench]'")
+            return usage_error("--plot needs matplotlib: pip install 'express_engine[bench]'")
     if args.handler and args.target != "inprocess":
-        return _usage("--handler serves Lambda functions in process: give the workers --handler instead")
+        return usage_error("--handler serves Lambda functions in process: give the workers --handler instead")
     from .bench.loadgen import Plan
     from .bench.report import plot_report, summary, write_report
     from .bench.run import run_bench
@@ -130,7 +117,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     try:
         target = _target(args, input_text)
     except ValueError as exc:  # a bad --handler spec
-        return _usage(str(exc))
+        return usage_error(str(exc))
     try:
         report = run_async(run_bench, target, plan, "none" if args.quiet else args.progress, args.warmup)
     except TargetError as exc:

@@ -38,17 +38,19 @@ def emit(obj: Any) -> None:
     sys.stdout.flush()
 
 
-def _read_text(path: str, what: str) -> str:
+def read_text_file(path: str, what: str) -> str:
+    """The UTF-8 text of ``path``; a clear UsageError (exit status 2) instead when it cannot be read."""
     try:
         with open(path, encoding="utf-8") as fh:
             return fh.read()
     except OSError as exc:
-        raise SystemExit(_usage_error(f"cannot read {what} {path!r}: {exc.strerror}")) from None
+        raise SystemExit(usage_error(f"cannot read {what} {path!r}: {exc.strerror}")) from None
     except UnicodeDecodeError:
-        raise SystemExit(_usage_error(f"{what} {path!r} is not UTF-8 text")) from None
+        raise SystemExit(usage_error(f"{what} {path!r} is not UTF-8 text")) from None
 
 
-def _usage_error(message: str) -> int:
+def usage_error(message: str) -> int:
+    """Print a UsageError object (bad command-line input) and return its exit status."""
     emit({"status": "ERROR", "error": "UsageError", "cause": message})
     return EXIT_INVALID
 
@@ -65,22 +67,22 @@ def cmd_execute(args: argparse.Namespace) -> int:
     from .runtime.engine import Engine
     from .service_errors import InvalidDefinition
 
-    definition = _read_text(args.definition, "definition file")
+    definition = read_text_file(args.definition, "definition file")
     if args.input is not None and args.input_file is not None:
-        return _usage_error("give either --input or --input-file, not both")
-    input_text = _read_text(args.input_file, "input file") if args.input_file is not None else args.input
+        return usage_error("give either --input or --input-file, not both")
+    input_text = read_text_file(args.input_file, "input file") if args.input_file is not None else args.input
     engine = Engine(time_scale=args.time_scale)
     for spec in args.handler or ():
         try:
             engine.handlers.register_spec(spec)
         except ValueError as exc:
-            return _usage_error(str(exc))
+            return usage_error(str(exc))
     try:
         record = engine.create_state_machine(args.name, definition)  # validates and compiles, once
     except InvalidDefinition as exc:
         return invalid_definition(exc.diagnostics, exc.message)
     except ServiceError as exc:  # e.g. InvalidName for --name
-        return _usage_error(exc.message)
+        return usage_error(exc.message)
     try:
         response = run_async(engine.start_sync_execution, record, input_text)
     except ServiceError as exc:
@@ -94,7 +96,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     """``validate``: print ValidateStateMachineDefinition's response for a definition file."""
     from .runtime.engine import Engine
 
-    definition = _read_text(args.definition, "definition file")
+    definition = read_text_file(args.definition, "definition file")
     diagnostics = Engine.validate(definition)
     shown = [d for d in diagnostics if d.severity == "ERROR" or args.severity == "WARNING"]
     failed = any(d.severity == "ERROR" for d in diagnostics)

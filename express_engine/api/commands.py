@@ -16,18 +16,13 @@ import argparse
 import os
 from typing import Any
 
-from ..cli import EXIT_INVALID, EXIT_OK, emit, run_async
+from ..cli import EXIT_OK, emit, run_async, usage_error
 from ..gctune import settle_heap
 from .auth import credentials_from_env, parse_credentials
 from .server import DEFAULT_MAX_BODY, DEFAULT_PORT, is_loopback
 
 #: Exit status when the server cannot start (port taken, Redis unreachable).
 EXIT_UNAVAILABLE = 3
-
-
-def _usage(message: str) -> int:
-    emit({"status": "ERROR", "error": "UsageError", "cause": message})
-    return EXIT_INVALID
 
 
 async def _run(args: argparse.Namespace, auth: dict[str, str] | None, mocks: Any, handlers: Any) -> None:
@@ -71,20 +66,20 @@ def cmd_api(args: argparse.Namespace) -> int:
     try:
         auth = parse_credentials(args.credentials) if args.credentials else credentials_from_env()
     except ValueError as exc:
-        return _usage(str(exc))
+        return usage_error(str(exc))
     try:
         mocks = MockConfig.load(args.mock_config) if args.mock_config else MockConfig.from_env()
     except MockConfigError as exc:
-        return _usage(str(exc))
+        return usage_error(str(exc))
     if not auth and not args.allow_anonymous and not is_loopback(args.host):
-        return _usage(f"refusing to serve {args.host} without authentication: pass --credentials KEY:SECRET "
+        return usage_error(f"refusing to serve {args.host} without authentication: pass --credentials KEY:SECRET "
                       "(or set EXPRESS_ENGINE_CREDENTIALS), or --allow-anonymous")
     handlers = HandlerRegistry()
     for spec in args.handler or ():
         try:
             handlers.register_spec(spec)
         except ValueError as exc:
-            return _usage(str(exc))
+            return usage_error(str(exc))
     try:
         run_async(_run, args, auth, mocks, handlers)
     except KeyboardInterrupt:

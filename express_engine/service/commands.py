@@ -18,7 +18,7 @@ from typing import Any
 import anyio
 
 from .. import service_errors as api
-from ..cli import EXIT_FAILED, EXIT_INVALID, EXIT_OK, emit, run_async
+from ..cli import EXIT_FAILED, EXIT_INVALID, EXIT_OK, emit, read_text_file, run_async
 from ..gctune import settle_heap
 from .keys import RETRYABLE, connect
 from .process import ProcessSpec, setup_logging, supervise, supervise_until_signal
@@ -37,14 +37,6 @@ def _default_url() -> str:
 def _error(code: str, message: str, status: int = EXIT_INVALID) -> int:
     emit({"status": "ERROR", "error": code, "cause": message})
     return status
-
-
-def _read(path: str, what: str) -> str:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return fh.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SystemExit(_error("UsageError", f"cannot read {what} {path!r}: {exc}")) from None
 
 
 def _request(fn: Callable[..., Any], args: argparse.Namespace) -> int:
@@ -71,7 +63,7 @@ async def _create(redis: Any, args: argparse.Namespace) -> int:
     from .registry import Registry
 
     registry = Registry(redis, namespace=args.namespace)
-    definition = _read(args.definition, "definition file")
+    definition = read_text_file(args.definition, "definition file")
     logging_cfg: dict[str, Any] = {"level": args.log_level, "includeExecutionData": args.include_execution_data}
     if args.log_sink:
         logging_cfg["sink"] = args.log_sink
@@ -93,7 +85,7 @@ async def _create(redis: Any, args: argparse.Namespace) -> int:
 def _input(args: argparse.Namespace) -> str | None:
     if args.input is not None and args.input_file is not None:
         raise SystemExit(_error("UsageError", "give either --input or --input-file, not both"))
-    return _read(args.input_file, "input file") if args.input_file is not None else args.input
+    return read_text_file(args.input_file, "input file") if args.input_file is not None else args.input
 
 
 async def _start(redis: Any, args: argparse.Namespace) -> int:
