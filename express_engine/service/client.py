@@ -337,7 +337,7 @@ class Client:
             batch = [r for r in batch if r.future is not None and not r.future.done()]
             if not batch:
                 return
-            stale, self._stale = self._stale[:MAX_STALE], self._stale[MAX_STALE:]
+            stale = self._take_stale()
             args: list[Any] = [self.max_backlog, max(r.ttl_ms for r in batch), len(stale), *stale]
             for req in batch:
                 args += (req.state_machine_arn, req.rid, req.doc)
@@ -369,6 +369,11 @@ class Client:
         if req.future is not None and not req.future.done():
             req.future.set_exception(error)
 
+    def _take_stale(self) -> list[str]:
+        """Up to MAX_STALE ids of finished sync requests, taken off the list to be forgotten now."""
+        stale, self._stale = self._stale[:MAX_STALE], self._stale[MAX_STALE:]
+        return stale
+
     def _resolve(self, rid: str, payload: bytes) -> None:
         future = self._waiting.get(rid)
         if future is not None and not future.done():
@@ -382,7 +387,7 @@ class Client:
                 if self._waiting:
                     await self._subscribed(backoff)
                 elif self._stale:  # nothing waits: forget the finished requests (and their replies) now
-                    stale, self._stale = self._stale[:MAX_STALE], self._stale[MAX_STALE:]
+                    stale = self._take_stale()
                     with contextlib.suppress(*RETRYABLE):
                         await self.redis.hdel(self._sent, *stale)
                 else:
@@ -406,7 +411,7 @@ class Client:
                     # for replies recorded but never seen (however a message got lost, a caller waits at
                     # most about a second longer, never until its timeout).
                     if self._stale:
-                        stale, self._stale = self._stale[:MAX_STALE], self._stale[MAX_STALE:]
+                        stale = self._take_stale()
                         await self.redis.hdel(self._sent, *stale)
                     await self._catch_up()
                     continue

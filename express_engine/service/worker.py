@@ -37,7 +37,7 @@ from typing import Any
 import anyio
 import orjson
 from anyio.abc import TaskGroup
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .. import service_errors as api
@@ -196,7 +196,7 @@ class Worker:
         self._done: list[_Done] = []
         self._ack_ready = anyio.Event()
         self._acking = 0  # acknowledgements being sent by the flusher
-        self._finish_sha: str | None = None  # the FINISH script, once loaded
+        self._finish_script = redis.register_script(FINISH)  # (EVALSHA, loading the script when missing)
         self._conn: Any = None  # the read loop's own connection (acknowledge + read in one round trip)
         self._skip_replies = False  # whether Redis honours CLIENT REPLY SKIP (probed at start)
         self._ready = anyio.Event()
@@ -318,7 +318,7 @@ class Worker:
                 acks, self._done = self._done[:MAX_FINISH], self._done[MAX_FINISH:]
                 entries = await self._ack_and_read(acks, min(free, o.batch), block_ms)
                 if acks:
-                    self._owned.difference_update(entry_id for entry_id, _, _ in acks)
+                    self._finished(acks, None)
                     acks = []
                 backoff.reset()
             except ResponseError as exc:
@@ -586,13 +586,10 @@ class Worker:
             while self._done:
                 batch, self._done = self._done[:MAX_FINISH], self._done[MAX_FINISH:]
                 self._acking = len(batch)
+                finished: Exception | None = None
                 try:
-                    if self._finish_sha is None:
-                        self._finish_sha = await self.redis.script_load(FINISH)
-                    pipe = self.redis.pipeline(transaction=False)
-                    self._queue_finish(pipe, batch)
-                    [finished] = await pipe.execute(raise_on_error=False)
-                except RETRYABLE as exc:
+                    await self._finish_script(keys=[self.keys.starts], args=_finish_args(batch))
+                except (*RETRYABLE, ResponseError) as exc:
                     finished = exc
                 finally:
                     self._acking = 0
@@ -601,24 +598,18 @@ class Worker:
                 else:
                     await anyio.sleep(backoff.next())
 
-    def _queue_finish(self, pipe: Any, batch: list[_Done]) -> None:
-        """Add the FINISH call for ``batch`` (sync replies, XACK, XDEL) to a pipeline."""
-        pipe.evalsha(self._finish_sha, 1, self.keys.starts, *_finish_args(batch))
-
-    def _finished(self, batch: list[_Done], result: Any) -> bool:
+    def _finished(self, batch: list[_Done], error: Exception | None) -> bool:
         """Book the outcome of a FINISH call; a failed one is queued again. Returns whether it worked."""
-        if not isinstance(result, Exception):
+        if error is None:
             self._owned.difference_update(entry_id for entry_id, _, _ in batch)
             return True
         self._give_back(batch)
-        if isinstance(result, NoScriptError):
-            self._finish_sha = None  # Redis restarted without our script: load it again
-        elif isinstance(result, RETRYABLE):
-            self._connection_lost(result)
-        elif isinstance(result, ResponseError) and "NOGROUP" in str(result):
+        if isinstance(error, RETRYABLE):
+            self._connection_lost(error)
+        elif isinstance(error, ResponseError) and "NOGROUP" in str(error):
             self._recover = True
         else:
-            raise result
+            raise error
         return False
 
     def _give_back(self, batch: list[_Done]) -> None:
