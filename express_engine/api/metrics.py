@@ -157,8 +157,9 @@ class ApiMetrics:
             self.sync_in_flight -= 1
         if status == 200:
             self.started[operation] += 1
-            if isinstance(result, dict) and isinstance(result.get("status"), str):
-                self.sync_status[result["status"]] = self.sync_status.get(result["status"], 0) + 1
+            status_text = _sync_status(result)
+            if status_text:
+                self.sync_status[status_text] = self.sync_status.get(status_text, 0) + 1
 
     def count(self, operation: str, status: int) -> None:
         """Count a request that never reached an operation (unknown target, bad body...)."""
@@ -297,3 +298,18 @@ def cluster_families(snapshot: dict[str, Any]) -> list[Metric]:
                len(workers)),
     ]
     return out
+
+
+def _sync_status(result: Any) -> str | None:
+    """The ``status`` of a StartSyncExecution response, given as an object or as its JSON bytes."""
+    if isinstance(result, dict):
+        status = result.get("status")
+        return status if isinstance(status, str) else None
+    if isinstance(result, bytes):
+        # Top-level "status" is the only such key in the response, and a quote inside a JSON string
+        # is escaped, so the first match is the field.
+        at = result.find(b'"status":"')
+        if at >= 0:
+            end = result.find(b'"', at + 10)
+            return result[at + 10:end].decode() if end > 0 else None
+    return None

@@ -22,7 +22,8 @@ from ..runtime.engine import Engine, check_name
 from ..runtime.mocks import MockConfig
 from .arns import check_execution_arn, check_state_machine_arn, resource_type
 
-Operation = Callable[[dict[str, Any]], Awaitable[dict[str, Json]]]
+#: An operation answers with its response object, or with the response already serialised (JSON bytes).
+Operation = Callable[[dict[str, Any]], Awaitable[dict[str, Json] | bytes]]
 
 MAX_DEFINITION_CHARS = 1_048_576
 MAX_TAGS = 50
@@ -367,19 +368,25 @@ class Operations:
         arn, name, input_text, test_case = self._start_args(body)
         return await self.client.start_execution(arn, input_text, name, test_case=test_case)
 
-    async def start_sync_execution(self, body: dict[str, Any]) -> dict[str, Json]:
-        """StartSyncExecution: waits for the outcome (workflow failures are still HTTP 200)."""
+    async def start_sync_execution(self, body: dict[str, Any]) -> dict[str, Json] | bytes:
+        """StartSyncExecution: waits for the outcome (workflow failures are still HTTP 200).
+
+        With all data included (the default) the response is the worker's JSON, passed through unparsed.
+        """
         arn, name, input_text, test_case = self._start_args(body)
         included = body.get("includedData")
+        if included not in (None, "ALL_DATA", "METADATA_ONLY"):
+            raise api.ValidationException(
+                f"1 validation error detected: Value '{included}' at 'includedData' failed to satisfy constraint: "
+                "Member must satisfy enum value set: [ALL_DATA, METADATA_ONLY]")
+        start_json = getattr(self.client, "start_sync_execution_json", None)
+        if included != "METADATA_ONLY" and start_json is not None:
+            return await start_json(arn, input_text, name, test_case=test_case)
         response = await self.client.start_sync_execution(arn, input_text, name, test_case=test_case)
         if included == "METADATA_ONLY":
             response = {k: v for k, v in response.items() if k not in ("input", "output")}
             response["inputDetails"] = {"included": False}
             response["outputDetails"] = {"included": False}
-        elif included not in (None, "ALL_DATA"):
-            raise api.ValidationException(
-                f"1 validation error detected: Value '{included}' at 'includedData' failed to satisfy constraint: "
-                "Member must satisfy enum value set: [ALL_DATA, METADATA_ONLY]")
         return response
 
     async def test_state(self, body: dict[str, Any]) -> dict[str, Json]:

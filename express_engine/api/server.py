@@ -173,7 +173,7 @@ class ApiApp:
                 op_label = op_name
                 started = metrics.begin(op_name)
             result = await operation(request)
-            payload = orjson.dumps(result)
+            payload = result if isinstance(result, bytes) else orjson.dumps(result)
         except _BodyTooLarge:
             return
         except api.ServiceError as exc:

@@ -12,7 +12,8 @@ one reader task hands each to the waiting request (while any is waiting). Pub/su
 command per reply, but a message published while its connection is down is gone; so the script records
 each accepted sync start's outcome in the client's hash ``NS:sent:<client id>`` (request id -> entry
 id or refusal; a worker replaces it with the reply before publishing), and the reader looks up the
-requests still waiting there every time it (re)subscribes and after every quiet second. The record
+requests still waiting there every time it (re)subscribes, after every quiet second, and for any
+request that has waited longer than ``CATCH_UP_AFTER`` seconds. The record
 also marks the start as enqueued: a sync start resent after a lost connection is never enqueued
 twice, it gets the recorded outcome (or its reply). Finished requests are forgotten (``HDEL``) along
 with later script calls, or by the reader when idle; the hash expires ``timeout + 60`` s after the
@@ -29,7 +30,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -102,6 +105,9 @@ return out
 #: Finished sync requests' ids forgotten per script call at most (Lua's unpack() limit is about 8000).
 MAX_STALE = 1_000
 
+#: A sync request waiting this long (seconds) is looked up in the sent-starts hash, even while replies flow.
+CATCH_UP_AFTER = 2.0
+
 
 @dataclass(slots=True)
 class _Start:
@@ -156,8 +162,10 @@ class Client:
         self._keys = [self.keys.starts, self.keys.revisions, self._sent]
         self._sync_queue: list[_Start] = []
         self._sync_sender: asyncio.Task[None] | None = None
-        self._waiting: dict[str, asyncio.Future[bytes]] = {}  # request id -> its caller's future
+        self._waiting: dict[str, _Start] = {}  # request id -> the sync start its caller waits for
+        self._rids = itertools.count(1)  # request ids: unique within this client (its channel and hash)
         self._reader: asyncio.Task[None] | None = None
+        self._delivered = 0  # replies read from the channel so far (the reader's "quiet second" test)
         self._stale: list[str] = []  # finished sync requests' ids, forgotten by the next script call
 
     # -- requests ----------------------------------------------------------------------------------
@@ -181,7 +189,7 @@ class Client:
                                "mode": "sync" if sync else "async", "ts": now * 1000}
         rid = ""
         if sync:
-            rid = new_uuid()
+            rid = str(next(self._rids))
             doc["reply"] = self._reply_channel
             doc["sent"] = self._sent
             doc["rid"] = rid
@@ -291,31 +299,36 @@ class Client:
         an InternalFailure. Raises the errors of :meth:`start_execution`, and ServiceUnavailable when
         no reply came within ``timeout`` seconds.
         """
+        return orjson.loads(await self.start_sync_execution_json(state_machine_arn, input, name, test_case=test_case,
+                                                                 timeout=timeout))
+
+    async def start_sync_execution_json(self, state_machine_arn: str, input: str | None = None,
+                                        name: str | None = None, *, test_case: str | None = None,
+                                        timeout: float = 330.0) -> bytes:
+        """:meth:`start_sync_execution`, answered with the response as the worker serialised it (JSON bytes)."""
         req = self._request(state_machine_arn, input, name, test_case, sync=True, timeout=timeout)
         loop = asyncio.get_running_loop()
         req.deadline = time.monotonic() + timeout
         req.ttl_ms = self._ttl_ms(timeout)
         req.future = future = loop.create_future()
-        self._waiting[req.rid] = future
+        # A bare timer rather than asyncio.timeout(): this runs for every request, and costs a fifth as much.
+        expiry = loop.call_later(timeout, _expire, future, timeout)
+        self._waiting[req.rid] = req
         try:
             self._sync_queue.append(req)
             if self._sync_sender is None:
                 self._sync_sender = loop.create_task(self._send_sync())
             if self._reader is None:
                 self._reader = loop.create_task(self._read_replies())
-            try:
-                async with asyncio.timeout(timeout):
-                    payload = await future
-            except TimeoutError:
-                raise api.ServiceUnavailable(
-                    f"No worker replied within {timeout:g} s (is a worker running?)") from None
+            payload = await future
         finally:
+            expiry.cancel()
             del self._waiting[req.rid]
             self._stale.append(req.rid)
-        doc = orjson.loads(payload)
-        if "__type" in doc:
+        if payload.startswith(b'{"__type"'):
+            doc = orjson.loads(payload)
             raise _error(doc["__type"], doc.get("message", ""))
-        return doc
+        return payload
 
     async def _send_sync(self) -> None:
         """Send the queued sync starts, as many per script call as are waiting (one task, while any is)."""
@@ -375,9 +388,9 @@ class Client:
         return stale
 
     def _resolve(self, rid: str, payload: bytes) -> None:
-        future = self._waiting.get(rid)
-        if future is not None and not future.done():
-            future.set_result(payload)
+        req = self._waiting.get(rid)
+        if req is not None and req.future is not None and not req.future.done():
+            req.future.set_result(payload)
 
     async def _read_replies(self) -> None:
         """Hand each reply published on this client's channel to its waiting request (one task, while any waits)."""
@@ -395,47 +408,78 @@ class Client:
         finally:
             self._reader = None
 
+    def _reply_connection(self) -> Any:
+        """A connection of its own for the reply channel, speaking RESP2.
+
+        With RESP3 (redis-py's default since 8.0) every message is a push notification, which redis-py
+        logs at debug level by formatting the whole message first: 2-3 times the cost of reading it.
+        """
+        pool = self.redis.connection_pool
+        return pool.connection_class(**{**pool.connection_kwargs, "protocol": 2})
+
     async def _subscribed(self, backoff: Backoff) -> None:
-        """Deliver replies from one subscription of the reply channel while requests wait."""
-        pubsub = self.redis.pubsub()
+        """Deliver replies from one subscription of the reply channel while requests wait.
+
+        A pump task reads the channel without a timeout (a timed read costs more than the message); this
+        task wakes every second to forget finished requests and look for replies recorded but never seen.
+        """
+        conn = self._reply_connection()
+        pump: asyncio.Task[None] | None = None
         try:
-            await pubsub.subscribe(self._reply_channel)
-            conn = pubsub.connection
-            assert conn is not None
+            await conn.connect()
+            await conn.send_command("SUBSCRIBE", self._reply_channel)
+            pump = asyncio.get_running_loop().create_task(self._pump(conn, backoff))
             while self._waiting:
-                # Read the connection directly: PubSub.get_message's per-message bookkeeping cost the API
-                # process ~40 us per request at 50 concurrent callers.
-                response = await conn.read_response(timeout=1.0, disconnect_on_error=False, push_request=True)
-                if response is None:
-                    # A quiet second: forget finished requests now rather than with a later start, and look
-                    # for replies recorded but never seen (however a message got lost, a caller waits at
-                    # most about a second longer, never until its timeout).
-                    if self._stale:
-                        stale = self._take_stale()
-                        await self.redis.hdel(self._sent, *stale)
-                    await self._catch_up()
-                    continue
-                kind = response[0]
-                if kind == b"message":
-                    rid, _, payload = response[2].partition(b" ")
-                    self._resolve(rid.decode(), payload)
-                elif kind == b"subscribe":
-                    # (Re)subscribed: replies published while we were not are recorded in the hash.
-                    await self._catch_up()
-                    backoff.reset()
+                delivered = self._delivered
+                await asyncio.wait((pump,), timeout=1.0)
+                if pump.done():
+                    pump.result()  # raises what ended it
+                    return
+                if self._stale:
+                    await self.redis.hdel(self._sent, *self._take_stale())
+                # However a message got lost, a caller waits at most a few seconds longer, never until
+                # its timeout: after a quiet second every waiting request is looked up, and under a steady
+                # flow of replies every request waiting longer than CATCH_UP_AFTER.
+                if self._delivered == delivered:
+                    await self._catch_up(list(self._waiting))
+                else:
+                    since = time.time() - CATCH_UP_AFTER
+                    await self._catch_up([rid for rid, req in self._waiting.items() if req.start_date < since])
         except Exception as exc:
             if not isinstance(exc, RETRYABLE):
                 log.warning("reading the sync reply channel %s failed: %r", self._reply_channel, exc)
             await asyncio.sleep(backoff.next())
         finally:
             with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
-                await pubsub.aclose()
+                if pump is not None:
+                    pump.cancel()
+                    await asyncio.wait((pump,))
+                await conn.disconnect()
 
-    async def _catch_up(self) -> None:
-        """Resolve the waiting requests whose reply is already recorded in the sent-starts hash."""
-        rids = list(self._waiting)
+    async def _pump(self, conn: Any, backoff: Backoff) -> None:
+        """Read the reply channel's messages and resolve their requests, until cancelled or disconnected."""
+        resolve = self._resolve
+        while True:
+            response = await conn.read_response(timeout=math.inf, disconnect_on_error=False)
+            kind = response[0]
+            if kind == b"message":
+                self._delivered += 1
+                rid, _, payload = response[2].partition(b" ")
+                resolve(rid.decode(), payload)
+            elif kind == b"subscribe":
+                # (Re)subscribed: replies published while we were not are recorded in the hash.
+                await self._catch_up(list(self._waiting))
+                backoff.reset()
+
+    async def _catch_up(self, rids: list[str]) -> None:
+        """Resolve those of ``rids`` whose reply is already recorded in the sent-starts hash."""
         for i in range(0, len(rids), 1000):
             chunk = rids[i:i + 1000]
             for rid, value in zip(chunk, await self.redis.hmget(self._sent, chunk), strict=True):
                 if value is not None and value[:1] == b"{":
                     self._resolve(rid, value)
+
+
+def _expire(future: asyncio.Future[bytes], timeout: float) -> None:
+    if not future.done():
+        future.set_exception(api.ServiceUnavailable(f"No worker replied within {timeout:g} s (is a worker running?)"))

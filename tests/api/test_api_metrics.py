@@ -70,3 +70,12 @@ def test_metrics_need_no_signature(auth_server: StepFunctionsServer) -> None:
     assert ("express_engine_api_requests_in_flight", ()) in samples
     status, body, _ = raw_post(auth_server.port, b"{}")  # operations still need a signature
     assert status == 400 and body["__type"] == "UnrecognizedClientException"
+
+
+def test_sync_status_is_read_from_a_passed_through_response() -> None:
+    from express_engine.api.metrics import _sync_status
+
+    tricky = b'{"input":"{\\"status\\":\\"FAILED\\"}","status":"SUCCEEDED","output":"{}"}'
+    assert _sync_status(tricky) == "SUCCEEDED"
+    assert _sync_status({"status": "TIMED_OUT"}) == "TIMED_OUT"
+    assert _sync_status(b'{"executionArn":"x"}') is None and _sync_status({"status": 1}) is None

@@ -178,6 +178,11 @@ def test_start_sync_execution(sfn: Any) -> None:
 
     meta = sfn.start_sync_execution(stateMachineArn=arn, input="{}", includedData="METADATA_ONLY")
     assert "output" not in meta and "input" not in meta and meta["status"] == "SUCCEEDED"
+    assert meta["inputDetails"] == meta["outputDetails"] == {"included": False}
+
+    with pytest.raises(ClientError) as exc:  # refused before anything runs
+        sfn.start_sync_execution(stateMachineArn=arn, input="{}", includedData="SOME_DATA")
+    assert code_of(exc)[0] == "ValidationException" and "includedData" in code_of(exc)[1]
 
 
 def test_start_sync_execution_failures(sfn: Any) -> None:
