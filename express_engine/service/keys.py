@@ -4,9 +4,9 @@ Every key of a namespace ``NS`` starts with ``NS:``:
 
 - ``NS:machines`` (hash): state machine ARN -> JSON document (definition, logging, revision, tags...);
 - ``NS:revisions`` (hash): state machine ARN -> current revision id (read by the start script);
-- ``NS:starts`` (stream, consumer group ``workers``): the start requests not yet finished, one JSON
-  field ``start`` per entry (sm, rev, arn, name, input, mode, reply, sent, rid, deadline, test_case,
-  ts);
+- ``NS:starts`` (stream, consumer group ``workers``): the start requests not yet finished, each entry
+  with fields ``rev`` (the state machine's revision when it was accepted) and ``start`` (JSON: sm, arn,
+  name, input, mode, reply, sent, rid, deadline, test_case, ts);
 - ``NS:dead`` (stream, ``MAXLEN ~``): start requests given up on, with the reason;
 - ``NS:reply:<client id>`` (pub/sub channel): the replies to one client's synchronous starts, each
   message ``"<request id> <payload>"``;

@@ -466,7 +466,8 @@ class Worker:
                 start = orjson.loads(raw)
                 start["size"] = len(raw)  # bounds the input's size: it is part of this text
                 sm_arn = start["sm"]
-                rev = start["rev"]
+                rev = fields.get(b"rev")  # (entries written before 2026-11 carry it in the document)
+                rev = rev.decode() if rev is not None else start["rev"]
                 sync = start["mode"] == "sync"
                 if not (isinstance(start["arn"], str) and isinstance(start["name"], str)):
                     raise ValueError("arn and name must be strings")

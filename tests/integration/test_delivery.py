@@ -82,6 +82,26 @@ async def test_reclaim_after_sigkill(redis_url: str, namespace: str, redis: Any,
     assert await _pending(redis, namespace) == 0
 
 
+async def test_entries_with_the_revision_inside_the_document_still_run(
+        redis_url: str, namespace: str, redis: Any, registry: Registry, client: Client) -> None:
+    """Entries written by clients before the revision became a field of its own (a rolling upgrade)."""
+    arn = await _create(registry, namespace, waiting(0))
+    starts = f"{namespace}:starts"
+    await redis.xgroup_create(starts, "workers", id="0", mkstream=True)
+    current = (await client.start_execution(arn))["executionArn"]
+    [(_, fields)] = await redis.xrange(starts)
+    assert set(fields) == {b"rev", b"start"}
+    doc = orjson.loads(fields[b"start"])
+    old = {**doc, "rev": fields[b"rev"].decode(), "arn": doc["arn"][:-36] + "0" * 36, "name": "old-style"}
+    await redis.xadd(starts, {"start": orjson.dumps(old)})
+    async with running_worker(redis_url, namespace) as worker:
+        async def settled() -> bool:
+            return await redis.xlen(starts) == 0
+        await wait_for(settled, 10)
+    assert worker.stats.succeeded == 2 and worker.stats.dead_lettered == 0
+    assert current != old["arn"]
+
+
 async def test_dead_letters(redis_url: str, namespace: str, redis: Any, registry: Registry, client: Client) -> None:
     arn = await _create(registry, namespace, waiting(0))
     starts, dead = f"{namespace}:starts", f"{namespace}:dead"
