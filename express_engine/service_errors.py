@@ -20,8 +20,12 @@ class ServiceError(Exception):
         self.message = message
 
     def to_dict(self) -> dict[str, str]:
-        """The AWS JSON error body."""
+        """The AWS JSON error body (``__type`` first: serialised, it starts with :data:`ERROR_BODY_PREFIX`)."""
         return {"__type": self.code, "message": self.message}
+
+
+#: How a serialised :meth:`ServiceError.to_dict` begins (tells an error reply from a response without parsing).
+ERROR_BODY_PREFIX = b'{"__type"'
 
 
 def _error(code: str, status: int = 400) -> type[ServiceError]:

@@ -379,14 +379,12 @@ class Operations:
             raise api.ValidationException(
                 f"1 validation error detected: Value '{included}' at 'includedData' failed to satisfy constraint: "
                 "Member must satisfy enum value set: [ALL_DATA, METADATA_ONLY]")
-        start_json = getattr(self.client, "start_sync_execution_json", None)
-        if included != "METADATA_ONLY" and start_json is not None:
-            return await start_json(arn, input_text, name, test_case=test_case)
+        if included != "METADATA_ONLY":
+            return await self.client.start_sync_execution_json(arn, input_text, name, test_case=test_case)
         response = await self.client.start_sync_execution(arn, input_text, name, test_case=test_case)
-        if included == "METADATA_ONLY":
-            response = {k: v for k, v in response.items() if k not in ("input", "output")}
-            response["inputDetails"] = {"included": False}
-            response["outputDetails"] = {"included": False}
+        response = {k: v for k, v in response.items() if k not in ("input", "output")}
+        response["inputDetails"] = {"included": False}
+        response["outputDetails"] = {"included": False}
         return response
 
     async def test_state(self, body: dict[str, Any]) -> dict[str, Json]:

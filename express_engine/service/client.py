@@ -331,7 +331,7 @@ class Client:
             expiry.cancel()
             del self._waiting[req.rid]
             self._stale.append(req.rid)
-        if payload.startswith(b'{"__type"'):
+        if payload.startswith(api.ERROR_BODY_PREFIX):
             doc = orjson.loads(payload)
             raise _error(doc["__type"], doc.get("message", ""))
         return payload

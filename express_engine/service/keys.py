@@ -104,7 +104,7 @@ def hiredis_packing(connection_class: type[Any]) -> type[Any]:
 
     def pack(self: Any, *args: Any) -> list[bytes]:
         head = args[0]
-        if isinstance(head, (str, bytes)) and (" " in head if isinstance(head, str) else b" " in head):
+        if (" " in head) if isinstance(head, str) else (isinstance(head, bytes) and b" " in head):
             args = (*head.split(), *args[1:])  # "CLIENT SETNAME" etc. are sent as separate words, as redis-py does
         try:
             return [pack_command(args)]

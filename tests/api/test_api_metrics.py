@@ -79,3 +79,4 @@ def test_sync_status_is_read_from_a_passed_through_response() -> None:
     assert _sync_status(tricky) == "SUCCEEDED"
     assert _sync_status({"status": "TIMED_OUT"}) == "TIMED_OUT"
     assert _sync_status(b'{"executionArn":"x"}') is None and _sync_status({"status": 1}) is None
+
