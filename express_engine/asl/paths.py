@@ -221,9 +221,14 @@ class ReferencePath:
         Raises :class:`PathNotFound` when the path crosses a value that is not an object (or a list
         index that does not exist).
         """
-        if not self.steps:
+        steps = self.steps
+        if not steps:
             return value
-        return _set_in(target, self.steps, 0, value, self.text)
+        if len(steps) == 1 and type(target) is dict and type(steps[0]) is str:  # the common ``$.key``, inline
+            out = dict(target)
+            out[steps[0]] = value
+            return out
+        return _set_in(target, steps, 0, value, self.text)
 
 
 def _set_in(node: Json, steps: tuple[str | int, ...], i: int, value: Json, text: str) -> Json:

@@ -156,8 +156,12 @@ def _compile_node(node: Json, location: str) -> Template | None:
             return None
         frozen = tuple(parts)
 
+        # Plain loops, not comprehensions: on Python 3.11 a comprehension is a function call of its own.
         def build_object(value: Json, env: Env) -> Json:
-            return {name: (fn(value, env) if is_dyn else fn) for name, fn, is_dyn in frozen}
+            out = {}
+            for name, fn, is_dyn in frozen:
+                out[name] = fn(value, env) if is_dyn else fn
+            return out
 
         return build_object
     if isinstance(node, list):
@@ -167,7 +171,10 @@ def _compile_node(node: Json, location: str) -> Template | None:
         pairs = tuple((fn, raw) for fn, raw in zip(items, node, strict=True))
 
         def build_list(value: Json, env: Env) -> Json:
-            return [fn(value, env) if fn is not None else raw for fn, raw in pairs]
+            out = []
+            for fn, raw in pairs:
+                out.append(fn(value, env) if fn is not None else raw)
+            return out
 
         return build_list
     return None

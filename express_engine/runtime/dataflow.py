@@ -6,6 +6,8 @@ input; ResultPath merges into the state's *raw* input, creating missing objects 
 
 from __future__ import annotations
 
+import orjson
+
 from .. import errors
 from ..asl.model import NULL
 from ..asl.paths import Env, Path, PathNotFound, ReferencePath, VariableNotFound
@@ -107,8 +109,8 @@ def result_path_size_bound(path: ReferencePath | None, raw: Json, raw_size: int,
         result_size = raw_size
     else:
         try:
-            result_size = len(dumpb(result))
-        except JsonError:
+            result_size = len(orjson.dumps(result))  # (not jsonutil.dumpb: this runs for most states)
+        except TypeError:
             return -1
     if path is None:
         return result_size

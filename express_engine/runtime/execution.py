@@ -72,7 +72,6 @@ class Execution:
 
     def __init__(
         self,
-        *,
         arn: str,
         name: str,
         machine: StateMachine,
@@ -160,8 +159,9 @@ class Frame:
         self.variables = variables
         self.prev = prev
         self.map_item = map_item
-        #: names visible from enclosing scopes (read-only here)
-        self.outer_names: Any = variables.parents if isinstance(variables, ChainMap) else None
+        #: names visible from enclosing scopes (read-only here); ``type() is``, not isinstance(): ChainMap is an
+        #: ABC, and an ABC isinstance check was a sizeable part of starting an execution
+        self.outer_names: Any = variables.parents if type(variables) is ChainMap else None
         #: the last state output known to fit the payload limit, and an upper bound of its JSON size in bytes
         self.sized: tuple[Json, int] | None = None
 

@@ -42,7 +42,7 @@ def step_pass(ex: Execution, st: m.Pass, raw: Json, frame: Frame) -> Step:
             states = states_binding(raw, env, st)
             out = finish(ex, frame, st, "Pass", raw, raw, raw, env, states, raw)
         else:
-            value = apply_input_path(st.input_path, raw, env)
+            value = raw if st.input_path is None else apply_input_path(st.input_path, raw, env)
             if st.parameters is not None:
                 value = st.parameters(value, env)
             result = st.result if st.has_result else value

@@ -90,25 +90,29 @@ def commit_variables(ex: Execution, frame: Frame, assigned: dict[str, Json]) -> 
 
 def exited(ex: Execution, frame: Frame, kind: str, name: str, output: Json,
             assigned: dict[str, Json] | None) -> None:
-    details: dict[str, Any] | None = None
-    if ex.recording:
-        details = {"name": name}
-        if ex.include_data:
-            details["output"] = dumps(output)
-            details["outputDetails"] = {"truncated": False}
-        if assigned:
-            details["assignedVariables"] = {k: dumps(v) for k, v in assigned.items()}
-            details["assignedVariablesDetails"] = {"truncated": False}
+    if ex.recorder is None:  # logging off: the event is only counted (inline: this runs for every state)
+        ex.last_event_id += 1
+        frame.prev = ex.last_event_id
+        return
+    details: dict[str, Any] = {"name": name}
+    if ex.recorder.include_data:
+        details["output"] = dumps(output)
+        details["outputDetails"] = {"truncated": False}
+    if assigned:
+        details["assignedVariables"] = {k: dumps(v) for k, v in assigned.items()}
+        details["assignedVariablesDetails"] = {"truncated": False}
     ex.event(frame, f"{kind}StateExited", details)
 
 
 def entered(ex: Execution, frame: Frame, kind: str, name: str, raw: Json) -> int:
-    details: dict[str, Any] | None = None
-    if ex.recording:
-        details = {"name": name}
-        if ex.include_data:
-            details["input"] = dumps(raw)
-            details["inputDetails"] = {"truncated": False}
+    if ex.recorder is None:  # logging off: the event is only counted (inline: this runs for every state)
+        ex.last_event_id += 1
+        frame.prev = ex.last_event_id
+        return ex.last_event_id
+    details: dict[str, Any] = {"name": name}
+    if ex.recorder.include_data:
+        details["input"] = dumps(raw)
+        details["inputDetails"] = {"truncated": False}
     return ex.event(frame, f"{kind}StateEntered", details)
 
 
@@ -122,11 +126,11 @@ def finish(ex: Execution, frame: Frame, st: m.StateBase, kind: str, raw: Json, r
     """
     assign = assign if assign is not None else st.assign
     assigned = evaluate_assign(assign, assign_value, env, states) if assign is not None else None
-    output = output if output is not None else st.output
     if st.jsonata:
+        output = output if output is not None else st.output
         if output is not None:
             out = output.evaluate(states or {}, env.variables)
-    else:
+    elif st.output_path is not None:
         out = apply_output_path(st.output_path, out, env)
     frame.sized = (out, bound if 0 <= bound <= MAX_PAYLOAD_BYTES else check_size(out, st.name))
     if assigned:
