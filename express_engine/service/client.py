@@ -173,6 +173,8 @@ class Client:
         self._reader: asyncio.Task[None] | None = None
         self._delivered = 0  # replies read from the channel so far (the reader's "quiet second" test)
         self._stale: list[str] = []  # finished sync requests' ids, forgotten by the next script call
+        #: state machine name or ARN as given -> (its ARN, the prefix of its executions' ARNs)
+        self._arns: dict[str, tuple[str, str]] = {}
 
     # -- requests ----------------------------------------------------------------------------------
 
@@ -182,14 +184,13 @@ class Client:
         # ``ARN#TestCase`` selects a mocked test case, as with Step Functions Local.
         sm_arn, _, case = (state_machine_arn.partition("#") if isinstance(state_machine_arn, str)
                            else (state_machine_arn, "", ""))
-        sm_arn = self.registry.arn(sm_arn)
+        sm_arn, prefix = (isinstance(sm_arn, str) and self._arns.get(sm_arn)) or self._arn_prefixes(sm_arn)
         value = parse_input(input)
         if name is None:
             name = new_uuid()
         else:
             check_name(name)
-        parts = sm_arn.split(":")
-        arn = f"arn:aws:states:{parts[3]}:{parts[4]}:express:{parts[6]}:{name}:{new_uuid()}"
+        arn = f"{prefix}{name}:{new_uuid()}"
         now = time.time()
         doc: dict[str, Any] = {"sm": sm_arn, "arn": arn, "name": name, "input": value,
                                "mode": "sync" if sync else "async", "ts": now * 1000}
@@ -203,6 +204,16 @@ class Client:
         if test_case or case:
             doc["test_case"] = test_case or case
         return _Start(sm_arn, arn, orjson.dumps(doc), now, rid)
+
+    def _arn_prefixes(self, name_or_arn: str) -> tuple[str, str]:
+        """The state machine ARN for a name or ARN (raises InvalidArn), and its execution ARNs' prefix."""
+        sm_arn = self.registry.arn(name_or_arn)
+        parts = sm_arn.split(":")
+        known = sm_arn, f"arn:aws:states:{parts[3]}:{parts[4]}:express:{parts[6]}:"
+        if len(self._arns) >= 1024:  # (a cache: callers may name any number of machines)
+            self._arns.clear()
+        self._arns[name_or_arn] = known
+        return known
 
     def _ttl_ms(self, timeout: float = 0.0) -> int:
         """How long the reply stream and the sent-starts hash outlive a sync start's caller."""

@@ -137,6 +137,13 @@ def _id_key(entry_id: str) -> tuple[int, int]:
     return int(ms), int(seq or 0)
 
 
+def _fields(flat: list[bytes]) -> dict[bytes, bytes]:
+    """An entry's ``[field, value, ...]`` as a dict (the usual two fields, rev and start, without zip)."""
+    if len(flat) == 4:
+        return {flat[0]: flat[1], flat[2]: flat[3]}
+    return dict(zip(flat[::2], flat[1::2], strict=False))
+
+
 def _finish_args(batch: list[_Done]) -> list[Any]:
     """FINISH's arguments for ``batch``: group, number of ids, the ids, then the sync replies."""
     args: list[Any] = [GROUP, len(batch)]
@@ -379,8 +386,7 @@ class Worker:
             return []
         # RESP3: {stream: entries}; RESP2: [[stream, entries]]; each entry [id, [field, value, ...]]
         raw = next(iter(reply.values())) if isinstance(reply, dict) else reply[0][1]
-        return [(entry_id, dict(zip(fields[::2], fields[1::2], strict=True)) if fields else None)
-                for entry_id, fields in raw]
+        return [(entry_id, _fields(fields) if fields else None) for entry_id, fields in raw]
 
     async def _probe_reply_skip(self) -> bool:
         """Whether this Redis honours ``CLIENT REPLY SKIP`` (some proxies and managed services refuse it)."""
