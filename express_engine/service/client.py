@@ -91,6 +91,9 @@ for i = 4 + stale, #ARGV, 3 do
     if rid ~= '' then
       redis.call('HSET', KEYS[3], rid, result)
     end
+    if result ~= 0 and result ~= -1 then
+      result = 1
+    end
   end
   out[#out + 1] = result
 end
@@ -104,9 +107,10 @@ return out
 # finished sync requests' ids that follow (forgotten from KEYS[3] here, saving a round trip), then per
 # start: state machine ARN, request id ('' for async), start document (a JSON object). Each entry has two
 # fields: ``rev`` (the machine's current revision, looked up once per machine per call) and ``start`` (the
-# document as sent: no string building in Lua, which cost Redis a third more per start). Returns per start the
-# entry id, 0 (no such state machine) or -1 (backlog full); a sync start already sent gets what is
-# recorded for it (that outcome, or its reply if a worker has answered), and is not enqueued again.
+# document as sent: no string building in Lua, which cost Redis a third more per start). Returns per start 1
+# (accepted: an integer, cheaper to answer and read than the entry id), 0 (no such state machine) or -1
+# (backlog full); a sync start already sent gets what is recorded for it (its entry id, 0 or -1, or its reply
+# if a worker has answered), and is not enqueued again.
 
 #: Finished sync requests' ids forgotten per script call at most (Lua's unpack() limit is about 8000).
 MAX_STALE = 1_000
