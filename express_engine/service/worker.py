@@ -43,7 +43,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from .. import service_errors as api
 from ..logs import LogRouter, Sink
 from ..logs.buffer import Policy
-from ..runtime.engine import DEFAULT_ACCOUNT, DEFAULT_REGION, Engine, StateMachineRecord
+from ..runtime.engine import DEFAULT_ACCOUNT, DEFAULT_REGION, TEXT_GROWTH, Engine, StateMachineRecord
 from ..runtime.interpreter import graph_is_sync
 from ..runtime.tasks import HandlerRegistry
 from .keys import GROUP, RETRYABLE, Backoff, Keys
@@ -470,7 +470,7 @@ class Worker:
             try:
                 raw = fields[b"start"]
                 start = orjson.loads(raw)
-                start["size"] = len(raw)  # bounds the input's size: it is part of this text
+                start["size"] = len(raw) * TEXT_GROWTH  # bounds the input's size: it is part of this text
                 sm_arn = start["sm"]
                 rev = fields.get(b"rev")  # (entries written before 2026-11 carry it in the document)
                 rev = rev.decode() if rev is not None else start["rev"]

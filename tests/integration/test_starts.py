@@ -11,7 +11,9 @@ import anyio
 import orjson
 import pytest
 
+from express_engine import Engine
 from express_engine import service_errors as api
+from express_engine.jsonutil import MAX_PAYLOAD_BYTES
 from express_engine.service import Client, ExecutionLimitExceeded, Registry
 
 from .conftest import ROOT, log_events, running_worker, wait_for
@@ -39,6 +41,30 @@ async def test_sync_start_returns_the_outcome(redis_url: str, namespace: str, re
     assert failed["status"] == "FAILED"
     assert (failed["error"], failed["cause"]) == ("Boom", "it broke")
     assert "output" not in failed and failed["stateMachineArn"] == bad.arn
+
+
+async def test_workers_measure_payloads_as_the_engine_does(redis_url: str, namespace: str, redis: Any,
+                                                           registry: Registry, client: Client) -> None:
+    # Clients pass inputs on as the text they came as, and orjson writes 1e15 back 4.5 times longer: this output
+    # is over the limit although the input text is well under it. An async start (whose input a worker never
+    # writes back) fails like the same start in process.
+    text = orjson.dumps({"x": ["1e15"] * 14_500}).decode().replace('"1e15"', "1e15")
+    assert len(text) < MAX_PAYLOAD_BYTES / 3 and len(orjson.dumps(orjson.loads(text))) > MAX_PAYLOAD_BYTES
+    echo = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})  # output = input
+    stream = f"{namespace}:logs"
+    await registry.create("growth", echo, logging_configuration={"level": "ERROR", "sink": f"redis:{stream}"})
+    async with Engine() as engine:
+        engine.create_state_machine("growth", echo)
+        local = await engine.start_sync_execution("growth", text)
+    async with running_worker(redis_url, namespace):
+        started = await client.start_execution("growth", text)
+
+        async def logged() -> bool:
+            return bool(await redis.xlen(stream))
+        await wait_for(logged, 10)
+    events = await log_events(redis, stream)
+    assert [(e["type"], e["execution_arn"]) for e in events] == [("ExecutionFailed", started["executionArn"])]
+    assert events[0]["details"]["error"] == local["error"] == "States.DataLimitExceeded"
 
 
 async def test_concurrent_sync_starts_share_one_reply_channel_that_cleans_up(
