@@ -175,7 +175,7 @@ LogHandler = Callable[[LogBatch], Awaitable[None]]
 TEXT_GROWTH = 5
 
 
-def input_text(text: str | None) -> bytes:
+def checked_input(text: str | None) -> bytes:
     """An execution input checked like :func:`parse_input`, kept as the UTF-8 JSON text it is (to pass on)."""
     if isinstance(text, str):
         data = text.encode("utf-8", "surrogatepass")

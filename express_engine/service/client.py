@@ -42,7 +42,7 @@ import anyio
 import orjson
 
 from .. import service_errors as api
-from ..runtime.engine import check_name, input_text, new_uuid
+from ..runtime.engine import check_name, checked_input, new_uuid
 from .keys import RETRYABLE, Backoff, Keys
 from .registry import Registry
 
@@ -189,7 +189,7 @@ class Client:
         sm_arn, _, case = (state_machine_arn.partition("#") if isinstance(state_machine_arn, str)
                            else (state_machine_arn, "", ""))
         sm_arn, prefix = (isinstance(sm_arn, str) and self._arns.get(sm_arn)) or self._arn_prefixes(sm_arn)
-        data = input_text(input)
+        data = checked_input(input)
         if name is None:
             name = new_uuid()
         else:
