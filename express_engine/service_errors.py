@@ -34,6 +34,8 @@ def _error(code: str, status: int = 400) -> type[ServiceError]:
 
 ExecutionLimitExceeded = _error("ExecutionLimitExceeded")
 InvalidArn = _error("InvalidArn")
+
+
 class InvalidDefinition(ServiceError):
     """AWS ``InvalidDefinition``; ``diagnostics`` lists every problem found (ValidateStateMachineDefinition's)."""
 

@@ -73,7 +73,7 @@ def cmd_api(args: argparse.Namespace) -> int:
         return usage_error(str(exc))
     if not auth and not args.allow_anonymous and not is_loopback(args.host):
         return usage_error(f"refusing to serve {args.host} without authentication: pass --credentials KEY:SECRET "
-                      "(or set EXPRESS_ENGINE_CREDENTIALS), or --allow-anonymous")
+                           "(or set EXPRESS_ENGINE_CREDENTIALS), or --allow-anonymous")
     handlers = HandlerRegistry()
     for spec in args.handler or ():
         try:

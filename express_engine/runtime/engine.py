@@ -413,7 +413,9 @@ class Engine:
         start = ex.start_time
         frame = Frame({})  # (previous event 0: AWS's first StateEntered has previous_event_id 0)
         input_text = ""
-        if respond or (recorder is not None and recorder.include_data):
+        # Input and output are serialised only for someone to read them: the caller or the log events.
+        serialise = respond or (recorder is not None and recorder.include_data)
+        if serialise:
             input_bytes = dumpb(value)
             input_text = input_bytes.decode()
             frame.sized = (value, len(input_bytes))
@@ -454,8 +456,7 @@ class Engine:
             log.exception("internal error in execution %s", arn)
             status, error, cause = "FAILED", "States.Runtime", f"Internal engine error: {type(exc).__name__}: {exc}"
         stop = time.time()
-        output_text = dumps(output) if status == "SUCCEEDED" and (
-            respond or (recorder is not None and recorder.include_data)) else None
+        output_text = dumps(output) if status == "SUCCEEDED" and serialise else None
         if recorder is not None:
             if status == "SUCCEEDED":
                 details = {"output": output_text, "outputDetails": {"truncated": False}} if recorder.include_data \

@@ -165,7 +165,7 @@ class Client:
         self._script = redis.register_script(ENQUEUE)
         self._queue: list[_Start] = []
         self._sending = False
-        #: this client's reply stream and its hash of sync starts sent (see the module docstring)
+        #: this client's reply channel and its hash of sync starts sent (see the module docstring)
         self.client_id = new_uuid()
         self._reply_channel = self.keys.reply(self.client_id)
         self._sent = self.keys.sent(self.client_id)
@@ -221,7 +221,7 @@ class Client:
         return known
 
     def _ttl_ms(self, timeout: float = 0.0) -> int:
-        """How long the reply stream and the sent-starts hash outlive a sync start's caller."""
+        """How long the sent-starts hash outlives a sync start's caller."""
         return int((timeout + 60.0) * 1000)
 
     # -- async starts ------------------------------------------------------------------------------------
@@ -289,10 +289,7 @@ class Client:
                 req.settle()
             raise
         for req, res in zip(batch, results, strict=True):
-            if res == 0:
-                req.error = api.StateMachineDoesNotExist(f"State Machine Does Not Exist: '{req.state_machine_arn}'")
-            elif res == -1:
-                req.error = self._backlog_full()
+            req.error = self._refusal(req, res)
             req.settle()
 
     async def _call(self, args: list[Any]) -> list[Any]:
@@ -307,9 +304,14 @@ class Client:
                     raise api.ServiceUnavailable(f"Redis is unreachable: {exc}") from None
                 await anyio.sleep(delay)
 
-    def _backlog_full(self) -> api.ServiceError:
-        return ExecutionLimitExceeded(f"Execution Limit Exceeded: {self.max_backlog} starts are waiting for a "
-                                      "worker; retry later")
+    def _refusal(self, req: _Start, result: Any) -> api.ServiceError | None:
+        """The error for a start the script refused (0: no such machine, -1: backlog full), else None."""
+        if result == 0:
+            return api.StateMachineDoesNotExist(f"State Machine Does Not Exist: '{req.state_machine_arn}'")
+        if result == -1:
+            return ExecutionLimitExceeded(f"Execution Limit Exceeded: {self.max_backlog} starts are waiting for a "
+                                          "worker; retry later")
+        return None
 
     # -- sync starts ---------------------------------------------------------------------------------------
 
@@ -391,11 +393,9 @@ class Client:
                     self._fail(req, exc)
                 return
         for req, res in zip(batch, results, strict=True):
-            if res == 0:
-                self._fail(req, api.StateMachineDoesNotExist(
-                    f"State Machine Does Not Exist: '{req.state_machine_arn}'"))
-            elif res == -1:
-                self._fail(req, self._backlog_full())
+            refusal = self._refusal(req, res)
+            if refusal is not None:
+                self._fail(req, refusal)
             elif isinstance(res, bytes) and res[:1] == b"{":  # a resend, answered while we were away
                 self._resolve(req.rid, res)
 
