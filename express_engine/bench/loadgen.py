@@ -24,6 +24,7 @@ from typing import Any
 
 import anyio
 
+from ..gctune import settle_heap
 from ..service.stats import Histogram
 from .targets import Outcome, Target
 
@@ -152,6 +153,7 @@ async def _call(target: Target) -> Outcome:
 
 async def run_load(target: Target, plan: Plan, *, tick: Callable[[Recorder], Any] | None = None) -> Recorder:
     """Drive ``target`` as ``plan`` says; ``tick(recorder)`` is called about once a second (progress, sampling)."""
+    settle_heap()  # full GC passes over the generator's start-up heap would be charged to the target's latency
     rec = Recorder(plan.open_loop)
     done_sending = anyio.Event()
 

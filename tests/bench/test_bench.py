@@ -267,3 +267,24 @@ def test_redis_async_and_failures_then_metrics(serve: Serve, files: dict[str, Pa
     assert value("express_engine_api_requests_in_flight") == 0
     assert value("express_engine_starts_reclaimed_total", outcome="rerun") == 0
     assert value("express_engine_starts_dead_lettered_total") == 0
+
+
+def test_load_generator_exempts_its_start_up_heap_from_collection() -> None:
+    """A full GC pass over the generator's heap would be charged to the target's latency."""
+    import gc
+
+    import anyio
+
+    from express_engine.bench.loadgen import Plan, run_load
+    from express_engine.bench.targets import SUCCEEDED, Outcome, Target
+
+    class Instant(Target):
+        async def call(self) -> Outcome:
+            return SUCCEEDED
+
+    start_up = [[i] for i in range(1_000)]  # tracked objects allocated before the run
+    frozen = gc.get_freeze_count()
+    rec = anyio.run(run_load, Instant(input_text="{}", sync=True), Plan(concurrency=1, count=10))
+    assert rec.completed == 10
+    assert gc.get_freeze_count() >= frozen + len(start_up)
+    gc.unfreeze()
