@@ -10,20 +10,28 @@ run once on an in-process engine with full event recording, and the events tell 
 * ``CAUGHT_ERROR`` when a Catcher handles it (``output`` is the Catcher's output, ``nextState`` its target).
 
 Map and Parallel states need a ``mock`` (their result is the mocked value). Wait states do not wait.
-``inspectionData`` (DEBUG and TRACE levels) carries ``input``, ``afterParameters``, ``result`` and
-``variables``; the remaining data-flow steps are not reported.
+``inspectionData`` (DEBUG and TRACE levels) carries ``input`` and the data-flow steps the state went
+through, as AWS reports them: JSONPath states ``afterInputPath``, ``afterParameters``, ``result``,
+``afterResultSelector``, ``afterResultPath`` (a Pass with ``Result`` reports no input steps; Choice,
+Succeed and Fail only ``afterInputPath``); JSONata Tasks ``afterArguments`` and ``result``; Map states
+``afterItemsPath``, ``maxConcurrency`` and their tolerated failures; ``variables`` when the request
+passed variables or the state assigned some; ``errorDetails`` for caught and retriable errors. At TRACE,
+an ``http:invoke`` Task that really ran also reports its HTTP ``request`` and ``response``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections.abc import Callable
 from typing import Any
 
 from .. import errors
 from .. import service_errors as api
+from ..asl.paths import PathNotFound, PathSyntaxError, VariableNotFound, compile_path
 from ..jsonutil import Json, JsonError, dumps, loads
 from ..runtime.engine import Engine, LogBatch, LoggingConfiguration, new_uuid
+from ..runtime.execution import Inspection
 from ..runtime.tasks import HandlerRegistry
 
 _MOCK_RESOURCE = "arn:aws:states:::express-engine:testState"
@@ -32,6 +40,10 @@ _VARIABLES_STATE = "__ee_variables"
 _TASK_FIELDS = ("Comment", "QueryLanguage", "InputPath", "OutputPath", "ResultPath", "ResultSelector", "Catch",
                 "Assign", "Output", "Next", "End")
 _FAILURE_EVENTS = frozenset({"TaskFailed", "TaskTimedOut", "LambdaFunctionFailed", "LambdaFunctionTimedOut"})
+#: AWS's order of the InspectionData members
+_INSPECTION_ORDER = ("input", "afterArguments", "afterInputPath", "afterParameters", "result", "afterResultSelector",
+                     "afterResultPath", "request", "response", "variables", "errorDetails", "afterItemsPath",
+                     "maxConcurrency", "toleratedFailureCount", "toleratedFailurePercentage")
 _UNSUPPORTED = ("TestState API does not support Map or Parallel states. Supported state types include: "
                 "[Task, Wait, Pass, Succeed, Fail, Choice]")
 
@@ -167,9 +179,15 @@ class TestStateRunner:
                                 log_handler=self._capture)
         record = engine.build_record("TestState", machine, role_arn=body.get("roleArn") or "",
                                      logging_configuration=LoggingConfiguration("ALL", True))
-        response = await engine.run(record, input_value, name=new_uuid(), sync=True, mock=state_mock)
+        inspection = Inspection(name)
+        response = await engine.run(record, input_value, name=new_uuid(), sync=True, mock=state_mock,
+                                    inspection=inspection)
         events = self._events.pop(response["executionArn"], [])
-        return self._answer(name, state, response, events, targets, level, retry_count, input_value)
+        out, found = self._answer(name, state, response, events, targets, retry_count)
+        if level != "INFO":
+            out["inspectionData"] = _inspection_data(state, kind, level, input_value, variables, inspection.data,
+                                                     found)
+        return out
 
     @staticmethod
     def _machine(name: str, state: dict[str, Any], query_language: Any,
@@ -247,11 +265,12 @@ class TestStateRunner:
 
     @staticmethod
     def _answer(name: str, state: dict[str, Any], response: dict[str, Json], events: list[dict[str, Any]],
-                targets: dict[str, str], level: str, retry_count: Any, input_value: Json) -> dict[str, Json]:
+                targets: dict[str, str], retry_count: Any) -> tuple[dict[str, Json], dict[str, Any]]:
+        """The response without ``inspectionData``, and what the events told for it (errorDetails, assigned)."""
         exited_output: str | None = None
         next_state: str | None = None
         failure: dict[str, Any] | None = None
-        inspection: dict[str, Json] = {"input": dumps(input_value)}
+        found: dict[str, Any] = {}
         for event in events:
             details = event.get("details") or {}
             etype = event["type"]
@@ -260,16 +279,10 @@ class TestStateRunner:
                 break
             if etype in _FAILURE_EVENTS:
                 failure = details
-            elif etype == "TaskScheduled":
-                inspection["afterParameters"] = details.get("parameters")
-            elif etype == "LambdaFunctionScheduled":
-                inspection["afterParameters"] = details.get("input")
-            elif etype in ("TaskSucceeded", "LambdaFunctionSucceeded"):
-                inspection["result"] = details.get("output")
             elif etype.endswith("StateExited") and details.get("name") == name:
                 exited_output = details.get("output")
                 if details.get("assignedVariables"):
-                    inspection["variables"] = dumps({k: loads(v) for k, v in details["assignedVariables"].items()})
+                    found["assigned"] = {k: loads(v) for k, v in details["assignedVariables"].items()}
         out: dict[str, Json] = {}
         status = response["status"]
         error = failure.get("error") if failure else response.get("error")
@@ -286,12 +299,10 @@ class TestStateRunner:
                         out.update(error=error, status="RETRIABLE")
                         if cause is not None:
                             out["cause"] = cause
-                        inspection["errorDetails"] = {"retryIndex": index,
-                                                      "retryBackoffIntervalSeconds": int(
-                                                          _retry_delay(retrier, retry_count))}
-                        if level != "INFO":
-                            out["inspectionData"] = inspection
-                        return out
+                        found["errorDetails"] = {"retryIndex": index, "retryBackoffIntervalSeconds": int(
+                            _retry_delay(retrier, retry_count))}
+                        return out, found
+                    found["errorDetails"] = {"retryIndex": index}  # (its retries are spent: the error stands)
                     break
         if status == "SUCCEEDED":
             caught = failure is not None or (next_state is not None and next_state != state.get("Next") and any(
@@ -307,7 +318,7 @@ class TestStateRunner:
                     out["cause"] = cause
                 for index, catcher in enumerate(state.get("Catch") or ()):
                     if isinstance(catcher, dict) and catcher.get("Next") == next_state:
-                        inspection["errorDetails"] = {"catchIndex": index}
+                        found["errorDetails"] = {"catchIndex": index}
                         break
             else:
                 out["status"] = "SUCCEEDED"
@@ -317,6 +328,44 @@ class TestStateRunner:
                 out["error"] = error
             if cause is not None:
                 out["cause"] = cause
-        if level != "INFO":
-            out["inspectionData"] = inspection
-        return out
+        return out, found
+
+
+def _inspection_data(state: dict[str, Any], kind: Any, level: str, input_value: Json,
+                     variables: dict[str, Json] | None, steps: dict[str, Any],
+                     found: dict[str, Any]) -> dict[str, Json]:
+    """The response's ``inspectionData``: the recorded steps completed for the state type, in AWS's order."""
+    data: dict[str, Any] = {"input": dumps(input_value), **steps}
+    if "errorDetails" in found:
+        data["errorDetails"] = found["errorDetails"]
+    assigned = found.get("assigned")
+    if variables or assigned:
+        data["variables"] = dumps({**(variables or {}), **(assigned or {})})
+    if level != "TRACE":
+        data.pop("request", None)
+        data.pop("response", None)
+    if kind in ("Map", "Parallel"):  # (run as a mocked Task: no payload step, no raw result reported)
+        for key in ("afterParameters", "afterArguments", "result"):
+            data.pop(key, None)
+    if kind == "Map":
+        data.update(_map_settings(state, data.get("afterInputPath")))
+    return {key: data[key] for key in _INSPECTION_ORDER if key in data}
+
+
+def _map_settings(state: dict[str, Any], after_input: str | None) -> dict[str, Json]:
+    """A Map's ``afterItemsPath`` (JSONPath) and the run settings TestState reports for it."""
+    out: dict[str, Json] = {}
+    items_path = state.get("ItemsPath")
+    if after_input is not None:
+        out["afterItemsPath"] = after_input
+        if isinstance(items_path, str):
+            # (a path that selects nothing leaves the input: the mocked run never reads the items)
+            with contextlib.suppress(PathSyntaxError, PathNotFound, VariableNotFound):
+                out["afterItemsPath"] = dumps(compile_path(items_path).get(loads(after_input)))
+    concurrency = state.get("MaxConcurrency")
+    out["maxConcurrency"] = concurrency if isinstance(concurrency, int) and not isinstance(concurrency, bool) else 0
+    for field, key in (("ToleratedFailureCount", "toleratedFailureCount"),
+                       ("ToleratedFailurePercentage", "toleratedFailurePercentage")):
+        if isinstance(state.get(field), (int, float)) and not isinstance(state.get(field), bool):
+            out[key] = state[field]
+    return out

@@ -60,6 +60,25 @@ def url_encode(body: Mapping[str, Json], array_format: str = "REPEAT") -> str:
     return "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in pairs)
 
 
+def _header_lines(headers: Any) -> str:
+    return "\r\n".join(f"{k}: {v}" for k, v in headers.items())
+
+
+def _traced_request(resp: Any, method: str, body: bytes | None) -> dict[str, str]:
+    """TestState's TRACE view of the request as sent (InspectionDataRequest)."""
+    info = resp.request_info
+    return {"protocol": info.url.scheme, "method": method, "url": str(info.url),
+            "headers": _header_lines(info.headers), "body": (body or b"").decode("utf-8", "replace")}
+
+
+def _traced_response(resp: Any, raw: bytes) -> dict[str, str]:
+    """TestState's TRACE view of the response as received (InspectionDataResponse)."""
+    version = resp.version
+    return {"protocol": f"HTTP/{version.major}.{version.minor}" if version else "HTTP/1.1",
+            "statusCode": str(resp.status), "statusMessage": resp.reason or "",
+            "headers": _header_lines(resp.headers), "body": raw.decode("utf-8", "replace")}
+
+
 class HttpInvoke:
     """The http:invoke handler; owns one pooled aiohttp session (created on first use)."""
 
@@ -144,6 +163,9 @@ class HttpInvoke:
                     for k, v in resp.headers.items():
                         resp_headers.setdefault(k.lower(), []).append(v)
                     content_type = resp.headers.get("Content-Type", "")
+                    inspection = getattr(context, "inspection", None)
+                    if inspection is not None:
+                        inspection.exchange(_traced_request(resp, method, body), _traced_response(resp, raw))
         except TimeoutError:
             raise errors.HttpSocket(f"The HTTP request to {url} timed out after {timeout:g} seconds") from None
         except aiohttp.ClientError as exc:

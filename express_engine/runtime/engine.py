@@ -28,7 +28,7 @@ from ..asl.model import StateMachine
 from ..asl.validate import parse_definition, validate_definition
 from ..errors import DefinitionError, Diagnostic
 from ..jsonutil import MAX_PAYLOAD_BYTES, Json, JsonError, dumpb, dumps, is_json, loads
-from .execution import EventRecorder, Execution, Frame, Sleep
+from .execution import EventRecorder, Execution, Frame, Inspection, Sleep
 from .interpreter import graph_is_sync, run_graph, run_graph_sync
 from .tasks import Handler, HandlerRegistry
 
@@ -392,14 +392,16 @@ class Engine:
 
     async def run(self, record: StateMachineRecord, value: Json, *, name: str, sync: bool,
                   arn: str | None = None, redrive_count: int = 0, mock: Any = None,
-                  respond: bool = True, input_size: int | None = None) -> dict[str, Json]:
+                  respond: bool = True, input_size: int | None = None,
+                  inspection: Inspection | None = None) -> dict[str, Json]:
         """Run one execution of ``record`` on ``value``; returns the StartSyncExecution response shape.
 
         With ``respond=False`` (an async start: nobody reads a response) the result holds only
         ``status`` and, for a failure, ``error`` and ``cause``: input and output are not serialised.
         ``input_size``, when the caller knows one, is an upper bound of the input's compact JSON size in bytes
         (e.g. :data:`TEXT_GROWTH` times the length of the text it was parsed from): payload-limit checks start
-        from it.
+        from it. ``inspection``, when given, receives the data-flow steps of the state it names
+        (TestState's ``inspectionData``).
         """
         machine = record.machine
         arn = arn or self.execution_arn(record, name)
@@ -409,7 +411,7 @@ class Engine:
         limit = min(self.max_duration, machine.timeout_seconds or self.max_duration)
         # (positional: keyword arguments cost a tenth of a trivial execution here)
         ex = Execution(arn, name, machine, record.arn, record.name, value, record.role_arn, self.handlers, self.sleep,
-                       recorder, None if sync else redrive_count, time.monotonic() + limit, mock)
+                       recorder, None if sync else redrive_count, time.monotonic() + limit, mock, inspection)
         start = ex.start_time
         frame = Frame({})  # (previous event 0: AWS's first StateEntered has previous_event_id 0)
         input_text = ""

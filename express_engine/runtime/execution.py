@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..asl.model import StateMachine
-from ..jsonutil import Json
+from ..jsonutil import Json, dumps
 from .tasks import HandlerRegistry
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -46,6 +46,27 @@ class EventRecorder:
         })
 
 
+class Inspection:
+    """TestState's inspection data: the data-flow steps of one state, as JSON text keyed as AWS's InspectionData."""
+
+    __slots__ = ("data", "state")
+
+    def __init__(self, state: str) -> None:
+        self.state = state
+        self.data: dict[str, Any] = {}
+
+    def record(self, state: str, **steps: Json) -> None:
+        """Record ``steps`` (``afterInputPath=value``...) when ``state`` is the inspected one."""
+        if state == self.state:
+            for key, value in steps.items():
+                self.data[key] = dumps(value)
+
+    def exchange(self, request: dict[str, str], response: dict[str, str]) -> None:
+        """Record the HTTP ``request`` / ``response`` of the inspected state's task (shown at TRACE level)."""
+        self.data["request"] = request
+        self.data["response"] = response
+
+
 class Execution:
     """One running execution (shared by all its branches and iterations)."""
 
@@ -56,6 +77,7 @@ class Execution:
         "deadline",
         "handlers",
         "input",
+        "inspection",
         "last_event_id",
         "machine",
         "mock",
@@ -85,6 +107,7 @@ class Execution:
         redrive_count: int | None = None,
         deadline: float | None = None,
         mock: Any = None,
+        inspection: Inspection | None = None,
     ) -> None:
         self.arn = arn
         self.name = name
@@ -103,6 +126,8 @@ class Execution:
         self._execution_ctx: dict[str, Json] | None = None
         self._state_machine_ctx: dict[str, Json] | None = None
         self.mock = mock
+        #: TestState's inspection (DEBUG/TRACE levels); None otherwise
+        self.inspection = inspection
 
     def event(self, frame: Frame | None, type_: str, details: dict[str, Any] | None = None,
               previous: int | None = None) -> int:

@@ -43,10 +43,13 @@ def step_pass(ex: Execution, st: m.Pass, raw: Json, frame: Frame) -> Step:
             out = finish(ex, frame, st, "Pass", raw, raw, raw, env, states, raw)
         else:
             value = raw if st.input_path is None else apply_input_path(st.input_path, raw, env)
+            after_input = value
             if st.parameters is not None:
                 value = st.parameters(value, env)
             result = st.result if st.has_result else value
             out = apply_result_path(st.result_path, raw, result)
+            if ex.inspection is not None:
+                _inspect_pass(ex, st, after_input, value, result, out)
             sized = frame.sized
             bound = result_path_size_bound(st.result_path, raw, sized[1], result) if (
                 sized is not None and sized[0] is raw) else -1
@@ -54,6 +57,15 @@ def step_pass(ex: Execution, st: m.Pass, raw: Json, frame: Frame) -> Step:
     except errors.StatesError as err:
         raise locate(err, st.name, entered_id) from None
     return st.next, out
+
+
+def _inspect_pass(ex: Execution, st: m.Pass, after_input: Json, value: Json, result: Json, out: Json) -> None:
+    assert ex.inspection is not None
+    if st.has_result:  # (AWS reports no input steps for a Pass with Result, even when it has them)
+        ex.inspection.record(st.name, result=result, afterResultSelector=result, afterResultPath=out)
+    else:
+        ex.inspection.record(st.name, afterInputPath=after_input, afterParameters=value, afterResultSelector=value,
+                             afterResultPath=out)
 
 
 def step_choice(ex: Execution, st: m.Choice, raw: Json, frame: Frame) -> Step:
@@ -72,6 +84,8 @@ def step_choice(ex: Execution, st: m.Choice, raw: Json, frame: Frame) -> Step:
                 raise errors.NoChoiceMatched("No Matches!")
             return st.default, finish(ex, frame, st, "Choice", raw, raw, raw, env, states, raw)
         value = apply_input_path(st.input_path, raw, env)
+        if ex.inspection is not None:
+            ex.inspection.record(st.name, afterInputPath=value)
         for rule in st.rules:
             assert rule.predicate is not None
             if rule.predicate(value, env):
@@ -99,6 +113,8 @@ def step_succeed(ex: Execution, st: m.Succeed, raw: Json, frame: Frame) -> Step:
             out = finish(ex, frame, st, "Succeed", raw, raw, raw, env, states, raw)
         else:
             value = apply_input_path(st.input_path, raw, env)
+            if ex.inspection is not None:
+                ex.inspection.record(st.name, afterInputPath=value)
             out = finish(ex, frame, st, "Succeed", raw, value, value, env, None, value)
     except errors.StatesError as err:
         raise locate(err, st.name, entered_id) from None
@@ -117,6 +133,8 @@ def step_fail(ex: Execution, st: m.Fail, raw: Json, frame: Frame) -> Step:
             if st.cause_expr is not None:
                 cause = _string_field(st.cause_expr.evaluate(states, env.variables), "Cause")
         else:
+            if ex.inspection is not None:  # (Fail has no InputPath: AWS reports the input as it)
+                ex.inspection.record(st.name, afterInputPath=raw)
             if st.error_path is not None:
                 error = _string_field(st.error_path(raw, env), "ErrorPath")
             if st.cause_path is not None:

@@ -214,9 +214,13 @@ def tail(ex: Execution, st: Any, raw: Json, result: Json, frame: Frame, env: Sta
         if st.jsonata:
             assert states is not None
             states["result"] = result
+            if ex.inspection is not None:
+                ex.inspection.record(st.name, result=result)
             return finish(ex, frame, st, kind, raw, result, result, env, states, result)
         selected = st.result_selector(result, env) if st.result_selector is not None else result
         out = apply_result_path(st.result_path, raw, selected)
+        if ex.inspection is not None:
+            ex.inspection.record(st.name, result=result, afterResultSelector=selected, afterResultPath=out)
         return finish(ex, frame, st, kind, raw, selected, out, env, None, result)
     except errors.StatesError as err:
         err = locate(err, st.name, entered_id)

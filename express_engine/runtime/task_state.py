@@ -121,6 +121,8 @@ async def _call_resource(ex: Execution, st: m.Task, payload: Json, timeout: floa
             raise function_not_found(res.arn, res.region)
         raise errors.CustomError("States.TaskFailed", f"No handler is registered for the resource '{res.arn}'")
     ctx = LambdaContext(key or res.arn, _request_id(), res.arn, deadline)
+    if ex.inspection is not None and ex.inspection.state == st.name:
+        ctx.inspection = ex.inspection
     return _isolated(await call_handler(entry, _isolated(payload), ctx))
 
 
@@ -173,9 +175,13 @@ async def step_task(ex: Execution, st: m.Task, raw: Json, frame: Frame) -> Step:
         if states is not None:
             value = raw
             payload = st.arguments.evaluate(states, env.variables) if st.arguments is not None else raw
+            if ex.inspection is not None:
+                ex.inspection.record(st.name, afterArguments=payload)
         else:
             value = apply_input_path(st.input_path, raw, env)
             payload = st.parameters(value, env) if st.parameters is not None else value
+            if ex.inspection is not None:
+                ex.inspection.record(st.name, afterInputPath=value, afterParameters=payload)
         timeout = _task_timeout(st, value, env, states)
         return await _invoke(ex, st, payload, frame, timeout)
 

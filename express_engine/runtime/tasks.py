@@ -39,6 +39,9 @@ class LambdaContext:
     memory_limit_in_mb: int = 128
     log_group_name: str = ""
     log_stream_name: str = ""
+    #: TestState's :class:`~express_engine.runtime.execution.Inspection` of this task's state (None otherwise):
+    #: integrations that make HTTP calls record them there
+    inspection: Any = None
 
     def get_remaining_time_in_millis(self) -> int:
         """Milliseconds left before the task times out."""

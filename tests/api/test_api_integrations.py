@@ -121,6 +121,30 @@ async def test_http_invoke(web: str) -> None:
         assert "timed out after 0.2 seconds" in slow.output["Cause"]
 
 
+async def test_test_state_trace_shows_the_http_exchange(web: str) -> None:
+    from express_engine.api.teststate import TestStateRunner
+    from express_engine.runtime.tasks import HandlerRegistry
+
+    handlers = HandlerRegistry()
+    state = {"Type": "Task", "Resource": HTTP, "End": True,
+             "Parameters": {"ApiEndpoint": f"{web}/orders", "Method": "POST", "RequestBody": {"n": 1},
+                            "Headers": {"X-Token": "t0k"}}}
+    async with install(handlers):
+        runner = TestStateRunner(handlers=handlers)
+        body = {"definition": dumps(state), "roleArn": "arn:aws:iam::123456789012:role/r", "input": "{}"}
+        traced = await runner.run({**body, "inspectionLevel": "TRACE"})
+        debug = await runner.run({**body, "inspectionLevel": "DEBUG"})
+    assert traced["status"] == "SUCCEEDED", traced
+    request, response = traced["inspectionData"]["request"], traced["inspectionData"]["response"]
+    assert (request["protocol"], request["method"], request["url"]) == ("http", "POST", f"{web}/orders")
+    assert "X-Token: t0k" in request["headers"].split("\r\n") and loads(request["body"]) == {"n": 1}
+    assert (response["protocol"], response["statusCode"], response["statusMessage"]) == ("HTTP/1.0", "200", "OK")
+    assert "Content-Type: application/json" in response["headers"].split("\r\n")
+    assert loads(response["body"])["token"] == "t0k"
+    assert loads(traced["inspectionData"]["result"])["StatusCode"] == 200
+    assert "request" not in debug["inspectionData"] and "response" not in debug["inspectionData"]
+
+
 async def test_nested_executions() -> None:
     seen: list[Any] = []
     async with harness() as sfn:

@@ -321,3 +321,91 @@ def test_test_state(sfn: Any) -> None:
     with_vars = sfn.test_state(definition=dumps({"Type": "Pass", "Parameters": {"v.$": "$x"}, "End": True}),
                                variables='{"x": 42}')
     assert loads(with_vars["output"]) == {"v": 42}
+
+
+def _inspect(sfn: Any, state: dict[str, Any], data: Any = None, **kwargs: Any) -> dict[str, Any]:
+    """TestState at DEBUG: the response, with every inspectionData string member parsed as JSON."""
+    if data is not None:
+        kwargs["input"] = dumps(data)
+    response = sfn.test_state(definition=dumps(state), inspectionLevel="DEBUG", **kwargs)
+    return {**response, "inspection": {k: loads(v) if isinstance(v, str) else v
+                                       for k, v in response["inspectionData"].items()}}
+
+
+HELLO = {"Value": "HelloWorld"}
+NESTED = {"initialData": {"fieldFromInput": "value from input", "otherField": "other"},
+          "unrelatedData": {"someOtherField": 1234}}
+
+
+def test_test_state_inspection_data_follows_the_data_flow(sfn: Any) -> None:
+    """The members AWS reports per state type (as recorded against AWS), in AWS's member order."""
+    bare = _inspect(sfn, {"Type": "Pass", "End": True}, HELLO)["inspection"]
+    assert bare == {"input": HELLO, "afterInputPath": HELLO, "afterParameters": HELLO,
+                    "afterResultSelector": HELLO, "afterResultPath": HELLO}
+    assert list(bare) == ["input", "afterInputPath", "afterParameters", "afterResultSelector", "afterResultPath"]
+
+    result = {"resultKey": "result value"}
+    with_result = _inspect(sfn, {"Type": "Pass", "Result": result, "End": True}, HELLO)["inspection"]
+    assert with_result == {"input": HELLO, "result": result, "afterResultSelector": result,
+                           "afterResultPath": result}
+
+    io = {"Type": "Pass", "InputPath": "$.initialData", "ResultPath": "$.modifiedData", "End": True,
+          "Parameters": {"staticValue": "some value", "inputValue.$": "$.fieldFromInput"}}
+    params = {"staticValue": "some value", "inputValue": "value from input"}
+    got = _inspect(sfn, io, NESTED)["inspection"]
+    assert got == {"input": NESTED, "afterInputPath": NESTED["initialData"], "afterParameters": params,
+                   "afterResultSelector": params, "afterResultPath": {**NESTED, "modifiedData": params}}
+    io_result = _inspect(sfn, {**io, "Result": result}, NESTED)["inspection"]
+    assert "afterInputPath" not in io_result and "afterParameters" not in io_result
+    assert io_result["afterResultPath"] == {**NESTED, "modifiedData": result}
+
+    for state in ({"Type": "Succeed"}, {"Type": "Fail", "Error": "SomeFailure", "Cause": "why"},
+                  {"Type": "Choice", "Choices": [{"Variable": "$.Value", "IsPresent": True, "Next": "Yes"}]}):
+        assert _inspect(sfn, state, HELLO)["inspection"] == {"input": HELLO, "afterInputPath": HELLO}, state
+
+    task = {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "InputPath": "$.initialData",
+            "Parameters": {"FunctionName": "f", "Payload.$": "$.fieldFromInput"},
+            "ResultSelector": {"out.$": "$.Payload"}, "ResultPath": "$.done", "End": True}
+    mocked = {"Payload": "ok", "StatusCode": 200}
+    got = _inspect(sfn, task, NESTED, mock={"result": dumps(mocked)}, roleArn=ROLE)["inspection"]
+    assert got == {"input": NESTED, "afterInputPath": NESTED["initialData"],
+                   "afterParameters": {"FunctionName": "f", "Payload": "value from input"}, "result": mocked,
+                   "afterResultSelector": {"out": "ok"}, "afterResultPath": {**NESTED, "done": {"out": "ok"}}}
+    assert "inspectionData" not in sfn.test_state(definition=dumps(task), input=dumps(NESTED), roleArn=ROLE,
+                                                  mock={"result": dumps(mocked)})
+
+
+def test_test_state_inspection_data_of_jsonata_states_errors_and_maps(sfn: Any) -> None:
+    task = {"Type": "Task", "QueryLanguage": "JSONata", "Resource": "arn:aws:states:::lambda:invoke",
+            "Arguments": {"FunctionName": "foo", "Payload": "{% $states.input.Value %}"},
+            "Retry": [{"ErrorEquals": ["Flaky"], "IntervalSeconds": 1, "MaxAttempts": 5, "BackoffRate": 2.0}],
+            "Catch": [{"ErrorEquals": ["MockException"], "Next": "Handle"}], "End": True}
+    arguments = {"FunctionName": "foo", "Payload": "HelloWorld"}
+    ok = _inspect(sfn, task, HELLO, mock={"result": '{"r": 1}'}, roleArn=ROLE)
+    assert ok["inspection"] == {"input": HELLO, "afterArguments": arguments, "result": {"r": 1}}
+    caught = _inspect(sfn, task, HELLO, mock={"errorOutput": {"error": "MockException", "cause": "c"}},
+                      roleArn=ROLE)
+    assert caught["status"] == "CAUGHT_ERROR"
+    assert caught["inspection"] == {"input": HELLO, "afterArguments": arguments, "errorDetails": {"catchIndex": 0}}
+    flaky = {"mock": {"errorOutput": {"error": "Flaky", "cause": "c"}}, "roleArn": ROLE}
+    retriable = _inspect(sfn, task, HELLO, stateConfiguration={"retrierRetryCount": 4}, **flaky)
+    assert retriable["status"] == "RETRIABLE"
+    assert retriable["inspection"]["errorDetails"] == {"retryIndex": 0, "retryBackoffIntervalSeconds": 16}
+    spent = _inspect(sfn, task, HELLO, stateConfiguration={"retrierRetryCount": 5}, **flaky)
+    assert spent["status"] == "FAILED" and spent["inspection"]["errorDetails"] == {"retryIndex": 0}
+
+    output = {"Type": "Pass", "QueryLanguage": "JSONata", "Output": "{% $x + 1 %}", "End": True}
+    with_vars = _inspect(sfn, output, {"a": 1}, variables='{"x": 15}')
+    assert loads(with_vars["output"]) == 16
+    assert with_vars["inspection"] == {"input": {"a": 1}, "variables": {"x": 15}}
+    assign = {**output, "Assign": {"y": "{% $x * 2 %}"}}
+    assert _inspect(sfn, assign, {}, variables='{"x": 15}')["inspection"]["variables"] == {"x": 15, "y": 30}
+
+    items = {"Type": "Map", "ItemsPath": "$.Values", "ToleratedFailureCount": 2, "End": True,
+             "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}}
+    mapped = _inspect(sfn, items, {"Values": ["first", "second"]}, mock={"result": "[1, 2]"})
+    assert mapped["inspection"] == {"input": {"Values": ["first", "second"]},
+                                    "afterInputPath": {"Values": ["first", "second"]},
+                                    "afterResultSelector": [1, 2], "afterResultPath": [1, 2],
+                                    "afterItemsPath": ["first", "second"], "maxConcurrency": 0,
+                                    "toleratedFailureCount": 2}
