@@ -5,12 +5,13 @@ state machine is compiled; an evaluation binds ``$states`` and the workflow vari
 actually names (found in its parse tree) and runs the stored tree. AWS specifics (digest §11):
 
 * extra functions ``$partition``, ``$range``, ``$hash``, ``$random``, ``$uuid``, ``$parse``; ``$eval``
-  is unbound, so calling it fails with T1006 as on AWS;
+  is unbound, so calling it fails with T1006 as on AWS (:mod:`.jsonata_functions`, with the evaluation
+  bounds);
 * undefined, a function, a thrown error and runaway evaluation (depth, time, size) all fail with
   ``States.QueryEvaluationError`` and AWS's cause text, minus the interpreter's
   ``An error occurred while executing the state ...`` prefix;
 * results are plain JSON: sequences become lists, JSONata ``null`` becomes ``None``, integral
-  numbers become ``int`` (JavaScript writes ``3.0`` as ``3``);
+  numbers become ``int`` (JavaScript writes ``3.0`` as ``3``) (:mod:`.jsonata_values`);
 * ``$$``, a bare ``$`` or a field name read from the (absent) top-level context and JSONata 2.1
   operators (``??``, ``?:``, AWS runs 2.0.6) are rejected when the definition is compiled.
 """
@@ -18,55 +19,32 @@ actually names (found in its parse tree) and runs the stored tree. AWS specifics
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import math
-import random
 import re
 import threading
 import time
-import uuid
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from jsonata import Jsonata
 from jsonata.jexception import JException
 from jsonata.parser import Parser
-from jsonata.utils import Utils
 
 from .. import errors
 from ..jsonutil import Json, dumps
-
-_NULL = Utils.NULL_VALUE
-_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
-
-# Runaway messages: AWS's (jsonata-js test harness wording, one space after each full stop) [3P, measured].
-_STACK_OVERFLOW = ("Stack overflow error: Check for non-terminating recursive function. "
-                   "Consider rewriting as tail-recursive.")
-_TIMEOUT = "Expression evaluation timeout: Check for infinite loop"
-_MEMORY = "Expression evaluation memory limit exceeded: Check for excessive memory usage"
-
-
-@dataclass(frozen=True, slots=True)
-class EvaluationLimits:
-    """Bounds that turn a runaway expression into ``States.QueryEvaluationError``.
-
-    ``max_depth`` counts nested evaluations like jsonata-js's timebox: AWS accepts the non-tail
-    recursion ``$f(30)`` (depth 95) and refuses ``$f(40)`` (depth 125) and a 200-term ``1+1+...``.
-    ``max_sequence_items`` is the largest ``[a..b]`` AWS allows (873 782 numbers, about 7 MB);
-    ``max_range_items`` the documented ``$range`` bound; ``max_string_length`` caps ``&``.
-    """
-
-    timeout_ms: int = 5_000
-    max_depth: int = 100
-    max_sequence_items: int = 873_782
-    max_range_items: int = 360_145
-    max_string_length: int = 6_990_256
-
-
-DEFAULT_LIMITS = EvaluationLimits()
+from .jsonata_functions import (
+    ASL_FRAME,
+    BUILTIN_NAMES,
+    DEFAULT_LIMITS,
+    MEMORY,
+    STACK_OVERFLOW,
+    TIMEOUT,
+    EvaluationLimits,
+    Runaway,
+)
+from .jsonata_values import NULL, UnsupportedResult, json_type, to_json, to_jsonata
 
 
 def is_expression(value: Json) -> bool:
@@ -76,14 +54,6 @@ def is_expression(value: Json) -> bool:
 
 # ---------------------------------------------------------------------------------------------------
 # Error messages
-
-
-class _Runaway(JException):
-    """A bound was exceeded. A JException so that jsonata-python's ``and``/``or`` re-raise it as is."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, -1)
-        self.message = message
 
 
 def _catalog_template(code: str) -> str | None:
@@ -101,7 +71,7 @@ _PLACEHOLDER = re.compile(r"\{\{\{(\w+)\}\}\}|\{\{(\w+)\}\}")
 
 def _describe(exc: JException) -> tuple[str, bool]:
     """``(text, coded)``: ``"T0410: Argument 1 of ..."`` for a catalogued error, else the bare message."""
-    if isinstance(exc, _Runaway):
+    if isinstance(exc, Runaway):
         return exc.message, False
     code = str(exc.error)
     template = _catalog_template(code)
@@ -138,7 +108,7 @@ def _js_stringify(value: Any) -> str:
     """``JSON.stringify`` as jsonata-js uses it to fill error messages (``undefined`` stays a word)."""
     if value is None:
         return "undefined"
-    if value is _NULL:
+    if value is NULL:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -156,311 +126,13 @@ def _js_stringify(value: Any) -> str:
 
 
 def _is_json_like(value: Any) -> bool:
-    return value is _NULL or isinstance(value, str | int | float | bool | list | Mapping)
+    return value is NULL or isinstance(value, str | int | float | bool | list | Mapping)
 
 
 def _field_sentence(expression: str, field: str) -> str:
     return f"The JSONata expression '{expression}' specified for the field '{field}'"
 
 
-# ---------------------------------------------------------------------------------------------------
-# Values in and out of jsonata-python
-
-
-def _nulls_in(value: Json) -> Json:
-    """``value`` with JSON nulls as jsonata-python's null (it reads ``None`` as undefined); copies only
-    the containers that hold a null."""
-    if type(value) is dict:
-        out = None
-        for key, item in value.items():
-            new = _NULL if item is None else _nulls_in(item) if type(item) in (dict, list) else item
-            if new is not item:
-                if out is None:
-                    out = dict(value)
-                out[key] = new
-        return value if out is None else out
-    if type(value) is list:
-        out_list = None
-        for index, item in enumerate(value):
-            new = _NULL if item is None else _nulls_in(item) if type(item) in (dict, list) else item
-            if new is not item:
-                if out_list is None:
-                    out_list = list(value)
-                out_list[index] = new
-        return value if out_list is None else out_list
-    return value
-
-
-# The same payload (a state's input, a variable) is read by several expressions: remember its
-# null-converted form by identity (the entry keeps the value alive, so its id cannot be reused), and
-# map a converted copy back to the caller's value when an expression returns it whole.
-_IN_CACHE: dict[int, tuple[Json, Any]] = {}
-_OUT_ALIAS: dict[int, tuple[Any, Json]] = {}
-_CACHE_SIZE = 32
-
-
-def _to_jsonata(value: Json) -> Any:
-    if value is None:
-        return _NULL
-    if type(value) is not dict and type(value) is not list:
-        return value
-    hit = _IN_CACHE.get(id(value))
-    if hit is not None and hit[0] is value:
-        return hit[1]
-    try:
-        # serialising is ~10x faster than walking the value in Python to find out there is no null
-        converted = _nulls_in(value) if b"null" in orjson.dumps(value) else value
-    except TypeError:
-        converted = _nulls_in(value)
-    if len(_IN_CACHE) >= _CACHE_SIZE:
-        _IN_CACHE.clear()
-        _OUT_ALIAS.clear()
-    _IN_CACHE[id(value)] = (value, converted)
-    if converted is not value:
-        _OUT_ALIAS[id(converted)] = (converted, value)
-    return converted
-
-
-class _UnsupportedResult(Exception):
-    """The result holds a value JSON cannot carry (a function, a regex, a non-finite number)."""
-
-
-# In orjson's output, a float that may be integral ("3.0", "1e+16"), which JavaScript writes as an
-# integer. Two searches: each pattern starts with a literal, which re scans for quickly.
-_POINT_ZERO = re.compile(rb"\.0(?:[,\]}]|$)")
-_EXPONENT = re.compile(rb"e[-+][0-9]")
-
-
-def _to_json(value: Any) -> Json:
-    """Plain JSON from a jsonata-python result; a result that is already plain is returned as it is."""
-    kind = type(value)
-    if kind is dict or kind is list:
-        alias = _OUT_ALIAS.get(id(value))
-        if alias is not None and alias[0] is value:
-            value = alias[1]
-        try:
-            # raises on what needs converting: sequences (list subclasses), null markers, functions
-            data = orjson.dumps(value, option=orjson.OPT_PASSTHROUGH_SUBCLASS)
-        except TypeError:
-            return _normalise(value)
-        if _POINT_ZERO.search(data) is None and _EXPONENT.search(data) is None:
-            return value
-        return _normalise(value)
-    return _normalise(value)
-
-
-def _normalise(value: Any) -> Json:
-    kind = type(value)
-    if kind is str or kind is bool:
-        return value
-    if kind is int:
-        # orjson writes 64-bit integers only; a JSONata number is a double anyway
-        return value if _INT64_MIN <= value <= _INT64_MAX else float(value)
-    if kind is float:
-        if not math.isfinite(value):
-            raise _UnsupportedResult
-        # JavaScript writes 3.0 as 3 and -0 as 0
-        return int(value) if value.is_integer() and -9.2e18 < value < 9.2e18 else value
-    if value is _NULL or value is None:
-        return None
-    if isinstance(value, dict):
-        out = None
-        for key, item in value.items():
-            new = _normalise(item)
-            if new is not item:
-                if out is None:
-                    out = dict(value)
-                out[key] = new
-        if out is not None:
-            return out
-        return value if kind is dict else dict(value)
-    if kind is list:
-        out_list = None
-        for index, item in enumerate(value):
-            new = _normalise(item)
-            if new is not item:
-                if out_list is None:
-                    out_list = list(value)
-                out_list[index] = new
-        return value if out_list is None else out_list
-    if isinstance(value, list):  # JList, RangeList (whose storage is empty: iterate, never copy)
-        return [_normalise(item) for item in iter(value)]
-    raise _UnsupportedResult
-
-
-def _json_type(value: Json) -> str:
-    """The JSON type name AWS prints in ``Expected 'array', but was 'object'``."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list) else "object"
-
-
-# ---------------------------------------------------------------------------------------------------
-# Functions AWS adds (digest §11). Arguments arrive as jsonata-python passes them: undefined as None,
-# JSON null as _NULL, an omitted argument not at all. Edge cases follow what third parties measured on AWS.
-
-
-def _signature_error(name: str, position: int) -> JException:
-    return JException("T0410", -1, position, name)
-
-
-def _at_most(name: str, args: tuple[Any, ...], count: int) -> None:
-    if len(args) > count:
-        raise _signature_error(name, count + 1)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _whole(name: str, position: int, value: Any) -> int:
-    """A numeric argument truncated toward zero (AWS: -1.7 -> -1)."""
-    if not _is_number(value) or not math.isfinite(value):
-        raise _signature_error(name, position)
-    return int(value)
-
-
-def _partition(*args: Any) -> Any:
-    _at_most("partition", args, 2)
-    items = args[0] if args else None
-    if items is None:
-        return None
-    if not isinstance(items, list):
-        raise JException("T0412", -1, 1, "partition", "j")
-    size = args[1] if len(args) > 1 else None
-    if size is None:
-        return [list(items)]
-    whole = _whole("partition", 2, size)
-    if whole < 0:
-        raise JException("D3137", -1, "Second argument must be zero or greater")
-    if whole == 0 or not items:
-        return None
-    items = list(items)
-    return [items[i:i + whole] for i in range(0, len(items), whole)]
-
-
-def _range(*args: Any) -> Any:
-    _at_most("range", args, 3)
-    if len(args) < 2:
-        raise _signature_error("range", len(args) + 1)
-    if len(args) < 3 or any(arg is None for arg in args):
-        return None
-    start, end, step = (_whole("range", i + 1, arg) for i, arg in enumerate(args))
-    if step == 0 or (end - start) * step < 0:
-        return None
-    count = (end - start) // step + 1
-    limits = getattr(Jsonata.CURRENT.jsonata, "limits", DEFAULT_LIMITS)
-    if count > limits.max_range_items:
-        raise _Runaway(_MEMORY)
-    # a sequence, as AWS returns it: one number collapses to that number [AWS-rec: $range(1, 9, 9) = 1]
-    sequence = Utils.create_sequence()
-    sequence.extend(range(start, end + (1 if step > 0 else -1), step))
-    return sequence
-
-
-_HASHES = {"MD5": "md5", "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512"}
-
-
-def _hash(*args: Any) -> Any:
-    _at_most("hash", args, 2)
-    if not args:
-        raise _signature_error("hash", 1)
-    text = args[0]
-    if text is None:
-        return None
-    if not isinstance(text, str):
-        raise _signature_error("hash", 1)
-    if len(args) == 1:
-        return None
-    algorithm = args[1]
-    if algorithm is not None and algorithm is not _NULL and not isinstance(algorithm, str):
-        raise _signature_error("hash", 2)
-    name = _HASHES.get(algorithm) if isinstance(algorithm, str) else None
-    if name is None:
-        shown = algorithm if isinstance(algorithm, str) else "null"
-        raise JException(
-            "D3137", -1, f"Hash algorithm '{shown}' must be one of SHA-1, SHA-384, SHA-256, SHA-512, MD5")
-    return hashlib.new(name, text.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def _java_random(seed: int) -> float:
-    """``new java.util.Random(seed).nextDouble()``: AWS's seeded ``$random`` draws from it."""
-    mask = (1 << 48) - 1
-    state = (seed ^ 0x5DEECE66D) & mask
-
-    def next_bits(bits: int) -> int:
-        nonlocal state
-        state = (state * 0x5DEECE66D + 0xB) & mask
-        return state >> (48 - bits)
-
-    return ((next_bits(26) << 27) + next_bits(27)) / float(1 << 53)
-
-
-def _random(*args: Any) -> float:
-    _at_most("random", args, 1)
-    seed = args[0] if args else None
-    if seed is None:
-        return random.random()
-    whole = _whole("random", 1, seed)
-    return _java_random(max(_INT64_MIN, min(_INT64_MAX, whole)))
-
-
-def _uuid(*args: Any) -> str:
-    _at_most("uuid", args, 0)
-    return str(uuid.uuid4())
-
-
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out = dict(pairs)
-    if len(out) != len(pairs):
-        raise ValueError("duplicate key")
-    return out
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(name)
-
-
-def _parse(*args: Any) -> Any:
-    _at_most("parse", args, 1)
-    text = args[0] if args else None
-    if text is None:
-        return None
-    if not isinstance(text, str):
-        raise _signature_error("parse", 1)
-    try:
-        # the json module rather than orjson: AWS refuses duplicate keys, which orjson accepts silently
-        value = json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_reject_constant,
-                           parse_float=_finite_float)
-    except (ValueError, RecursionError):
-        raise JException("D3137", -1, "Invalid JSON") from None
-    return _nulls_in(_NULL if value is None else value)
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(text)
-    return value
-
-
-def _frame_with_asl_functions() -> Jsonata.Frame:
-    frame = Jsonata.Frame(Jsonata.static_frame)
-    for name, function in (("partition", _partition), ("range", _range), ("hash", _hash),
-                           ("random", _random), ("uuid", _uuid), ("parse", _parse)):
-        frame.bind(name, Jsonata.JLambda(function))
-    frame.bind("eval", None)  # AWS: "$eval is not available, use $parse" -> T1006 when called
-    return frame
-
-
-_ASL_FRAME = _frame_with_asl_functions()
-_BUILTIN_NAMES = frozenset(Jsonata.static_frame.bindings) | frozenset(_ASL_FRAME.bindings)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -475,13 +147,13 @@ class _AslJsonata(Jsonata):
     def evaluate_range_expression(self, lhs: Any, rhs: Any) -> Any:
         if (isinstance(lhs, int) and isinstance(rhs, int) and not isinstance(lhs, bool)
                 and not isinstance(rhs, bool) and rhs - lhs + 1 > self.limits.max_sequence_items):
-            raise _Runaway(_MEMORY)
+            raise Runaway(MEMORY)
         return super().evaluate_range_expression(lhs, rhs)
 
     def evaluate_string_concat(self, lhs: Any, rhs: Any) -> str:
         result = super().evaluate_string_concat(lhs, rhs)
         if len(result) > self.limits.max_string_length:
-            raise _Runaway(_MEMORY)
+            raise Runaway(MEMORY)
         return result
 
 
@@ -499,10 +171,10 @@ class _Guard:
     def enter(self, _expr: Any, _input: Any, _env: Any) -> None:
         self.depth += 1
         if self.depth > self.max_depth:
-            raise _Runaway(_STACK_OVERFLOW)
+            raise Runaway(STACK_OVERFLOW)
         self.ticks += 1
         if not self.ticks & 31 and time.monotonic() > self.deadline:
-            raise _Runaway(_TIMEOUT)
+            raise Runaway(TIMEOUT)
 
     def exit(self, _expr: Any, _input: Any, _env: Any, _result: Any) -> None:
         self.depth -= 1
@@ -544,7 +216,7 @@ def _walk_fast(fast: tuple[bool, str, tuple[str, ...]], states: Mapping[str, Jso
         value = value[step]
     if value is None or type(value) is list:
         return _NO_FAST_RESULT
-    return _to_json(value)
+    return to_json(value)
 
 
 class _Expression:
@@ -582,10 +254,10 @@ class _Expression:
         bindings: dict[str, Any] = {}
         fields = self.states_fields
         if fields is not None:
-            bindings["states"] = {key: _to_jsonata(value) for key, value in states.items() if key in fields}
+            bindings["states"] = {key: to_jsonata(value) for key, value in states.items() if key in fields}
         for name in self.variables:
             if name in variables:
-                bindings[name] = _to_jsonata(variables[name])
+                bindings[name] = to_jsonata(variables[name])
         # every evaluation is bounded (the callbacks cost nothing measurable next to jsonata-python's own)
         guard = _Guard(self.limits)
         bindings["__evaluate_entry"] = guard.enter
@@ -597,15 +269,15 @@ class _Expression:
             text, coded = _describe(exc)
             raise self._threw(text, coded) from None
         except RecursionError:
-            raise self._threw(_STACK_OVERFLOW, False) from None
+            raise self._threw(STACK_OVERFLOW, False) from None
         except Exception as exc:  # jsonata-python lets a few Python errors out (1/0 among them)
             raise self._threw(str(exc) or type(exc).__name__, False) from None
         if result is None:
             raise errors.QueryEvaluationError(
                 f"{_field_sentence(self.text, self.field)} returned nothing (undefined).")
         try:
-            return _to_json(result)
-        except _UnsupportedResult:
+            return to_json(result)
+        except UnsupportedResult:
             raise errors.QueryEvaluationError(
                 f"{_field_sentence(self.text, self.field)} returned an unsupported result type.") from None
 
@@ -693,7 +365,7 @@ def _analyze(root: Any) -> _Analysis:
         states_fields = _ALL_STATES_FIELDS | fields if whole_states else frozenset(fields)
     for name in _top_level_references(root):
         _add_once(problems, f"Reference to '{name}' at the top level is not supported.")
-    free = names - local_names - _BUILTIN_NAMES
+    free = names - local_names - BUILTIN_NAMES
     return _Analysis(names, free, states_fields, fields, problems)
 
 
@@ -858,8 +530,8 @@ class _Compiler:
         if problems:
             return None
         parsed.limits = self.limits
-        parsed.environment = _ASL_FRAME
-        parsed.set_output_convert_nulls(False)  # null vs undefined matters: converted by _to_json
+        parsed.environment = ASL_FRAME
+        parsed.set_output_convert_nulls(False)  # null vs undefined matters: converted by to_json
         compiled = _Expression(text, field, parsed, analysis, self.limits)
         self.expressions.append(compiled)
         return compiled
@@ -908,7 +580,7 @@ def compile_template(node: Json, field: str, location: str, *,
 def unexpected_type_error(template: JsonataTemplate, expected: str,
                           value: Json) -> errors.QueryEvaluationError:
     """AWS's error for a result of the wrong JSON type (``Items`` not an array, a non-boolean Condition)."""
-    detail = (f"returned an unexpected result type. Expected '{expected}', but was '{_json_type(value)}' "
+    detail = (f"returned an unexpected result type. Expected '{expected}', but was '{json_type(value)}' "
               f"for value: {dumps(value)}")
     if template.expression is None:
         return errors.QueryEvaluationError(f"The value specified for the field '{template.field}' {detail}")

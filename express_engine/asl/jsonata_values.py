@@ -1,0 +1,155 @@
+"""Values in and out of jsonata-python: JSON nulls as its null marker, results back to plain JSON.
+
+jsonata-python reads ``None`` as *undefined*, so JSON nulls go in as :data:`NULL`; results come back as
+plain JSON (sequences become lists, integral floats become ``int`` as JavaScript writes them).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+import orjson
+from jsonata.utils import Utils
+
+from ..jsonutil import Json
+
+#: jsonata-python's JSON null (its ``None`` is *undefined*)
+NULL = Utils.NULL_VALUE
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
+
+
+def nulls_in(value: Json) -> Json:
+    """``value`` with JSON nulls as jsonata-python's null (it reads ``None`` as undefined); copies only
+    the containers that hold a null."""
+    if type(value) is dict:
+        out = None
+        for key, item in value.items():
+            new = NULL if item is None else nulls_in(item) if type(item) in (dict, list) else item
+            if new is not item:
+                if out is None:
+                    out = dict(value)
+                out[key] = new
+        return value if out is None else out
+    if type(value) is list:
+        out_list = None
+        for index, item in enumerate(value):
+            new = NULL if item is None else nulls_in(item) if type(item) in (dict, list) else item
+            if new is not item:
+                if out_list is None:
+                    out_list = list(value)
+                out_list[index] = new
+        return value if out_list is None else out_list
+    return value
+
+
+# The same payload (a state's input, a variable) is read by several expressions: remember its
+# null-converted form by identity (the entry keeps the value alive, so its id cannot be reused), and
+# map a converted copy back to the caller's value when an expression returns it whole.
+_IN_CACHE: dict[int, tuple[Json, Any]] = {}
+_OUT_ALIAS: dict[int, tuple[Any, Json]] = {}
+_CACHE_SIZE = 32
+
+
+def to_jsonata(value: Json) -> Any:
+    """``value`` as jsonata-python reads it (nulls as :data:`NULL`), converted once per payload."""
+    if value is None:
+        return NULL
+    if type(value) is not dict and type(value) is not list:
+        return value
+    hit = _IN_CACHE.get(id(value))
+    if hit is not None and hit[0] is value:
+        return hit[1]
+    try:
+        # serialising is ~10x faster than walking the value in Python to find out there is no null
+        converted = nulls_in(value) if b"null" in orjson.dumps(value) else value
+    except TypeError:
+        converted = nulls_in(value)
+    if len(_IN_CACHE) >= _CACHE_SIZE:
+        _IN_CACHE.clear()
+        _OUT_ALIAS.clear()
+    _IN_CACHE[id(value)] = (value, converted)
+    if converted is not value:
+        _OUT_ALIAS[id(converted)] = (converted, value)
+    return converted
+
+
+class UnsupportedResult(Exception):
+    """The result holds a value JSON cannot carry (a function, a regex, a non-finite number)."""
+
+
+# In orjson's output, a float that may be integral ("3.0", "1e+16"), which JavaScript writes as an
+# integer. Two searches: each pattern starts with a literal, which re scans for quickly.
+_POINT_ZERO = re.compile(rb"\.0(?:[,\]}]|$)")
+_EXPONENT = re.compile(rb"e[-+][0-9]")
+
+
+def to_json(value: Any) -> Json:
+    """Plain JSON from a jsonata-python result; a result that is already plain is returned as it is."""
+    kind = type(value)
+    if kind is dict or kind is list:
+        alias = _OUT_ALIAS.get(id(value))
+        if alias is not None and alias[0] is value:
+            value = alias[1]
+        try:
+            # raises on what needs converting: sequences (list subclasses), null markers, functions
+            data = orjson.dumps(value, option=orjson.OPT_PASSTHROUGH_SUBCLASS)
+        except TypeError:
+            return _normalise(value)
+        if _POINT_ZERO.search(data) is None and _EXPONENT.search(data) is None:
+            return value
+        return _normalise(value)
+    return _normalise(value)
+
+
+def _normalise(value: Any) -> Json:
+    kind = type(value)
+    if kind is str or kind is bool:
+        return value
+    if kind is int:
+        # orjson writes 64-bit integers only; a JSONata number is a double anyway
+        return value if INT64_MIN <= value <= INT64_MAX else float(value)
+    if kind is float:
+        if not math.isfinite(value):
+            raise UnsupportedResult
+        # JavaScript writes 3.0 as 3 and -0 as 0
+        return int(value) if value.is_integer() and -9.2e18 < value < 9.2e18 else value
+    if value is NULL or value is None:
+        return None
+    if isinstance(value, dict):
+        out = None
+        for key, item in value.items():
+            new = _normalise(item)
+            if new is not item:
+                if out is None:
+                    out = dict(value)
+                out[key] = new
+        if out is not None:
+            return out
+        return value if kind is dict else dict(value)
+    if kind is list:
+        out_list = None
+        for index, item in enumerate(value):
+            new = _normalise(item)
+            if new is not item:
+                if out_list is None:
+                    out_list = list(value)
+                out_list[index] = new
+        return value if out_list is None else out_list
+    if isinstance(value, list):  # JList, RangeList (whose storage is empty: iterate, never copy)
+        return [_normalise(item) for item in iter(value)]
+    raise UnsupportedResult
+
+
+def json_type(value: Json) -> str:
+    """The JSON type name AWS prints in ``Expected 'array', but was 'object'``."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
