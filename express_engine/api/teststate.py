@@ -366,6 +366,7 @@ def _map_settings(state: dict[str, Any], after_input: str | None) -> dict[str, J
     out["maxConcurrency"] = concurrency if isinstance(concurrency, int) and not isinstance(concurrency, bool) else 0
     for field, key in (("ToleratedFailureCount", "toleratedFailureCount"),
                        ("ToleratedFailurePercentage", "toleratedFailurePercentage")):
-        if isinstance(state.get(field), (int, float)) and not isinstance(state.get(field), bool):
-            out[key] = state[field]
+        value = state.get(field)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            out[key] = value
     return out
