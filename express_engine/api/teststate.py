@@ -40,10 +40,10 @@ _VARIABLES_STATE = "__ee_variables"
 _TASK_FIELDS = ("Comment", "QueryLanguage", "InputPath", "OutputPath", "ResultPath", "ResultSelector", "Catch",
                 "Assign", "Output", "Next", "End")
 _FAILURE_EVENTS = frozenset({"TaskFailed", "TaskTimedOut", "LambdaFunctionFailed", "LambdaFunctionTimedOut"})
-#: AWS's order of the InspectionData members
+#: the order of the InspectionData members in AWS's API model
 _INSPECTION_ORDER = ("input", "afterArguments", "afterInputPath", "afterParameters", "result", "afterResultSelector",
                      "afterResultPath", "request", "response", "variables", "errorDetails", "afterItemsPath",
-                     "maxConcurrency", "toleratedFailureCount", "toleratedFailurePercentage")
+                     "toleratedFailureCount", "toleratedFailurePercentage", "maxConcurrency")
 _UNSUPPORTED = ("TestState API does not support Map or Parallel states. Supported state types include: "
                 "[Task, Wait, Pass, Succeed, Fail, Choice]")
 

@@ -409,3 +409,4 @@ def test_test_state_inspection_data_of_jsonata_states_errors_and_maps(sfn: Any) 
                                     "afterResultSelector": [1, 2], "afterResultPath": [1, 2],
                                     "afterItemsPath": ["first", "second"], "maxConcurrency": 0,
                                     "toleratedFailureCount": 2}
+    assert list(mapped["inspection"])[-2:] == ["toleratedFailureCount", "maxConcurrency"]
