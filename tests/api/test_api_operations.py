@@ -337,12 +337,17 @@ NESTED = {"initialData": {"fieldFromInput": "value from input", "otherField": "o
           "unrelatedData": {"someOtherField": 1234}}
 
 
-def test_test_state_inspection_data_follows_the_data_flow(sfn: Any) -> None:
+def test_test_state_inspection_data_follows_the_data_flow(sfn: Any, server: Any) -> None:
     """The members AWS reports per state type (as recorded against AWS), in AWS's member order."""
     bare = _inspect(sfn, {"Type": "Pass", "End": True}, HELLO)["inspection"]
     assert bare == {"input": HELLO, "afterInputPath": HELLO, "afterParameters": HELLO,
                     "afterResultSelector": HELLO, "afterResultPath": HELLO}
-    assert list(bare) == ["input", "afterInputPath", "afterParameters", "afterResultSelector", "afterResultPath"]
+    # (member order on the wire: boto3 reorders members by its model, so read the raw body)
+    status, raw, _ = raw_post(server.port, dumps({"definition": dumps({"Type": "Pass", "End": True}),
+                                                  "input": dumps(HELLO), "inspectionLevel": "DEBUG"}).encode(),
+                              "AWSStepFunctions.TestState")
+    assert status == 200 and list(raw["inspectionData"]) == ["input", "afterInputPath", "afterParameters",
+                                                             "afterResultSelector", "afterResultPath"]
 
     result = {"resultKey": "result value"}
     with_result = _inspect(sfn, {"Type": "Pass", "Result": result, "End": True}, HELLO)["inspection"]
@@ -375,7 +380,7 @@ def test_test_state_inspection_data_follows_the_data_flow(sfn: Any) -> None:
                                                   mock={"result": dumps(mocked)})
 
 
-def test_test_state_inspection_data_of_jsonata_states_errors_and_maps(sfn: Any) -> None:
+def test_test_state_inspection_data_of_jsonata_states_errors_and_maps(sfn: Any, server: Any) -> None:
     task = {"Type": "Task", "QueryLanguage": "JSONata", "Resource": "arn:aws:states:::lambda:invoke",
             "Arguments": {"FunctionName": "foo", "Payload": "{% $states.input.Value %}"},
             "Retry": [{"ErrorEquals": ["Flaky"], "IntervalSeconds": 1, "MaxAttempts": 5, "BackoffRate": 2.0}],
@@ -409,4 +414,7 @@ def test_test_state_inspection_data_of_jsonata_states_errors_and_maps(sfn: Any) 
                                     "afterResultSelector": [1, 2], "afterResultPath": [1, 2],
                                     "afterItemsPath": ["first", "second"], "maxConcurrency": 0,
                                     "toleratedFailureCount": 2}
-    assert list(mapped["inspection"])[-2:] == ["toleratedFailureCount", "maxConcurrency"]
+    status, raw, _ = raw_post(server.port, dumps({"definition": dumps(items), "inspectionLevel": "DEBUG",
+                                                  "input": '{"Values": []}', "mock": {"result": "[]"}}).encode(),
+                              "AWSStepFunctions.TestState")
+    assert status == 200 and list(raw["inspectionData"])[-2:] == ["toleratedFailureCount", "maxConcurrency"]
