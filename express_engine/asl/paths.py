@@ -173,11 +173,45 @@ class Path:
 _PARSER = ExtendedJsonPathParser()
 
 
+def _literal_backslashes(text: str) -> str:
+    """Rewrite ``text`` so that jsonpath-ng reads backslashes in quoted keys as AWS does.
+
+    AWS (Jayway) keeps a backslash inside a quoted bracket key as it is, escape and all:
+    ``$['a\\"b']`` names the key ``a\\"b``; the backslash only stops the next character from
+    closing the string. jsonpath-ng drops the backslash, so each ``\\c`` there becomes ``\\\\\\c``.
+    String literals inside filters (``?(...)``) are unescaped by Jayway too and are left alone.
+    """
+    if "\\" not in text:
+        return text
+    out: list[str] = []
+    quote = ""
+    depth = 0
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if quote:
+            if c == "\\" and i + 1 < len(text):
+                out.append("\\\\" + "\\" + text[i + 1] if depth == 0 else c + text[i + 1])
+                i += 2
+                continue
+            if c == quote:
+                quote = ""
+        elif c in "'\"":
+            quote = c
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
 @lru_cache(maxsize=4096)
 def _parse(text: str) -> Any:
     # One parser instance: building jsonpath-ng's ply tables costs ~17 ms per parser.
     try:
-        return _PARSER.parse(text)
+        return _PARSER.parse(_literal_backslashes(text))
     except (JsonPathLexerError, JsonPathParserError, Exception) as exc:  # jsonpath-ng raises plain Exception too
         raise PathSyntaxError(f"invalid JSONPath {text!r}: {exc}") from None
 

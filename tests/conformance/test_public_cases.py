@@ -27,8 +27,6 @@ KNOWN_FAILURES = {
         "recorded on STANDARD: expects $$.Execution.RedriveCount, which AWS omits for sync Express runs",
     "context_object/test_context_object::TestSnfBase::test_input_path[$$]": "same RedriveCount difference",
     "context_object/test_context_object::TestSnfBase::test_output_path[$$]": "same RedriveCount difference",
-    "scenarios/test_base_scenarios::TestBaseScenarios::test_escape_sequence_parsing[ESCAPE_SEQUENCES_JSONPATH]":
-        "Jayway reads backslashes in a bracketed key literally; jsonpath-ng unescapes them",
 }
 
 pytestmark = pytest.mark.skipif(not CASES.is_dir(), reason="../shared/conformance is not beside the checkout")
