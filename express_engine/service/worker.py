@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import os
 import socket
 import time
@@ -38,7 +37,6 @@ import anyio
 import orjson
 from anyio.abc import TaskGroup
 from redis.exceptions import ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .. import service_errors as api
 from ..logs import LogRouter, Sink
@@ -46,42 +44,16 @@ from ..logs.buffer import Policy
 from ..runtime.engine import DEFAULT_ACCOUNT, DEFAULT_REGION, TEXT_GROWTH, Engine, StateMachineRecord
 from ..runtime.interpreter import graph_is_sync
 from ..runtime.tasks import HandlerRegistry
+from . import consumer_group as group
+from .consumer_group import FINISH, MAX_FINISH, Done, finish_args
 from .keys import GROUP, RETRYABLE, Backoff, Keys
 from .registry import Registry
 from .stats import WorkerStats
 
 log = logging.getLogger("express_engine.worker")
 
-#: Acknowledge finished entries in one command: answer each sync start (record the reply in its client's
-#: hash of sync starts sent, if the request is still there, and publish it on the client's reply channel
-#: as "<request id> <payload>"), then XACK and XDEL the entries. KEYS[1] starts stream; ARGV[1] group,
-#: ARGV[2] number of ids, the ids, then (reply channel, sent-starts hash, request id, payload) quadruples.
-FINISH = """
-local n = tonumber(ARGV[2])
-local ids = {}
-for i = 1, n do ids[i] = ARGV[2 + i] end
-for i = 3 + n, #ARGV, 4 do
-  local sent, rid, payload = ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-  if redis.call('HEXISTS', sent, rid) == 1 then
-    redis.call('HSET', sent, rid, payload)
-  end
-  redis.call('PUBLISH', ARGV[i], rid .. ' ' .. payload)
-end
-redis.call('XACK', KEYS[1], ARGV[1], unpack(ids))
-redis.call('XDEL', KEYS[1], unpack(ids))
-return n
-"""
-#: A finished entry: (entry id, where its sync reply goes or None, reply payload).
-_Done = tuple[str, tuple[str, str, str] | None, bytes | None]
-
-#: Seconds an XREADGROUP may take beyond its BLOCK time before the connection counts as broken.
-READ_MARGIN = 10.0
-
 #: Seconds a stopping worker keeps trying to acknowledge what it finished.
 ACK_FLUSH_SECONDS = 5.0
-
-#: Entries per FINISH call at most (Lua's unpack() limit is about 8000 values).
-MAX_FINISH = 4000
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,32 +98,6 @@ class WorkerOptions:
 def consumer_name() -> str:
     """A consumer name unique to this process: ``host-pid-random``."""
     return f"{socket.gethostname()}-{os.getpid()}-{os.urandom(3).hex()}"
-
-
-def _entry_id(raw: bytes | str) -> str:
-    return raw.decode() if isinstance(raw, bytes) else raw
-
-
-def _id_key(entry_id: str) -> tuple[int, int]:
-    ms, _, seq = entry_id.partition("-")
-    return int(ms), int(seq or 0)
-
-
-def _fields(flat: list[bytes]) -> dict[bytes, bytes]:
-    """An entry's ``[field, value, ...]`` as a dict (the usual two fields, rev and start, without zip)."""
-    if len(flat) == 4:
-        return {flat[0]: flat[1], flat[2]: flat[3]}
-    return dict(zip(flat[::2], flat[1::2], strict=False))
-
-
-def _finish_args(batch: list[_Done]) -> list[Any]:
-    """FINISH's arguments for ``batch``: group, number of ids, the ids, then the sync replies."""
-    args: list[Any] = [GROUP, len(batch)]
-    args += [entry_id for entry_id, _, _ in batch]
-    for _, reply, payload in batch:
-        if reply:
-            args += (*reply, payload)
-    return args
 
 
 def _reply_to(start: dict[str, Any]) -> tuple[str, str, str] | None:
@@ -200,7 +146,7 @@ class Worker:
         self._reclaim_only: set[str] = set()
         self._all_done = anyio.Event()
         #: (entry id, (reply channel, sent-starts hash, request id) or None, reply payload)
-        self._done: list[_Done] = []
+        self._done: list[Done] = []
         self._ack_ready = anyio.Event()
         self._acking = 0  # acknowledgements being sent by the flusher
         self._finish_script = redis.register_script(FINISH)  # (EVALSHA, loading the script when missing)
@@ -229,9 +175,9 @@ class Worker:
             self.router = router
             self.engine = Engine(handlers=self.handlers, log_handler=router, time_scale=o.time_scale,
                                  region=o.region, account=o.account)
-            await self._retry(self._ensure_group)
-            self._skip_replies = o.reply_skip and await self._retry(self._probe_reply_skip)
-            self._reclaim_only = set(await self._retry(self._pending_ids))
+            await self._retry(group.ensure_group, self.redis, self.keys)
+            self._skip_replies = o.reply_skip and await self._retry(group.probe_reply_skip, self.redis)
+            self._reclaim_only = set(await self._retry(group.pending_ids, self.redis, self.keys, self.consumer))
             async with anyio.create_task_group() as service:
                 service.start_soon(self._ack_loop)
                 service.start_soon(self._stats_loop)
@@ -265,7 +211,7 @@ class Worker:
                 await self.redis.connection_pool.release(self._conn)
             self._conn = None
         with anyio.CancelScope(shield=True), anyio.move_on_after(2.0), contextlib.suppress(*RETRYABLE):
-            await self._leave_group()
+            await group.leave_group(self.redis, self.keys, self.consumer)
             await self._publish_stats()
         return self.stats
 
@@ -282,23 +228,6 @@ class Worker:
     def _connection_lost(self, exc: BaseException) -> None:
         self.stats.reconnects += 1
         log.warning("Redis unreachable (%s); retrying", exc)
-
-    async def _ensure_group(self) -> None:
-        try:
-            await self.redis.xgroup_create(self.keys.starts, GROUP, id="0", mkstream=True)
-        except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
-
-    async def _leave_group(self) -> None:
-        """Remove this consumer from the group if it holds no pending entry (which would be lost with it)."""
-        try:
-            mine = await self.redis.xpending_range(self.keys.starts, GROUP, min="-", max="+", count=1,
-                                                   consumername=self.consumer)
-            if not mine:
-                await self.redis.xgroup_delconsumer(self.keys.starts, GROUP, self.consumer)
-        except (*RETRYABLE, ResponseError):
-            pass
 
     # -- intake -----------------------------------------------------------------------------------------
 
@@ -317,7 +246,7 @@ class Worker:
                     await self._wake.wait()
                 continue
             # Acknowledge what the last batch finished in the same round trip as the next read.
-            acks: list[_Done] = []
+            acks: list[Done] = []
             try:
                 if self._recover:
                     await self._recover_pending(tg)
@@ -333,7 +262,8 @@ class Worker:
                     self._give_back(acks)
                 if "NOGROUP" not in str(exc):
                     raise
-                await self._retry(self._ensure_group)  # the stream was deleted (or Redis lost its data)
+                # The stream was deleted (or Redis lost its data).
+                await self._retry(group.ensure_group, self.redis, self.keys)
                 continue
             except RETRYABLE as exc:
                 if acks:
@@ -345,68 +275,12 @@ class Worker:
             if entries:
                 await self._dispatch(tg, entries, None)
 
-    async def _ack_and_read(self, acks: list[_Done], count: int, block_ms: int) -> list[Any]:
-        """Acknowledge ``acks`` (FINISH) and read the next entries (XREADGROUP) in one write and one read.
-
-        FINISH's own answer is skipped (``CLIENT REPLY SKIP``) where Redis allows it: it would only wake
-        this process once more per round to say "done", and a FINISH that may not have run is simply sent
-        again (acknowledging, deleting and answering twice changes nothing for anyone). Since Redis runs a
-        connection's commands in order, XREADGROUP's answer means FINISH has run. EVAL, not EVALSHA: a
-        skipped NOSCRIPT error would go unnoticed. Returns the entries read, as ``(id, fields)`` pairs.
-        """
+    async def _ack_and_read(self, acks: list[Done], count: int, block_ms: int) -> list[Any]:
+        """Acknowledge ``acks`` and read the next entries in one round trip, on the read loop's own connection."""
         conn = self._conn
         if conn is None:
             self._conn = conn = await self.redis.connection_pool.get_connection()
-        commands: list[tuple[Any, ...]] = []
-        if acks:
-            if self._skip_replies:
-                commands.append(("CLIENT", "REPLY", "SKIP"))
-            commands.append(("EVAL", FINISH, 1, self.keys.starts, *_finish_args(acks)))
-        commands.append(("XREADGROUP", "GROUP", GROUP, self.consumer, "COUNT", count, "BLOCK", block_ms,
-                         "STREAMS", self.keys.starts, ">"))
-        try:
-            await conn.send_packed_command(conn.pack_commands(commands))
-            with anyio.fail_after(block_ms / 1000 + READ_MARGIN):
-                if acks and not self._skip_replies:
-                    try:
-                        await conn.read_response(timeout=math.inf)  # FINISH's answer
-                    except ResponseError as exc:
-                        log.warning("acknowledging %d entries failed (they stay pending): %s", len(acks), exc)
-                reply = await conn.read_response(timeout=math.inf)
-        except TimeoutError:
-            await conn.disconnect()
-            raise RedisTimeoutError("no answer to XREADGROUP") from None
-        except ResponseError:
-            raise  # (the connection is fine)
-        except BaseException:
-            with anyio.CancelScope(shield=True):  # (also when cancelled: stopping)
-                await conn.disconnect()  # an answer may still be on its way: start afresh
-            raise
-        if not reply:
-            return []
-        # RESP3: {stream: entries}; RESP2: [[stream, entries]]; each entry [id, [field, value, ...]]
-        raw = next(iter(reply.values())) if isinstance(reply, dict) else reply[0][1]
-        return [(entry_id, _fields(fields) if fields else None) for entry_id, fields in raw]
-
-    async def _probe_reply_skip(self) -> bool:
-        """Whether this Redis honours ``CLIENT REPLY SKIP`` (some proxies and managed services refuse it)."""
-        conn = await self.redis.connection_pool.get_connection()
-        try:
-            # Honoured: PING's answer is skipped and the first answer is ECHO's. Refused: an error, PONG, then ECHO's.
-            await conn.send_packed_command(conn.pack_commands([("CLIENT", "REPLY", "SKIP"), ("PING",),
-                                                               ("ECHO", "probe")]))
-            try:
-                await conn.read_response()
-            except ResponseError:
-                await conn.read_response()
-                await conn.read_response()
-                return False
-            return True
-        except BaseException:
-            await conn.disconnect()
-            raise
-        finally:
-            await self.redis.connection_pool.release(conn)
+        return await group.ack_and_read(conn, self.keys, self.consumer, acks, count, block_ms, self._skip_replies)
 
     async def _recover_pending(self, tg: TaskGroup) -> None:
         """Run the entries Redis delivered to us whose reply we never received (the connection broke).
@@ -415,41 +289,13 @@ class Worker:
         as a delivery. An entry delivered only to this consumer (whose name is unique to the process)
         and unknown to it was never started, so even a sync start may run now.
         """
-        lost: dict[str, int] = {}
-        low = "-"
-        while True:
-            page = await self.redis.xpending_range(self.keys.starts, GROUP, min=low, max="+",
-                                                   count=self.options.batch, consumername=self.consumer)
-            for p in page:
-                entry_id = _entry_id(p["message_id"])
-                if entry_id not in self._owned and entry_id not in self._reclaim_only:
-                    lost[entry_id] = p["times_delivered"]
-            if len(page) < self.options.batch:
-                break
-            low = "(" + _entry_id(page[-1]["message_id"])
+        owned, reclaim_only = self._owned, self._reclaim_only
+        pending = await group.pending(self.redis, self.keys, self.consumer, self.options.batch)
+        lost = {i: n for i, n in pending.items() if i not in owned and i not in reclaim_only}
         self._recover = False
         if lost:
             log.warning("%d starts delivered to this worker were lost in transit: running them now", len(lost))
-            pipe = self.redis.pipeline(transaction=False)
-            for entry_id in lost:
-                pipe.xrange(self.keys.starts, entry_id, entry_id)
-            found = await pipe.execute()
-            entries = [(i, rows[0][1] if rows else None) for i, rows in zip(lost, found, strict=True)]
-            await self._dispatch(tg, entries, lost)
-
-    async def _pending_ids(self) -> list[str]:
-        """Ids of the entries pending under our consumer name (at most 10,000)."""
-        page = await self.redis.xpending_range(self.keys.starts, GROUP, min="-", max="+", count=10_000,
-                                               consumername=self.consumer)
-        return [_entry_id(p["message_id"]) for p in page]
-
-    async def _deliveries(self, ids: list[str]) -> dict[str, int]:
-        """How many times each of our pending entries was delivered."""
-        keys = sorted(ids, key=_id_key)
-        pending = await self.redis.xpending_range(self.keys.starts, GROUP, min=keys[0], max=keys[-1],
-                                                  count=len(ids) + len(self._owned) + 16, consumername=self.consumer)
-        wanted = set(ids)
-        return {i: p["times_delivered"] for p in pending if (i := _entry_id(p["message_id"])) in wanted}
+            await self._dispatch(tg, await group.fetch(self.redis, self.keys, lost), lost)
 
     async def _dispatch(self, tg: TaskGroup, entries: list[Any], deliveries: dict[str, int] | None) -> None:
         """Run (or answer, or dead-letter) each entry read or reclaimed."""
@@ -458,7 +304,7 @@ class Worker:
         for raw_id, fields in entries:
             if raw_id is None:
                 continue
-            entry_id = _entry_id(raw_id)
+            entry_id = group.entry_id(raw_id)
             if entry_id in owned:
                 continue  # already ours (e.g. its acknowledgement is waiting for Redis to come back)
             owned.add(entry_id)
@@ -595,7 +441,7 @@ class Worker:
                 self._acking = len(batch)
                 finished: Exception | None = None
                 try:
-                    await self._finish_script(keys=[self.keys.starts], args=_finish_args(batch))
+                    await self._finish_script(keys=[self.keys.starts], args=finish_args(batch))
                 except (*RETRYABLE, ResponseError) as exc:
                     finished = exc
                 finally:
@@ -605,7 +451,7 @@ class Worker:
                 else:
                     await anyio.sleep(backoff.next())
 
-    def _finished(self, batch: list[_Done], error: Exception | None) -> bool:
+    def _finished(self, batch: list[Done], error: Exception | None) -> bool:
         """Book the outcome of a FINISH call; a failed one is queued again. Returns whether it worked."""
         if error is None:
             self._owned.difference_update(entry_id for entry_id, _, _ in batch)
@@ -619,7 +465,7 @@ class Worker:
             raise error
         return False
 
-    def _give_back(self, batch: list[_Done]) -> None:
+    def _give_back(self, batch: list[Done]) -> None:
         """Queue acknowledgements again whose call failed (they may or may not have been applied)."""
         self._done[:0] = batch
         self._ack_ready.set()
@@ -633,14 +479,7 @@ class Worker:
         doc.update({"reason": reason, "deliveries": deliveries, "entry_id": entry_id, "consumer": self.consumer,
                     "time": int(time.time() * 1000)})
 
-        async def move() -> None:
-            pipe = self.redis.pipeline(transaction=False)
-            pipe.xadd(self.keys.dead, doc, maxlen=self.options.dead_maxlen, approximate=True)
-            pipe.xack(self.keys.starts, GROUP, entry_id)
-            pipe.xdel(self.keys.starts, entry_id)
-            await pipe.execute()
-
-        await self._retry(move)
+        await self._retry(group.dead_letter, self.redis, self.keys, entry_id, doc, self.options.dead_maxlen)
         self._owned.discard(entry_id)
 
     # -- reclaim -------------------------------------------------------------------------------------------
@@ -660,14 +499,15 @@ class Worker:
                 await self._claim(tg)
                 if time.monotonic() - last_prune > 60:
                     last_prune = time.monotonic()
-                    await self._prune_consumers()
+                    await group.prune_consumers(self.redis, self.keys, self.consumer)  # live ones rejoin anyway
             except RETRYABLE as exc:
                 self._connection_lost(exc)
                 self._recover = True  # an XAUTOCLAIM reply may have been lost
             except ResponseError as exc:
                 if "NOGROUP" not in str(exc) and "no such key" not in str(exc):
                     raise
-                await self._retry(self._ensure_group)  # the stream was deleted (or Redis lost its data)
+                # The stream was deleted (or Redis lost its data).
+                await self._retry(group.ensure_group, self.redis, self.keys)
 
     async def _renew(self) -> None:
         """Reset the idle time of long-running executions so no other worker reclaims them."""
@@ -689,19 +529,14 @@ class Worker:
             if rest and rest[0]:
                 self.stats.lost += len(rest[0])
                 log.error("%d pending starts were deleted from the stream before they finished", len(rest[0]))
-            entries = [e for e in entries if e[0] is not None and _entry_id(e[0]) not in self._owned]
+            entries = [e for e in entries if e[0] is not None and group.entry_id(e[0]) not in self._owned]
             if entries:
                 log.info("reclaimed %d idle starts", len(entries))
-                await self._dispatch(tg, entries, await self._deliveries([_entry_id(e[0]) for e in entries]))
-            if _entry_id(cursor) == "0-0":
+                ids = [group.entry_id(e[0]) for e in entries]
+                counts = await group.deliveries(self.redis, self.keys, self.consumer, ids, slack=len(self._owned) + 16)
+                await self._dispatch(tg, entries, counts)
+            if group.entry_id(cursor) == "0-0":
                 return
-
-    async def _prune_consumers(self) -> None:
-        """Forget consumers silent for an hour that hold nothing (dead processes); live ones rejoin anyway."""
-        for c in await self.redis.xinfo_consumers(self.keys.starts, GROUP):
-            name = _entry_id(c["name"])
-            if c["pending"] == 0 and c["idle"] > 3_600_000 and name != self.consumer:
-                await self.redis.xgroup_delconsumer(self.keys.starts, GROUP, name)
 
     # -- statistics ----------------------------------------------------------------------------------------
 
