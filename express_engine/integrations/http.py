@@ -60,23 +60,26 @@ def url_encode(body: Mapping[str, Json], array_format: str = "REPEAT") -> str:
     return "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in pairs)
 
 
-def _header_lines(headers: Any) -> str:
-    return "\r\n".join(f"{k}: {v}" for k, v in headers.items())
+def _header_list(pairs: Any) -> str:
+    # As AWS shows them (its TestState docs, "Example 3"): "[Name: value, Name: value]", commas in values as is.
+    return "[" + ", ".join(f"{k}: {v}" for k, v in pairs) + "]"
 
 
 def _traced_request(resp: Any, method: str, body: bytes | None) -> dict[str, str]:
     """TestState's TRACE view of the request as sent (InspectionDataRequest)."""
     info = resp.request_info
     return {"protocol": info.url.scheme, "method": method, "url": str(info.url),
-            "headers": _header_lines(info.headers), "body": (body or b"").decode("utf-8", "replace")}
+            "headers": _header_list(info.headers.items()), "body": (body or b"").decode("utf-8", "replace")}
 
 
 def _traced_response(resp: Any, raw: bytes) -> dict[str, str]:
-    """TestState's TRACE view of the response as received (InspectionDataResponse)."""
-    version = resp.version
-    return {"protocol": f"HTTP/{version.major}.{version.minor}" if version else "HTTP/1.1",
-            "statusCode": str(resp.status), "statusMessage": resp.reason or "",
-            "headers": _header_lines(resp.headers), "body": raw.decode("utf-8", "replace")}
+    """TestState's TRACE view of the response as received (InspectionDataResponse).
+
+    Like AWS: the protocol is the URL's scheme, the status code a string, header names in lower case.
+    """
+    headers = _header_list((k.lower(), v) for k, v in resp.headers.items())
+    return {"protocol": resp.request_info.url.scheme, "statusCode": str(resp.status),
+            "statusMessage": resp.reason or "", "headers": headers, "body": raw.decode("utf-8", "replace")}
 
 
 class HttpInvoke:

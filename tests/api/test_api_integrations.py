@@ -136,10 +136,14 @@ async def test_test_state_trace_shows_the_http_exchange(web: str) -> None:
         debug = await runner.run({**body, "inspectionLevel": "DEBUG"})
     assert traced["status"] == "SUCCEEDED", traced
     request, response = traced["inspectionData"]["request"], traced["inspectionData"]["response"]
+    # Shapes as in AWS's TestState docs (Example 3): the scheme as protocol, "[Name: value, ...]" headers,
+    # response header names in lower case.
     assert (request["protocol"], request["method"], request["url"]) == ("http", "POST", f"{web}/orders")
-    assert "X-Token: t0k" in request["headers"].split("\r\n") and loads(request["body"]) == {"n": 1}
-    assert (response["protocol"], response["statusCode"], response["statusMessage"]) == ("HTTP/1.0", "200", "OK")
-    assert "Content-Type: application/json" in response["headers"].split("\r\n")
+    assert request["headers"].startswith("[") and request["headers"].endswith("]")
+    assert "X-Token: t0k" in request["headers"][1:-1].split(", ") and loads(request["body"]) == {"n": 1}
+    assert (response["protocol"], response["statusCode"], response["statusMessage"]) == ("http", "200", "OK")
+    assert response["headers"].startswith("[") and response["headers"].endswith("]")
+    assert "content-type: application/json" in response["headers"][1:-1].split(", ")
     assert loads(response["body"])["token"] == "t0k"
     assert loads(traced["inspectionData"]["result"])["StatusCode"] == 200
     assert "request" not in debug["inspectionData"] and "response" not in debug["inspectionData"]
