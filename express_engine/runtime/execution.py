@@ -90,6 +90,7 @@ class Execution:
         "state_machine_arn",
         "state_machine_name",
         "time_scale",
+        "variables_bytes",
     )
 
     def __init__(
@@ -128,6 +129,8 @@ class Execution:
         self.mock = mock
         #: TestState's inspection (DEBUG/TRACE levels); None otherwise
         self.inspection = inspection
+        #: JSON size of the variables assigned so far and still in scope (AWS: 10 MiB per execution at most)
+        self.variables_bytes = 0
 
     def event(self, frame: Frame | None, type_: str, details: dict[str, Any] | None = None,
               previous: int | None = None) -> int:
@@ -177,7 +180,7 @@ class Execution:
 class Frame:
     """One running graph (the machine, a Parallel branch or a Map iteration)."""
 
-    __slots__ = ("map_item", "outer_names", "prev", "sized", "variables")
+    __slots__ = ("map_item", "outer_names", "prev", "sized", "variable_sizes", "variables")
 
     def __init__(self, variables: MutableMapping[str, Json], prev: int = 0,
                  map_item: dict[str, Json] | None = None) -> None:
@@ -189,6 +192,8 @@ class Frame:
         self.outer_names: Any = variables.parents if type(variables) is ChainMap else None
         #: the last state output known to fit the payload limit, and an upper bound of its JSON size in bytes
         self.sized: tuple[Json, int] | None = None
+        #: JSON size of each variable assigned in this scope (counted in ``Execution.variables_bytes``)
+        self.variable_sizes: dict[str, int] | None = None
 
     def child(self, prev: int, map_item: dict[str, Json] | None = None) -> Frame:
         """A nested scope: outer variables readable, new assignments local."""

@@ -23,6 +23,13 @@ from .steps import Step, attempt_and_finish, entered, render, states_binding
 # -- Parallel and Map -------------------------------------------------------------------------------
 
 
+def _release(ex: Execution, frame: Frame) -> None:
+    """A branch or iteration has ended: its variables no longer count towards the execution's total."""
+    if frame.variable_sizes:
+        ex.variables_bytes -= sum(frame.variable_sizes.values())
+        frame.variable_sizes = None
+
+
 async def _run_all(ex: Execution, jobs: list[tuple[m.Graph, Json, Frame]],
                    limit: int, on_error: Callable[[int, errors.StatesError], bool] | None = None,
                    on_start: Callable[[int, Frame], None] | None = None,
@@ -46,6 +53,8 @@ async def _run_all(ex: Execution, jobs: list[tuple[m.Graph, Json, Frame]],
                     raise
                 results[i] = {"Error": err.error, "Cause": err.cause or ""}
                 continue
+            finally:
+                _release(ex, frame)
             if on_done:
                 on_done(i, frame)
         return results
@@ -71,6 +80,8 @@ async def _run_all(ex: Execution, jobs: list[tuple[m.Graph, Json, Frame]],
                     failure.append(err)
                 cancel.cancel()
                 return
+            finally:  # (also when cancelled)
+                _release(ex, frame)
             if on_done:
                 on_done(i, frame)
 

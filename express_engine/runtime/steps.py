@@ -17,6 +17,9 @@ from ..jsonutil import MAX_PAYLOAD_BYTES, Json, dumpb, dumps
 from .dataflow import apply_output_path, apply_result_path, check_size
 from .execution import Execution, Frame, StateEnv
 
+#: Total JSON size of the variables an execution may hold at once (AWS: 10 MiB).
+MAX_VARIABLES_BYTES = 10 * 1024 * 1024
+
 Step = tuple[int | None, Json]
 
 
@@ -66,19 +69,29 @@ def evaluate_assign(assign: m.Assign, value: Json, env: StateEnv, states: dict[s
 def commit_variables(ex: Execution, frame: Frame, assigned: dict[str, Json]) -> None:
     """Make assigned values visible to the next states of this scope.
 
-    AWS limits each variable and each Assign block to 256 KiB; a Parallel branch or Map iteration
-    cannot assign a name that exists in an enclosing scope.
+    AWS limits each variable and each Assign block to 256 KiB, and all the variables of an execution
+    to 10 MiB; a Parallel branch or Map iteration cannot assign a name that exists in an enclosing scope.
     """
     total = 0
+    sizes = frame.variable_sizes
+    if sizes is None:
+        sizes = frame.variable_sizes = {}
+    held = ex.variables_bytes
+    new_sizes = []
     for name, value in assigned.items():
         size = len(dumpb(value))
         if size > MAX_PAYLOAD_BYTES:
             raise errors.DataLimitExceeded(f"The variable '{name}' exceeds the maximum size of {MAX_PAYLOAD_BYTES} "
                                            "bytes.")
         total += size
+        held += size - sizes.get(name, 0)
+        new_sizes.append((name, size))
     if total > MAX_PAYLOAD_BYTES:
         raise errors.DataLimitExceeded(f"The variables assigned by one state exceed the maximum size of "
                                        f"{MAX_PAYLOAD_BYTES} bytes.")
+    if held > MAX_VARIABLES_BYTES:
+        raise errors.DataLimitExceeded(f"The variables of this execution would exceed the maximum total size of "
+                                       f"{MAX_VARIABLES_BYTES} bytes.")
     outer = frame.outer_names
     if outer is not None:
         for name in assigned:
@@ -86,6 +99,8 @@ def commit_variables(ex: Execution, frame: Frame, assigned: dict[str, Json]) -> 
                 raise errors.Runtime(f"Cannot assign a value to the variable '{name}': it is defined in an outer "
                                      "scope and is read-only here.")
     frame.variables.update(assigned)
+    sizes.update(new_sizes)
+    ex.variables_bytes = held
 
 
 def exited(ex: Execution, frame: Frame, kind: str, name: str, output: Json,

@@ -281,3 +281,51 @@ async def test_variable_size_limit(run):
     d = jsonata(("A", {"Type": "Pass", "Assign": {"big": "{% $pad('', 300000, 'x') %}"}, "End": True}))
     res = await run(d)
     assert res["error"] == "States.DataLimitExceeded"
+
+
+# -- variable size limits (AWS: 256 KiB per variable and per Assign block, 10 MiB per execution) ---------------
+
+def _assigner(names: list[str], size: int, then: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A chain of Pass states, each assigning one ``size``-character string to the next name."""
+    states = []
+    for i, name in enumerate(names):
+        state: dict[str, Any] = {"Type": "Pass", "Assign": {name: "{% $pad($states.input.s, " + str(size) + ") %}"}}
+        if i + 1 < len(names):
+            state["Next"] = f"S{i + 1}"
+        elif then is not None:
+            state["Next"] = "Then"
+        else:
+            state["End"] = True
+        states.append((f"S{i}", state))
+    if then is not None:
+        states.append(("Then", then))
+    return jsonata(*states)
+
+
+async def test_one_variable_over_256_kib_fails(run):
+    res = await run(_assigner(["big"], 262_144), {"s": "x"})
+    assert res["error"] == "States.DataLimitExceeded" and "'big'" in res["cause"]
+    ok = await run(_assigner(["big"], 262_142), {"s": "x"})  # + 2 quotes = 262,144 bytes of JSON
+    assert ok["status"] == "SUCCEEDED"
+
+
+async def test_all_variables_over_10_mib_fail(run):
+    names = [f"v{i}" for i in range(41)]  # 41 x 256 KiB > 10 MiB; 40 fit exactly
+    res = await run(_assigner(names, 262_142), {"s": "x"})
+    assert res["error"] == "States.DataLimitExceeded" and "10485760" in res["cause"]
+    assert (await run(_assigner(names[:40], 262_142), {"s": "x"}))["status"] == "SUCCEEDED"
+
+
+async def test_reassigning_a_variable_replaces_its_size(run):
+    res = await run(_assigner(["same"] * 60, 262_142), {"s": "x"})
+    assert res["status"] == "SUCCEEDED"
+
+
+async def test_variables_of_ended_iterations_no_longer_count(run):
+    # Each of 60 iterations holds a 256 KiB variable; they never exist at once beyond the 10 MiB total.
+    iteration = _assigner(["local"], 262_142)
+    definition = jsonata(("M", {"Type": "Map", "Items": "{% $states.input.items %}", "MaxConcurrency": 1,
+                                "ItemProcessor": {"StartAt": "S0", "States": iteration["States"]},
+                                "Output": "{% $count($states.result) %}", "End": True}))
+    res = await run(definition, {"items": [{"s": "x"}] * 60})
+    assert res["status"] == "SUCCEEDED" and res["output"] == 60, res
