@@ -16,6 +16,7 @@ from ..errors import DefinitionError, Diagnostic
 from ..jsonutil import Json
 from . import model as m
 from .choice import compile_rule
+from .definition_json import parse_definition
 from .intrinsics import IntrinsicSyntaxError, compile_intrinsic, is_intrinsic
 from .paths import (
     Env,
@@ -26,7 +27,7 @@ from .paths import (
     compile_reference_path,
 )
 from .templates import compile_dynamic_value, compile_template
-from .validate import parse_definition, validate_definition
+from .validate import validate_definition
 
 _LAMBDA_ARN = re.compile(r"^arn:aws[a-z-]*:lambda:([a-z0-9-]*):(\d*):function:([^:]+)(?::.+)?$")
 _STATES_ARN = re.compile(r"^arn:aws[a-z-]*:states:([a-z0-9-]*):(\d*):([a-z0-9-]+)(?::(.+))?$")

@@ -1,7 +1,7 @@
 """Structural validation of ASL definitions, run once before compilation.
 
-:func:`parse_definition` turns definition text into a dict (or diagnostics) and
-:func:`validate_definition` checks the shape of a parsed definition the way
+:func:`validate_definition` checks the shape of a parsed definition (see
+:func:`~express_engine.asl.definition_json.parse_definition` for the text) the way
 ``CreateStateMachine`` / ``ValidateStateMachineDefinition`` do: required and unknown fields per
 state type, value types and ranges, transitions, state names, Retry/Catch rules, QueryLanguage
 rules and the Express-only restrictions. Every problem is collected (not just the first) in a
@@ -18,137 +18,19 @@ JSON-pointer-like, with AWS's ``[i]`` notation for array items (``/States/P/Bran
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import Any
 
-from ..errors import PREDEFINED, Diagnostic
-from ..jsonutil import JsonError, loads
+from ..errors import Diagnostic
+from . import validation_rules as tables
+from .definition_json import MAX_NESTING_DEPTH, NOT_AN_OBJECT_MESSAGE, TOO_DEEP_MESSAGE, too_deep_location
 from .paths import PathSyntaxError, compile_path, compile_reference_path
 from .timestamps import is_timestamp
 
-__all__ = [
-    "MAX_LABEL_LENGTH",
-    "MAX_NESTING_DEPTH",
-    "MAX_STATE_NAME_LENGTH",
-    "STATE_TYPES",
-    "parse_definition",
-    "validate_definition",
-]
-
-#: Deepest JSON nesting (objects and arrays) a definition may have; deeper ones are rejected with
-#: ``TOO_DEEPLY_NESTED`` so that neither this validator nor the compiler can run out of stack.
-MAX_NESTING_DEPTH = 128
-#: AWS's limit on state names.
-MAX_STATE_NAME_LENGTH = 80
-#: AWS's limit on Map ``Label`` values.
-MAX_LABEL_LENGTH = 40
-#: The state types, in the order AWS lists them in its error message.
-STATE_TYPES = ("Task", "Wait", "Pass", "Succeed", "Fail", "Choice", "Parallel", "Map")
+__all__ = ["validate_definition"]
 
 _SCHEMA = "SCHEMA_VALIDATION_FAILED"
 _MISSING_TARGET = "MISSING_TRANSITION_TARGET"
-
-_NOT_AN_OBJECT = "Definition must be a valid JSON object"
-_MAX_SECONDS = 99_999_999
-_MAX_DELAY_SECONDS = 31_622_400
-
-_TOP_FIELDS = frozenset({"Comment", "StartAt", "States", "Version", "TimeoutSeconds", "QueryLanguage"})
-_BRANCH_FIELDS = frozenset({"Comment", "StartAt", "States"})
-_PROCESSOR_FIELDS = frozenset({"Comment", "StartAt", "States", "ProcessorConfig"})
-
-_COMMON_FIELDS = frozenset({"Type", "Comment", "QueryLanguage"})
-_IO = ("InputPath", "OutputPath")
-# Fields each state type accepts besides Type/Comment/QueryLanguage (the ASL digest's field matrix,
-# as AWS measures it: e.g. TimeoutSeconds only on Task, Retry/Catch only on Task/Parallel/Map).
-_STATE_FIELDS: dict[str, frozenset[str]] = {
-    "Pass": frozenset({*_IO, "Result", "ResultPath", "Parameters", "Output", "Assign", "Next", "End"}),
-    "Task": frozenset({
-        *_IO, "ResultPath", "Parameters", "Arguments", "Output", "Assign", "Resource", "Credentials",
-        "ResultSelector", "Retry", "Catch", "TimeoutSeconds", "TimeoutSecondsPath", "HeartbeatSeconds",
-        "HeartbeatSecondsPath", "Next", "End",
-    }),
-    "Wait": frozenset({
-        *_IO, "Output", "Assign", "Seconds", "Timestamp", "SecondsPath", "TimestampPath", "Next", "End",
-    }),
-    "Parallel": frozenset({
-        *_IO, "ResultPath", "Parameters", "Arguments", "Output", "Assign", "ResultSelector", "Retry", "Catch",
-        "Branches", "Next", "End",
-    }),
-    "Map": frozenset({
-        *_IO, "ResultPath", "Parameters", "Output", "Assign", "ResultSelector", "Retry", "Catch",
-        "ItemProcessor", "Iterator", "ItemsPath", "Items", "ItemSelector", "ItemReader", "ItemBatcher",
-        "ResultWriter", "MaxConcurrency", "MaxConcurrencyPath", "ToleratedFailurePercentage",
-        "ToleratedFailurePercentagePath", "ToleratedFailureCount", "ToleratedFailureCountPath", "Label",
-        "Next", "End",
-    }),
-    "Choice": frozenset({*_IO, "Output", "Assign", "Choices", "Default"}),
-    "Succeed": frozenset({*_IO, "Output"}),
-    "Fail": frozenset({"Error", "Cause", "ErrorPath", "CausePath"}),
-}
-# Fields a JSONata state may not carry, and the mirror set for JSONPath states.
-_JSONPATH_ONLY = frozenset({
-    "InputPath", "OutputPath", "Parameters", "ResultSelector", "ResultPath", "Result", "ItemsPath",
-    "TimeoutSecondsPath", "HeartbeatSecondsPath", "SecondsPath", "TimestampPath", "MaxConcurrencyPath",
-    "ToleratedFailurePercentagePath", "ToleratedFailureCountPath", "ErrorPath", "CausePath",
-})
-_JSONATA_ONLY = frozenset({"Arguments", "Output", "Items"})
-_REQUIRED: dict[str, tuple[str, ...]] = {
-    "Task": ("Resource",), "Choice": ("Choices",), "Parallel": ("Branches",),
-}
-_TRANSITIONING = frozenset({"Task", "Pass", "Wait", "Parallel", "Map"})
-_EXCLUSIVE_PAIRS: dict[str, tuple[tuple[str, str], ...]] = {
-    "Task": (("TimeoutSeconds", "TimeoutSecondsPath"), ("HeartbeatSeconds", "HeartbeatSecondsPath")),
-    "Fail": (("Error", "ErrorPath"), ("Cause", "CausePath")),
-    "Map": (
-        ("ItemProcessor", "Iterator"), ("ItemSelector", "Parameters"),
-        ("MaxConcurrency", "MaxConcurrencyPath"),
-        ("ToleratedFailurePercentage", "ToleratedFailurePercentagePath"),
-        ("ToleratedFailureCount", "ToleratedFailureCountPath"),
-    ),
-}
-# AWS lists the Wait fields in this order in its message.
-_WAIT_FIELDS = ("SecondsPath", "Seconds", "TimestampPath", "Timestamp")
-# Path fields read as single-node paths on the input, the context ($$) or a variable ($name).
-_SINGLE_PATH_FIELDS = frozenset({
-    "ItemsPath", "SecondsPath", "TimestampPath", "TimeoutSecondsPath", "HeartbeatSecondsPath",
-    "MaxConcurrencyPath", "ToleratedFailurePercentagePath", "ToleratedFailureCountPath",
-})
-
-_RETRIER_FIELDS = frozenset({
-    "ErrorEquals", "IntervalSeconds", "MaxAttempts", "BackoffRate", "MaxDelaySeconds", "JitterStrategy",
-    "Comment",
-})
-_CATCHER_FIELDS = frozenset({"ErrorEquals", "Next", "ResultPath", "Output", "Assign", "Comment"})
-_KNOWN_STATES_ERRORS = frozenset({"States.ALL", *PREDEFINED})
-
-_CHOICE_OPERATORS = frozenset({
-    f"{family}{op}{suffix}"
-    for family in ("String", "Numeric", "Timestamp")
-    for op in ("Equals", "LessThan", "GreaterThan", "LessThanEquals", "GreaterThanEquals")
-    for suffix in ("", "Path")
-} | {"BooleanEquals", "BooleanEqualsPath", "StringMatches", "IsNull", "IsPresent", "IsNumeric", "IsString",
-     "IsBoolean", "IsTimestamp"})
-_JSONPATH_RULE_FIELDS = frozenset({"Variable", "And", "Or", "Not", *_CHOICE_OPERATORS})
-_JSONATA_RULE_FIELDS = frozenset({"Condition", "Next", "Assign", "Output", "Comment"})
-
-_PROCESSOR_MODES = ("INLINE", "DISTRIBUTED")
-_EXECUTION_TYPES = ("STANDARD", "EXPRESS")
-_JITTER_STRATEGIES = ("NONE", "FULL")
-_QUERY_LANGUAGES = ("JSONPath", "JSONata")
-
-_RESOURCE_ARN_RE = re.compile(r"^arn:[^:\s]+:[^:\s]+:")
-_ACTIVITY_ARN_RE = re.compile(r"^arn:[^:]+:states:[^:]*:[^:]*:activity:")
-_SERVICE_ARN_RE = re.compile(r"^arn:[^:]+:states:::")
-_LABEL_FORBIDDEN_RE = re.compile(r"[\s?*<>{}\[\]:;,\\|^~$#%&`'\"\x00-\x1f\x7f-\x9f]")
-
-# Jackson's text for an unknown bare word, which AWS returns for non-JSON definitions.
-_JACKSON_EXPECTING = "was expecting (JSON String, Number, Array, Object or token 'null', 'true' or 'false')"
-_JACKSON_EXCERPT = 500
-_ORJSON_POS_RE = re.compile(r":? line \d+ column \d+ \(char (\d+)\)$")
-
-_TOO_DEEP = f"Definition nesting depth exceeds the maximum of {MAX_NESTING_DEPTH}"
-_JACKSON_MAX_TOKEN = 256
 
 _DOWNGRADE = "'QueryLanguage' can not be 'JSONPath' if set to 'JSONata' for whole state machine"
 # The trailing space is in AWS's recorded message.
@@ -158,58 +40,6 @@ _INTEGER = "INTEGER"
 _NUMBER = "NUMBER"
 
 
-# --------------------------------------------------------------------------------------------------
-# Parsing
-# --------------------------------------------------------------------------------------------------
-
-
-def parse_definition(text: str) -> tuple[dict | None, list[Diagnostic]]:
-    """Parse definition text into a dict, or return the diagnostics AWS gives for it.
-
-    Blank text and JSON that is not an object are ``SCHEMA_VALIDATION_FAILED`` ("Definition must be
-    a valid JSON object", no location); text that is not JSON is ``INVALID_JSON_DESCRIPTION`` with a
-    Jackson-style parser message and ``[Source: ...]`` location, as AWS reports it. Duplicate keys
-    keep their last value (Jackson's default, which AWS's parser is; no recorded case says otherwise).
-    """
-    if not text.strip():
-        return None, [Diagnostic(_SCHEMA, _NOT_AN_OBJECT)]
-    try:
-        value = loads(text)
-    except JsonError as exc:
-        return None, [_json_error_diagnostic(text, str(exc))]
-    if not isinstance(value, dict):
-        return None, [Diagnostic(_SCHEMA, _NOT_AN_OBJECT)]
-    return value, []
-
-
-def _json_error_diagnostic(text: str, message: str) -> Diagnostic:
-    """An INVALID_JSON_DESCRIPTION diagnostic shaped like AWS's (Jackson) parser report."""
-    m = _ORJSON_POS_RE.search(message)
-    pos = min(int(m.group(1)), len(text)) if m else 0
-    detail = message[: m.start()] if m else message
-    if detail.startswith("depth limit exceeded"):
-        return Diagnostic("TOO_DEEPLY_NESTED", _TOO_DEEP)
-    end = pos
-    if detail.startswith(("invalid literal", "unexpected character, expected a JSON value")):
-        limit = min(len(text), pos + _JACKSON_MAX_TOKEN)
-        while end < limit and (text[end].isalnum() or text[end] in "_$"):
-            end += 1
-    if end > pos:
-        token = text[pos:end] + ("..." if end - pos >= _JACKSON_MAX_TOKEN else "")
-        detail = f"Unrecognized token '{token}': {_JACKSON_EXPECTING}"
-    line = text.count("\n", 0, end) + 1
-    column = end - (text.rfind("\n", 0, end) + 1) + 1
-    excerpt = text[:_JACKSON_EXCERPT]
-    truncated = f"[truncated {len(text) - _JACKSON_EXCERPT} chars]" if len(text) > _JACKSON_EXCERPT else ""
-    source = f'[Source: (String)"{excerpt}"{truncated}; line: {line}, column: {column}]'
-    return Diagnostic("INVALID_JSON_DESCRIPTION", f"{detail}\n at {source}", source)
-
-
-# --------------------------------------------------------------------------------------------------
-# Validation
-# --------------------------------------------------------------------------------------------------
-
-
 def validate_definition(definition: dict, *, sm_type: str = "EXPRESS") -> list[Diagnostic]:
     """Check a parsed definition's structure; return every problem found (empty when valid).
 
@@ -217,31 +47,13 @@ def validate_definition(definition: dict, *, sm_type: str = "EXPRESS") -> list[D
     integrations are rejected) or ``"STANDARD"``.
     """
     if not isinstance(definition, dict):
-        return [Diagnostic(_SCHEMA, _NOT_AN_OBJECT)]
-    too_deep = _too_deep(definition, MAX_NESTING_DEPTH)
+        return [Diagnostic(_SCHEMA, NOT_AN_OBJECT_MESSAGE)]
+    too_deep = too_deep_location(definition, MAX_NESTING_DEPTH)
     if too_deep is not None:
-        return [Diagnostic("TOO_DEEPLY_NESTED", _TOO_DEEP, too_deep)]
+        return [Diagnostic("TOO_DEEPLY_NESTED", TOO_DEEP_MESSAGE, too_deep)]
     validator = _Validator(express=sm_type == "EXPRESS")
     validator.machine(definition)
     return validator.diagnostics
-
-
-def _too_deep(value: Any, limit: int) -> str | None:
-    """Location of an object/array nested deeper than ``limit``, or None (iterative, no recursion)."""
-    stack: list[tuple[Any, int, str]] = [(value, 1, "")]
-    while stack:
-        node, depth, loc = stack.pop()
-        if depth > limit:
-            return loc or "/"
-        if type(node) is dict:
-            for key, child in node.items():
-                if type(child) is dict or type(child) is list:
-                    stack.append((child, depth + 1, f"{loc}/{key}"))
-        else:
-            for i, child in enumerate(node):
-                if type(child) is dict or type(child) is list:
-                    stack.append((child, depth + 1, f"{loc}[{i}]"))
-    return None
 
 
 def _is_expression(value: Any) -> bool:
@@ -387,7 +199,7 @@ class _Validator:
 
     def query_language(self, owner: dict, loc: str) -> None:
         value = owner["QueryLanguage"]
-        self.enum(value, _QUERY_LANGUAGES, loc)
+        self.enum(value, tables.QUERY_LANGUAGES, loc)
 
     # ---- machine ------------------------------------------------------------------------------
 
@@ -395,14 +207,14 @@ class _Validator:
         self.required(definition, ("States", "StartAt"), "")
         for key, value in definition.items():
             loc = f"/{key}"
-            if key not in _TOP_FIELDS:
+            if key not in tables.TOP_FIELDS:
                 self.unsupported(key, "")
             elif key == "QueryLanguage":
                 self.query_language(definition, loc)
             elif key == "Version":
                 self.enum(value, ("1.0",), loc)
             elif key == "TimeoutSeconds":
-                self.numeric(value, loc, minimum=0, maximum=_MAX_SECONDS)
+                self.numeric(value, loc, minimum=0, maximum=tables.MAX_SECONDS)
             elif key in ("Comment", "StartAt"):
                 self.string(value, loc)
             elif key == "States":
@@ -432,9 +244,9 @@ class _Validator:
             return
         for key, value in config.items():
             if key == "Mode":
-                self.enum(value, _PROCESSOR_MODES, f"{loc}/{key}")
+                self.enum(value, tables.PROCESSOR_MODES, f"{loc}/{key}")
             elif key == "ExecutionType":
-                self.enum(value, _EXECUTION_TYPES, f"{loc}/{key}")
+                self.enum(value, tables.EXECUTION_TYPES, f"{loc}/{key}")
             else:
                 self.unsupported(key, loc)
         if config.get("Mode") == "DISTRIBUTED":
@@ -478,7 +290,7 @@ class _Validator:
 
     def state(self, name: str, state: Any, loc: str, siblings: set[str]) -> list[str]:
         """Validate one state; return the names it can transition to."""
-        if len(name) > MAX_STATE_NAME_LENGTH:
+        if len(name) > tables.MAX_STATE_NAME_LENGTH:
             self.error(
                 "Invalid State name: State exceeds the 80-character limit allowed by the service", loc,
                 "INVALID_STATE_NAME",
@@ -493,9 +305,9 @@ class _Validator:
         if "Type" not in state:
             self.required(state, ("Type",), loc)
             return edges
-        if type(kind) is not str or kind not in _STATE_FIELDS:
+        if type(kind) is not str or kind not in tables.STATE_FIELDS:
             self.error(
-                f"The field 'Type' should have one of these values: [{', '.join(STATE_TYPES)}]", f"{loc}/Type"
+                f"The field 'Type' should have one of these values: [{', '.join(tables.STATE_TYPES)}]", f"{loc}/Type"
             )
             return edges
 
@@ -509,26 +321,26 @@ class _Validator:
                 self.error(_DOWNGRADE, loc)
                 downgraded = True
 
-        allowed = _STATE_FIELDS[kind]
+        allowed = tables.STATE_FIELDS[kind]
         for key in state:
-            if key in _COMMON_FIELDS:
+            if key in tables.COMMON_FIELDS:
                 continue
             if key not in allowed:
                 self.unsupported(key, loc)
-            elif not downgraded and key in (_JSONPATH_ONLY if jsonata else _JSONATA_ONLY):
+            elif not downgraded and key in (tables.JSONPATH_ONLY if jsonata else tables.JSONATA_ONLY):
                 # AWS names no other-language fields on top of a refused downgrade.
                 self.language_field(key, jsonata, loc)
-        self.required(state, _REQUIRED.get(kind, ()), loc)
-        if kind in _TRANSITIONING:
+        self.required(state, tables.REQUIRED_FIELDS.get(kind, ()), loc)
+        if kind in tables.TRANSITIONING_TYPES:
             self.next_or_end(state, loc)
-        for pair in _EXCLUSIVE_PAIRS.get(kind, ()):
+        for pair in tables.EXCLUSIVE_PAIRS.get(kind, ()):
             self.one_of(state, pair, loc, required=False)
         if kind == "Wait":
-            self.one_of(state, _WAIT_FIELDS, loc, required=True)
+            self.one_of(state, tables.WAIT_FIELDS, loc, required=True)
         elif kind == "Map":
             self.one_of(state, ("ItemProcessor", "Iterator"), loc, required=True)
 
-        foreign = frozenset() if downgraded else (_JSONPATH_ONLY if jsonata else _JSONATA_ONLY)
+        foreign = frozenset() if downgraded else (tables.JSONPATH_ONLY if jsonata else tables.JSONATA_ONLY)
         for key, value in state.items():
             if (key in allowed and key not in foreign) or key == "Comment":
                 self.field(key, value, f"{loc}/{key}", jsonata and not downgraded)
@@ -543,11 +355,11 @@ class _Validator:
 
         if kind == "Parallel" and type(state.get("Branches")) is list:
             for i, branch in enumerate(state["Branches"]):
-                self.sub_machine(branch, f"{loc}/Branches[{i}]", _BRANCH_FIELDS)
+                self.sub_machine(branch, f"{loc}/Branches[{i}]", tables.BRANCH_FIELDS)
         elif kind == "Map":
             for key in ("ItemProcessor", "Iterator"):
                 if key in state:
-                    self.sub_machine(state[key], f"{loc}/{key}", _PROCESSOR_FIELDS)
+                    self.sub_machine(state[key], f"{loc}/{key}", tables.PROCESSOR_FIELDS)
         return edges
 
     def next_or_end(self, state: dict, loc: str) -> None:
@@ -569,7 +381,7 @@ class _Validator:
             self.json_path(key, value, loc)
         elif key == "ResultPath":
             self.reference_path(value, loc, nullable=True)
-        elif key in _SINGLE_PATH_FIELDS:
+        elif key in tables.SINGLE_PATH_FIELDS:
             self.single_path(value, loc)
         elif key in ("ErrorPath", "CausePath"):
             self.path_or_intrinsic(key, value, loc)
@@ -582,20 +394,20 @@ class _Validator:
             if not _is_expression(value):
                 self.array(value, loc)
         elif key == "Seconds":
-            self.numeric(value, loc, minimum=0, maximum=_MAX_SECONDS, expression_ok=jsonata)
+            self.numeric(value, loc, minimum=0, maximum=tables.MAX_SECONDS, expression_ok=jsonata)
         elif key == "Timestamp":
             if jsonata and _is_expression(value):
                 return
             if self.string(value, loc) and not is_timestamp(value):
                 self.error("String does not match RFC3339 timestamp", loc)
         elif key in ("TimeoutSeconds", "HeartbeatSeconds"):
-            self.numeric(value, loc, minimum=1, maximum=_MAX_SECONDS, expression_ok=jsonata)
+            self.numeric(value, loc, minimum=1, maximum=tables.MAX_SECONDS, expression_ok=jsonata)
         elif key in ("MaxConcurrency", "ToleratedFailureCount"):
             self.numeric(value, loc, minimum=0, expression_ok=jsonata)
         elif key == "ToleratedFailurePercentage":
             self.numeric(value, loc, kind=_NUMBER, minimum=0, maximum=100, expression_ok=jsonata)
         elif key == "Resource":
-            if self.string(value, loc) and not _RESOURCE_ARN_RE.match(value):
+            if self.string(value, loc) and not tables.RESOURCE_ARN_RE.match(value):
                 self.error("Value is not a valid resource ARN", loc)
         elif key == "Credentials":
             if self.obj(value, loc) and "RoleArn" not in value and "RoleArn.$" not in value:
@@ -611,12 +423,12 @@ class _Validator:
     def label(self, value: Any, loc: str) -> None:
         if not self.string(value, loc):
             return
-        if not value or len(value) > MAX_LABEL_LENGTH:
+        if not value or len(value) > tables.MAX_LABEL_LENGTH:
             self.error(
                 "Invalid Label name: Label exceeds the 40-character limit allowed by the service", loc,
                 "INVALID_LABEL_NAME",
             )
-        elif _LABEL_FORBIDDEN_RE.search(value):
+        elif tables.LABEL_FORBIDDEN_RE.search(value):
             self.error("Invalid Label name: Label contains invalid characters", loc, "INVALID_LABEL_NAME")
         if value in self.labels:
             self.error(f"Duplicate Label name: {value}", loc, "DUPLICATE_LABEL_NAME")
@@ -628,9 +440,9 @@ class _Validator:
         if not self.express or type(resource) is not str:
             return
         at = f"{loc}/Resource"
-        if _ACTIVITY_ARN_RE.match(resource):
+        if tables.ACTIVITY_ARN_RE.match(resource):
             self.error("Express state machine does not support Activity ARN", at)
-        elif _SERVICE_ARN_RE.match(resource):
+        elif tables.SERVICE_ARN_RE.match(resource):
             if resource.endswith(".waitForTaskToken"):
                 self.error(_EXPRESS_INTEGRATION.format(".waitForTaskToken"), at)
             elif resource.endswith((".sync", ".sync:2")):
@@ -665,16 +477,16 @@ class _Validator:
             if jsonata:
                 self.required(rule, ("Condition", "Next"), at)
                 for key in rule:
-                    if key in _JSONPATH_RULE_FIELDS:
+                    if key in tables.JSONPATH_RULE_FIELDS:
                         self.language_field(key, True, at)
-                    elif key not in _JSONATA_RULE_FIELDS:
+                    elif key not in tables.JSONATA_RULE_FIELDS:
                         self.unsupported(key, at)
             else:
                 self.required(rule, ("Next",), at)
                 for key in rule:
                     if key in ("Condition", "Output"):
                         self.language_field(key, False, at)
-                    elif key not in _JSONPATH_RULE_FIELDS and key not in ("Next", "Assign", "Comment"):
+                    elif key not in tables.JSONPATH_RULE_FIELDS and key not in ("Next", "Assign", "Comment"):
                         self.unsupported(key, at)
                 self.nested_rules(rule, at)
             if "Next" in rule:
@@ -695,7 +507,7 @@ class _Validator:
                 for field in sub:
                     if field in ("Condition", "Output"):
                         self.language_field(field, False, at)
-                    elif field not in _JSONPATH_RULE_FIELDS and field != "Comment":
+                    elif field not in tables.JSONPATH_RULE_FIELDS and field != "Comment":
                         self.unsupported(field, at)
                 self.nested_rules(sub, at)
 
@@ -713,7 +525,7 @@ class _Validator:
             self.required(item, ("ErrorEquals", "Next") if catch else ("ErrorEquals",), at)
             for field, value in item.items():
                 fat = f"{at}/{field}"
-                if field not in (_CATCHER_FIELDS if catch else _RETRIER_FIELDS):
+                if field not in (tables.CATCHER_FIELDS if catch else tables.RETRIER_FIELDS):
                     self.unsupported(field, at)
                 elif catch and (field == "ResultPath" if jsonata else field == "Output"):
                     self.language_field(field, jsonata, at)
@@ -726,15 +538,15 @@ class _Validator:
                 elif field == "Assign":
                     self.obj(value, fat)
                 elif field == "IntervalSeconds":
-                    self.numeric(value, fat, minimum=1, maximum=_MAX_SECONDS)
+                    self.numeric(value, fat, minimum=1, maximum=tables.MAX_SECONDS)
                 elif field == "MaxAttempts":
-                    self.numeric(value, fat, minimum=0, maximum=_MAX_SECONDS)
+                    self.numeric(value, fat, minimum=0, maximum=tables.MAX_SECONDS)
                 elif field == "BackoffRate":
                     self.numeric(value, fat, kind=_NUMBER, minimum=1.0)
                 elif field == "MaxDelaySeconds":
-                    self.numeric(value, fat, minimum=1, maximum=_MAX_DELAY_SECONDS)
+                    self.numeric(value, fat, minimum=1, maximum=tables.MAX_DELAY_SECONDS)
                 elif field == "JitterStrategy":
-                    self.enum(value, _JITTER_STRATEGIES, fat)
+                    self.enum(value, tables.JITTER_STRATEGIES, fat)
 
     def error_equals(self, names: Any, loc: str, *, is_last: bool) -> None:
         if not self.array(names, loc):
@@ -748,7 +560,7 @@ class _Validator:
             if not self.string(name, f"{loc}[{j}]"):
                 continue
             # Names under the reserved "States." prefix must be predefined ones (ASL spec).
-            if name.startswith("States.") and name not in _KNOWN_STATES_ERRORS and not name.startswith(
+            if name.startswith("States.") and name not in tables.KNOWN_STATES_ERRORS and not name.startswith(
                 "States.Http."
             ):
                 self.error(f"Custom error names can not start with 'States.': {name}", f"{loc}[{j}]")

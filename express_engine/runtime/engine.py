@@ -24,8 +24,9 @@ from anyio.abc import TaskGroup
 from .. import errors
 from .. import service_errors as api
 from ..asl.compiler import compile_definition
+from ..asl.definition_json import parse_definition
 from ..asl.model import StateMachine
-from ..asl.validate import parse_definition, validate_definition
+from ..asl.validate import validate_definition
 from ..errors import DefinitionError, Diagnostic
 from ..jsonutil import MAX_PAYLOAD_BYTES, Json, JsonError, dumpb, dumps, is_json, loads
 from .execution import EventRecorder, Execution, Frame, Inspection, Sleep

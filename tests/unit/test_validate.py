@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from express_engine.asl.validate import MAX_NESTING_DEPTH, parse_definition, validate_definition
+from express_engine.asl.definition_json import MAX_NESTING_DEPTH, parse_definition
+from express_engine.asl.validate import validate_definition
 from express_engine.errors import DefinitionError
 
 SCHEMA = "SCHEMA_VALIDATION_FAILED"
