@@ -67,7 +67,3 @@ def dumpb(value: Json) -> bytes:
     except TypeError as exc:
         raise JsonError(str(exc)) from None
 
-
-def size_of(value: Json) -> int:
-    """Size in bytes of ``value`` serialised as compact UTF-8 JSON."""
-    return len(dumpb(value))
