@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
+from ..runtime.engine import DEFAULT_REGION
 from ..runtime.tasks import HandlerRegistry
 from .http import HTTP_INVOKE, HttpInvoke
 from .sfn import SFN_RESOURCES, NestedExecutions
@@ -32,15 +33,17 @@ __all__ = ["HTTP_INVOKE", "SFN_RESOURCES", "STREAM_RESOURCES", "HttpInvoke", "Ne
 @asynccontextmanager
 async def install(handlers: HandlerRegistry, *, client: Any = None, redis: Any = None, http: bool = True,
                   http_timeout: float = 60.0, connections: Mapping[str, Mapping[str, str]] | None = None,
-                  stream_prefix: str = "", aliases: bool = True) -> AsyncIterator[HandlerRegistry]:
+                  stream_prefix: str = "", aliases: bool = True,
+                  region: str = DEFAULT_REGION) -> AsyncIterator[HandlerRegistry]:
     """Register the integrations on ``handlers`` for the duration of the block.
 
     ``client`` (anything with the Client interface's ``start_execution`` / ``start_sync_execution``)
     enables the nested-execution resources; ``redis`` (a ``redis.asyncio.Redis``) the stream ones.
-    ``connections`` maps an EventBridge ConnectionArn to extra headers for http:invoke (e.g. an API key).
+    ``connections`` maps an EventBridge ConnectionArn to extra headers for http:invoke (e.g. an API key);
+    ``region`` goes into its User-Agent.
     Handlers already registered under the same ARN (user overrides) are left in place.
     """
-    http_invoke = HttpInvoke(timeout=http_timeout, connections=connections) if http else None
+    http_invoke = HttpInvoke(timeout=http_timeout, connections=connections, region=region) if http else None
     registered: list[str] = []
 
     def add(arn: str, fn: Any) -> None:

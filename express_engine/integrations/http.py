@@ -6,7 +6,9 @@ Parameters (as on AWS): ``ApiEndpoint`` and ``Method`` (required), ``Headers``, 
 a known connection adds its configured headers). The result is ``{Headers: {name: [values]},
 ResponseBody, StatusCode, StatusText}`` with a JSON body parsed. A non-2xx answer fails the task with
 ``States.Http.StatusCode.<code>`` (cause: that same object as JSON text); a connection failure or the
-60-second HTTP timeout fails it with ``States.Http.Socket``.
+60-second HTTP timeout fails it with ``States.Http.Socket``. Like AWS, every request carries
+``User-Agent: Amazon|StepFunctions|HttpInvoke|<region>`` and ``Range: bytes=0-262144``, which the
+definition's ``Headers`` cannot override.
 """
 
 from __future__ import annotations
@@ -18,11 +20,14 @@ from typing import Any
 from urllib.parse import quote
 
 from .. import errors
-from ..jsonutil import Json, JsonError, dumps, loads
+from ..jsonutil import MAX_PAYLOAD_BYTES, Json, JsonError, dumps, loads
+from ..runtime.engine import DEFAULT_REGION
 
 HTTP_INVOKE = "arn:aws:states:::http:invoke"
 _METHODS = frozenset({"GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"})
 _ARRAY_FORMATS = frozenset({"BRACKETS", "COMMAS", "INDICES", "REPEAT"})
+#: Headers AWS sets on every HTTP Task request, whatever the definition says (lower-case names).
+_FIXED_HEADERS = frozenset({"user-agent", "range"})
 
 
 def _runtime(message: str) -> errors.CustomError:
@@ -85,9 +90,12 @@ def _traced_response(resp: Any, raw: bytes) -> dict[str, str]:
 class HttpInvoke:
     """The http:invoke handler; owns one pooled aiohttp session (created on first use)."""
 
-    def __init__(self, *, timeout: float = 60.0, connections: Mapping[str, Mapping[str, str]] | None = None) -> None:
+    def __init__(self, *, timeout: float = 60.0, connections: Mapping[str, Mapping[str, str]] | None = None,
+                 region: str = DEFAULT_REGION) -> None:
         self.timeout = timeout
         self.connections = dict(connections or {})
+        self.fixed_headers = {"User-Agent": f"Amazon|StepFunctions|HttpInvoke|{region}",
+                              "Range": f"bytes=0-{MAX_PAYLOAD_BYTES}"}
         self._session: Any = None
 
     async def aclose(self) -> None:
@@ -118,7 +126,8 @@ class HttpInvoke:
         raw_headers = params.get("Headers") or {}
         if not isinstance(raw_headers, Mapping):
             raise _runtime("The http:invoke Headers must be a JSON object")
-        headers.update({str(k): _scalar(v) for k, v in raw_headers.items()})
+        headers.update({str(k): _scalar(v) for k, v in raw_headers.items() if str(k).lower() not in _FIXED_HEADERS})
+        headers.update(self.fixed_headers)
         query: list[tuple[str, str]] = []
         raw_query = params.get("QueryParameters") or {}
         if not isinstance(raw_query, Mapping):

@@ -90,7 +90,8 @@ async def _worker_main(spec: ProcessSpec, handlers: HandlerRegistry, mock_config
     client = Client(redis, namespace=spec.options.namespace, registry=worker.registry)
     try:
         # Task resources served by the engine itself (http:invoke, nested starts, Redis streams).
-        async with install(handlers, client=client, redis=redis), anyio.create_task_group() as tg:
+        async with (install(handlers, client=client, redis=redis, region=spec.options.region),
+                    anyio.create_task_group() as tg):
             tg.start_soon(_stop_on_signal, worker, tg.cancel_scope)
             tg.start_soon(_stop_when_orphaned, worker)
             stats = await worker.run()

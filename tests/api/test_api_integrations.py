@@ -37,7 +37,8 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length).decode() if length else ""
         status = 404 if self.path.startswith("/missing") else 200
         payload = dumps({"method": self.command, "path": self.path, "body": body,
-                         "contentType": self.headers.get("Content-Type"), "token": self.headers.get("X-Token")})
+                         "contentType": self.headers.get("Content-Type"), "token": self.headers.get("X-Token"),
+                         "userAgent": self.headers.get("User-Agent"), "range": self.headers.get("Range")})
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
@@ -85,12 +86,14 @@ async def test_http_invoke(web: str) -> None:
     async with harness() as sfn:
         got = await sfn.run(task(HTTP, {"ApiEndpoint": f"{web}/items", "Method": "GET",
                                         "QueryParameters": {"q": "a b", "n": [1, 2]},
-                                        "Headers": {"X-Token": "t0k"}}))
+                                        "Headers": {"X-Token": "t0k", "user-agent": "mine", "Range": "bytes=0-9"}}))
         assert got.succeeded, got
         assert got.output["StatusCode"] == 200 and got.output["StatusText"] == "OK"
         assert got.output["Headers"]["content-type"] == ["application/json"]
         body = got.output["ResponseBody"]
         assert body["method"] == "GET" and body["path"] == "/items?q=a+b&n=1&n=2" and body["token"] == "t0k"
+        # The headers AWS always sets, whatever the definition asks for.
+        assert (body["userAgent"], body["range"]) == ("Amazon|StepFunctions|HttpInvoke|us-east-1", "bytes=0-262144")
 
         posted = await sfn.run(task(HTTP, {"ApiEndpoint": f"{web}/p", "Method": "POST",
                                            "RequestBody": {"a": [1, {"b": True}]}}))
@@ -140,7 +143,8 @@ async def test_test_state_trace_shows_the_http_exchange(web: str) -> None:
     # response header names in lower case.
     assert (request["protocol"], request["method"], request["url"]) == ("http", "POST", f"{web}/orders")
     assert request["headers"].startswith("[") and request["headers"].endswith("]")
-    assert "X-Token: t0k" in request["headers"][1:-1].split(", ") and loads(request["body"]) == {"n": 1}
+    sent = request["headers"][1:-1].split(", ")
+    assert "X-Token: t0k" in sent and "Range: bytes=0-262144" in sent and loads(request["body"]) == {"n": 1}
     assert (response["protocol"], response["statusCode"], response["statusMessage"]) == ("http", "200", "OK")
     assert response["headers"].startswith("[") and response["headers"].endswith("]")
     assert "content-type: application/json" in response["headers"][1:-1].split(", ")
