@@ -77,7 +77,7 @@ def commit_variables(ex: Execution, frame: Frame, assigned: dict[str, Json]) -> 
     if sizes is None:
         sizes = frame.variable_sizes = {}
     held = ex.variables_bytes
-    new_sizes = []
+    new_sizes: list[tuple[str, int]] = []
     for name, value in assigned.items():
         size = len(dumpb(value))
         if size > MAX_PAYLOAD_BYTES:
