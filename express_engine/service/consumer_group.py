@@ -173,12 +173,6 @@ async def pending(redis: Any, keys: Keys, consumer: str, page: int) -> dict[str,
         low = "(" + entry_id(rows[-1]["message_id"])
 
 
-async def pending_ids(redis: Any, keys: Keys, consumer: str, limit: int = 10_000) -> list[str]:
-    """Ids of the entries pending under ``consumer`` (at most ``limit``)."""
-    rows = await redis.xpending_range(keys.starts, GROUP, min="-", max="+", count=limit, consumername=consumer)
-    return [entry_id(row["message_id"]) for row in rows]
-
-
 async def deliveries(redis: Any, keys: Keys, consumer: str, ids: list[str], slack: int) -> dict[str, int]:
     """How many times each of ``ids`` (pending under ``consumer``) was delivered.
 

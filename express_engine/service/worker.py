@@ -177,7 +177,8 @@ class Worker:
                                  region=o.region, account=o.account)
             await self._retry(group.ensure_group, self.redis, self.keys)
             self._skip_replies = o.reply_skip and await self._retry(group.probe_reply_skip, self.redis)
-            self._reclaim_only = set(await self._retry(group.pending_ids, self.redis, self.keys, self.consumer))
+            # All of them (paged): one left out would look lost in transit and run again, even a sync start.
+            self._reclaim_only = set(await self._retry(group.pending, self.redis, self.keys, self.consumer, o.batch))
             async with anyio.create_task_group() as service:
                 service.start_soon(self._ack_loop)
                 service.start_soon(self._stats_loop)
