@@ -13,6 +13,7 @@ from typing import Any
 
 from ..jsonutil import Json
 from .paths import Env, Path, ReferencePath
+from .validation_rules import MAX_DELAY_SECONDS
 
 #: Marks an IO field explicitly set to JSON ``null`` (InputPath/OutputPath → ``{}``, ResultPath → discard).
 NULL: Any = type("NullField", (), {"__repr__": lambda self: "NULL", "__slots__": ()})()
@@ -43,8 +44,15 @@ class Retrier:
     jitter_full: bool = False
 
     def delay(self, attempt: int) -> float:
-        """Seconds to wait before retry number ``attempt`` (1-based), before jitter."""
-        delay = self.interval_seconds * self.backoff_rate ** (attempt - 1)
+        """Seconds to wait before retry number ``attempt`` (1-based), before jitter.
+
+        At most the largest ``MaxDelaySeconds`` allowed (a huge ``BackoffRate`` must not overflow: the wait
+        just outlasts the execution).
+        """
+        try:
+            delay = min(self.interval_seconds * self.backoff_rate ** (attempt - 1), float(MAX_DELAY_SECONDS))
+        except OverflowError:
+            delay = float(MAX_DELAY_SECONDS)
         if self.max_delay_seconds is not None:
             delay = min(delay, self.max_delay_seconds)
         return delay

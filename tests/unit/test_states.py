@@ -266,6 +266,14 @@ async def test_retry_backoff_timing_and_max_delay(run, engine, sleeps):
     assert sleeps.calls == [2, 6, 10, 10]
 
 
+async def test_a_huge_backoff_rate_waits_at_most_the_longest_max_delay(run, engine, sleeps):
+    engine.register_handler("fn", Flaky(3))
+    retry = [{"ErrorEquals": ["States.ALL"], "BackoffRate": 1e300, "MaxAttempts": 5}]
+    res = await run(machine(("T", task(Retry=retry, End=True))))
+    assert res["status"] == "SUCCEEDED"
+    assert sleeps.calls == [1, 31_622_400, 31_622_400]  # (1e300 ** 2 overflows a float: capped, no engine error)
+
+
 async def test_retry_defaults_and_exhaustion(run, engine, sleeps):
     engine.register_handler("fn", Flaky(99))
     res = await run(machine(("T", task(Retry=[{"ErrorEquals": ["States.ALL"]}], End=True))))
