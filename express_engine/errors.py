@@ -196,8 +196,12 @@ class Diagnostic:
         return out
 
     def render(self) -> str:
-        """``CODE: message at /location``, as AWS writes it inside InvalidDefinition messages."""
-        return f"{self.code}: {self.message}" + (f" at {self.location}" if self.location else "")
+        """``CODE: message at /location``, as AWS writes it inside InvalidDefinition messages.
+
+        A JSON parser message already ends with its location (``\n at [Source: ...]``): it is not repeated.
+        """
+        shown = self.location and not self.message.endswith(self.location)
+        return f"{self.code}: {self.message}" + (f" at {self.location}" if shown else "")
 
 
 class DefinitionError(Exception):

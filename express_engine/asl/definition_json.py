@@ -17,6 +17,7 @@ __all__ = [
     "MAX_NESTING_DEPTH",
     "NOT_AN_OBJECT_MESSAGE",
     "TOO_DEEP_MESSAGE",
+    "jackson_message",
     "parse_definition",
     "too_deep_location",
 ]
@@ -60,11 +61,27 @@ def parse_definition(text: str) -> tuple[dict | None, list[Diagnostic]]:
 
 def _json_error_diagnostic(text: str, message: str) -> Diagnostic:
     """An INVALID_JSON_DESCRIPTION diagnostic shaped like AWS's (Jackson) parser report."""
+    detail, end = _jackson_detail(text, message)
+    if detail.startswith("depth limit exceeded"):
+        return Diagnostic("TOO_DEEPLY_NESTED", TOO_DEEP_MESSAGE)
+    line = text.count("\n", 0, end) + 1
+    column = end - (text.rfind("\n", 0, end) + 1) + 1
+    excerpt = text[:_JACKSON_EXCERPT]
+    truncated = f"[truncated {len(text) - _JACKSON_EXCERPT} chars]" if len(text) > _JACKSON_EXCERPT else ""
+    source = f'[Source: (String)"{excerpt}"{truncated}; line: {line}, column: {column}]'
+    return Diagnostic("INVALID_JSON_DESCRIPTION", f"{detail}\n at {source}", source)
+
+
+def jackson_message(text: str, message: str) -> str:
+    """What AWS's (Jackson) parser says of ``text``, given orjson's error ``message`` for it (no location)."""
+    return _jackson_detail(text, message)[0]
+
+
+def _jackson_detail(text: str, message: str) -> tuple[str, int]:
+    """The parser message for ``text`` and the offset Jackson reports it at."""
     m = _ORJSON_POS_RE.search(message)
     pos = min(int(m.group(1)), len(text)) if m else 0
     detail = message[: m.start()] if m else message
-    if detail.startswith("depth limit exceeded"):
-        return Diagnostic("TOO_DEEPLY_NESTED", TOO_DEEP_MESSAGE)
     end = pos
     if detail.startswith(("invalid literal", "unexpected character, expected a JSON value")):
         limit = min(len(text), pos + _JACKSON_MAX_TOKEN)
@@ -73,12 +90,15 @@ def _json_error_diagnostic(text: str, message: str) -> Diagnostic:
     if end > pos:
         token = text[pos:end] + ("..." if end - pos >= _JACKSON_MAX_TOKEN else "")
         detail = f"Unrecognized token '{token}': {_JACKSON_EXPECTING}"
-    line = text.count("\n", 0, end) + 1
-    column = end - (text.rfind("\n", 0, end) + 1) + 1
-    excerpt = text[:_JACKSON_EXCERPT]
-    truncated = f"[truncated {len(text) - _JACKSON_EXCERPT} chars]" if len(text) > _JACKSON_EXCERPT else ""
-    source = f'[Source: (String)"{excerpt}"{truncated}; line: {line}, column: {column}]'
-    return Diagnostic("INVALID_JSON_DESCRIPTION", f"{detail}\n at {source}", source)
+    elif detail.startswith("unexpected character, expected a JSON value") and pos < len(text):
+        detail = f"Unexpected character ('{text[pos]}' (code {ord(text[pos])})): expected a value"
+    elif detail.startswith("trailing comma is not allowed"):  # (orjson points at the comma, Jackson after it)
+        rest = text[pos + 1:].lstrip()
+        if rest[:1] in ("]", "}"):
+            end += len(text) - pos - len(rest)
+            wanted = "expected a value" if rest[0] == "]" else "was expecting double-quote to start field name"
+            detail = f"Unexpected character ('{rest[0]}' (code {ord(rest[0])})): {wanted}"
+    return detail, end
 
 
 def too_deep_location(value: Any, limit: int) -> str | None:

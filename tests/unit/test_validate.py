@@ -74,11 +74,22 @@ def test_not_json_gives_aws_jackson_diagnostic() -> None:
     ]
 
 
-def test_other_json_errors_keep_the_parser_message_and_position() -> None:
-    _, problems = parse_definition('{"a":\n 1,}')
-    (d,) = problems
+def test_unexpected_characters_are_worded_like_jackson() -> None:
+    _, (d,) = parse_definition('{"a":\n 1,}')
     assert d.code == "INVALID_JSON_DESCRIPTION"
-    assert d.message.startswith("trailing comma is not allowed\n at [Source: (String)")
+    assert d.message.startswith("Unexpected character ('}' (code 125)): was expecting double-quote to start field "
+                                "name\n at [Source: (String)")
+    assert d.location.endswith("line: 2, column: 4]")
+    _, (d,) = parse_definition('{"a": [1, ]}')
+    assert d.message.startswith("Unexpected character (']' (code 93)): expected a value\n")
+    _, (d,) = parse_definition('{"a": }')
+    assert d.message.startswith("Unexpected character ('}' (code 125)): expected a value\n")
+
+
+def test_other_json_errors_keep_the_parser_message_and_position() -> None:
+    _, (d,) = parse_definition('{"a":\n 1')
+    assert d.code == "INVALID_JSON_DESCRIPTION"
+    assert d.message.startswith("unexpected end of data\n at [Source: (String)")
     assert d.location.endswith("line: 2, column: 3]")
 
 
