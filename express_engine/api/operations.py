@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -47,8 +48,10 @@ UNSUPPORTED_OPERATIONS = frozenset({
 class Checker:
     """Collects constraint violations and raises them as one ValidationException, AWS style."""
 
-    def __init__(self, body: Mapping[str, Any]) -> None:
+    def __init__(self, body: Mapping[str, Any], prefix: str = "") -> None:
         self.body = body
+        #: put before member names in messages (``"mock."`` for the members of ``mock``)
+        self.prefix = prefix
         self.problems: list[str] = []
 
     @staticmethod
@@ -60,7 +63,8 @@ class Checker:
 
     def fail(self, field: str, value: Any, constraint: str) -> None:
         """Record one violation."""
-        self.problems.append(f"{self._show(value)} at '{field}' failed to satisfy constraint: {constraint}")
+        self.problems.append(f"{self._show(value)} at '{self.prefix}{field}' failed to satisfy constraint: "
+                             f"{constraint}")
 
     def string(self, field: str, *, required: bool = False, min_len: int = 1, max_len: int | None = None) -> str | None:
         """A string member (SerializationException when it has another JSON type)."""
@@ -70,7 +74,8 @@ class Checker:
                 self.fail(field, None, "Member must not be null")
             return None
         if not isinstance(value, str):
-            raise api.SerializationException(f"Expected a string for '{field}' but got {_json_type(value)}")
+            raise api.SerializationException(f"Expected a string for '{self.prefix}{field}' but got "
+                                              f"{_json_type(value)}")
         if len(value) < min_len:
             self.fail(field, value, f"Member must have length greater than or equal to {min_len}")
         elif max_len is not None and len(value) > max_len:
@@ -83,7 +88,8 @@ class Checker:
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, int):
-            raise api.SerializationException(f"Expected an integer for '{field}' but got {_json_type(value)}")
+            raise api.SerializationException(f"Expected an integer for '{self.prefix}{field}' but got "
+                                              f"{_json_type(value)}")
         if value < lo:
             self.fail(field, value, f"Member must have value greater than or equal to {lo}")
         elif value > hi:
@@ -94,14 +100,16 @@ class Checker:
         """A boolean member."""
         value = self.body.get(field)
         if value is not None and not isinstance(value, bool):
-            raise api.SerializationException(f"Expected a boolean for '{field}' but got {_json_type(value)}")
+            raise api.SerializationException(f"Expected a boolean for '{self.prefix}{field}' but got "
+                                              f"{_json_type(value)}")
         return value
 
     def obj(self, field: str) -> dict[str, Any] | None:
         """An object (structure) member."""
         value = self.body.get(field)
         if value is not None and not isinstance(value, dict):
-            raise api.SerializationException(f"Expected an object for '{field}' but got {_json_type(value)}")
+            raise api.SerializationException(f"Expected an object for '{self.prefix}{field}' but got "
+                                              f"{_json_type(value)}")
         return value
 
     def array(self, field: str, *, required: bool = False) -> list[Any] | None:
@@ -112,7 +120,8 @@ class Checker:
                 self.fail(field, None, "Member must not be null")
             return None
         if not isinstance(value, list):
-            raise api.SerializationException(f"Expected a list for '{field}' but got {_json_type(value)}")
+            raise api.SerializationException(f"Expected a list for '{self.prefix}{field}' but got "
+                                              f"{_json_type(value)}")
         return value
 
     def enum(self, field: str, allowed: tuple[str, ...], default: str | None = None) -> str | None:
@@ -152,19 +161,31 @@ def _with_fields(exc: api.ServiceError, **fields: str) -> api.ServiceError:
     return exc
 
 
+def _check_length(c: Checker, field: str, value: str, lo: int, hi: int) -> None:
+    if len(value) < lo:
+        c.fail(field, value, f"Member must have length greater than or equal to {lo}")
+    elif len(value) > hi:
+        c.fail(field, value, f"Member must have length less than or equal to {hi}")
+
+
 def _tags_from_list(raw: list[Any], arn: str) -> dict[str, str]:
+    c = Checker({})
     tags: dict[str, str] = {}
-    for i, item in enumerate(raw):
+    for i, item in enumerate(raw, 1):
         if not isinstance(item, dict):
-            raise api.SerializationException(f"Expected an object for 'tags.{i + 1}'")
-        key, value = item.get("key"), item.get("value", "")
-        if not isinstance(key, str) or not 1 <= len(key) <= 128:
-            raise api.ValidationException(f"1 validation error detected: Value '{key}' at 'tags.{i + 1}.member.key' "
-                                          "failed to satisfy constraint: Member must have length between 1 and 128")
-        if not isinstance(value, str) or len(value) > 256:
-            raise api.ValidationException(f"1 validation error detected: Value at 'tags.{i + 1}.member.value' failed "
-                                          "to satisfy constraint: Member must have length less than or equal to 256")
-        tags[key] = value
+            raise api.SerializationException(f"Expected an object for 'tags.{i}'")
+        key, value = item.get("key"), item.get("value")
+        for field, v in (("key", key), ("value", value)):
+            if v is not None and not isinstance(v, str):
+                raise api.SerializationException(f"Expected a string for 'tags.{i}.member.{field}' but got "
+                                                  f"{_json_type(v)}")
+        if key is None:
+            c.fail(f"tags.{i}.member.key", None, "Member must not be null")
+            continue
+        _check_length(c, f"tags.{i}.member.key", key, 1, 128)
+        _check_length(c, f"tags.{i}.member.value", value or "", 0, 256)
+        tags[key] = value or ""
+    c.done()
     if len(tags) > MAX_TAGS:
         raise _with_fields(api.TooManyTags(f"Too many tags: a resource can have at most {MAX_TAGS} tags"),
                            resourceName=arn)
@@ -183,9 +204,63 @@ def _decode_token(token: str) -> str:
     if not token.startswith(_TOKEN_PREFIX):
         raise api.InvalidToken(f"Invalid Token: '{token}'")
     try:
-        return base64.urlsafe_b64decode(token[len(_TOKEN_PREFIX):].encode()).decode()
+        name = base64.urlsafe_b64decode(token[len(_TOKEN_PREFIX):].encode()).decode()
     except (binascii.Error, UnicodeDecodeError):
-        raise api.InvalidToken(f"Invalid Token: '{token}'") from None
+        name = None
+    if name is None or _encode_token(name) != token:  # (the decoder skips characters it does not know)
+        raise api.InvalidToken(f"Invalid Token: '{token}'")
+    return name
+
+
+# (any account number: local set-ups and tests often use short ones, and no role is ever assumed here)
+_ROLE_ARN_RE = re.compile(r"arn:aws(-cn|-us-gov)?:iam::\d+:role/[\w+=,.@/-]{1,512}")
+_LOG_GROUP_ARN_RE = re.compile(r"arn:aws(-cn|-us-gov)?:logs:[a-z0-9-]+:\d{12}:log-group:[\w.\-/#]{1,512}(:\*)?")
+
+
+def check_role_arn(role_arn: str | None) -> None:
+    """Raise AWS's InvalidArn unless ``role_arn`` (when given) is an IAM role ARN."""
+    if role_arn is not None and not _ROLE_ARN_RE.fullmatch(role_arn):
+        raise api.InvalidArn(f"Invalid Role Arn: '{role_arn}'")
+
+
+def _check_logging(raw: Mapping[str, Any]) -> None:
+    """Check a ``loggingConfiguration`` the way AWS does, before the engine parses it.
+
+    Member types are SerializationException; then exactly one CloudWatch Logs log group ARN (ending
+    ``:*``) is required unless the level is OFF. Events go to the server's log sink (``serve --log-sink``):
+    our own ``sink`` member is not accepted over HTTP, since it would let a caller choose where the
+    server writes.
+    """
+    for field, kind, wanted in (("level", str, "a string"), ("includeExecutionData", bool, "a boolean"),
+                                ("destinations", list, "a list")):
+        value = raw.get(field)
+        if value is not None and not isinstance(value, kind):
+            raise api.SerializationException(f"Expected {wanted} for 'loggingConfiguration.{field}' "
+                                              f"but got {_json_type(value)}")
+    if "sink" in raw:
+        raise api.InvalidLoggingConfiguration(
+            "Invalid Logging Configuration: 'sink' cannot be set over the HTTP API; events go to the server's log "
+            "sink (choose a per-machine sink with the CLI's create-state-machine --log-sink or the Python API)")
+    destinations = raw.get("destinations") or []
+    arns = []
+    for i, dest in enumerate(destinations):
+        group = dest.get("cloudWatchLogsLogGroup") if isinstance(dest, dict) else None
+        arn = group.get("logGroupArn") if isinstance(group, dict) else None
+        if not isinstance(arn, str):
+            raise api.SerializationException(f"Expected an object {{\"cloudWatchLogsLogGroup\": {{\"logGroupArn\": "
+                                              f"string}}}} for 'loggingConfiguration.destinations.{i + 1}'")
+        arns.append(arn)
+    if raw.get("level", "OFF") != "OFF" and len(arns) != 1:
+        raise api.InvalidLoggingConfiguration("Invalid Logging Configuration: Must specify exactly one Log "
+                                              "Destination.")
+    for arn in arns:
+        match = _LOG_GROUP_ARN_RE.fullmatch(arn)
+        if match is None:
+            raise api.InvalidLoggingConfiguration(f"Invalid Logging Configuration: '{arn}' is not a CloudWatch Logs "
+                                                  "log group ARN (arn:aws:logs:REGION:ACCOUNT:log-group:NAME:*)")
+        if match.group(2) is None:
+            raise api.InvalidLoggingConfiguration("Invalid Logging Configuration: Log Group ARN must be provided "
+                                                  "with '*' qualifier.")
 
 
 # -- the operations -----------------------------------------------------------------------------------
@@ -253,6 +328,9 @@ class Operations:
                 "express-engine runs EXPRESS state machines only: create the machine with type EXPRESS "
                 "(the API's default type is STANDARD, which is not supported)")
         check_name(name)
+        check_role_arn(role_arn)
+        if logging is not None:
+            _check_logging(logging)
         tags = _tags_from_list(raw_tags, name) if raw_tags else None
         record = await self.registry.create(name, definition, type="EXPRESS", role_arn=role_arn or "",
                                             logging_configuration=logging, tags=tags)
@@ -306,6 +384,9 @@ class Operations:
                                                "or the TracingConfiguration must be specified")
         if version_description is not None and not publish:
             raise api.ValidationException("Version description can only be set when publish is true")
+        check_role_arn(role_arn)
+        if logging is not None:
+            _check_logging(logging)
         if definition is None and role_arn is None and logging is None:
             record = await self.registry.get(arn)
         else:
@@ -346,17 +427,25 @@ class Operations:
         arn = c.string("stateMachineArn", required=True, max_len=256 + 81)
         name = c.string("name", max_len=80)
         input_text = c.string("input", min_len=0)
-        c.string("traceHeader", min_len=0, max_len=256)
+        trace_header = c.string("traceHeader", min_len=0, max_len=256)
+        if trace_header is not None and not trace_header.isascii():
+            c.fail("traceHeader", trace_header, "Member must satisfy regular expression pattern: \\p{ASCII}*")
         c.done()
         assert arn is not None
         arn, sep, test_case = arn.partition("#")
+        if len(arn) > 256:  # (the limit is the ARN's; a "#TestCase" suffix comes on top)
+            c.fail("stateMachineArn", arn, "Member must have length less than or equal to 256")
+            c.done()
         check_state_machine_arn(arn)
         if input_text is not None and len(input_text) > MAX_PAYLOAD_BYTES // 4 \
                 and len(input_text.encode("utf-8", "surrogatepass")) > MAX_PAYLOAD_BYTES:
             raise api.ValidationException(
                 "1 validation error detected: Value at 'input' failed to satisfy constraint: Member must have "
                 f"length less than or equal to {MAX_PAYLOAD_BYTES}")
-        if sep and self.mocks is not None:
+        if sep and self.mocks is None:
+            raise api.ValidationException(f"Test case '{test_case}' was asked for, but this server has no mock "
+                                          "configuration (start it with --mock-config FILE or SFN_MOCK_CONFIG)")
+        if sep:
             machine = arn.rsplit(":", 1)[-1]
             if not self.mocks.has_test_case(machine, test_case):
                 raise api.ValidationException(f"Test case '{test_case}' is not defined for state machine "
@@ -452,6 +541,9 @@ class Operations:
         assert arn is not None and keys is not None
         if not all(isinstance(k, str) for k in keys):
             raise api.SerializationException("Expected a list of strings for 'tagKeys'")
+        for i, key in enumerate(keys, 1):
+            _check_length(c, f"tagKeys.{i}.member", key, 1, 128)
+        c.done()
         await self._tag_target(arn)
         await self.registry.untag(arn, keys)
         return {}

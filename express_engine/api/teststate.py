@@ -28,11 +28,16 @@ from typing import Any
 
 from .. import errors
 from .. import service_errors as api
+from ..asl.compiler import compile_definition
+from ..asl.definition_json import parse_definition
+from ..asl.model import Retrier, StateMachine
 from ..asl.paths import PathNotFound, PathSyntaxError, VariableNotFound, compile_path
-from ..jsonutil import Json, JsonError, dumps, loads
+from ..errors import DefinitionError
+from ..jsonutil import MAX_PAYLOAD_BYTES, Json, JsonError, dumps, loads
 from ..runtime.engine import Engine, LogBatch, LoggingConfiguration, new_uuid
 from ..runtime.execution import Inspection
 from ..runtime.tasks import HandlerRegistry
+from .operations import MAX_DEFINITION_CHARS, Checker, check_role_arn
 
 _MOCK_RESOURCE = "arn:aws:states:::express-engine:testState"
 _PLACEHOLDER = "__ee_next_{}"
@@ -77,11 +82,16 @@ def _parse_json_field(value: Any, field: str, *, want_object: bool = False) -> J
     return parsed
 
 
-def _retry_delay(retrier: dict[str, Any], attempt: int) -> float:
-    delay = float(retrier.get("IntervalSeconds", 1)) * float(retrier.get("BackoffRate", 2.0)) ** attempt
-    if "MaxDelaySeconds" in retrier:
-        delay = min(delay, float(retrier["MaxDelaySeconds"]))
-    return delay
+def _invalid_definition(exc: DefinitionError) -> api.InvalidDefinition:
+    return api.InvalidDefinition(exc.message, exc.diagnostics)
+
+
+def _check_definition(definition: dict[str, Any]) -> StateMachine:
+    """``definition`` compiled, or AWS's InvalidDefinition with every problem it has."""
+    try:
+        return compile_definition(definition)
+    except DefinitionError as exc:
+        raise _invalid_definition(exc) from None
 
 
 class _MockedResources(HandlerRegistry):
@@ -114,38 +124,51 @@ class TestStateRunner:
 
     async def run(self, body: dict[str, Any]) -> dict[str, Json]:
         """Serve one TestState request body; returns the TestState response."""
-        definition = body.get("definition")
-        if not isinstance(definition, str) or not definition:
-            raise api.ValidationException("1 validation error detected: Value null at 'definition' failed to "
-                                          "satisfy constraint: Member must not be null")
-        level = body.get("inspectionLevel") or "INFO"
-        if level not in ("INFO", "DEBUG", "TRACE"):
-            raise api.ValidationException(f"1 validation error detected: Value '{level}' at 'inspectionLevel' "
-                                          "failed to satisfy constraint: Member must satisfy enum value set: "
-                                          "[INFO, DEBUG, TRACE]")
-        try:
-            parsed = loads(definition)
-        except JsonError as exc:
-            raise api.InvalidDefinition(f"Invalid State Machine Definition: 'INVALID_JSON_DESCRIPTION: {exc}'") \
-                from None
-        if not isinstance(parsed, dict):
-            raise api.InvalidDefinition("Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: Definition "
-                                        "must be a valid JSON object'")
-        state_name = body.get("stateName")
+        c = Checker(body)
+        definition = c.string("definition", required=True, max_len=MAX_DEFINITION_CHARS)
+        role_arn = c.string("roleArn", max_len=256)
+        input_text = c.string("input", min_len=0)
+        level = c.enum("inspectionLevel", ("INFO", "DEBUG", "TRACE"), "INFO")
+        reveal_secrets = c.boolean("revealSecrets")
+        state_name = c.string("stateName", max_len=80)
+        variables_text = c.string("variables", min_len=0)
+        config = c.obj("stateConfiguration") or {}
+        mock = c.obj("mock")
+        context_text = c.string("context", min_len=0)
+        nested = Checker(config, "stateConfiguration.")
+        retry_count = nested.integer("retrierRetryCount", lo=0, hi=2**31 - 1) or 0
+        c.problems += nested.problems
+        if input_text is not None and len(input_text.encode("utf-8", "surrogatepass")) > MAX_PAYLOAD_BYTES:
+            c.fail("input", None, f"Member must have length less than or equal to {MAX_PAYLOAD_BYTES}")
+        if mock is not None:
+            m = Checker(mock, "mock.")
+            m.enum("fieldValidationMode", ("STRICT", "PRESENT", "NONE"))
+            error_output = m.obj("errorOutput")
+            if error_output is not None:
+                e = Checker(error_output, "mock.errorOutput.")
+                e.string("error", min_len=0, max_len=256)
+                e.string("cause", min_len=0, max_len=32768)
+            c.problems += m.problems
+        c.done()
+        assert definition is not None and level is not None
+        check_role_arn(role_arn)
+        if context_text is not None:
+            _parse_json_field(context_text, "context", want_object=True)
+        parsed, problems = parse_definition(definition)
+        if problems or parsed is None:
+            raise _invalid_definition(DefinitionError(problems))
         query_language = None
         if "States" in parsed:
             states = parsed.get("States")
-            name = state_name if isinstance(state_name, str) else parsed.get("StartAt")
+            name = state_name if state_name is not None else parsed.get("StartAt")
             if not isinstance(states, dict) or not isinstance(name, str) or not isinstance(states.get(name), dict):
                 raise api.ValidationException(f"State '{name}' was not found in the state machine definition")
+            _check_definition(parsed)
             state = states[name]
             query_language = parsed.get("QueryLanguage")
         else:
-            name, state = (state_name if isinstance(state_name, str) and state_name else "TestState"), parsed
+            name, state = (state_name or "TestState"), parsed
         kind = state.get("Type")
-        mock = body.get("mock")
-        if mock is not None and not isinstance(mock, dict):
-            raise api.SerializationException("Expected an object for 'mock'")
         if mock is not None:
             if "result" in mock and "errorOutput" in mock:
                 raise api.ValidationException(
@@ -155,19 +178,21 @@ class TestStateRunner:
                                               "errorOutput].")
             if kind not in ("Task", "Map", "Parallel"):
                 raise api.ValidationException(f"State type '{kind}' is not supported when a mock is specified")
-            if body.get("revealSecrets"):
+            if reveal_secrets:
                 raise api.ValidationException("TestState does not support RevealSecrets when a mock is specified.")
         elif kind in ("Map", "Parallel"):
             raise api.InvalidDefinition(_UNSUPPORTED)
-        elif kind == "Task" and not body.get("roleArn"):
+        elif kind == "Task" and not role_arn:
             raise api.ValidationException("RoleArn must be specified when testing a Task state")
-        input_value = _parse_json_field(body["input"], "input") if body.get("input") is not None else {}
-        variables = (_parse_json_field(body["variables"], "variables", want_object=True)
-                     if body.get("variables") is not None else None)
-        config = body.get("stateConfiguration") or {}
-        retry_count = config.get("retrierRetryCount", 0) if isinstance(config, dict) else 0
+        input_value = _parse_json_field(input_text, "input") if input_text is not None else {}
+        variables = (_parse_json_field(variables_text, "variables", want_object=True)
+                     if variables_text is not None else None)
 
         machine, targets = self._machine(name, state, query_language, variables)
+        # Checked with its Retry (a test never retries: the run leaves it out, the answer reads it).
+        compiled = _check_definition(machine).graph
+        retriers = getattr(compiled.states[compiled.index_of[name]], "retriers", ())
+        machine["States"][name].pop("Retry", None)
         engine = self.engine
         state_mock: Any = None
         if mock is not None:
@@ -177,13 +202,13 @@ class TestStateRunner:
             if isinstance(resource, str):
                 engine = Engine(handlers=_MockedResources(self.handlers, resource), sleep=_no_sleep,
                                 log_handler=self._capture)
-        record = engine.build_record("TestState", machine, role_arn=body.get("roleArn") or "",
+        record = engine.build_record("TestState", machine, role_arn=role_arn or "",
                                      logging_configuration=LoggingConfiguration("ALL", True))
         inspection = Inspection(name)
         response = await engine.run(record, input_value, name=new_uuid(), sync=True, mock=state_mock,
                                     inspection=inspection)
         events = self._events.pop(response["executionArn"], [])
-        out, found = self._answer(name, state, response, events, targets, retry_count)
+        out, found = self._answer(name, state, response, events, targets, retriers, retry_count)
         if level != "INFO":
             out["inspectionData"] = _inspection_data(state, kind, level, input_value, variables, inspection.data,
                                                      found)
@@ -206,7 +231,7 @@ class TestStateRunner:
             targets[key] = target
             return key
 
-        copy = {k: v for k, v in state.items() if k != "Retry"}
+        copy = dict(state)
         if "Next" in copy:
             copy["Next"] = placeholder(copy["Next"])
         if "Default" in copy:
@@ -265,7 +290,8 @@ class TestStateRunner:
 
     @staticmethod
     def _answer(name: str, state: dict[str, Any], response: dict[str, Json], events: list[dict[str, Any]],
-                targets: dict[str, str], retry_count: Any) -> tuple[dict[str, Json], dict[str, Any]]:
+                targets: dict[str, str], retriers: tuple[Retrier, ...],
+                retry_count: int) -> tuple[dict[str, Json], dict[str, Any]]:
         """The response without ``inspectionData``, and what the events told for it (errorDetails, assigned)."""
         exited_output: str | None = None
         next_state: str | None = None
@@ -287,20 +313,16 @@ class TestStateRunner:
         status = response["status"]
         error = failure.get("error") if failure else response.get("error")
         cause = failure.get("cause") if failure else response.get("cause")
-        retriers = state.get("Retry") if isinstance(state.get("Retry"), list) else []
         if error is not None and (failure is not None or status != "SUCCEEDED"):
             err = errors.make_error(error, cause)
             for index, retrier in enumerate(retriers):
-                if not isinstance(retrier, dict):
-                    continue
-                if errors.error_matches(tuple(retrier.get("ErrorEquals", ())), err):
-                    attempts = retrier.get("MaxAttempts", 3)
-                    if isinstance(retry_count, int) and retry_count < attempts:
+                if errors.error_matches(retrier.error_equals, err):
+                    if retry_count < retrier.max_attempts:
                         out.update(error=error, status="RETRIABLE")
                         if cause is not None:
                             out["cause"] = cause
-                        found["errorDetails"] = {"retryIndex": index, "retryBackoffIntervalSeconds": int(
-                            _retry_delay(retrier, retry_count))}
+                        found["errorDetails"] = {"retryIndex": index,
+                                                 "retryBackoffIntervalSeconds": int(retrier.delay(retry_count + 1))}
                         return out, found
                     found["errorDetails"] = {"retryIndex": index}  # (its retries are spent: the error stands)
                     break

@@ -24,7 +24,7 @@ from anyio.abc import TaskGroup
 from .. import errors
 from .. import service_errors as api
 from ..asl.compiler import compile_definition
-from ..asl.definition_json import parse_definition
+from ..asl.definition_json import jackson_message, parse_definition
 from ..asl.model import StateMachine
 from ..asl.validate import validate_definition
 from ..errors import DefinitionError, Diagnostic
@@ -48,7 +48,7 @@ _ERROR_EVENTS = _FATAL_EVENTS | frozenset({
     "ParallelStateAborted", "ParallelStateFailed", "TaskFailed", "TaskStartFailed", "TaskStateAborted",
     "TaskSubmitFailed", "TaskTimedOut", "WaitStateAborted", "MapRunAborted", "MapRunFailed", "EvaluationFailed",
 })
-_NAME_RE = re.compile(r"^[^\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]{1,80}$")
+_NAME_RE = re.compile(r"^[^\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]{1,80}$")
 
 
 #: A private generator (seeded from the OS, reseeded in forked children): user code that seeds the global
@@ -110,11 +110,16 @@ class LoggingConfiguration:
         if not isinstance(include, bool):
             raise api.InvalidLoggingConfiguration("Invalid Logging Configuration: includeExecutionData must be a "
                                                   "boolean")
+        destinations = raw.get("destinations") or ()
+        if not isinstance(destinations, list | tuple) or not all(
+                isinstance(d, dict) and isinstance(d.get("cloudWatchLogsLogGroup", {}), dict) for d in destinations):
+            raise api.InvalidLoggingConfiguration("Invalid Logging Configuration: destinations must be a list of "
+                                                  "{\"cloudWatchLogsLogGroup\": {\"logGroupArn\": ARN}} objects")
         sink = raw.get("sink")
         if sink is not None and not (sink in ("stdout", "none") or str(sink).startswith(("file:", "redis:"))):
             raise api.InvalidLoggingConfiguration(f"Invalid Logging Configuration: unknown sink '{sink}' "
                                                   "(stdout, file:PATH, redis:STREAM)")
-        return cls(level, include, tuple(raw.get("destinations") or ()), sink)
+        return cls(level, include, tuple(destinations), sink)
 
     def to_api(self) -> dict[str, Json]:
         """The API shape, as DescribeStateMachine returns it."""
@@ -137,7 +142,7 @@ class StateMachineRecord:
     type: str = "EXPRESS"
     role_arn: str = ""
     logging: LoggingConfiguration = field(default_factory=LoggingConfiguration)
-    creation_date: float = field(default_factory=time.time)
+    creation_date: float = field(default_factory=lambda: round(time.time(), 3))
     revision_id: str = field(default_factory=new_uuid)
     tags: Mapping[str, str] = field(default_factory=dict)
 
@@ -198,7 +203,8 @@ def parse_input(text: str | None) -> Json:
     try:
         return loads(text)
     except JsonError as exc:
-        raise api.InvalidExecutionInput(f"Invalid State Machine Execution Input: '{exc}'") from None
+        raise api.InvalidExecutionInput(
+            f"Invalid State Machine Execution Input: '{jackson_message(text, str(exc))}'") from None
 
 
 def billing(duration_ms: float, machine: StateMachine, definition: str, data_bytes: int) -> dict[str, int]:
@@ -385,7 +391,7 @@ class Engine:
         arn = self.execution_arn(record, exec_name)
         start = time.time()
         self._task_group.start_soon(self._run_background, record, value, exec_name, arn, mock)
-        return {"executionArn": arn, "startDate": start}
+        return {"executionArn": arn, "startDate": round(start, 3)}
 
     async def _run_background(self, record: StateMachineRecord, value: Json, name: str, arn: str,
                               mock: Any) -> None:

@@ -242,7 +242,7 @@ class Client:
         await done.wait()
         if req.error is not None:
             raise req.error
-        return {"executionArn": req.arn, "startDate": req.start_date}
+        return {"executionArn": req.arn, "startDate": round(req.start_date, 3)}
 
     async def start_executions(self, state_machine_arn: str, inputs: Sequence[str | None], *,
                                test_case: str | None = None) -> list[dict[str, Any]]:
@@ -258,7 +258,7 @@ class Client:
             for req in chunk:
                 if req.error is not None:
                     raise req.error
-        return [{"executionArn": r.arn, "startDate": r.start_date} for r in reqs]
+        return [{"executionArn": r.arn, "startDate": round(r.start_date, 3)} for r in reqs]
 
     async def _send_queue(self) -> None:
         """Send every queued start (this caller leads; concurrent callers just wait for their event)."""
