@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import NoReturn
 
 from .. import errors
-from ..jsonutil import Json
+from ..jsonutil import Json, JsonError, loads
 from .intrinsic_functions import FUNCTIONS, Invalid, parse_format_template
 from .paths import Env, PathSyntaxError, compile_path
 
@@ -171,7 +171,10 @@ class _Parser:
             self.pos = m.end()
             self.expect_delimiter()
             token = m.group()
-            return float(token) if any(ch in token for ch in ".eE") else int(token)
+            try:
+                return loads(token)  # (as any JSON number: an integer beyond 64 bits becomes a float)
+            except JsonError:
+                return float(token)  # beyond the range of a double: infinity, as Java parses it
         for word, literal in _KEYWORDS.items():
             if text.startswith(word, pos):
                 self.pos = pos + len(word)

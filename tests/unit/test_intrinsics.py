@@ -807,3 +807,9 @@ def test_compiled_once_evaluated_many_times() -> None:
 def test_runtime_error_is_not_catchable_by_states_all() -> None:
     err = runtime_failure("States.ArrayLength(1)")
     assert not errors.error_matches(("States.ALL",), err)
+
+
+def test_number_literals_parse_as_json_numbers() -> None:
+    assert ev("States.Array(-3, 2.5e3, 18446744073709551615)") == [-3, 2500.0, 18446744073709551615]
+    # beyond 64 bits an integer becomes a float, as in inputs and Result: it must stay serialisable
+    assert ev("States.Array(1180591620717411303424)") == [1.1805916207174113e21]
