@@ -480,7 +480,10 @@ class Engine:
                 ex.event(frame, "ExecutionTimedOut" if status == "TIMED_OUT" else "ExecutionFailed", details)
             events = [e for e in recorder.events if levels_include(level, e["type"])]
             if events and self.log_handler is not None:
-                await self.log_handler(LogBatch(arn, record, events, ex.redrive_count))
+                try:
+                    await self.log_handler(LogBatch(arn, record, events, ex.redrive_count))
+                except Exception:  # (a bug in formatting or a sink: the execution's own outcome still stands)
+                    log.exception("the log events of execution %s could not be handed to the log handler", arn)
         if not respond:
             brief: dict[str, Json] = {"status": status}
             if error:

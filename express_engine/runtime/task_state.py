@@ -10,6 +10,7 @@ import anyio
 from .. import errors
 from ..asl import model as m
 from ..asl.paths import PathNotFound, VariableNotFound
+from ..asl.validation_rules import MAX_SECONDS
 from ..jsonutil import Json, JsonError, dumps, loads
 from .dataflow import apply_input_path, check_size
 from .execution import Execution, Frame, StateEnv
@@ -152,13 +153,13 @@ def _task_timeout(st: m.Task, value: Json, env: StateEnv, states: dict[str, Json
             raise errors.Runtime(
                 f"The TimeoutSecondsPath parameter does not reference an input value: {st.timeout_path.text}"
             ) from None
-        if isinstance(t, bool) or not isinstance(t, (int, float)) or t <= 0:
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 < t <= MAX_SECONDS:
             raise errors.Runtime(f"The TimeoutSecondsPath parameter references an invalid value: "
                                  f"{st.timeout_path.text} == {render(t)}")
         return float(t)
     if st.timeout_expr is not None:
         t = st.timeout_expr.evaluate(states or {}, env.variables)
-        if isinstance(t, bool) or not isinstance(t, (int, float)) or t <= 0:
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 < t <= MAX_SECONDS:
             raise errors.QueryEvaluationError(f"The TimeoutSeconds field must be a positive integer, but was: "
                                               f"{render(t)}")
         return float(t)

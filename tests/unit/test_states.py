@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from express_engine import Engine
+from express_engine.jsonutil import dumps
 from express_engine.service_errors import InvalidDefinition
 
 
@@ -350,6 +351,34 @@ async def test_task_failed_wildcard_does_not_match_timeout(run, engine):
     engine.max_duration = 30
     res = await run(d)
     assert res["output"] == "timeout"
+
+
+@pytest.mark.parametrize("seconds", [1e20, 100_000_000, 0, "5"])
+async def test_timeout_seconds_path_out_of_range_is_an_invalid_value(seconds):
+    events: list[Any] = []
+
+    async def keep(batch: Any) -> None:
+        events.extend(batch.events)
+
+    engine = Engine(log_handler=keep)
+    engine.register_handler("fn", lambda event, ctx: event)
+    record = engine.create_state_machine("m", machine(("T", task(TimeoutSecondsPath="$.t", End=True))),
+                                         logging_configuration={"level": "ALL"})
+    res = await engine.start_sync_execution(record, dumps({"t": seconds}))
+    assert (res["status"], res["error"]) == ("FAILED", "States.Runtime")
+    assert "The TimeoutSecondsPath parameter references an invalid value: $.t == " in res["cause"]
+    assert events[-1]["type"] == "ExecutionFailed"
+
+
+async def test_a_failing_log_handler_does_not_change_the_outcome():
+    async def broken(batch: Any) -> None:
+        raise TypeError("cannot format")
+
+    engine = Engine(log_handler=broken)
+    record = engine.create_state_machine("m", machine(("P", {"Type": "Pass", "End": True})),
+                                         logging_configuration={"level": "ALL"})
+    res = await engine.start_sync_execution(record, '{"a": 1}')
+    assert res["status"] == "SUCCEEDED" and res["output"] == '{"a":1}'
 
 
 # -- Parallel and Map ------------------------------------------------------------------------------------
