@@ -17,7 +17,7 @@ import os
 import sys
 from typing import Any
 
-from .cli import EXIT_OK, emit, read_text_file, run_async, usage_error
+from .cli import EXIT_OK, emit, read_text_file, run_async, time_scale, usage_error
 
 _DESCRIPTION = """\
 Load an engine with one workflow; print a JSON summary, write a JSON report and a PNG plot.
@@ -154,7 +154,7 @@ def register(subparsers: Any) -> None:
                    help="--target http: keep-alive connections (default: the concurrency, or 256 at a fixed rate)")
     t.add_argument("--handler", action="append", metavar="NAME=module:function",
                    help="--target inprocess: serve Lambda function NAME with a Python callable; repeatable")
-    t.add_argument("--time-scale", type=float, default=1.0, help="--target inprocess: multiply Wait/Retry delays")
+    t.add_argument("--time-scale", type=time_scale, default=1.0, help="--target inprocess: multiply Wait/Retry delays")
     w = p.add_argument_group("workflow")
     w.add_argument("--definition", help="ASL definition file: creates (or updates) the state machine --name")
     w.add_argument("--state-machine", help="an existing state machine's ARN (or name)")

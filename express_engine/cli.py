@@ -8,6 +8,7 @@ registered here. Every command prints JSON on stdout and never a traceback for b
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -47,6 +48,17 @@ def read_text_file(path: str, what: str) -> str:
         raise SystemExit(usage_error(f"cannot read {what} {path!r}: {exc.strerror}")) from None
     except UnicodeDecodeError:
         raise SystemExit(usage_error(f"{what} {path!r} is not UTF-8 text")) from None
+
+
+def time_scale(text: str) -> float:
+    """The ``--time-scale`` argument: a finite number >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value < math.inf:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0 (0 skips waits), not {text!r}")
+    return value
 
 
 def usage_error(message: str) -> int:
@@ -117,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--handler", action="append", metavar="NAME=module:function",
                     help="serve Lambda function NAME (or a resource ARN) with a Python callable; repeatable")
     ex.add_argument("--name", default="local", help="state machine name (default: local)")
-    ex.add_argument("--time-scale", type=float, default=1.0,
+    ex.add_argument("--time-scale", type=time_scale, default=1.0,
                     help="multiply Wait/Retry delays by this factor (0 = no waiting)")
     ex.set_defaults(func=cmd_execute)
 

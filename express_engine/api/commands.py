@@ -16,7 +16,7 @@ import argparse
 import os
 from typing import Any
 
-from ..cli import EXIT_OK, emit, run_async, usage_error
+from ..cli import EXIT_OK, emit, run_async, time_scale, usage_error
 from ..gctune import settle_heap
 from .auth import credentials_from_env, parse_credentials
 from .server import DEFAULT_MAX_BODY, DEFAULT_PORT, is_loopback
@@ -120,6 +120,6 @@ def register(subparsers: Any) -> None:
     p.add_argument("--mock-config", default=None, help="MockConfigFile.json (default: $SFN_MOCK_CONFIG)")
     p.add_argument("--handler", action="append", metavar="NAME=module:function",
                    help="serve Lambda function NAME with a Python callable (--local, and TestState); repeatable")
-    p.add_argument("--time-scale", type=float, default=1.0, help="multiply Wait/Retry delays (--local)")
+    p.add_argument("--time-scale", type=time_scale, default=1.0, help="multiply Wait/Retry delays (--local)")
     p.add_argument("--no-metrics", action="store_true", help="do not serve Prometheus metrics at GET /metrics")
     p.set_defaults(func=cmd_api)

@@ -24,7 +24,7 @@ from anyio.abc import TaskGroup
 from .. import errors
 from .. import service_errors as api
 from ..asl.compiler import compile_definition
-from ..asl.definition_json import jackson_message, parse_definition
+from ..asl.definition_json import NOT_AN_OBJECT_MESSAGE, jackson_message, parse_definition
 from ..asl.model import StateMachine
 from ..asl.validate import validate_definition
 from ..errors import DefinitionError, Diagnostic
@@ -102,6 +102,9 @@ class LoggingConfiguration:
         """Parse the API shape, raising InvalidLoggingConfiguration for bad values."""
         if not raw:
             return cls()
+        if not isinstance(raw, Mapping):
+            raise api.InvalidLoggingConfiguration("Invalid Logging Configuration: expected an object "
+                                                  "{level, includeExecutionData, destinations}")
         level = raw.get("level", "OFF")
         if level not in LOG_LEVELS:
             raise api.InvalidLoggingConfiguration(f"Invalid Logging Configuration: level '{level}' is not one of "
@@ -232,6 +235,8 @@ class Engine:
         self.handlers = handlers if handlers is not None else HandlerRegistry()
         self.region = region
         self.account = account
+        if not 0 <= time_scale < math.inf:  # (also refuses NaN)
+            raise ValueError(f"time_scale must be a finite number >= 0, not {time_scale!r}")
         self.time_scale = time_scale
         self._sleep = sleep
         self.log_handler = log_handler
@@ -268,8 +273,10 @@ class Engine:
             parsed, problems = parse_definition(definition)
             if problems or parsed is None:
                 return problems
-        else:
+        elif isinstance(definition, Mapping):
             parsed = dict(definition)
+        else:
+            return [Diagnostic("SCHEMA_VALIDATION_FAILED", NOT_AN_OBJECT_MESSAGE)]
         problems = validate_definition(parsed, sm_type=sm_type)
         if any(p.severity == "ERROR" for p in problems):
             return problems
@@ -345,6 +352,8 @@ class Engine:
 
     def get(self, arn_or_name: str) -> StateMachineRecord:
         """The record for an ARN (or a bare name); raises StateMachineDoesNotExist / InvalidArn."""
+        if not isinstance(arn_or_name, str):
+            raise api.InvalidArn(f"Invalid Arn: 'Invalid ARN prefix: {arn_or_name}'")
         if not arn_or_name.startswith("arn:"):
             arn_or_name = self.state_machine_arn(arn_or_name)
         record = self.machines.get(arn_or_name)

@@ -18,7 +18,7 @@ from typing import Any
 import anyio
 
 from .. import service_errors as api
-from ..cli import EXIT_FAILED, EXIT_INVALID, EXIT_OK, emit, read_text_file, run_async
+from ..cli import EXIT_FAILED, EXIT_INVALID, EXIT_OK, emit, read_text_file, run_async, time_scale
 from ..gctune import settle_heap
 from .keys import RETRYABLE, connect
 from .process import ProcessSpec, setup_logging, supervise, supervise_until_signal
@@ -267,7 +267,7 @@ def _worker_args(p: argparse.ArgumentParser) -> None:
                    help="deliveries of an async start before it is dead-lettered (default 5)")
     p.add_argument("--grace", type=float, default=30.0,
                    help="seconds running executions get to finish on SIGTERM (default 30)")
-    p.add_argument("--time-scale", type=float, default=1.0, help="multiply Wait/Retry delays (0 = no waiting)")
+    p.add_argument("--time-scale", type=time_scale, default=1.0, help="multiply Wait/Retry delays (0 = no waiting)")
     p.add_argument("--no-reply-skip", action="store_true",
                    help="read the answer to every acknowledgement (for proxies that mishandle CLIENT REPLY SKIP)")
     p.add_argument("--consumer", default=None, help="consumer name (default: host-pid-random)")

@@ -100,3 +100,11 @@ def test_serve_refuses_a_public_address_without_credentials():
     assert code == 2
     assert out["error"] == "ValidationException"
     assert "--credentials" in out["cause"]
+
+
+@pytest.mark.parametrize("scale", ["nan", "inf", "-1", "fast"])
+def test_time_scale_must_be_a_finite_non_negative_number(scale):
+    result = subprocess.run([sys.executable, "-m", "express_engine", "execute", str(HELLO), "--time-scale", scale],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "--time-scale: must be a finite number >= 0" in result.stderr and "Traceback" not in result.stderr
