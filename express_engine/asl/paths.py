@@ -207,11 +207,50 @@ def _literal_backslashes(text: str) -> str:
     return "".join(out)
 
 
+#: What ends a dot-notation name (outside quotes).
+_NAME_END = frozenset(".[]()'\" \t\r\n=<>!&|,")
+
+
+def _bracketed_unicode_names(text: str) -> str:
+    """Rewrite dot-notation names with non-ASCII characters (``$.café``) as ``$['café']``.
+
+    Jayway (AWS) reads any character in a dot-notation name; jsonpath-ng's lexer only ASCII ones.
+    """
+    if text.isascii():
+        return text
+    out: list[str] = []
+    quote = ""
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if quote:
+            if c == "\\":
+                out.append(text[i:i + 2])
+                i += 2
+                continue
+            if c == quote:
+                quote = ""
+        elif c in "'\"":
+            quote = c
+        elif c == "." and text[i + 1:i + 2] != ".":
+            j = i + 1
+            while j < len(text) and text[j] not in _NAME_END:
+                j += 1
+            name = text[i + 1:j]
+            if not name.isascii():
+                out.append(f".['{name}']" if text[i - 1:i] == "." else f"['{name}']")  # (``$..name`` stays deep)
+                i = j
+                continue
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
 @lru_cache(maxsize=4096)
 def _parse(text: str) -> Any:
     # One parser instance: building jsonpath-ng's ply tables costs ~17 ms per parser.
     try:
-        return _PARSER.parse(_literal_backslashes(text))
+        return _PARSER.parse(_literal_backslashes(_bracketed_unicode_names(text)))
     except (JsonPathLexerError, JsonPathParserError, Exception) as exc:  # jsonpath-ng raises plain Exception too
         raise PathSyntaxError(f"invalid JSONPath {text!r}: {exc}") from None
 

@@ -34,3 +34,12 @@ def test_backslashes_in_quoted_keys_are_literal(path: str, expected: object) -> 
 def test_an_unescaped_key_is_not_found_through_a_backslash() -> None:
     with pytest.raises(PathNotFound):
         compile_path("$['a\\bc']").get({"abc": 1})
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("$.é", 1), ("$.a.é", 2), ("$.日本", 3), ("$.a.b[*].ü", [5, 6]), ("$..ü", [5, 6]),
+    ("$.x[?(@.é == 2)].v", ["b"]), ("$['é']", 1),
+])
+def test_dot_notation_names_may_have_any_unicode_letter(text: str, expected: object) -> None:
+    doc = {"é": 1, "a": {"é": 2, "b": [{"ü": 5}, {"ü": 6}]}, "日本": 3, "x": [{"é": 1, "v": "a"}, {"é": 2, "v": "b"}]}
+    assert compile_path(text).get(doc) == expected
