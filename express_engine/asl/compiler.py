@@ -194,8 +194,10 @@ class _Compiler:
                 predicate=predicate,
                 condition=condition,
                 next=index_of[rule["Next"]],
-                assign=self.assign(rule["Assign"], jsonata, f"{rloc}/Assign") if "Assign" in rule else None,
-                output=self.jsonata(rule["Output"], "Output", f"{rloc}/Output") if "Output" in rule else None,
+                assign=self.assign(rule["Assign"], jsonata, f"{rloc}/Assign", field=f"Choices[{i}]/Assign")
+                if "Assign" in rule else None,
+                output=self.jsonata(rule["Output"], f"Choices[{i}]/Output", f"{rloc}/Output")
+                if "Output" in rule else None,
                 index=i,
             ))
         default = body.get("Default")
@@ -363,7 +365,7 @@ class _Compiler:
         return compile_jsonata(node, field, location, states_fields=states_fields)
 
     def assign(self, node: Json, jsonata: bool, location: str,
-               states_fields: frozenset[str] = _BASE_STATES_FIELDS) -> m.Assign:
+               states_fields: frozenset[str] = _BASE_STATES_FIELDS, field: str = "Assign") -> m.Assign:
         if not isinstance(node, dict):
             raise _fail("The value of the field 'Assign' must be an object", location)
         for key in node:
@@ -373,7 +375,7 @@ class _Compiler:
                             "(letters, digits and '_', not starting with a digit), at most 80 characters, and "
                             "'states' is reserved", f"{location}/{key}")
         if jsonata:
-            return m.Assign(jsonata=self.jsonata(node, "Assign", location, states_fields))
+            return m.Assign(jsonata=self.jsonata(node, field, location, states_fields))
         return m.Assign(jsonpath=compile_template(node, location))
 
     def retriers(self, body: Mapping[str, Any], loc: str) -> tuple[m.Retrier, ...]:
@@ -400,9 +402,10 @@ class _Compiler:
                 error_equals=tuple(c["ErrorEquals"]),
                 next=index_of[c["Next"]],
                 result_path=self.result_path(c, cloc),
-                output=self.jsonata(c["Output"], "Output", f"{cloc}/Output", _ERROR_STATES_FIELDS)
+                output=self.jsonata(c["Output"], f"Catch[{i}]/Output", f"{cloc}/Output", _ERROR_STATES_FIELDS)
                 if "Output" in c else None,
-                assign=self.assign(c["Assign"], jsonata, f"{cloc}/Assign", _ERROR_STATES_FIELDS)
+                assign=self.assign(c["Assign"], jsonata, f"{cloc}/Assign", _ERROR_STATES_FIELDS,
+                                   field=f"Catch[{i}]/Assign")
                 if "Assign" in c else None,
             ))
         return tuple(out)

@@ -173,21 +173,27 @@ async def backoff(ex: Execution, retrier: m.Retrier, attempt: int) -> None:
 
 
 def catch(ex: Execution, st: Any, raw: Json, err: errors.StatesError, frame: Frame, env: StateEnv,
-           kind: str) -> Step | None:
-    """Route ``err`` to the first matching catcher: ``(next, output)``, or None when none matches."""
+          kind: str, entered_id: int) -> Step | None:
+    """Route ``err`` to the first matching catcher: ``(next, output)``, or None when none matches.
+
+    An error in the catcher's own Output/Assign fails the state (located like the state's other errors).
+    """
     for catcher in st.catchers:
         if not errors.error_matches(catcher.error_equals, err):
             continue
         error_output = {"Error": err.error, "Cause": err.cause if err.cause is not None else ""}
         states = None
-        if st.jsonata:
-            states = states_binding(raw, env, st, errorOutput=error_output)
-            out = catcher.output.evaluate(states, env.variables) if catcher.output is not None else error_output
-        else:
-            out = apply_result_path(catcher.result_path, raw, error_output)
-        assigned = None
-        if catcher.assign is not None:
-            assigned = evaluate_assign(catcher.assign, error_output, env, states)
+        try:
+            if st.jsonata:
+                states = states_binding(raw, env, st, errorOutput=error_output)
+                out = catcher.output.evaluate(states, env.variables) if catcher.output is not None else error_output
+            else:
+                out = apply_result_path(catcher.result_path, raw, error_output)
+            assigned = None
+            if catcher.assign is not None:
+                assigned = evaluate_assign(catcher.assign, error_output, env, states)
+        except errors.StatesError as failure:
+            raise locate(failure, st.name, entered_id) from None
         check_size(out, st.name)
         if assigned:
             commit_variables(ex, frame, assigned)
@@ -216,7 +222,7 @@ async def with_retry(ex: Execution, st: Any, raw: Json, frame: Frame, env: State
                 await backoff(ex, st.retriers[ri], counters[ri])
                 env = env.retried()
                 continue
-            caught = catch(ex, st, raw, err, frame, env, kind)
+            caught = catch(ex, st, raw, err, frame, env, kind, entered_id)
             if caught is None:
                 raise err from None
             return Caught(caught)
@@ -240,7 +246,7 @@ def tail(ex: Execution, st: Any, raw: Json, result: Json, frame: Frame, env: Sta
     except errors.StatesError as err:
         err = locate(err, st.name, entered_id)
         if catch:
-            caught = catch(ex, st, raw, err, frame, env, kind)
+            caught = catch(ex, st, raw, err, frame, env, kind, entered_id)
             if caught is not None:
                 return Caught(caught)
         raise err from None
