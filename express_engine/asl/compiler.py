@@ -281,6 +281,11 @@ class _Compiler:
         batcher = body.get("ItemBatcher") or {}
         tol_pct = body.get("ToleratedFailurePercentage")
         tol_count = body.get("ToleratedFailureCount")
+        tol_pct_expr = tol_count_expr = None
+        if isinstance(tol_pct, str):
+            tol_pct_expr = self.jsonata(tol_pct, "ToleratedFailurePercentage", f"{loc}/ToleratedFailurePercentage")
+        if isinstance(tol_count, str):
+            tol_count_expr = self.jsonata(tol_count, "ToleratedFailureCount", f"{loc}/ToleratedFailureCount")
         return m.Map(
             **common,
             processor=self.graph(proc_def, proc_loc),
@@ -294,8 +299,10 @@ class _Compiler:
             max_concurrency_expr=max_conc_expr,
             tolerated_count=int(tol_count) if isinstance(tol_count, (int, float)) else None,
             tolerated_count_path=self.ref_path(body, "ToleratedFailureCountPath", loc),
+            tolerated_count_expr=tol_count_expr,
             tolerated_percentage=float(tol_pct) if isinstance(tol_pct, (int, float)) else None,
             tolerated_percentage_path=self.ref_path(body, "ToleratedFailurePercentagePath", loc),
+            tolerated_percentage_expr=tol_pct_expr,
             batch_max_items=batcher.get("MaxItemsPerBatch") if batcher else None,
             batch_max_bytes=batcher.get("MaxInputBytesPerBatch") if batcher else None,
             batch_input=compile_template(batcher["BatchInput"], f"{loc}/ItemBatcher/BatchInput")
@@ -415,7 +422,8 @@ def _jsonata_exprs(state: m.State) -> list[Any]:
     """Every compiled JSONata template of one state (not of nested graphs)."""
     found: list[Any] = []
     for name in ("output", "arguments", "items_expr", "item_selector_expr", "max_concurrency_expr", "seconds_expr",
-                 "timestamp_expr", "error_expr", "cause_expr", "timeout_expr"):
+                 "timestamp_expr", "error_expr", "cause_expr", "timeout_expr", "tolerated_count_expr",
+                 "tolerated_percentage_expr"):
         expr = getattr(state, name, None)
         if expr is not None:
             found.append(expr)

@@ -213,8 +213,10 @@ class Map(StateBase):
     max_concurrency_expr: JsonataExpr | None
     tolerated_count: int | None
     tolerated_count_path: Path | None
+    tolerated_count_expr: JsonataExpr | None
     tolerated_percentage: float | None
     tolerated_percentage_path: Path | None
+    tolerated_percentage_expr: JsonataExpr | None
     batch_max_items: int | None
     batch_max_bytes: int | None
     batch_input: Evaluator | None

@@ -13,6 +13,7 @@ import anyio
 
 from .. import errors
 from ..asl import model as m
+from ..asl.jsonata import JsonataTemplate, unexpected_type_error
 from ..asl.paths import PathNotFound, VariableNotFound
 from ..jsonutil import Json, dumps
 from . import interpreter  # run_graph / run_graph_sync; imported as a module because it imports us
@@ -140,10 +141,7 @@ def _map_items(st: m.Map, raw: Json, value: Json, env: StateEnv, states: dict[st
     if st.items_expr is not None:
         items = st.items_expr.evaluate(states or {}, env.variables)
         if not isinstance(items, list):
-            raise errors.QueryEvaluationError(
-                f"The JSONata expression '{_expr_text(st.items_expr)}' specified for the field 'Items' returned "
-                f"an unexpected result type. Expected 'array', but was '{_json_type(items)}' for value: "
-                f"{dumps(items)}")
+            raise unexpected_type_error(st.items_expr, "array", items)
         return items
     items = value
     if st.items_path is not None:
@@ -158,22 +156,19 @@ def _map_items(st: m.Map, raw: Json, value: Json, env: StateEnv, states: dict[st
     return items
 
 
-def _expr_text(expr: Any) -> str:
-    return getattr(expr, "text", getattr(expr, "expression", ""))
+def _evaluate_number(template: JsonataTemplate, states: dict[str, Json] | None, env: StateEnv,
+                     requirement: str, accepts: Callable[[float], bool]) -> float:
+    """A Map number given as JSONata (``MaxConcurrency``, ``ToleratedFailure*``), checked like AWS's fields."""
+    value = template.evaluate(states or {}, env.variables)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise unexpected_type_error(template, "number", value)
+    if not accepts(value):
+        raise errors.QueryEvaluationError(f"The {template.field} field must be {requirement}, but was: {render(value)}")
+    return value
 
 
-def _json_type(value: Json) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
+def _whole(value: float) -> bool:
+    return value >= 0 and float(value).is_integer()
 
 
 def _number(value: Json) -> float | None:
@@ -190,12 +185,17 @@ def _number(value: Json) -> float | None:
     return None
 
 
-def _tolerance(st: m.Map, value: Json, env: StateEnv, n: int) -> int | None:
+def _tolerance(st: m.Map, value: Json, env: StateEnv, states: dict[str, Json] | None, n: int) -> int | None:
     """How many failed iterations are tolerated (None: any failure fails the Map)."""
     count = st.tolerated_count
     if st.tolerated_count_path is not None:
         count = _int_from_path(st.tolerated_count_path, value, env, "ToleratedFailureCountPath")
+    elif st.tolerated_count_expr is not None:
+        count = int(_evaluate_number(st.tolerated_count_expr, states, env, "a non-negative integer", _whole))
     pct = st.tolerated_percentage
+    if st.tolerated_percentage_expr is not None:
+        pct = float(_evaluate_number(st.tolerated_percentage_expr, states, env, "a number between 0 and 100",
+                                     lambda p: 0 <= p <= 100))
     if st.tolerated_percentage_path is not None:
         try:
             raw_pct = st.tolerated_percentage_path.get(value, env)
@@ -246,8 +246,8 @@ async def _map_once(ex: Execution, st: m.Map, raw: Json, frame: Frame, env: Stat
     if st.max_concurrency_path is not None:
         limit = _int_from_path(st.max_concurrency_path, value, env, "MaxConcurrencyPath")
     elif st.max_concurrency_expr is not None:
-        limit = int(st.max_concurrency_expr.evaluate(states or {}, env.variables))
-    tolerated = _tolerance(st, value, env, len(items))
+        limit = int(_evaluate_number(st.max_concurrency_expr, states, env, "a non-negative integer", _whole))
+    tolerated = _tolerance(st, value, env, states, len(items))
     if st.batch_max_items is not None or st.batch_max_bytes is not None:
         items = _batches(st, items, value, env)
     started = ex.event(frame, "MapStateStarted", {"length": len(items)} if ex.recording else None)
