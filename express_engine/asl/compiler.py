@@ -26,12 +26,12 @@ from .paths import (
     compile_path,
     compile_reference_path,
 )
+from .references import state_references
 from .templates import compile_dynamic_value, compile_template
 from .validate import validate_definition
 
 _LAMBDA_ARN = re.compile(r"^arn:aws[a-z-]*:lambda:([a-z0-9-]*):(\d*):function:([^:]+)(?::.+)?$")
 _STATES_ARN = re.compile(r"^arn:aws[a-z-]*:states:([a-z0-9-]*):(\d*):([a-z0-9-]+)(?::(.+))?$")
-_VARIABLE_REF = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 _DEFAULT_REGION = "us-east-1"
 _VARIABLE_NAME = re.compile(r"^[^\W\d]\w{0,79}$")
 #: ``$states`` fields each JSONata field may read (AWS rejects the others at create time).
@@ -119,9 +119,6 @@ class _Compiler:
     def state(self, name: str, body: Mapping[str, Any], index_of: Mapping[str, int], loc: str) -> m.State:
         language = body.get("QueryLanguage")
         jsonata = language == "JSONata" or (language is None and self.jsonata_machine)
-        refs = sorted(set(_VARIABLE_REF.findall(_strings_of(body))) - {"states"})
-        if refs:
-            self.variable_refs[name] = tuple(refs)
         common: dict[str, Any] = {
             "name": name,
             "next": index_of[body["Next"]] if "Next" in body else None,
@@ -134,8 +131,12 @@ class _Compiler:
         kind = body["Type"]
         builder: Callable[..., m.State] = getattr(self, f"build_{kind.lower()}")
         state = builder(body, common, index_of, loc, jsonata)
-        if jsonata and any("context" in e.states_fields for e in _jsonata_exprs(state)):
+        templates = _jsonata_exprs(state) if jsonata else []
+        if any("context" in e.states_fields for e in templates):
             state = replace(state, needs_context=True)
+        refs = state_references(body, jsonata, templates)
+        if refs:
+            self.variable_refs[name] = refs
         return state
 
     def _common_jsonata(self, body: Mapping[str, Any], kind: str, jsonata: bool, loc: str) -> dict[str, Any]:
@@ -435,25 +436,6 @@ def _jsonata_exprs(state: m.State) -> list[Any]:
                 found.append(getattr(holder, name))
     found.extend(a.jsonata for a in assigns if a is not None and a.jsonata is not None)
     return found
-
-
-def _strings_of(node: Json) -> str:
-    """All string keys and values of a state body, joined (for variable-reference discovery)."""
-    parts: list[str] = []
-    stack = [node]
-    while stack:
-        cur = stack.pop()
-        if isinstance(cur, dict):
-            for k, v in cur.items():
-                if k in ("States", "Branches", "ItemProcessor", "Iterator"):
-                    continue
-                parts.append(k)
-                stack.append(v)
-        elif isinstance(cur, list):
-            stack.extend(cur)
-        elif isinstance(cur, str):
-            parts.append(cur)
-    return "\n".join(parts)
 
 
 __all__ = ["Env", "compile_definition", "parse_resource"]

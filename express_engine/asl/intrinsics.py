@@ -65,6 +65,8 @@ class Intrinsic:
 
     text: str
     _evaluate: Evaluator = field(repr=False, compare=False)
+    #: the workflow variables its argument paths read (``$name...``)
+    variables: frozenset[str] = frozenset()
 
     def __call__(self, value: Json, env: Env) -> Json:
         """Evaluate the call.
@@ -88,7 +90,7 @@ def compile_intrinsic(text: str) -> Intrinsic:
     parser.skip_ws()
     if parser.pos != len(text):
         parser.fail("unexpected text after the call")
-    return Intrinsic(text, evaluate)
+    return Intrinsic(text, evaluate, frozenset(parser.variables))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -104,11 +106,12 @@ class _StringLiteral:
 class _Parser:
     """Recursive-descent parser for ``States.Name(arg, ...)``."""
 
-    __slots__ = ("pos", "text")
+    __slots__ = ("pos", "text", "variables")
 
     def __init__(self, text: str) -> None:
         self.text = text
         self.pos = 0
+        self.variables: set[str] = set()
 
     def fail(self, message: str) -> NoReturn:
         """Raise :class:`IntrinsicSyntaxError` pointing at the current position."""
@@ -237,6 +240,8 @@ class _Parser:
         except PathSyntaxError as exc:
             self.fail(str(exc))
         self.pos = i
+        if path.variable is not None:
+            self.variables.add(path.variable)
         return path.get
 
 

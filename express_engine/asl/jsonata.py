@@ -44,6 +44,8 @@ from .jsonata_functions import (
     EvaluationLimits,
     Runaway,
 )
+from .jsonata_scope import children as _children
+from .jsonata_scope import free_variables
 from .jsonata_values import NULL, UnsupportedResult, json_type, to_json, to_jsonata
 
 
@@ -291,34 +293,13 @@ class _Expression:
 # ---------------------------------------------------------------------------------------------------
 # Compile-time analysis of the parse tree
 
-# Attributes of Parser.Symbol that hold sub-trees (the others hold scalars, or runtime state).
-_CHILD_ATTRS = ("steps", "stages", "predicate", "expr", "lhs", "rhs", "expression", "expressions",
-                "procedure", "arguments", "body", "condition", "then", "_else", "group", "lhs_object",
-                "rhs_object", "terms", "pattern", "update", "delete")
-
-
 @dataclass(slots=True)
 class _Analysis:
     names: set[str]  # every $name the expression reads (builtins and its own locals included)
-    free_variables: set[str]  # those that can only be workflow variables
+    free_variables: set[str]  # those read from outside the expression that are not built-ins: workflow variables
     states_fields: frozenset[str] | None  # fields of $states to bind; None: $states is not read
     explicit_fields: set[str]  # fields read as `$states.<field>`
     problems: list[str]  # UNSUPPORTED_JSONATA_EXPRESSION messages, in the order found
-
-
-def _children(node: Any) -> Iterator[Any]:
-    for attr in _CHILD_ATTRS:
-        value = getattr(node, attr, None)
-        if value is None:
-            continue
-        if isinstance(value, list | tuple):
-            for item in value:
-                if isinstance(item, list | tuple):
-                    yield from item
-                else:
-                    yield item
-        else:
-            yield value
 
 
 _ALL_STATES_FIELDS = frozenset({"input", "context", "result", "errorOutput"})
@@ -326,7 +307,6 @@ _ALL_STATES_FIELDS = frozenset({"input", "context", "result", "errorOutput"})
 
 def _analyze(root: Any) -> _Analysis:
     names: set[str] = set()
-    local_names: set[str] = set()
     fields: set[str] = set()
     reads_states = whole_states = False
     problems: list[str] = []
@@ -339,11 +319,7 @@ def _analyze(root: Any) -> _Analysis:
         seen.add(id(node))
         kind = node.type
         children = list(_children(node))
-        if kind == "lambda":
-            local_names.update(str(arg.value) for arg in node.arguments or [])
-        elif kind == "bind" and node.lhs.type == "variable":
-            local_names.add(str(node.lhs.value))
-        elif kind == "variable":
+        if kind == "variable":
             if node.value == "$":  # `$$` parses as the variable named "$"
                 _add_once(problems, "Reference to '$$' is not supported.")
             elif node.value == "states":
@@ -365,7 +341,7 @@ def _analyze(root: Any) -> _Analysis:
         states_fields = _ALL_STATES_FIELDS | fields if whole_states else frozenset(fields)
     for name in _top_level_references(root):
         _add_once(problems, f"Reference to '{name}' at the top level is not supported.")
-    free = names - local_names - BUILTIN_NAMES
+    free = free_variables(root) - BUILTIN_NAMES
     return _Analysis(names, free, states_fields, fields, problems)
 
 

@@ -150,8 +150,8 @@ class StateMachineRecord:
     tags: Mapping[str, str] = field(default_factory=dict)
 
     def describe(self) -> dict[str, Json]:
-        """DescribeStateMachine's response."""
-        return {
+        """DescribeStateMachine's response (``variableReferences`` only when some state reads a variable)."""
+        response: dict[str, Json] = {
             "stateMachineArn": self.arn,
             "name": self.name,
             "status": "ACTIVE",
@@ -162,8 +162,10 @@ class StateMachineRecord:
             "loggingConfiguration": self.logging.to_api(),
             "tracingConfiguration": {"enabled": False},
             "revisionId": self.revision_id,
-            "variableReferences": {k: list(v) for k, v in self.machine.variable_references.items()},
         }
+        if self.machine.variable_references:
+            response["variableReferences"] = {k: list(v) for k, v in self.machine.variable_references.items()}
+        return response
 
 
 @dataclass(slots=True)
