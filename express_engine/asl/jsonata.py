@@ -19,7 +19,6 @@ actually names (found in its parse tree) and runs the stored tree. AWS specifics
 from __future__ import annotations
 
 import copy
-import json
 import math
 import re
 import threading
@@ -31,6 +30,7 @@ from typing import Any
 from jsonata import Jsonata
 from jsonata.jexception import JException
 from jsonata.parser import Parser
+from jsonata.utils import Utils
 
 from .. import errors
 from ..jsonutil import Json, dumps
@@ -44,6 +44,7 @@ from .jsonata_functions import (
     EvaluationLimits,
     Runaway,
 )
+from .jsonata_js import JsFunctions, divide, js_number, js_string_literal
 from .jsonata_scope import children as _children
 from .jsonata_scope import free_variables
 from .jsonata_values import NULL, UnsupportedResult, json_type, to_json, to_jsonata
@@ -93,19 +94,6 @@ def _describe(exc: JException) -> tuple[str, bool]:
     return f"{code}: {_PLACEHOLDER.sub(substitute, template)}", True
 
 
-def _js_number(value: float | int) -> str:
-    if isinstance(value, int):
-        return str(value)
-    if value.is_integer() and abs(value) < 1e21:
-        return str(int(value))
-    text = repr(value)
-    if "e" in text:  # 1e-07 -> 1e-7, 1e+22 stays
-        mantissa, exponent = text.split("e")
-        sign = exponent[0] if exponent[0] in "+-" else "+"
-        text = f"{mantissa}e{sign}{exponent.lstrip('+-').lstrip('0') or '0'}"
-    return text
-
-
 def _js_stringify(value: Any) -> str:
     """``JSON.stringify`` as jsonata-js uses it to fill error messages (``undefined`` stays a word)."""
     if value is None:
@@ -115,11 +103,11 @@ def _js_stringify(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
-        return _js_number(value) if math.isfinite(value) else "null"
+        return js_number(value) if math.isfinite(value) else "null"
     if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
+        return js_string_literal(value)
     if isinstance(value, Mapping):
-        pairs = (f"{json.dumps(k, ensure_ascii=False)}:{_js_stringify(v)}"
+        pairs = (f"{js_string_literal(str(k))}:{_js_stringify(v)}"
                  for k, v in value.items() if _is_json_like(v))
         return "{" + ",".join(pairs) + "}"
     if isinstance(value, list):
@@ -153,10 +141,15 @@ class _AslJsonata(Jsonata):
         return super().evaluate_range_expression(lhs, rhs)
 
     def evaluate_string_concat(self, lhs: Any, rhs: Any) -> str:
-        result = super().evaluate_string_concat(lhs, rhs)
+        result = (JsFunctions.string(lhs, None) or "") + (JsFunctions.string(rhs, None) or "")
         if len(result) > self.limits.max_string_length:
             raise Runaway(MEMORY)
         return result
+
+    def evaluate_numeric_expression(self, lhs: Any, rhs: Any, op: Any) -> Any:
+        if op in ("/", "%") and Utils.is_numeric(lhs) and Utils.is_numeric(rhs):
+            return divide(float(lhs), float(rhs), op)  # JavaScript's, not Python's ZeroDivisionError
+        return super().evaluate_numeric_expression(lhs, rhs, op)
 
 
 class _Guard:

@@ -1,7 +1,8 @@
 """The functions ASL expressions can call, and the bounds of one evaluation.
 
 AWS adds ``$partition``, ``$range``, ``$hash``, ``$random``, ``$uuid`` and ``$parse`` to JSONata's
-built-ins and unbinds ``$eval`` (digest §11). Arguments arrive as jsonata-python passes them: undefined as
+built-ins and unbinds ``$eval`` (digest §11); built-ins jsonata-python gets wrong are rebound
+(:mod:`.jsonata_js`). Arguments arrive as jsonata-python passes them: undefined as
 None, JSON null as :data:`~express_engine.asl.jsonata_values.NULL`, an omitted argument not at all. Edge
 cases follow what third parties measured on AWS.
 """
@@ -20,6 +21,7 @@ from jsonata import Jsonata
 from jsonata.jexception import JException
 from jsonata.utils import Utils
 
+from . import jsonata_js
 from .jsonata_values import INT64_MAX, INT64_MIN, NULL, nulls_in
 
 # Runaway messages: AWS's (jsonata-js test harness wording, one space after each full stop) [3P, measured].
@@ -203,6 +205,7 @@ def _finite_float(text: str) -> float:
 
 def _frame_with_asl_functions() -> Jsonata.Frame:
     frame = Jsonata.Frame(Jsonata.static_frame)
+    jsonata_js.bind(frame)  # $string, $number, $power, ... as jsonata-js computes them
     for name, function in (("partition", _partition), ("range", _range), ("hash", _hash),
                            ("random", _random), ("uuid", _uuid), ("parse", _parse)):
         frame.bind(name, Jsonata.JLambda(function))

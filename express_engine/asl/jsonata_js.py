@@ -1,0 +1,255 @@
+"""JavaScript behaviour jsonata-python lacks: number text, ``$string``, and the built-ins that let Python errors out.
+
+AWS runs jsonata-js, so a number reads as JavaScript writes it (``1e20`` is ``100000000000000000000``, exponent
+form from ``1e21`` and below ``1e-6``) and ``$string`` rounds numbers to 15 significant digits. Where
+jsonata-python raises a bare Python error (``$number('x')``, ``1/0``, ``$power(-1, 0.5)``, ``$toMillis('bad')``,
+``$encodeUrlComponent`` of a lone surrogate) these functions throw jsonata-js's coded error instead (D3030,
+D1001, D3061, D3110, D3140), so causes read ``... threw an error during evaluation. D3030: ...``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import urllib.parse
+from decimal import Decimal
+from typing import Any
+
+from jsonata import Jsonata
+from jsonata.functions import Functions
+from jsonata.jexception import JException
+from jsonata.parser import Parser
+from jsonata.utils import Utils
+
+_NULL = Utils.NULL_VALUE
+
+
+def js_number(value: float | int) -> str:
+    """``Number.prototype.toString()``: shortest round-trip digits, exponent form below 1e-6 and from 1e21."""
+    if isinstance(value, int):
+        if abs(value) < 1 << 53:
+            return str(value)
+        value = float(value)  # JavaScript only has doubles
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    if value == 0:
+        return "0"
+    sign = "-" if value < 0 else ""
+    _, digit_tuple, exponent = Decimal(repr(abs(value))).as_tuple()
+    digits = "".join(map(str, digit_tuple)).rstrip("0")
+    assert isinstance(exponent, int)
+    point = len(digit_tuple) + exponent  # the decimal point sits after this many digits
+    k = len(digits)
+    if k <= point <= 21:
+        return sign + digits + "0" * (point - k)
+    if 0 < point <= 21:
+        return f"{sign}{digits[:point]}.{digits[point:]}"
+    if -6 < point <= 0:
+        return f"{sign}0.{'0' * -point}{digits}"
+    e = point - 1
+    mantissa = digits if k == 1 else f"{digits[0]}.{digits[1:]}"
+    return f"{sign}{mantissa}e{'+' if e >= 0 else '-'}{abs(e)}"
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def js_string_literal(text: str) -> str:
+    """``JSON.stringify`` of a string: non-ASCII kept, lone surrogates escaped (``"\\ud800"``)."""
+    quoted = json.dumps(text, ensure_ascii=False)
+    return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", quoted)
+
+
+def _is_function(value: Any) -> bool:
+    return isinstance(value, Jsonata.JFunctionCallable | Parser.Symbol)
+
+
+def _stringify(value: Any, indent: str, level: int) -> str | None:
+    """``JSON.stringify`` with jsonata-js's ``$string`` replacer; None where JavaScript has undefined."""
+    if value is None:
+        return None
+    if value is _NULL:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        if not math.isfinite(value):
+            return "null"
+        return js_number(float(format(value, ".14e")))  # Number(value.toPrecision(15))
+    if isinstance(value, str):
+        return js_string_literal(value)
+    if _is_function(value):
+        return '""'
+    inner = "\n" + indent * (level + 1) if indent else ""
+    close = "\n" + indent * level if indent else ""
+    if isinstance(value, list):
+        if not value:
+            return "[]"
+        items = [_stringify(item, indent, level + 1) or "null" for item in value]
+        return "[" + inner + ("," + inner).join(items) + close + "]"
+    if isinstance(value, dict):
+        colon = ": " if indent else ":"
+        pairs = []
+        for key, item in value.items():
+            text = _stringify(item, indent, level + 1)
+            if text is not None:
+                pairs.append(js_string_literal(str(key)) + colon + text)
+        if not pairs:
+            return "{}"
+        return "{" + inner + ("," + inner).join(pairs) + close + "}"
+    return "{}"  # a regex or other object: JSON.stringify sees no own enumerable properties
+
+
+class JsFunctions:
+    """Replacements bound over jsonata-python's built-ins of the same names (see :func:`bind`)."""
+
+    @staticmethod
+    def string(arg: Any, prettify: Any) -> str | None:
+        """``$string``: strings unchanged, functions empty, everything else JSON with 15-digit numbers."""
+        if isinstance(arg, Utils.JList) and arg.outer_wrapper:
+            arg = arg[0]
+        if arg is None:
+            return None
+        if isinstance(arg, str):
+            return arg
+        if _is_function(arg):
+            return ""
+        if isinstance(arg, int | float) and not isinstance(arg, bool) and not math.isfinite(arg):
+            raise JException("D3001", -1, arg)
+        return _stringify(arg, "  " if prettify is True else "", 0) or ""
+
+    @staticmethod
+    def number(arg: Any) -> int | float | None:
+        """``$number``: decimal strings (no blanks, ``0x``/``0o``/``0b`` prefixes), booleans, numbers."""
+        if arg is None:
+            return None
+        if arg is _NULL:
+            raise JException("T0410", -1, 1, "number")
+        if isinstance(arg, bool):
+            return 1 if arg else 0
+        if isinstance(arg, int | float):
+            return arg
+        if isinstance(arg, str):
+            if _DECIMAL.match(arg):
+                value = float(arg)
+                if math.isfinite(value):
+                    return value
+            elif _PREFIXED.match(arg):
+                return int(arg[2:], _RADIX[arg[1].lower()])
+        raise JException("D3030", -1, arg)
+
+    @staticmethod
+    def power(arg: Any, exp: Any) -> float | None:
+        """``$power``: a result JSON cannot hold (NaN, infinite) throws D3061."""
+        if arg is None:
+            return None
+        try:
+            result = math.pow(arg, exp)
+        except (ValueError, ZeroDivisionError, OverflowError):
+            result = math.nan
+        if not math.isfinite(result):
+            raise JException("D3061", -1, arg, exp)
+        return result
+
+    @staticmethod
+    def to_millis(timestamp: Any, picture: Any) -> int | None:
+        """``$toMillis``: without a picture, text that is not ISO 8601 throws D3110."""
+        if timestamp is None:
+            return None
+        if picture is None and not _ISO8601.match(timestamp):
+            raise JException("D3110", -1, timestamp)
+        try:
+            return Functions.datetime_to_millis(timestamp, picture)
+        except (ValueError, OverflowError):
+            if picture is None:
+                raise JException("D3110", -1, timestamp) from None
+            raise
+
+    @staticmethod
+    def encode_url_component(text: Any) -> str | None:
+        return _encode(text, "encodeUrlComponent", "~()*!.'")
+
+    @staticmethod
+    def encode_url(text: Any) -> str | None:
+        return _encode(text, "encodeUrl", "~@#$&()*!+=:;,.?/'")
+
+    @staticmethod
+    def decode_url_component(text: Any) -> str | None:
+        return _decode(text, "decodeUrlComponent", "")
+
+    @staticmethod
+    def decode_url(text: Any) -> str | None:
+        return _decode(text, "decodeUrl", ";/?:@&=+$,#")
+
+
+# jsonata-js 2.0: /^-?[0-9]+(\.[0-9]+)?([Ee][-+]?[0-9]+)?$/, then Number() of 0x/0o/0b literals
+_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?([Ee][-+]?[0-9]+)?\Z")
+_PREFIXED = re.compile(r"0(?:[xX][0-9A-Fa-f]+|[oO][0-7]+|[bB][01]+)\Z")
+_RADIX = {"x": 16, "o": 8, "b": 2}
+# jsonata-js datetime.js
+_ISO8601 = re.compile(r"\d{4}(-[01]\d)*(-[0-3]\d)*(T[0-2]\d:[0-5]\d:[0-5]\d)*(\.\d+)?([+-][0-2]\d:?[0-5]\d|Z)?\Z")
+
+
+def _encode(text: Any, name: str, safe: str) -> str | None:
+    """``encodeURIComponent`` / ``encodeURI``: a lone surrogate is a URIError, thrown as D3140."""
+    if text is None:
+        return None
+    try:
+        return urllib.parse.quote(text, safe=safe)
+    except UnicodeEncodeError:
+        raise JException("D3140", -1, name, text) from None
+
+
+def _decode(text: Any, name: str, reserved: str) -> str | None:
+    """``decodeURIComponent`` / ``decodeURI`` (which keeps escapes of ``reserved``); malformed input throws D3140."""
+    if text is None:
+        return None
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        if text[i] != "%":
+            out.append(text[i])
+            i += 1
+            continue
+        first = _escaped_byte(text, i, name)
+        length = 1 if first < 0x80 else 2 if 0xC0 <= first < 0xE0 else 3 if 0xE0 <= first < 0xF0 else \
+            4 if 0xF0 <= first < 0xF8 else 0
+        if length == 0:
+            raise JException("D3140", -1, name, text)
+        raw = bytes([first, *(_escaped_byte(text, i + 3 * n, name) for n in range(1, length))])
+        try:
+            char = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise JException("D3140", -1, name, text) from None
+        out.append(text[i:i + 3] if char in reserved else char)
+        i += 3 * length
+    return "".join(out)
+
+
+def _escaped_byte(text: str, i: int, name: str) -> int:
+    hex_digits = text[i + 1:i + 3]
+    if text[i:i + 1] != "%" or len(hex_digits) != 2 or not all(c in "0123456789abcdefABCDEF" for c in hex_digits):
+        raise JException("D3140", -1, name, text)
+    return int(hex_digits, 16)
+
+
+def divide(lhs: float, rhs: float, op: str) -> Any:
+    """``/`` and ``%`` as JavaScript computes them; a zero divisor (infinite or NaN result) throws D1001."""
+    if rhs == 0:
+        raise JException("D1001", -1, math.nan if lhs == 0 or op == "%" else math.copysign(math.inf, lhs))
+    return Utils.convert_number(lhs / rhs if op == "/" else math.fmod(lhs, rhs))
+
+
+_SIGNATURES = (("string", "<x-b?:s>", "string"), ("number", "<(nsb)-:n>", "number"), ("power", "<n-n:n>", "power"),
+               ("toMillis", "<s-s?:n>", "to_millis"), ("encodeUrlComponent", "<s-:s>", "encode_url_component"),
+               ("encodeUrl", "<s-:s>", "encode_url"), ("decodeUrlComponent", "<s-:s>", "decode_url_component"),
+               ("decodeUrl", "<s-:s>", "decode_url"))
+
+
+def bind(frame: Jsonata.Frame) -> None:
+    """Bind the JavaScript-faithful built-ins in ``frame``, over jsonata-python's own."""
+    for name, signature, method in _SIGNATURES:
+        frame.bind(name, Jsonata.function(name, signature, JsFunctions, method))
