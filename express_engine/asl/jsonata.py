@@ -27,6 +27,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import jsonata.jsonata as _jsonata_evaluator
 from jsonata import Jsonata
 from jsonata.jexception import JException
 from jsonata.parser import Parser
@@ -48,6 +49,10 @@ from .jsonata_js import JsFunctions, divide, js_number, js_string_literal
 from .jsonata_scope import children as _children
 from .jsonata_scope import free_variables
 from .jsonata_values import NULL, UnsupportedResult, json_type, to_json, to_jsonata
+
+# jsonata-python prints "Proc not found ..." on stdout before it raises T1006 (calling a non-function):
+# that line would corrupt the CLI's JSON output and stdout log sinks. Its other prints are debug-only.
+_jsonata_evaluator.print = lambda *args, **kwargs: None  # type: ignore[attr-defined]
 
 
 def is_expression(value: Json) -> bool:

@@ -108,3 +108,12 @@ def test_time_scale_must_be_a_finite_non_negative_number(scale):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "--time-scale: must be a finite number >= 0" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_calling_a_non_function_in_jsonata_prints_only_the_result(tmp_path):
+    # (jsonata-python prints a debug line on stdout for it: silenced, the output stays one JSON object)
+    path = tmp_path / "call.asl.json"
+    path.write_text(json.dumps({"QueryLanguage": "JSONata", "StartAt": "A", "States": {
+        "A": {"Type": "Pass", "Output": "{% $states.input.arr() %}", "End": True}}}))
+    code, out = cli("execute", str(path), "--input", '{"arr": [1]}')
+    assert code == 1 and out["error"] == "States.QueryEvaluationError" and "T1006" in out["cause"]
