@@ -20,9 +20,23 @@ from jsonata import Jsonata
 from jsonata.functions import Functions
 from jsonata.jexception import JException
 from jsonata.parser import Parser
+from jsonata.signature import Signature
 from jsonata.utils import Utils
 
 _NULL = Utils.NULL_VALUE
+
+
+def _signature_symbol(self: Signature, value: Any) -> str:
+    """A JSON null is type ``l`` when arguments are checked, as in jsonata-js.
+
+    jsonata-python typed it ``m`` (missing), so ``$each(null, f)`` reached the function and failed with a
+    Python error instead of T0410 (argument does not match the function signature).
+    """
+    return "l" if value is _NULL else _symbol_of(self, value)
+
+
+_symbol_of = Signature.get_symbol
+Signature.get_symbol = _signature_symbol  # type: ignore[method-assign]
 
 
 def js_number(value: float | int) -> str:

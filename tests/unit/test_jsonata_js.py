@@ -92,3 +92,16 @@ def test_failures_throw_jsonata_js_coded_errors(expression: str, tail: str) -> N
 ])
 def test_valid_arguments_still_work(expression: str, value: Json) -> None:
     assert ev(expression) == value
+
+
+@pytest.mark.parametrize("expression", ["$each(null, function($v, $k) {$k})", "$sift(null, function($v) {$v})",
+                                        "$toMillis(null)", "$length(null)"])
+def test_null_is_not_a_missing_argument(expression: str) -> None:
+    name = expression[1:expression.index("(")]
+    assert threw(expression) == f'. T0410: Argument 1 of function "{name}" does not match function signature'
+
+
+def test_null_still_passes_where_any_value_does() -> None:
+    assert ev("$string(null)") == "null"
+    assert ev("$exists(null)") is True
+    assert ev("$type(null)") == "null"
