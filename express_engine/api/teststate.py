@@ -86,10 +86,10 @@ def _invalid_definition(exc: DefinitionError) -> api.InvalidDefinition:
     return api.InvalidDefinition(exc.message, exc.diagnostics)
 
 
-def _check_definition(definition: dict[str, Any]) -> StateMachine:
+def _check_definition(definition: dict[str, Any], sm_type: str = "EXPRESS") -> StateMachine:
     """``definition`` compiled, or AWS's InvalidDefinition with every problem it has."""
     try:
-        return compile_definition(definition)
+        return compile_definition(definition, sm_type=sm_type)
     except DefinitionError as exc:
         raise _invalid_definition(exc) from None
 
@@ -163,7 +163,7 @@ class TestStateRunner:
             name = state_name if state_name is not None else parsed.get("StartAt")
             if not isinstance(states, dict) or not isinstance(name, str) or not isinstance(states.get(name), dict):
                 raise api.ValidationException(f"State '{name}' was not found in the state machine definition")
-            _check_definition(parsed)
+            _check_definition(parsed, "STANDARD")  # (TestState has no type: only what no workflow allows)
             state = states[name]
             query_language = parsed.get("QueryLanguage")
         else:

@@ -221,6 +221,10 @@ def test_test_state_checks_a_whole_definition(sfn: Any) -> None:
     with pytest.raises(ClientError) as exc:
         sfn.test_state(definition=whole, stateName="A")
     assert code_of(exc)[0] == "InvalidDefinition" and "/States/B/Type" in code_of(exc)[1]
+    # checked as any workflow, not as an EXPRESS one: another state may use what only STANDARD allows
+    standard = definition({"A": {"Type": "Pass", "Next": "B"}, "B": {
+        "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken", "End": True}})
+    assert sfn.test_state(definition=standard, stateName="A")["status"] == "SUCCEEDED"
 
 
 def test_test_state_request_members_are_checked(server: Any) -> None:
