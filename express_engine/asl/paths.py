@@ -173,15 +173,21 @@ class Path:
 _PARSER = ExtendedJsonPathParser()
 
 
-def _literal_backslashes(text: str) -> str:
-    """Rewrite ``text`` so that jsonpath-ng reads backslashes in quoted keys as AWS does.
+#: What ends a dot-notation name (outside quotes).
+_NAME_END = frozenset(".[]()'\" \t\r\n=<>!&|,")
 
-    AWS (Jayway) keeps a backslash inside a quoted bracket key as it is, escape and all:
-    ``$['a\\"b']`` names the key ``a\\"b``; the backslash only stops the next character from
-    closing the string. jsonpath-ng drops the backslash, so each ``\\c`` there becomes ``\\\\\\c``.
-    String literals inside filters (``?(...)``) are unescaped by Jayway too and are left alone.
+
+def _as_jayway_reads_it(text: str) -> str:
+    """Rewrite path ``text`` so that jsonpath-ng reads it as AWS (Jayway) does.
+
+    * A backslash inside a quoted bracket key stays as it is, escape and all: ``$['a\\"b']`` names the
+      key ``a\\"b``; the backslash only stops the next character from closing the string. jsonpath-ng
+      drops the backslash, so each ``\\c`` there becomes ``\\\\\\c``. String literals inside filters
+      (``?(...)``) are unescaped by Jayway too and are left alone.
+    * A dot-notation name may hold any character (``$.café``); jsonpath-ng's lexer takes only ASCII
+      ones, so such a name becomes ``['café']``.
     """
-    if "\\" not in text:
+    if "\\" not in text and text.isascii():
         return text
     out: list[str] = []
     quote = ""
@@ -202,36 +208,6 @@ def _literal_backslashes(text: str) -> str:
             depth += 1
         elif c == ")":
             depth -= 1
-        out.append(c)
-        i += 1
-    return "".join(out)
-
-
-#: What ends a dot-notation name (outside quotes).
-_NAME_END = frozenset(".[]()'\" \t\r\n=<>!&|,")
-
-
-def _bracketed_unicode_names(text: str) -> str:
-    """Rewrite dot-notation names with non-ASCII characters (``$.café``) as ``$['café']``.
-
-    Jayway (AWS) reads any character in a dot-notation name; jsonpath-ng's lexer only ASCII ones.
-    """
-    if text.isascii():
-        return text
-    out: list[str] = []
-    quote = ""
-    i = 0
-    while i < len(text):
-        c = text[i]
-        if quote:
-            if c == "\\":
-                out.append(text[i:i + 2])
-                i += 2
-                continue
-            if c == quote:
-                quote = ""
-        elif c in "'\"":
-            quote = c
         elif c == "." and text[i + 1:i + 2] != ".":
             j = i + 1
             while j < len(text) and text[j] not in _NAME_END:
@@ -250,7 +226,7 @@ def _bracketed_unicode_names(text: str) -> str:
 def _parse(text: str) -> Any:
     # One parser instance: building jsonpath-ng's ply tables costs ~17 ms per parser.
     try:
-        return _PARSER.parse(_literal_backslashes(_bracketed_unicode_names(text)))
+        return _PARSER.parse(_as_jayway_reads_it(text))
     except (JsonPathLexerError, JsonPathParserError, Exception) as exc:  # jsonpath-ng raises plain Exception too
         raise PathSyntaxError(f"invalid JSONPath {text!r}: {exc}") from None
 
