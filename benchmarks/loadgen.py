@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from express_engine.benchcli import main
+from express_engine.cli.bench import main
 
 if __name__ == "__main__":
     sys.exit(main())

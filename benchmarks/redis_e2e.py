@@ -46,9 +46,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from express_engine.bench.resources import steal_seconds
 from express_engine.gctune import settle_heap
+from express_engine.histogram import Histogram
 from express_engine.service import Client, Registry, WorkerOptions, connect
 from express_engine.service.process import ProcessSpec, run_worker_process
-from express_engine.service.stats import Histogram
 
 HERE = Path(__file__).resolve().parent
 WORKFLOWS = Path(os.environ.get("BENCH_WORKFLOWS", HERE.parent.parent / "shared" / "bench" / "workflows"))

@@ -33,7 +33,7 @@ import pytest
 
 from .jsonutil import Json, dumps, loads
 from .runtime.engine import Engine, StateMachineRecord
-from .runtime.mocks import MockConfig
+from .runtime.mocks import MockConfig, split_test_case
 from .runtime.tasks import Handler
 
 __all__ = ["ExecutionResult", "InProcessStepFunctions", "StepFunctionsServer"]
@@ -88,7 +88,7 @@ class InProcessStepFunctions:
             arn = machine
         else:
             arn = (await self.create(machine)).arn
-        arn, _, case = arn.partition("#")
+        arn, case = split_test_case(arn)
         response = await self.client.start_sync_execution(arn, dumps({} if input is None else input), name,
                                                           test_case=test_case or case or None)
         output = loads(response["output"]) if "output" in response else None

@@ -77,12 +77,12 @@ def _cumulative(counts: list[int]) -> list[tuple[str, float]]:
 
 def worker_histogram_buckets(raw: dict[int, int]) -> tuple[list[int], float]:
     """Per-bucket counts (over :data:`DURATION_BUCKETS` + Inf) and the approximate sum in seconds of a worker
-    latency histogram (``express_engine.service.stats.Histogram`` counts: log buckets in milliseconds).
+    latency histogram (``express_engine.histogram.Histogram`` counts: log buckets in milliseconds).
 
     A worker bucket goes to the first bound at or above its upper edge (never under-reporting a
     latency); the sum uses each bucket's geometric middle (within 1 %: the workers publish no sum).
     """
-    from ..service.stats import Histogram
+    from ..histogram import Histogram
 
     base = Histogram._BASE
     counts = [0] * (len(DURATION_BUCKETS) + 1)

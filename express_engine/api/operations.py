@@ -20,7 +20,7 @@ from .. import service_errors as api
 from ..errors import Diagnostic
 from ..jsonutil import MAX_PAYLOAD_BYTES, Json
 from ..runtime.engine import ENCRYPTION_TYPES, KMS_KEY_ID_LENGTH, KMS_REUSE_SECONDS, Engine, check_name
-from ..runtime.mocks import MockConfig
+from ..runtime.mocks import MockConfig, split_test_case
 from .arns import check_execution_arn, check_state_machine_arn, resource_type
 
 #: An operation answers with its response object, or with the response already serialised (JSON bytes).
@@ -462,7 +462,7 @@ class Operations:
             c.fail("traceHeader", trace_header, "Member must satisfy regular expression pattern: \\p{ASCII}*")
         c.done()
         assert arn is not None
-        arn, sep, test_case = arn.partition("#")
+        arn, test_case = split_test_case(arn)
         if len(arn) > 256:  # (the limit is the ARN's; a "#TestCase" suffix comes on top)
             c.fail("stateMachineArn", arn, "Member must have length less than or equal to 256")
             c.done()
@@ -472,15 +472,15 @@ class Operations:
             raise api.ValidationException(
                 "1 validation error detected: Value at 'input' failed to satisfy constraint: Member must have "
                 f"length less than or equal to {MAX_PAYLOAD_BYTES}")
-        if sep and self.mocks is None:
+        if test_case is not None and self.mocks is None:
             raise api.ValidationException(f"Test case '{test_case}' was asked for, but this server has no mock "
                                           "configuration (start it with --mock-config FILE or SFN_MOCK_CONFIG)")
-        if sep:
+        if test_case is not None:
             machine = arn.rsplit(":", 1)[-1]
             if not self.mocks.has_test_case(machine, test_case):
                 raise api.ValidationException(f"Test case '{test_case}' is not defined for state machine "
                                               f"'{machine}' in the mock configuration")
-        return arn, name, input_text, (test_case if sep else None)
+        return arn, name, input_text, test_case
 
     async def start_execution(self, body: dict[str, Any]) -> dict[str, Json]:
         """StartExecution: the asynchronous (at-least-once) Express start."""

@@ -25,7 +25,7 @@ from typing import Any
 import anyio
 
 from ..gctune import settle_heap
-from ..service.stats import Histogram
+from ..histogram import Histogram
 from .targets import Outcome, Target
 
 

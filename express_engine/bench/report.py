@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from ..service.stats import Histogram
+from ..histogram import Histogram
 from .loadgen import Plan, Recorder
 
 #: Percentiles reported (name -> percent).

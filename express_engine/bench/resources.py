@@ -123,7 +123,7 @@ class Usage:
 
 def worker_stats_delta(first: dict[str, Any] | None, last: dict[str, Any]) -> dict[str, Any]:
     """What a worker's published counters and latency histogram say about the benchmark window."""
-    from ..service.stats import Histogram
+    from ..histogram import Histogram
 
     first = first or {}
     out: dict[str, Any] = {}

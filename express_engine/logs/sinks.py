@@ -16,6 +16,8 @@ from typing import Any, BinaryIO, Protocol, runtime_checkable
 
 import anyio.to_thread
 
+from ..sink_spec import parse_sink_spec
+
 
 @runtime_checkable
 class Sink(Protocol):
@@ -143,18 +145,19 @@ class RedisStreamSink:
 
 def open_sink(spec: str, *, redis: Any = None, file_max_bytes: int = 100 * 1024 * 1024, file_backups: int = 5,
               stream_maxlen: int = 1_000_000) -> Sink:
-    """The sink a spec names: ``stdout``, ``stderr``, ``file:PATH`` or ``redis:STREAM``.
+    """The sink a spec names (:func:`~express_engine.sink_spec.parse_sink_spec`; ``none`` is not a sink).
 
     Raises ValueError for an unknown spec, or ``redis:`` without a Redis connection.
     """
-    if spec == "stdout":
+    parsed = parse_sink_spec(spec)
+    if parsed.kind == "stdout":
         return StreamSink(sys.stdout.buffer)
-    if spec == "stderr":
+    if parsed.kind == "stderr":
         return StreamSink(sys.stderr.buffer)
-    if spec.startswith("file:") and len(spec) > 5:
-        return FileSink(spec[5:], max_bytes=file_max_bytes, backups=file_backups)
-    if spec.startswith("redis:") and len(spec) > 6:
+    if parsed.kind == "file":
+        return FileSink(parsed.target, max_bytes=file_max_bytes, backups=file_backups)
+    if parsed.kind == "redis":
         if redis is None:
             raise ValueError(f"log sink {spec!r} needs a Redis connection")
-        return RedisStreamSink(redis, spec[6:], maxlen=stream_maxlen)
-    raise ValueError(f"unknown log sink {spec!r} (stdout, stderr, file:PATH, redis:STREAM)")
+        return RedisStreamSink(redis, parsed.target, maxlen=stream_maxlen)
+    raise ValueError(f"log sink {spec!r} writes nothing: there is no sink to open")

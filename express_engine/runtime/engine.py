@@ -29,6 +29,7 @@ from ..asl.model import StateMachine
 from ..asl.validate import validate_definition
 from ..errors import DefinitionError, Diagnostic
 from ..jsonutil import MAX_PAYLOAD_BYTES, Json, JsonError, dumpb, dumps, is_json, loads
+from ..sink_spec import parse_sink_spec
 from .execution import EventRecorder, Execution, Frame, Inspection, Sleep
 from .interpreter import graph_is_sync, run_graph, run_graph_sync
 from .tasks import Handler, HandlerRegistry
@@ -98,8 +99,8 @@ class LoggingConfiguration:
     level: str = "OFF"
     include_execution_data: bool = False
     destinations: tuple[Json, ...] = ()
-    #: Where events go in this engine: None (the engine's default handler), ``stdout``,
-    #: ``file:PATH`` or ``redis:STREAM``.
+    #: Where events go in this engine: None (the engine's default handler) or a sink spec
+    #: (:func:`express_engine.sink_spec.parse_sink_spec`).
     sink: str | None = None
 
     @classmethod
@@ -124,9 +125,11 @@ class LoggingConfiguration:
             raise api.InvalidLoggingConfiguration("Invalid Logging Configuration: destinations must be a list of "
                                                   "{\"cloudWatchLogsLogGroup\": {\"logGroupArn\": ARN}} objects")
         sink = raw.get("sink")
-        if sink is not None and not (sink in ("stdout", "none") or str(sink).startswith(("file:", "redis:"))):
-            raise api.InvalidLoggingConfiguration(f"Invalid Logging Configuration: unknown sink '{sink}' "
-                                                  "(stdout, file:PATH, redis:STREAM)")
+        if sink is not None:
+            try:
+                parse_sink_spec(sink)
+            except ValueError as exc:
+                raise api.InvalidLoggingConfiguration(f"Invalid Logging Configuration: {exc}") from None
         return cls(level, include, tuple(destinations), sink)
 
     def to_api(self) -> dict[str, Json]:

@@ -43,6 +43,7 @@ import orjson
 
 from .. import service_errors as api
 from ..runtime.engine import check_name, checked_input, new_uuid
+from ..runtime.mocks import split_test_case
 from .keys import RETRYABLE, Backoff, Keys
 from .registry import Registry
 
@@ -186,8 +187,8 @@ class Client:
                  *, sync: bool, timeout: float = 0.0) -> _Start:
         """Validate a start like AWS does and build its stream document."""
         # ``ARN#TestCase`` selects a mocked test case, as with Step Functions Local.
-        sm_arn, _, case = (state_machine_arn.partition("#") if isinstance(state_machine_arn, str)
-                           else (state_machine_arn, "", ""))
+        sm_arn, case = (split_test_case(state_machine_arn) if isinstance(state_machine_arn, str)
+                        else (state_machine_arn, None))
         sm_arn, prefix = (isinstance(sm_arn, str) and self._arns.get(sm_arn)) or self._arn_prefixes(sm_arn)
         data = checked_input(input)
         if name is None:

@@ -67,7 +67,7 @@ def load_mock_config(path: str | None) -> Any:
 
 def run_worker_process(spec: ProcessSpec, *, own_group: bool = False) -> int:
     """Run one worker in this process until it is stopped by a signal; returns the exit status."""
-    from ..cli import run_async
+    from ..eventloop import run_async
 
     if own_group:
         os.setpgid(0, 0)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from express_engine.service.stats import Histogram
+from express_engine.histogram import Histogram
 
 
 def test_percentiles_are_within_the_bucket_precision() -> None:
