@@ -6,7 +6,7 @@ that never suspends is run inline, one job after the other: nothing could interl
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -16,10 +16,23 @@ from ..asl import model as m
 from ..asl.jsonata import JsonataTemplate, unexpected_type_error
 from ..asl.paths import Path, PathNotFound, VariableNotFound
 from ..jsonutil import Json, dumps
-from . import interpreter  # run_graph / run_graph_sync; imported as a module because it imports us
 from .dataflow import apply_input_path
 from .execution import Execution, Frame, StateEnv
 from .steps import Step, attempt_and_finish, entered, render, states_binding
+
+GraphRunner = Callable[[Execution, m.Graph, Json, Frame], Awaitable[Json]]
+SyncGraphRunner = Callable[[Execution, m.Graph, Json, Frame], Json]
+
+# The interpreter's graph runners, handed over by :func:`use_graph_runners` when it is imported: branches and
+# iterations are sub-graphs, and the interpreter (which dispatches to the steps here) sits above this module.
+_run_graph: GraphRunner
+_run_graph_sync: SyncGraphRunner
+
+
+def use_graph_runners(run_graph: GraphRunner, run_graph_sync: SyncGraphRunner) -> None:
+    """Set the functions that run a branch's or an iteration's graph (the interpreter's)."""
+    global _run_graph, _run_graph_sync
+    _run_graph, _run_graph_sync = run_graph, run_graph_sync
 
 # -- Parallel and Map -------------------------------------------------------------------------------
 
@@ -98,13 +111,13 @@ async def _run_all(ex: Execution, jobs: list[tuple[m.Graph, Json, Frame]],
     results: list[Json] = [None] * len(jobs)
     failure: list[errors.StatesError] = []
 
-    if all(interpreter.graph_is_sync(g) for g, _, _ in jobs):
+    if all(g.sync for g, _, _ in jobs):
         # No job can suspend, so running them one after another is indistinguishable from concurrency.
         for i, (graph, value, frame) in enumerate(jobs):
             if on_start:
                 on_start(i, frame)
             try:
-                results[i] = interpreter.run_graph_sync(ex, graph, value, frame)
+                results[i] = _run_graph_sync(ex, graph, value, frame)
             except errors.StatesError as err:
                 try:
                     tolerated = on_error is not None and on_error(i, err)
@@ -135,7 +148,7 @@ async def _run_all(ex: Execution, jobs: list[tuple[m.Graph, Json, Frame]],
                 on_start(i, frame)
             running[i] = frame
             try:
-                results[i] = await interpreter.run_graph(ex, graph, value, frame)
+                results[i] = await _run_graph(ex, graph, value, frame)
             except errors.StatesError as err:
                 del running[i]
                 try:

@@ -21,7 +21,9 @@ from ..asl.timestamps import parse_timestamp
 from ..jsonutil import Json, dumps
 from .dataflow import apply_input_path, apply_result_path, result_path_size_bound
 from .execution import Execution, Frame, StateEnv
+from .fanout import step_map, step_parallel, use_graph_runners
 from .steps import Step, entered, finish, locate, render, states_binding, timed_out
+from .task_state import step_task
 
 #: Sync transitions between deadline checks / event-loop checkpoints.
 _CHECK_EVERY = 128
@@ -278,13 +280,11 @@ async def step_wait(ex: Execution, st: m.Wait, raw: Json, frame: Frame) -> Step:
     return st.next, out
 
 
-# Imported last: the Task and fan-out steps call back into run_graph.
-from .fanout import step_map, step_parallel  # noqa: E402
-from .task_state import step_task  # noqa: E402
-
 ASYNC_STEPS: dict[type, Callable[[Execution, Any, Json, Frame], Any]] = {
     m.Task: step_task,
     m.Wait: step_wait,
     m.Parallel: step_parallel,
     m.Map: step_map,
 }
+
+use_graph_runners(run_graph, run_graph_sync)
