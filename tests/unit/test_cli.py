@@ -117,3 +117,14 @@ def test_calling_a_non_function_in_jsonata_prints_only_the_result(tmp_path):
         "A": {"Type": "Pass", "Output": "{% $states.input.arr() %}", "End": True}}}))
     code, out = cli("execute", str(path), "--input", '{"arr": [1]}')
     assert code == 1 and out["error"] == "States.QueryEvaluationError" and "T1006" in out["cause"]
+
+
+def test_a_missing_dependency_is_named_not_a_vanished_command():
+    # Before the cli package, an ImportError in a command module dropped its commands: `serve` then answered
+    # only "invalid choice: 'serve'". Block a dependency the API commands import and the CLI must say so.
+    code = ("import sys; sys.modules['prometheus_client'] = None\n"
+            "from express_engine.cli import main\nsys.exit(main(['serve', '--help']))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "invalid choice" not in proc.stderr and "Traceback" not in proc.stderr
+    assert "cannot load a required module" in proc.stderr and "prometheus_client" in proc.stderr

@@ -18,11 +18,11 @@ from typing import Any
 import anyio
 
 from .. import service_errors as api
-from ..cli import EXIT_FAILED, EXIT_INVALID, EXIT_OK, emit, read_text_file, run_async, time_scale
 from ..gctune import settle_heap
-from .keys import RETRYABLE, connect
-from .process import ProcessSpec, setup_logging, supervise, supervise_until_signal
-from .worker import WorkerOptions
+from ..service.keys import RETRYABLE, connect
+from ..service.process import ProcessSpec, setup_logging, supervise, supervise_until_signal
+from ..service.worker import WorkerOptions
+from .common import EXIT_FAILED, EXIT_INVALID, EXIT_OK, emit, read_text_file, run_async, sink_spec, time_scale
 
 log = logging.getLogger("express_engine.serve")
 
@@ -60,7 +60,7 @@ def _request(fn: Callable[..., Any], args: argparse.Namespace) -> int:
 
 
 async def _create(redis: Any, args: argparse.Namespace) -> int:
-    from .registry import Registry
+    from ..service.registry import Registry
 
     registry = Registry(redis, namespace=args.namespace)
     definition = read_text_file(args.definition, "definition file")
@@ -89,7 +89,7 @@ def _input(args: argparse.Namespace) -> str | None:
 
 
 async def _start(redis: Any, args: argparse.Namespace) -> int:
-    from .client import Client
+    from ..service.client import Client
 
     client = Client(redis, namespace=args.namespace)
     emit(await client.start_execution(args.state_machine, _input(args), args.name, test_case=args.test_case))
@@ -97,7 +97,7 @@ async def _start(redis: Any, args: argparse.Namespace) -> int:
 
 
 async def _start_sync(redis: Any, args: argparse.Namespace) -> int:
-    from .client import Client
+    from ..service.client import Client
 
     client = Client(redis, namespace=args.namespace)
     response = await client.start_sync_execution(args.state_machine, _input(args), args.name,
@@ -120,7 +120,7 @@ def _spec(args: argparse.Namespace, redis_url: str) -> ProcessSpec:
 
 
 def _check_worker_args(args: argparse.Namespace) -> int | None:
-    from .process import load_handlers, load_mock_config
+    from ..service.process import load_handlers, load_mock_config
 
     try:
         load_handlers(args.handler or ())
@@ -134,7 +134,7 @@ def _check_worker_args(args: argparse.Namespace) -> int | None:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     """``worker``: run P worker processes (P = 1 runs in this process)."""
-    from .process import run_worker_process
+    from ..service.process import run_worker_process
 
     bad = _check_worker_args(args)
     if bad is not None:
@@ -150,7 +150,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """``serve``: (embedded Redis unless --redis-url) + worker processes + the HTTP API when available."""
-    from .embedded import default_data_dir, start_embedded
+    from ..service.embedded import default_data_dir, start_embedded
 
     bad = _check_worker_args(args)
     if bad is not None:
@@ -189,9 +189,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 async def _serve(args: argparse.Namespace, spec: ProcessSpec) -> None:
-    from .client import Client
-    from .process import Stop
-    from .registry import Registry
+    from ..service.client import Client
+    from ..service.process import Stop
+    from ..service.registry import Registry
 
     processes = args.processes or os.cpu_count() or 1
     redis = connect(spec.redis_url)
@@ -218,7 +218,7 @@ async def _serve(args: argparse.Namespace, spec: ProcessSpec) -> None:
 async def _http(serve_http: Callable[..., Any], registry: Any, client: Any, redis: Any, spec: ProcessSpec,
                 args: argparse.Namespace) -> None:
     from ..integrations import install
-    from .process import load_handlers, load_mock_config
+    from ..service.process import load_handlers, load_mock_config
 
     handlers = load_handlers(spec.handlers)
     host, port = args.host, args.port
@@ -256,7 +256,7 @@ def _worker_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--handler", action="append", metavar="NAME=module:function",
                    help="serve Lambda function NAME (or a resource ARN) with a Python callable; repeatable")
     p.add_argument("--mock-config", default=None, help="MockConfigFile.json (default: $SFN_MOCK_CONFIG)")
-    p.add_argument("--log-sink", default="stdout",
+    p.add_argument("--log-sink", default="stdout", type=sink_spec,
                    help="log sink of machines that name none: stdout, stderr, file:PATH, redis:STREAM, none")
     p.add_argument("--log-buffer", type=int, default=50_000, help="log events buffered per sink (default 50000)")
     p.add_argument("--log-policy", choices=("block", "drop"), default="block",
@@ -283,7 +283,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--role-arn", default=None)
     p.add_argument("--log-level", choices=("ALL", "ERROR", "FATAL", "OFF"), default="OFF")
     p.add_argument("--include-execution-data", action="store_true")
-    p.add_argument("--log-sink", default=None, help="stdout, file:PATH or redis:STREAM (default: the worker's)")
+    p.add_argument("--log-sink", default=None, type=sink_spec,
+                   help="stdout, stderr, file:PATH, redis:STREAM or none (default: the worker's)")
     p.add_argument("--update", action="store_true", help="update the machine if it exists with other content")
     p.set_defaults(func=lambda a: _request(_create, a))
 

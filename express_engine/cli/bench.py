@@ -17,7 +17,7 @@ import os
 import sys
 from typing import Any
 
-from .cli import EXIT_OK, emit, read_text_file, run_async, time_scale, usage_error
+from .common import EXIT_OK, emit, read_text_file, run_async, time_scale, usage_error
 
 _DESCRIPTION = """\
 Load an engine with one workflow; print a JSON summary, write a JSON report and a PNG plot.
@@ -73,7 +73,7 @@ def _check(args: argparse.Namespace) -> str | None:
 
 
 def _target(args: argparse.Namespace, input_text: str) -> Any:
-    from .bench.targets import HttpTarget, InProcessTarget, RedisTarget
+    from ..bench.targets import HttpTarget, InProcessTarget, RedisTarget
 
     definition = read_text_file(args.definition, "definition file") if args.definition is not None else None
     sync = not args.async_
@@ -104,10 +104,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
             return usage_error("--plot needs matplotlib: pip install 'express_engine[bench]'")
     if args.handler and args.target != "inprocess":
         return usage_error("--handler serves Lambda functions in process: give the workers --handler instead")
-    from .bench.loadgen import Plan
-    from .bench.report import plot_report, summary, write_report
-    from .bench.run import run_bench
-    from .bench.targets import TargetError
+    from ..bench.loadgen import Plan
+    from ..bench.report import plot_report, summary, write_report
+    from ..bench.run import run_bench
+    from ..bench.targets import TargetError
 
     input_text = _input_text(args)
     duration = args.duration if args.duration is not None or args.count is not None else 10.0
@@ -188,7 +188,7 @@ def register(subparsers: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m express_engine.benchcli`` / ``benchmarks/loadgen.py``: the bench command alone."""
+    """``benchmarks/loadgen.py``: the bench command alone."""
     parser = argparse.ArgumentParser(prog="express-engine-bench")
     sub = parser.add_subparsers(dest="command", required=True)
     register(sub)

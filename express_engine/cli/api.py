@@ -16,22 +16,22 @@ import argparse
 import os
 from typing import Any
 
-from ..cli import EXIT_OK, emit, run_async, time_scale, usage_error
+from ..api.auth import credentials_from_env, parse_credentials
+from ..api.server import DEFAULT_MAX_BODY, DEFAULT_PORT, is_loopback
 from ..gctune import settle_heap
-from .auth import credentials_from_env, parse_credentials
-from .server import DEFAULT_MAX_BODY, DEFAULT_PORT, is_loopback
+from .common import EXIT_OK, emit, run_async, time_scale, usage_error
 
 #: Exit status when the server cannot start (port taken, Redis unreachable).
 EXIT_UNAVAILABLE = 3
 
 
 async def _run(args: argparse.Namespace, auth: dict[str, str] | None, mocks: Any, handlers: Any) -> None:
+    from ..api.server import serve_http
     from ..integrations import install
-    from .server import serve_http
 
     if args.local:
+        from ..api.local import local_backend
         from ..runtime.engine import Engine
-        from .local import local_backend
 
         engine = Engine(handlers=handlers, time_scale=args.time_scale)
         async with local_backend(engine, mocks=mocks) as (registry, client):
