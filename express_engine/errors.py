@@ -17,6 +17,8 @@ class StatesError(Exception):
     name: ClassVar[str] = "States.TaskFailed"
     #: ``States.ALL`` / ``States.TaskFailed`` wildcards match this error.
     caught_by_all: ClassVar[bool] = True
+    #: Set once the interpreter prefixed ``cause`` with the state it occurred in.
+    located: bool = False
 
     def __init__(self, cause: str | None = None) -> None:
         super().__init__(cause or "")

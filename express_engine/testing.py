@@ -26,15 +26,18 @@ import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import anyio
 import pytest
 
 from .jsonutil import Json, dumps, loads
 from .runtime.engine import Engine, StateMachineRecord
+from .runtime.interfaces import StartClient, StateMachineRegistry
 from .runtime.mocks import MockConfig, split_test_case
 from .runtime.tasks import Handler
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 __all__ = ["ExecutionResult", "InProcessStepFunctions", "StepFunctionsServer"]
 
@@ -58,7 +61,7 @@ class ExecutionResult:
 class InProcessStepFunctions:
     """An in-process engine with its registry and client: the ``sfn`` fixture."""
 
-    def __init__(self, engine: Engine, registry: Any, client: Any) -> None:
+    def __init__(self, engine: Engine, registry: StateMachineRegistry, client: StartClient) -> None:
         self.engine = engine
         self.registry = registry
         self.client = client
@@ -214,9 +217,13 @@ try:
     import pytest_asyncio
 
     # Same event loop as the (function-scoped, by default) test that uses it.
-    _async_fixture: Any = pytest_asyncio.fixture(loop_scope="function")
+    _fixture: Any = pytest_asyncio.fixture(loop_scope="function")
 except ImportError:  # pragma: no cover - plain pytest: async tests need another plugin anyway
-    _async_fixture = pytest.fixture
+    _fixture = pytest.fixture
+
+
+def _async_fixture(fn: _F) -> _F:
+    return cast(_F, _fixture(fn))
 
 
 @_async_fixture
@@ -237,7 +244,8 @@ async def sfn(request: pytest.FixtureRequest) -> AsyncIterator[InProcessStepFunc
 
     holder = asyncio.create_task(hold())
     try:
-        await asyncio.wait([ready, holder], return_when=asyncio.FIRST_COMPLETED)
+        waiting: list[asyncio.Future[Any]] = [ready, holder]
+        await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
         if not ready.done():
             holder.result()  # raises the setup error
         yield ready.result()

@@ -10,7 +10,7 @@ HTTP API, the pytest plugin and the benchmarks can run without Redis::
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any
@@ -75,7 +75,7 @@ class LocalRegistry:
         record = self._get(arn)
         self.engine.put_record(replace(record, tags={**record.tags, **tags}))
 
-    async def untag(self, arn: str, keys: list[str]) -> None:
+    async def untag(self, arn: str, keys: Sequence[str]) -> None:
         """Remove tags by key (absent keys are ignored)."""
         record = self._get(arn)
         drop = set(keys)

@@ -175,7 +175,7 @@ class ApiMetrics:
             families += self._local_execution_families()
         else:
             families += await self._cluster_families()
-        return generate_latest(_Families(families))  # type: ignore[arg-type]
+        return generate_latest(_Families(families))
 
     def _process_families(self) -> Iterator[Metric]:
         requests = CounterMetricFamily(_PREFIX + "api_requests", "API requests answered by this process.",
@@ -197,8 +197,8 @@ class ApiMetrics:
         yield started
         sync = CounterMetricFamily(_PREFIX + "api_sync_executions", "Sync executions this process answered, by "
                                    "final status.", labels=["status"])
-        for status, n in sorted(self.sync_status.items()):
-            sync.add_metric([status], n)
+        for final, n in sorted(self.sync_status.items()):
+            sync.add_metric([final], n)
         yield sync
 
     def _local_execution_families(self) -> list[Metric]:

@@ -20,6 +20,7 @@ from .. import service_errors as api
 from ..errors import Diagnostic
 from ..jsonutil import MAX_PAYLOAD_BYTES, Json
 from ..runtime.engine import ENCRYPTION_TYPES, KMS_KEY_ID_LENGTH, KMS_REUSE_SECONDS, Engine, check_name
+from ..runtime.interfaces import StartClient, StateMachineRegistry
 from ..runtime.mocks import MockConfig, split_test_case
 from .arns import check_execution_arn, check_state_machine_arn, resource_type
 
@@ -233,7 +234,7 @@ def check_role_arn(role_arn: str | None) -> None:
         raise api.InvalidArn(f"Invalid Role Arn: '{role_arn}'")
 
 
-def _tracing(c: Checker) -> dict[str, Any] | None:
+def _tracing(c: Checker) -> Mapping[str, Any] | None:
     """The ``tracingConfiguration`` member, its member types and limits checked (values: by the engine)."""
     tracing = c.structure("tracingConfiguration")
     if tracing is None:
@@ -242,7 +243,7 @@ def _tracing(c: Checker) -> dict[str, Any] | None:
     return tracing.body
 
 
-def _encryption(c: Checker) -> dict[str, Any] | None:
+def _encryption(c: Checker) -> Mapping[str, Any] | None:
     """The ``encryptionConfiguration`` member, its member types and limits checked (kmsKeyId required with a
     customer managed key: by the engine, as InvalidEncryptionConfiguration)."""
     encryption = c.structure("encryptionConfiguration")
@@ -298,13 +299,13 @@ def _check_logging(raw: Mapping[str, Any]) -> None:
 
 
 class Operations:
-    """Every operation of the API, bound to a Registry and a Client (service-layer interfaces).
+    """Every operation of the API, bound to a state-machine registry and a start client.
 
     ``test_state`` runs the TestState operation (see :mod:`express_engine.api.teststate`); ``mocks``
     is the MockConfig used to reject an unknown ``#TestCase`` before it reaches a worker.
     """
 
-    def __init__(self, registry: Any, client: Any, *, mocks: MockConfig | None = None,
+    def __init__(self, registry: StateMachineRegistry, client: StartClient, *, mocks: MockConfig | None = None,
                  test_state: Callable[[dict[str, Any]], Awaitable[dict[str, Json]]] | None = None) -> None:
         self.registry = registry
         self.client = client
@@ -472,10 +473,10 @@ class Operations:
             raise api.ValidationException(
                 "1 validation error detected: Value at 'input' failed to satisfy constraint: Member must have "
                 f"length less than or equal to {MAX_PAYLOAD_BYTES}")
-        if test_case is not None and self.mocks is None:
-            raise api.ValidationException(f"Test case '{test_case}' was asked for, but this server has no mock "
-                                          "configuration (start it with --mock-config FILE or SFN_MOCK_CONFIG)")
         if test_case is not None:
+            if self.mocks is None:
+                raise api.ValidationException(f"Test case '{test_case}' was asked for, but this server has no mock "
+                                              "configuration (start it with --mock-config FILE or SFN_MOCK_CONFIG)")
             machine = arn.rsplit(":", 1)[-1]
             if not self.mocks.has_test_case(machine, test_case):
                 raise api.ValidationException(f"Test case '{test_case}' is not defined for state machine "

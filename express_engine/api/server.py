@@ -26,6 +26,7 @@ from anyio.abc import TaskStatus
 
 from .. import service_errors as api
 from ..runtime.engine import new_uuid
+from ..runtime.interfaces import StartClient, StateMachineRegistry
 from ..runtime.mocks import MockConfig
 from ..runtime.tasks import HandlerRegistry
 from .auth import SigV4Verifier, credentials_from_env
@@ -228,11 +229,12 @@ async def _respond(send: Send, status: int, payload: bytes, request_id: str,
     await send({"type": "http.response.body", "body": payload})
 
 
-def create_app(registry: Any, client: Any, *, auth: Mapping[str, str] | SigV4Verifier | None = None,
-               max_body: int = DEFAULT_MAX_BODY, mocks: MockConfig | None = None,
+def create_app(registry: StateMachineRegistry, client: StartClient, *,
+               auth: Mapping[str, str] | SigV4Verifier | None = None, max_body: int = DEFAULT_MAX_BODY,
+               mocks: MockConfig | None = None,
                handlers: HandlerRegistry | None = None, test_state: bool = True,
                metrics: bool | ApiMetrics = True) -> ApiApp:
-    """The ASGI app over a Registry and a Client (the service-layer interfaces).
+    """The ASGI app over a state-machine registry and a start client.
 
     ``auth`` is ``{access_key_id: secret}`` (or a verifier) to require SigV4; ``handlers`` serve the
     Task resources TestState invokes when no mock is given. ``metrics`` serves ``GET /metrics``
@@ -296,8 +298,9 @@ def _protocol_class() -> type[asyncio.Protocol]:
     return CoalescingHttpToolsProtocol
 
 
-async def serve_http(registry: Any, client: Any, *, host: str = "127.0.0.1", port: int = DEFAULT_PORT,
-                     auth: Mapping[str, str] | SigV4Verifier | None = None, max_body: int = DEFAULT_MAX_BODY,
+async def serve_http(registry: StateMachineRegistry, client: StartClient, *, host: str = "127.0.0.1",
+                     port: int = DEFAULT_PORT, auth: Mapping[str, str] | SigV4Verifier | None = None,
+                     max_body: int = DEFAULT_MAX_BODY,
                      mocks: MockConfig | None = None, handlers: HandlerRegistry | None = None,
                      allow_anonymous: bool = False, log_level: str = "warning",
                      metrics: bool | ApiMetrics = True,

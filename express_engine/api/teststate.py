@@ -140,7 +140,7 @@ def _checked_context(context: Json, state: dict[str, Any], kind: Any, *, mocked:
         # passing here and refused by AWS would surprise more.
         raise api.ValidationException("A context may only be specified if a mock is specified in the same request.")
 
-    def invalid(problem: str) -> api.ValidationException:
+    def invalid(problem: str) -> api.ServiceError:
         return api.ValidationException(f"Invalid Context object provided: {problem}")
 
     if not isinstance(context, dict):
@@ -273,7 +273,9 @@ class TestStateRunner:
             machine["States"][name] = self._mockable(machine["States"][name], kind)
             answer = self._mock_response(state, kind, mock)
             # (a mocked resource needs no handler: Engine.run checks handlers only for unmocked executions)
-            state_mock = _StateMock(name, _selecting_items(tested, answer) if selects_items else answer)
+            if selects_items and isinstance(tested, Map):
+                answer = _selecting_items(tested, answer)
+            state_mock = _StateMock(name, answer)
         record = self.engine.build_record("TestState", _check_definition(machine), role_arn=role_arn or "",
                                      logging_configuration=LoggingConfiguration("ALL", True))
         inspection = Inspection(name)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 from ..errors import DefinitionError, Diagnostic
 from ..jsonutil import Json
@@ -322,7 +322,7 @@ class _Compiler:
             return None
         text = body[key]
         if text is None:
-            return m.NULL
+            return cast(Path, m.NULL)
         try:
             path = compile_path(text)
         except PathSyntaxError as exc:
@@ -342,7 +342,7 @@ class _Compiler:
             return None
         text = body["ResultPath"]
         if text is None:
-            return m.NULL
+            return cast(ReferencePath, m.NULL)
         try:
             ref = compile_reference_path(text)
         except PathSyntaxError:

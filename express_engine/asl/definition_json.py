@@ -40,7 +40,7 @@ _ORJSON_POS_RE = re.compile(r":? line \d+ column \d+ \(char (\d+)\)$")
 _JACKSON_MAX_TOKEN = 256
 
 
-def parse_definition(text: str) -> tuple[dict | None, list[Diagnostic]]:
+def parse_definition(text: str) -> tuple[dict[str, Any] | None, list[Diagnostic]]:
     """Parse definition text into a dict, or return the diagnostics AWS gives for it.
 
     Blank text and JSON that is not an object are ``SCHEMA_VALIDATION_FAILED`` ("Definition must be

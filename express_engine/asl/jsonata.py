@@ -49,6 +49,7 @@ from .jsonata_js import JsFunctions, divide, js_number, js_string_literal
 from .jsonata_scope import children as _children
 from .jsonata_scope import free_variables
 from .jsonata_values import NULL, UnsupportedResult, json_type, to_json, to_jsonata
+from .model import JsonataExpr
 
 # jsonata-python prints "Proc not found ..." on stdout before it raises T1006 (calling a non-function):
 # that line would corrupt the CLI's JSON output and stdout log sinks. Its other prints are debug-only.
@@ -562,7 +563,7 @@ def compile_template(node: Json, field: str, location: str, *,
     return JsonataTemplate(False, field, whole, variables, fields, fn)
 
 
-def unexpected_type_error(template: JsonataTemplate, expected: str,
+def unexpected_type_error(template: JsonataExpr, expected: str,
                           value: Json) -> errors.QueryEvaluationError:
     """AWS's error for a result of the wrong JSON type (``Items`` not an array, a non-boolean Condition)."""
     detail = (f"returned an unexpected result type. Expected '{expected}', but was '{json_type(value)}' "
@@ -572,7 +573,7 @@ def unexpected_type_error(template: JsonataTemplate, expected: str,
     return errors.QueryEvaluationError(f"{_field_sentence(template.expression, template.field)} {detail}")
 
 
-def evaluate_condition(template: JsonataTemplate, states: Mapping[str, Json],
+def evaluate_condition(template: JsonataExpr, states: Mapping[str, Json],
                        variables: Mapping[str, Json]) -> bool:
     """A Choice rule's ``Condition``: the template's value, which must be a boolean.
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from ..jsonutil import Json
 from .paths import Env, Path, ReferencePath
@@ -22,14 +22,27 @@ NULL: Any = type("NullField", (), {"__repr__": lambda self: "NULL", "__slots__":
 Evaluator = Callable[[Json, Env], Json]
 
 
-class JsonataExpr:
-    """Protocol-like base for compiled JSONata templates (see :mod:`express_engine.asl.jsonata`)."""
+class JsonataExpr(Protocol):
+    """A compiled JSONata template (:class:`express_engine.asl.jsonata.JsonataTemplate`)."""
 
-    is_constant: bool
-    states_fields: frozenset[str]
+    @property
+    def is_constant(self) -> bool:
+        """True when the value holds no expression."""
 
-    def evaluate(self, states: dict[str, Json], variables: Mapping[str, Json]) -> Json:  # pragma: no cover
-        raise NotImplementedError
+    @property
+    def field(self) -> str:
+        """The ASL field the template came from (for error texts)."""
+
+    @property
+    def expression(self) -> str | None:
+        """The JSONata text when the whole value is one expression."""
+
+    @property
+    def states_fields(self) -> frozenset[str]:
+        """The ``$states`` fields the template reads."""
+
+    def evaluate(self, states: Mapping[str, Json], variables: Mapping[str, Json]) -> Json:
+        """The value for one state."""
 
 
 @dataclass(frozen=True, slots=True)

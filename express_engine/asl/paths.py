@@ -17,7 +17,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 from jsonpath_ng import jsonpath as jp
 from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
@@ -28,8 +28,20 @@ from ..jsonutil import Json
 _VARIABLE_RE = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)(.*)$", re.S)
 
 
-class Env:
+class Env(Protocol):
     """What a compiled expression may read besides its main value: context object and variables."""
+
+    @property
+    def context(self) -> Mapping[str, Json]:
+        """The context object (``$$``)."""
+
+    @property
+    def variables(self) -> Mapping[str, Json]:
+        """The workflow variables in scope."""
+
+
+class StaticEnv:
+    """An :class:`Env` over a given context object and variables."""
 
     __slots__ = ("context", "variables")
 
@@ -146,9 +158,10 @@ class Path:
             value = env.context if env is not None else {}
         elif self.root == "variable":
             variables = env.variables if env is not None else {}
-            if self.variable not in variables:
-                raise VariableNotFound(self.variable or "")
-            value = variables[self.variable]
+            name = self.variable or ""
+            if name not in variables:
+                raise VariableNotFound(name)
+            value = variables[name]
         if self.steps is not None:
             found = _walk(value, self.steps)
             if found is _MISSING:

@@ -46,12 +46,12 @@ async def _run(args: argparse.Namespace, auth: dict[str, str] | None, mocks: Any
 
     redis = connect(args.redis_url)
     try:
-        registry = Registry(redis, namespace=args.namespace)
-        client = Client(redis, namespace=args.namespace, registry=registry)
+        redis_registry = Registry(redis, namespace=args.namespace)
+        redis_client = Client(redis, namespace=args.namespace, registry=redis_registry)
         # TestState runs in this process: it gets the integrations (http:invoke, nested starts, streams).
-        async with install(handlers, client=client, redis=redis):
+        async with install(handlers, client=redis_client, redis=redis):
             settle_heap()
-            await serve_http(registry, client, host=args.host, port=args.port, auth=auth, mocks=mocks,
+            await serve_http(redis_registry, redis_client, host=args.host, port=args.port, auth=auth, mocks=mocks,
                              handlers=handlers, max_body=args.max_body, allow_anonymous=args.allow_anonymous,
                              metrics=not args.no_metrics)
     finally:

@@ -19,6 +19,7 @@ import anyio
 
 from .. import service_errors as api
 from ..gctune import settle_heap
+from ..runtime.interfaces import StartClient, StateMachineRegistry
 from ..service.keys import RETRYABLE, connect
 from ..service.process import ProcessSpec, setup_logging, supervise, supervise_until_signal
 from ..service.worker import WorkerOptions
@@ -215,8 +216,8 @@ async def _serve(args: argparse.Namespace, spec: ProcessSpec) -> None:
         await redis.aclose()
 
 
-async def _http(serve_http: Callable[..., Any], registry: Any, client: Any, redis: Any, spec: ProcessSpec,
-                args: argparse.Namespace) -> None:
+async def _http(serve_http: Callable[..., Any], registry: StateMachineRegistry, client: StartClient, redis: Any,
+                spec: ProcessSpec, args: argparse.Namespace) -> None:
     from ..integrations import install
     from ..service.process import load_handlers, load_mock_config
 

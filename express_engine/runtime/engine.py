@@ -562,7 +562,7 @@ class Engine:
             frame.sized = (value, len(input_bytes))
         elif input_size is not None:
             frame.sized = (value, input_size)
-        started_details = None
+        started_details: dict[str, Json] | None = None
         if recorder is not None:
             started_details = {"roleArn": record.role_arn}
             if recorder.include_data:

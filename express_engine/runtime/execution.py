@@ -193,6 +193,8 @@ class Frame:
     #: the state of this graph that is running, and could be aborted: ``"Task"`` / ``"Wait"``, or the
     #: :class:`~express_engine.runtime.fanout.Fan` of a running Parallel / Map. Not set in ``__init__``: a graph
     #: of Pass/Choice states never pays for it.
+    active: str | Any
+
     __slots__ = ("active", "map_item", "outer_names", "prev", "sized", "variable_sizes", "variables")
 
     def __init__(self, variables: MutableMapping[str, Json], prev: int = 0,

@@ -13,7 +13,7 @@ import anyio
 
 from .. import errors
 from ..asl import model as m
-from ..asl.jsonata import JsonataTemplate, unexpected_type_error
+from ..asl.jsonata import unexpected_type_error
 from ..asl.paths import Path, PathNotFound, VariableNotFound
 from ..jsonutil import Json, dumps
 from .dataflow import apply_input_path
@@ -265,7 +265,7 @@ def items_at(items_path: Path, value: Json, env: StateEnv) -> Json:
         raise errors.Runtime(f"Invalid path '{items_path.text}' : No results for path: {items_path.text}") from None
 
 
-def _evaluate_number(template: JsonataTemplate, states: dict[str, Json] | None, env: StateEnv,
+def _evaluate_number(template: m.JsonataExpr, states: dict[str, Json] | None, env: StateEnv,
                      requirement: str, accepts: Callable[[float], bool]) -> float:
     """A Map number given as JSONata (``MaxConcurrency``, ``ToleratedFailure*``), checked like AWS's fields."""
     value = template.evaluate(states or {}, env.variables)

@@ -38,10 +38,10 @@ def locate(ex: Execution, frame: Frame, err: errors.StatesError, state_name: str
     A JSONata evaluation error is also logged, once, as AWS does: an ``EvaluationFailed`` event whose previous
     event is that of the state's ``*StateEntered`` (0 for the first state).
     """
-    if isinstance(err, (errors.Runtime, errors.QueryEvaluationError)) and not getattr(err, "located", False):
+    if isinstance(err, (errors.Runtime, errors.QueryEvaluationError)) and not err.located:
         err.cause = (f"An error occurred while executing the state '{state_name}' "
                      f"(entered at the event id #{entered_id}). {err.cause or ''}")
-        err.located = True  # type: ignore[attr-defined]
+        err.located = True
         if isinstance(err, errors.QueryEvaluationError):
             previous, details = 0, None
             recorder = ex.recorder
@@ -263,10 +263,9 @@ def tail(ex: Execution, st: Any, raw: Json, result: Json, frame: Frame, env: Sta
         return finish(ex, frame, st, kind, raw, selected, out, env, None, result)
     except errors.StatesError as err:
         err = locate(ex, frame, err, st.name, entered_id)
-        if catch:
-            caught = catch(ex, st, raw, err, frame, env, kind, entered_id)
-            if caught is not None:
-                return Caught(caught)
+        caught = catch(ex, st, raw, err, frame, env, kind, entered_id)
+        if caught is not None:
+            return Caught(caught)
         raise err from None
 
 

@@ -26,7 +26,7 @@ async def _invoke(ex: Execution, st: m.Task, payload: Json, env: StateEnv, timeo
     frame = env.frame
     legacy = res.kind == "lambda-arn"
     if legacy:
-        details = None
+        details: dict[str, Json] | None = None
         if ex.recording:
             details = {"resource": res.arn}
             if ex.include_data:

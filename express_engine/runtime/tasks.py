@@ -140,7 +140,7 @@ async def call_handler(entry: _Entry, event: Json, context: LambdaContext) -> Js
     """Run a handler; its exceptions become Lambda-style task errors, its bytes are parsed as JSON."""
     try:
         if entry.is_async:
-            result = await entry.fn(event, context)  # type: ignore[misc]
+            result = await entry.fn(event, context)
         elif entry.blocking:
             result = await anyio.to_thread.run_sync(entry.fn, event, context)
         else:

@@ -298,7 +298,8 @@ class Client:
         backoff = Backoff()
         while True:
             try:
-                return await self._script(keys=self._keys, args=args)
+                result: list[Any] = await self._script(keys=self._keys, args=args)
+                return result
             except RETRYABLE as exc:
                 delay = backoff.next()
                 if time.monotonic() + delay > deadline:
@@ -324,8 +325,9 @@ class Client:
         an InternalFailure. Raises the errors of :meth:`start_execution`, and ServiceUnavailable when
         no reply came within ``timeout`` seconds.
         """
-        return orjson.loads(await self.start_sync_execution_json(state_machine_arn, input, name, test_case=test_case,
-                                                                 timeout=timeout))
+        response: dict[str, Any] = orjson.loads(await self.start_sync_execution_json(
+            state_machine_arn, input, name, test_case=test_case, timeout=timeout))
+        return response
 
     async def start_sync_execution_json(self, state_machine_arn: str, input: str | None = None,
                                         name: str | None = None, *, test_case: str | None = None,
@@ -345,7 +347,7 @@ class Client:
                 self._sync_sender = loop.create_task(self._send_sync())
             if self._reader is None:
                 self._reader = loop.create_task(self._read_replies())
-            payload = await future
+            payload: bytes = await future
         finally:
             expiry.cancel()
             del self._waiting[req.rid]

@@ -86,7 +86,7 @@ def connect(url: str, **kwargs: Any) -> aredis.Redis:
         kwargs.setdefault("socket_keepalive", True)
     client = aredis.from_url(url, decode_responses=False, **kwargs)
     pool = client.connection_pool
-    pool.connection_class = hiredis_packing(pool.connection_class)
+    pool.connection_class = hiredis_packing(pool.connection_class)  # type: ignore[arg-type]  # (classes hash)
     return client
 
 
@@ -109,7 +109,8 @@ def hiredis_packing(connection_class: type[Any]) -> type[Any]:
         try:
             return [pack_command(args)]
         except TypeError:  # redis-py's own packer raises its DataError for values it cannot send
-            return connection_class.pack_command(self, *args)
+            packed: list[bytes] = connection_class.pack_command(self, *args)
+            return packed
 
     return type(connection_class.__name__, (connection_class,), {"pack_command": pack, "__module__": __name__})
 

@@ -11,7 +11,7 @@ machine changes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -166,15 +166,18 @@ class Registry:
         Executions already running keep the old revision; starts accepted just before may still run it
         (AWS: "executions started within a few seconds may use the previous definition").
         """
-        changes = {"definition": definition, "role_arn": role_arn, "logging_configuration": logging_configuration,
-                   "tracing_configuration": tracing_configuration,
-                   "encryption_configuration": encryption_configuration}
-        if all(value is None for value in changes.values()):
+        if all(value is None for value in (definition, role_arn, logging_configuration, tracing_configuration,
+                                            encryption_configuration)):
             raise api.MissingRequiredParameter(
                 "Either the definition, the role ARN, the LoggingConfiguration, or the TracingConfiguration "
                 "must be specified")
-        return await self._modify(self.arn(arn), lambda old: self._engine.updated_record(old, **changes),
-                                  new_revision=True)
+        def change(old: StateMachineRecord) -> StateMachineRecord:
+            return self._engine.updated_record(old, definition=definition, role_arn=role_arn,
+                                               logging_configuration=logging_configuration,
+                                               tracing_configuration=tracing_configuration,
+                                               encryption_configuration=encryption_configuration)
+
+        return await self._modify(self.arn(arn), change, new_revision=True)
 
     async def delete(self, arn: str) -> None:
         """Delete a state machine (no error when it does not exist, as on AWS)."""
@@ -195,7 +198,7 @@ class Registry:
 
         await self._modify(self._tag_arn(arn), change)
 
-    async def untag(self, arn: str, keys: list[str]) -> None:
+    async def untag(self, arn: str, keys: Sequence[str]) -> None:
         """Remove tags (unknown keys are ignored); raises ResourceNotFound."""
         drop = set(keys)
         await self._modify(self._tag_arn(arn),

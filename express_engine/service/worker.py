@@ -362,7 +362,8 @@ class Worker:
 
     async def _load(self, sm_arn: str) -> StateMachineRecord:
         try:
-            return await self._retry(self.registry.get, sm_arn)
+            record: StateMachineRecord = await self._retry(self.registry.get, sm_arn)
+            return record
         except api.ServiceError as exc:
             raise _Unrunnable(exc) from None
 

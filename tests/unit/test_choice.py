@@ -9,12 +9,12 @@ import pytest
 
 from express_engine import errors
 from express_engine.asl.choice import compile_rule
-from express_engine.asl.paths import Env
+from express_engine.asl.paths import Env, StaticEnv
 from express_engine.asl.timestamps import is_timestamp, parse_timestamp, timestamp_nanos
 from express_engine.jsonutil import Json
 
 LOC = "/States/Check/Choices/0"
-ENV = Env({"Execution": {"Input": {"n": 3}}}, {"limit": 10, "cfg": {"mode": "fast"}})
+ENV = StaticEnv({"Execution": {"Input": {"n": 3}}}, {"limit": 10, "cfg": {"mode": "fast"}})
 
 
 def evaluate(rule: dict[str, Any], value: Json, env: Env = ENV) -> bool:

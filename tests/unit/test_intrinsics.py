@@ -18,12 +18,12 @@ from express_engine.asl.intrinsics import (
     compile_intrinsic,
     is_intrinsic,
 )
-from express_engine.asl.paths import Env, PathNotFound, VariableNotFound
+from express_engine.asl.paths import Env, PathNotFound, StaticEnv, VariableNotFound
 
 CONTEXT = {"Execution": {"Input": {"offset": 10}, "Name": "exec-1"},
            "StateMachine": {"Name": "Orders-Prod-Eu"}}
 VARIABLES = {"name": "John", "json1": {"a": 1, "b": 2}, "arr": [1, 2, 3]}
-ENV = Env(CONTEXT, VARIABLES)
+ENV = StaticEnv(CONTEXT, VARIABLES)
 
 
 def ev(text: str, value: Any = None, env: Env = ENV) -> Any:
@@ -129,7 +129,7 @@ def test_recorded_nested_calls() -> None:
 def test_recorded_json_merge_escaped_argument() -> None:
     text = ("States.JsonMerge(States.StringToJson('{\"constant_in_literal\": \"false\"}'), "
             "$$.Execution.Input.input_field, false)")
-    env = Env({"Execution": {"Input": {"input_field": {"constant_input_field": "constant_value"}}}}, {})
+    env = StaticEnv({"Execution": {"Input": {"input_field": {"constant_input_field": "constant_value"}}}}, {})
     assert ev(text, None, env) == {"constant_in_literal": "false", "constant_input_field": "constant_value"}
 
 
@@ -146,7 +146,7 @@ def test_recorded_variable_references() -> None:
                  "inputString": "Hash this string", "json1": {"a": 1, "b": 2}, "json2": {"c": 3, "d": 4},
                  "jsonString": '{"key":"value"}', "jsonObject": {"test": "object"}, "value1": 5, "value2": 3,
                  "csvString": "a,b,c,d,e", "name": "John", "place": "LocalStack"}
-    env = Env({}, variables)
+    env = StaticEnv({}, variables)
     assert ev("States.Base64Encode($rawString)", {}, env) == "SGVsbG8gV29ybGQ="
     assert ev("States.Base64Decode($encodedString)", {}, env) == "Hello World"
     assert (ev("States.Hash($inputString, 'SHA-256')", {}, env)
@@ -163,13 +163,13 @@ def test_recorded_variable_references() -> None:
 
 def test_recorded_math_add_nested_with_float_variable() -> None:
     # BASE_REFERENCE_IN_ITERATOR_OUTER_SCOPE: $bias is 4.3, rounded before adding.
-    env = Env({}, {"xCurrent": 9, "yCurrent": 44, "zCurrent": 6, "bias": 4.3})
+    env = StaticEnv({}, {"xCurrent": 9, "yCurrent": 44, "zCurrent": 6, "bias": 4.3})
     assert ev("States.MathAdd(States.MathAdd(States.MathAdd($yCurrent, $xCurrent), $zCurrent), $bias)",
               {}, env) == 63
 
 
 def test_recorded_map_item_selector_format() -> None:
-    env = Env({"Map": {"Item": {"Value": "Pikachu"}}}, {"AnswerTemplate": "It's {}!"})
+    env = StaticEnv({"Map": {"Item": {"Value": "Pikachu"}}}, {"AnswerTemplate": "It's {}!"})
     assert ev("States.Format($AnswerTemplate, $$.Map.Item.Value)", {}, env) == "It's Pikachu!"
     assert ev("States.Format($.AnswerTemplate, $$.Map.Item.Value)", {"AnswerTemplate": "It's {}!"}, env) \
         == "It's Pikachu!"

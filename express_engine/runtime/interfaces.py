@@ -1,0 +1,65 @@
+"""The two interfaces the API and the CLI program against, whatever holds the state machines.
+
+:class:`StateMachineRegistry` is implemented by the Redis registry (:class:`express_engine.service.registry.Registry`)
+and by the in-process one (:class:`express_engine.api.local.LocalRegistry`, over an :class:`Engine`'s machines);
+:class:`StartClient` by the Redis start client (:class:`express_engine.service.client.Client`) and the in-process
+one (:class:`express_engine.api.local.LocalClient`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from .engine import EncryptionArg, LoggingArg, StateMachineRecord, TracingArg
+
+
+class StateMachineRegistry(Protocol):
+    """Where state machines are created, read, updated, deleted and tagged; methods raise service errors."""
+
+    async def create(self, name: str, definition: str, *, type: str = "EXPRESS", role_arn: str = "",
+                     logging_configuration: LoggingArg = None, tracing_configuration: TracingArg = None,
+                     encryption_configuration: EncryptionArg = None,
+                     tags: dict[str, str] | None = None) -> StateMachineRecord:
+        """Create (or, with identical content, return) a state machine."""
+
+    async def get(self, arn: str) -> StateMachineRecord:
+        """The record of a state machine ARN."""
+
+    async def list(self) -> list[StateMachineRecord]:
+        """Every state machine, sorted by name."""
+
+    async def update(self, arn: str, *, definition: str | None = None, role_arn: str | None = None,
+                     logging_configuration: LoggingArg = None, tracing_configuration: TracingArg = None,
+                     encryption_configuration: EncryptionArg = None) -> StateMachineRecord:
+        """Replace the definition / role / configurations; the new record has a new revision id."""
+
+    async def delete(self, arn: str) -> None:
+        """Delete a state machine (no error when it does not exist)."""
+
+    async def tag(self, arn: str, tags: dict[str, str]) -> None:
+        """Add or overwrite tags."""
+
+    async def untag(self, arn: str, keys: Sequence[str]) -> None:
+        """Remove tags by key (absent keys are ignored)."""
+
+    async def tags(self, arn: str) -> dict[str, str]:
+        """The machine's tags."""
+
+
+class StartClient(Protocol):
+    """Starts executions: asynchronously (at-least-once) or synchronously (waiting for the result)."""
+
+    async def start_execution(self, state_machine_arn: str, input: str | None = None, name: str | None = None,
+                              *, test_case: str | None = None) -> dict[str, Any]:
+        """Accept an async start: ``{executionArn, startDate}``."""
+
+    async def start_sync_execution(self, state_machine_arn: str, input: str | None = None,
+                                   name: str | None = None, *, test_case: str | None = None,
+                                   timeout: float = 330.0) -> dict[str, Any]:
+        """Run one execution to its end: the StartSyncExecution response."""
+
+    async def start_sync_execution_json(self, state_machine_arn: str, input: str | None = None,
+                                        name: str | None = None, *, test_case: str | None = None,
+                                        timeout: float = 330.0) -> bytes:
+        """:meth:`start_sync_execution`, answered as JSON bytes."""
