@@ -1,4 +1,4 @@
-"""ARN checks with AWS's ``InvalidArn`` messages (api digest §2)."""
+"""ARN checks with AWS's ``InvalidArn`` messages (as the Step Functions API answers them)."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 A rule is either a boolean expression (``And``/``Or``: non-empty lists of rules, ``Not``: one rule)
 or a data test ``{"Variable": path, <one operator>: operand}``. The Choice state itself (``Choices``,
 ``Next``, ``Default``, ``Assign``) is compiled elsewhere; this module only turns one rule into a
-predicate. AWS semantics (ASL digest §8):
+predicate. AWS semantics (https://docs.aws.amazon.com/step-functions/latest/dg/state-choice.html):
 
 * a value of the wrong type makes a comparison false, never an error (``bool`` is not a number);
 * numbers compare by value (``0 == 0.0``), strings by code point, timestamps as instants;

@@ -2,7 +2,7 @@
 
 The evaluator is jsonata-python. Each expression is parsed into a :class:`jsonata.Jsonata` when the
 state machine is compiled; an evaluation binds ``$states`` and the workflow variables the expression
-actually names (found in its parse tree) and runs the stored tree. AWS specifics (digest §11):
+actually names (found in its parse tree) and runs the stored tree. AWS specifics (https://docs.aws.amazon.com/step-functions/latest/dg/transforming-data.html):
 
 * extra functions ``$partition``, ``$range``, ``$hash``, ``$random``, ``$uuid``, ``$parse``; ``$eval``
   is unbound, so calling it fails with T1006 as on AWS (:mod:`.jsonata_functions`, with the evaluation

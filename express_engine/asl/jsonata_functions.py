@@ -1,7 +1,8 @@
 """The functions ASL expressions can call, and the bounds of one evaluation.
 
 AWS adds ``$partition``, ``$range``, ``$hash``, ``$random``, ``$uuid`` and ``$parse`` to JSONata's
-built-ins and unbinds ``$eval`` (digest §11); built-ins jsonata-python gets wrong are rebound
+built-ins and unbinds ``$eval`` (https://docs.aws.amazon.com/step-functions/latest/dg/transforming-data.html);
+built-ins jsonata-python gets wrong are rebound
 (:mod:`.jsonata_js`). Arguments arrive as jsonata-python passes them: undefined as
 None, JSON null as :data:`~express_engine.asl.jsonata_values.NULL`, an omitted argument not at all. Edge
 cases follow what third parties measured on AWS.

@@ -3,7 +3,7 @@
 Three roots are possible: ``$`` (the value the field reads from), ``$$`` (the context object) and
 ``$name`` (a workflow variable). Plain paths made only of field names and integer indexes
 (``$.a.b[0]``) are evaluated by walking a tuple of steps; anything else (wildcards, slices, filters,
-recursive descent) goes through jsonpath-ng. AWS's result rules (see the ASL digest, section 4):
+recursive descent) goes through jsonpath-ng. AWS's result rules (https://docs.aws.amazon.com/step-functions/latest/dg/amazon-states-language-paths.html):
 
 * a path that matches nothing fails (:class:`PathNotFound`), unless it contains a wildcard, slice or
   filter, in which case it yields ``[]``;

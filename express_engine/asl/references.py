@@ -1,6 +1,7 @@
 """The workflow variables each state reads, as DescribeStateMachine's ``variableReferences`` lists them.
 
-Only real reads count (digest §11, recorded by AWS): in a JSONPath state the ``$name`` roots of its paths,
+Only real reads count (AWS's recordings; https://docs.aws.amazon.com/step-functions/latest/dg/workflow-variables.html):
+in a JSONPath state the ``$name`` roots of its paths,
 of its ``.$`` template values and of the paths inside intrinsic calls; in a JSONata state the free
 variables of its expressions (not ``$states``, built-in functions or names the expression binds itself).
 A literal ``"$name"`` without ``.$`` is text, not a reference.

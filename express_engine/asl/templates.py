@@ -24,7 +24,7 @@ def _diag(message: str, location: str) -> errors.DefinitionError:
 
 
 def path_failure(path_text: str, field: str, value: Json) -> errors.Runtime:
-    """The States.Runtime AWS raises when a template path finds nothing (digest §5, [AWS-rec])."""
+    """The States.Runtime AWS raises when a template path finds nothing (as AWS records it)."""
     return errors.Runtime(
         f"The JSONPath '{path_text}' specified for the field '{field}' could not be found in the input "
         f"'{dumps(value)}'"

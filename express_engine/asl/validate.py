@@ -12,7 +12,8 @@ and reachability.
 Expression-level syntax (intrinsic calls, JSONata, Choice operator values, payload templates) is
 left to the compiler; JSONPath syntax of the state-level path fields is checked here.
 
-Codes and messages are AWS's (see the ASL digest, sections 1-3, 9, 11 and 12). Locations are
+Codes and messages are AWS's, as its CreateStateMachine and ValidateStateMachineDefinition answer them
+(recorded in the conformance cases). Locations are
 JSON-pointer-like, with AWS's ``[i]`` notation for array items (``/States/P/Branches[0]/States/X``).
 """
 

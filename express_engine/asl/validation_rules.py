@@ -1,6 +1,6 @@
 """The tables ASL structural validation checks definitions against.
 
-The fields each state type accepts (the ASL digest's field matrix, as AWS measures it), the fields
+The fields each state type accepts (as AWS's CreateStateMachine accepts them, recorded), the fields
 each QueryLanguage reserves, required and mutually exclusive fields, Retry/Catch and Choice rule
 fields, allowed enum values, numeric limits and the ARN and Label patterns. Used by
 :mod:`express_engine.asl.validate`.
@@ -33,8 +33,8 @@ PROCESSOR_FIELDS = frozenset({"Comment", "StartAt", "States", "ProcessorConfig"}
 #: Fields every state type accepts.
 COMMON_FIELDS = frozenset({"Type", "Comment", "QueryLanguage"})
 _IO = ("InputPath", "OutputPath")
-#: Fields each state type accepts besides Type/Comment/QueryLanguage (the ASL digest's field matrix,
-#: as AWS measures it: e.g. TimeoutSeconds only on Task, Retry/Catch only on Task/Parallel/Map).
+#: Fields each state type accepts besides Type/Comment/QueryLanguage (as AWS's
+#: CreateStateMachine accepts them: e.g. TimeoutSeconds only on Task, Retry/Catch only on Task/Parallel/Map).
 STATE_FIELDS: dict[str, frozenset[str]] = {
     "Pass": frozenset({*_IO, "Result", "ResultPath", "Parameters", "Output", "Assign", "Next", "End"}),
     "Task": frozenset({

@@ -1,4 +1,6 @@
-"""Execution events in the CloudWatch Logs format of Express workflows (api digest §6).
+"""Execution events in the CloudWatch Logs format of Express workflows.
+
+As AWS documents them (https://docs.aws.amazon.com/step-functions/latest/dg/cw-logs.html) and records them.
 
 Each history event becomes one log record whose message is a JSON object with AWS's key order
 ``id, type, details, previous_event_id, event_timestamp, execution_arn, redrive_count``; ids and
@@ -17,7 +19,7 @@ from ..runtime.engine import LogBatch
 #: ``inputDetails``/``outputDetails`` (developer guide, "Log levels").
 MAX_LOGGED_DATA_BYTES = 248 * 1024
 
-#: What ``includeExecutionData: false`` removes from every event's details, exactly (api digest §6).
+#: What ``includeExecutionData: false`` removes from every event's details, exactly (https://docs.aws.amazon.com/step-functions/latest/dg/cw-logs.html).
 _DATA_KEYS = ("input", "inputDetails", "output", "outputDetails")
 _TRUNCATED = {"truncated": True}
 
@@ -63,7 +65,7 @@ def format_batch(batch: LogBatch) -> list[bytes]:
     """The log messages of one execution as compact JSON (one ``bytes`` per event, no newline)."""
     arn = batch.execution_arn
     # Sync executions have no RedriveCount in their context object, but AWS's 2024+ log records carry
-    # "redrive_count": "0" for every execution (api digest §6).
+    # "redrive_count": "0" for every execution (https://docs.aws.amazon.com/step-functions/latest/dg/cw-logs.html).
     redrive = str(batch.redrive_count or 0)
     include = batch.state_machine.logging.include_execution_data
     dumps = orjson.dumps

@@ -1,6 +1,7 @@
 """JSONPath-mode data flow: InputPath, ResultPath, OutputPath and payload size, as pure functions.
 
-AWS's rules (digest §4): InputPath/OutputPath ``null`` give ``{}``; ResultPath ``null`` keeps the raw
+AWS's rules (https://docs.aws.amazon.com/step-functions/latest/dg/input-output-resultpath.html):
+InputPath/OutputPath ``null`` give ``{}``; ResultPath ``null`` keeps the raw
 input; ResultPath merges into the state's *raw* input, creating missing objects on the way.
 """
 

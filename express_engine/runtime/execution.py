@@ -173,7 +173,8 @@ class Execution:
                 "Name": self.name,
                 "RoleArn": self.role_arn,
             }
-            # StartSyncExecution runs have no RedriveCount; async Express runs do (digest §6).
+            # StartSyncExecution runs have no RedriveCount; async Express runs do
+            # (https://docs.aws.amazon.com/step-functions/latest/dg/input-output-contextobject.html).
             if self.redrive_count is not None:
                 ctx["RedriveCount"] = self.redrive_count
             self._execution_ctx = ctx

@@ -1,6 +1,7 @@
 """A worker process: reads start requests from the stream and runs them in memory.
 
-Delivery (api digest §8): async starts are at-least-once, sync starts at-most-once.
+Delivery (https://docs.aws.amazon.com/step-functions/latest/dg/choosing-workflow-type.html):
+async starts are at-least-once, sync starts at-most-once.
 
 - **Intake** — ``XREADGROUP`` in batches of at most the free execution slots (``concurrency`` minus
   what is running), so a busy worker stops reading: backpressure. Executions whose machine never

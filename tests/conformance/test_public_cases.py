@@ -1,8 +1,8 @@
 """The shared conformance cases (recorded against AWS), run in process through the Engine.
 
 The shared runner (``../shared/conformance/run.py``) scores the CLI, one process per case; this test
-runs the same cases through :class:`Engine` in one process, judged by that runner's own ``check``, so
-any regression shows up in the normal test run. Cases we knowingly fail are listed with the reason.
+runs the same cases through :class:`Engine` in one process, judged by that runner's own ``check``: one test per case,
+named by its id. Cases we knowingly fail are strict xfails with the reason.
 """
 
 from __future__ import annotations
@@ -72,17 +72,26 @@ async def _run_case(case: dict[str, Any], handlers: Any) -> dict[str, Any]:
         return {"status": "INVALID_INPUT", "error": exc.code, "cause": exc.message}
 
 
-async def test_public_conformance_cases() -> None:
-    runner = _load("conformance_run", CONFORMANCE / "run.py")
-    handlers = _load("conformance_handlers", CONFORMANCE / "handlers.py")
-    cases = _cases()
-    assert len(cases) > 400
-    failed: dict[str, str] = {}
-    for case in cases:
-        ok, why = runner.check(case, await _run_case(case, handlers))
-        if not ok:
-            failed[case["id"]] = why
-    unexpected = {k: v for k, v in failed.items() if k not in KNOWN_FAILURES}
-    assert not unexpected, f"{len(unexpected)} new conformance failures: {json.dumps(unexpected, indent=1)[:4000]}"
-    fixed = set(KNOWN_FAILURES) - set(failed)
-    assert not fixed, f"known failures now pass, remove them from KNOWN_FAILURES: {sorted(fixed)}"
+_CASES = _cases()
+
+
+def test_the_public_cases_are_all_here() -> None:
+    assert len(_CASES) > 400
+    assert set(KNOWN_FAILURES) <= {case["id"] for case in _CASES}
+
+
+@pytest.fixture(scope="module")
+def conformance() -> tuple[Any, Any]:
+    """The shared runner (its ``check``) and the shared Lambda handlers."""
+    return _load("conformance_run", CONFORMANCE / "run.py"), _load("conformance_handlers", CONFORMANCE / "handlers.py")
+
+
+@pytest.mark.parametrize("case", [
+    pytest.param(case, id=case["id"], marks=[pytest.mark.xfail(reason=KNOWN_FAILURES[case["id"]], strict=True)]
+                 if case["id"] in KNOWN_FAILURES else [])
+    for case in _CASES
+])
+async def test_public_conformance_case(case: dict[str, Any], conformance: tuple[Any, Any]) -> None:
+    runner, handlers = conformance
+    ok, why = runner.check(case, await _run_case(case, handlers))
+    assert ok, why

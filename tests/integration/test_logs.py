@@ -47,7 +47,7 @@ async def test_level_all(redis_url: str, namespace: str, redis: Any, registry: R
     chain = [(e["id"], e["type"], e["previous_event_id"]) for e in events]
     assert [(i, t) for i, t, _ in chain] == [("1", "ExecutionStarted"), ("2", "PassStateEntered"),
                                              ("3", "PassStateExited"), ("4", "ExecutionSucceeded")]
-    # AWS records previous 0 for both ExecutionStarted and the first StateEntered (api digest §6).
+    # AWS records previous 0 for both ExecutionStarted and the first StateEntered (its CloudWatch log records).
     previous = [p for _, _, p in chain]
     assert previous == ["0", "0", "2", "3"]
     details = [e["details"] for e in events]

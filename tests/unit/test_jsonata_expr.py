@@ -1,6 +1,6 @@
 """JSONata templates (express_engine.asl.jsonata): parse once, evaluate with $states and variables.
 
-Expected causes are AWS's (conformance cases, the ASL digest §11), without the interpreter's
+Expected causes are AWS's (conformance cases recorded against AWS), without the interpreter's
 ``An error occurred while executing the state ...`` prefix.
 """
 

@@ -1,4 +1,4 @@
-"""Execution log events compared with AWS's recordings (api digest §6; LocalStack's AWS-validated snapshots).
+"""Execution log events compared with AWS's recordings (LocalStack's AWS-validated snapshots).
 
 Each test names the recording it follows. Events are taken as the log sink receives them (CloudWatch format).
 """
@@ -328,7 +328,7 @@ async def test_jsonata_failure_logs_evaluation_failed(logged):
 
 
 async def test_evaluation_failed_in_the_first_state_points_at_event_zero(logged):
-    # test_map_state_items_eval_jsonata_fail[null] (events[2].previousEventId, AWS: 0) and the digest's
+    # test_map_state_items_eval_jsonata_fail[null] (events[2].previousEventId, AWS: 0) and AWS's
     # "StateEntered · EvaluationFailed · ExecutionFailed" sequence.
     d = machine(("P", {"Type": "Pass", "Output": "{% $x.y() %}", "End": True}), QueryLanguage="JSONata")
     res = await logged(d)
