@@ -41,7 +41,7 @@ _INTEGER = "INTEGER"
 _NUMBER = "NUMBER"
 
 
-def validate_definition(definition: dict, *, sm_type: str = "EXPRESS") -> list[Diagnostic]:
+def validate_definition(definition: dict[str, Any], *, sm_type: str = "EXPRESS") -> list[Diagnostic]:
     """Check a parsed definition's structure; return every problem found (empty when valid).
 
     ``sm_type`` is ``"EXPRESS"`` (the default: activity ARNs and ``.sync``/``.waitForTaskToken``
@@ -112,12 +112,12 @@ class _Validator:
     def unsupported(self, field: str, loc: str) -> None:
         self.error(f"Field '{field}' is not supported", loc)
 
-    def required(self, obj: dict, fields: Iterable[str], loc: str) -> None:
+    def required(self, obj: dict[str, Any], fields: Iterable[str], loc: str) -> None:
         missing = [f for f in fields if f not in obj]
         if missing:
             self.error(f"These fields are required: [{', '.join(missing)}]", loc)
 
-    def one_of(self, obj: dict, fields: tuple[str, ...], loc: str, *, required: bool) -> None:
+    def one_of(self, obj: dict[str, Any], fields: tuple[str, ...], loc: str, *, required: bool) -> None:
         present = [f for f in fields if f in obj]
         if len(present) > 1:
             self.error(f"There should only be one of the following fields: [{', '.join(fields)}]", loc)
@@ -218,13 +218,13 @@ class _Validator:
             self.error(f"The value for the field '{field}' must be a valid JSONPath or a valid intrinsic "
                        "function call", loc)
 
-    def query_language(self, owner: dict, loc: str) -> None:
+    def query_language(self, owner: dict[str, Any], loc: str) -> None:
         value = owner["QueryLanguage"]
         self.enum(value, tables.QUERY_LANGUAGES, loc)
 
     # ---- machine ------------------------------------------------------------------------------
 
-    def machine(self, definition: dict) -> None:
+    def machine(self, definition: dict[str, Any]) -> None:
         self.required(definition, ("States", "StartAt"), "")
         for key, value in definition.items():
             loc = f"/{key}"
@@ -275,7 +275,7 @@ class _Validator:
         elif "ExecutionType" in config:
             self.unsupported("ExecutionType", loc)
 
-    def container(self, owner: dict, loc: str, *, top: bool) -> None:
+    def container(self, owner: dict[str, Any], loc: str, *, top: bool) -> None:
         """Validate the states of one container, then its StartAt target and reachability."""
         states = owner.get("States")
         if type(states) is not dict:
@@ -383,7 +383,7 @@ class _Validator:
                     self.sub_machine(state[key], f"{loc}/{key}", tables.PROCESSOR_FIELDS)
         return edges
 
-    def next_or_end(self, state: dict, loc: str) -> None:
+    def next_or_end(self, state: dict[str, Any], loc: str) -> None:
         has_next = "Next" in state
         end = state.get("End")
         if has_next and end is True:
@@ -455,12 +455,12 @@ class _Validator:
             self.error(f"Duplicate Label name: {value}", loc, "DUPLICATE_LABEL_NAME")
         self.labels.add(value)
 
-    def task_resource(self, state: dict, loc: str) -> None:
+    def task_resource(self, state: dict[str, Any], loc: str) -> None:
         """The Express-only restrictions on Task resources (AWS-recorded messages)."""
         if self.express and (refusal := express_refusal(state.get("Resource"))):
             self.error(refusal, f"{loc}/Resource")
 
-    def targets(self, state: dict, loc: str, siblings: set[str]) -> None:
+    def targets(self, state: dict[str, Any], loc: str, siblings: set[str]) -> None:
         """Transitions must name a state of the same container (AWS says 'Next' for all of them)."""
 
         def check(target: Any, at: str) -> None:
@@ -478,7 +478,7 @@ class _Validator:
 
     # ---- Choice rules ------------------------------------------------------------------------
 
-    def choices(self, state: dict, loc: str, jsonata: bool) -> None:
+    def choices(self, state: dict[str, Any], loc: str, jsonata: bool) -> None:
         rules = state.get("Choices")
         if type(rules) is not list:
             return
@@ -506,7 +506,7 @@ class _Validator:
             if "Assign" in rule:
                 self.obj(rule["Assign"], f"{at}/Assign")
 
-    def nested_rules(self, rule: dict, loc: str) -> None:
+    def nested_rules(self, rule: dict[str, Any], loc: str) -> None:
         """Rules inside And/Or/Not carry no Next (or Assign); recursion is bounded by the depth check."""
         for key in ("And", "Or", "Not"):
             inner = rule.get(key)
@@ -578,7 +578,7 @@ class _Validator:
                 self.error(f"Custom error names can not start with 'States.': {name}", f"{loc}[{j}]")
 
 
-def _edges(state: dict) -> list[str]:
+def _edges(state: dict[str, Any]) -> list[str]:
     """The state names a state can transition to (Next, Default, Choices[].Next, Catch[].Next)."""
     out = [state[k] for k in ("Next", "Default") if type(state.get(k)) is str]
     for key in ("Choices", "Catch"):
