@@ -6,7 +6,9 @@ The public entry points are :class:`Engine` (compile state machines, start execu
 
 from .asl.compiler import compile_definition
 from .errors import DefinitionError, Diagnostic, StatesError
-from .runtime.engine import Engine, LoggingConfiguration, StateMachineRecord
+from .runtime.configuration import LoggingConfiguration
+from .runtime.engine import Engine
+from .runtime.records import StateMachineRecord
 from .runtime.tasks import HandlerRegistry, LambdaContext
 
 __all__ = [

@@ -32,9 +32,10 @@ import anyio
 import pytest
 
 from .jsonutil import Json, dumps, loads
-from .runtime.engine import Engine, StateMachineRecord
+from .runtime.engine import Engine
 from .runtime.interfaces import StartClient, StateMachineRegistry
 from .runtime.mocks import MockConfig, split_test_case
+from .runtime.records import StateMachineRecord
 from .runtime.tasks import Handler
 
 _F = TypeVar("_F", bound=Callable[..., Any])

@@ -19,8 +19,10 @@ import orjson
 
 from .. import service_errors as api
 from ..jsonutil import Json
-from ..runtime.engine import EncryptionArg, Engine, LoggingArg, StateMachineRecord, TracingArg
+from ..runtime.configuration import EncryptionArg, LoggingArg, TracingArg
+from ..runtime.engine import Engine
 from ..runtime.mocks import MockConfig, MockConfigError
+from ..runtime.records import StateMachineRecord
 from .arns import check_state_machine_arn
 
 

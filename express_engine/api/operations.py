@@ -19,7 +19,9 @@ from typing import Any
 from .. import service_errors as api
 from ..errors import Diagnostic
 from ..jsonutil import MAX_PAYLOAD_BYTES, Json
-from ..runtime.engine import ENCRYPTION_TYPES, KMS_KEY_ID_LENGTH, KMS_REUSE_SECONDS, Engine, check_name
+from ..runtime.configuration import ENCRYPTION_TYPES, KMS_KEY_ID_LENGTH, KMS_REUSE_SECONDS
+from ..runtime.engine import Engine
+from ..runtime.ids import check_name
 from ..runtime.interfaces import StartClient, StateMachineRegistry
 from ..runtime.mocks import MockConfig, split_test_case
 from .arns import check_execution_arn, check_state_machine_arn, resource_type

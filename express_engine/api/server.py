@@ -25,7 +25,7 @@ import orjson
 from anyio.abc import TaskStatus
 
 from .. import service_errors as api
-from ..runtime.engine import new_uuid
+from ..runtime.ids import new_uuid
 from ..runtime.interfaces import StartClient, StateMachineRegistry
 from ..runtime.mocks import MockConfig
 from ..runtime.tasks import HandlerRegistry

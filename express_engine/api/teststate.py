@@ -37,9 +37,12 @@ from ..asl.model import Map, Retrier, StateMachine
 from ..asl.validate import express_refusal, integration_pattern
 from ..errors import DefinitionError
 from ..jsonutil import MAX_PAYLOAD_BYTES, Json, JsonError, dumps, loads
-from ..runtime.engine import Engine, LogBatch, LoggingConfiguration, new_uuid
+from ..runtime.configuration import LoggingConfiguration
+from ..runtime.engine import Engine
 from ..runtime.execution import Inspection, StateEnv
+from ..runtime.executor import LogBatch
 from ..runtime.fanout import items_at
+from ..runtime.ids import new_uuid
 from ..runtime.tasks import HandlerRegistry
 from .operations import MAX_DEFINITION_CHARS, Checker, check_role_arn
 

@@ -18,7 +18,7 @@ from typing import Any
 from .. import errors
 from .. import service_errors as api
 from ..jsonutil import Json, dumps
-from ..runtime.engine import new_uuid
+from ..runtime.ids import new_uuid
 
 START_EXECUTION = "arn:aws:states:::states:startExecution"
 SDK_START_EXECUTION = "arn:aws:states:::aws-sdk:sfn:startExecution"

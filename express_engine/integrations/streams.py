@@ -23,7 +23,7 @@ from typing import Any
 
 from .. import errors
 from ..jsonutil import Json, dumps
-from ..runtime.engine import new_uuid
+from ..runtime.ids import new_uuid
 
 XADD = "arn:aws:states:::redis:xadd"
 SQS_SEND = "arn:aws:states:::sqs:sendMessage"

@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from ..runtime.engine import LogBatch
+from ..runtime.executor import LogBatch
 
 #: AWS truncates escaped input/output strings above ~248 KB in log events and flags them in
 #: ``inputDetails``/``outputDetails`` (developer guide, "Log levels").

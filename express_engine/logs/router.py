@@ -12,7 +12,7 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup
 
-from ..runtime.engine import LogBatch
+from ..runtime.executor import LogBatch
 from .buffer import BufferedSink, Policy
 from .format import format_batch
 from .sinks import Sink, open_sink

@@ -4,34 +4,43 @@ Sync starts (:meth:`Engine.start_sync_execution`) wait for the outcome and retur
 StartSyncExecution response; async starts (:meth:`Engine.start_execution`) return the execution ARN at
 once and run in the engine's task group (use ``async with Engine() as engine``). Each execution's
 history events, filtered by the machine's logging level, go to the engine's ``log_handler``.
+Records and ids (:mod:`.records`, :mod:`.ids`), configuration parsing (:mod:`.configuration`), input checks
+(:mod:`.inputs`) and running one execution (:mod:`.executor`) live beside it.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import os
-import random
-import re
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import anyio
 from anyio.abc import TaskGroup
 
-from .. import errors
 from .. import service_errors as api
 from ..asl.compiler import compile_definition
-from ..asl.definition_json import NOT_AN_OBJECT_MESSAGE, jackson_message, parse_definition
+from ..asl.definition_json import NOT_AN_OBJECT_MESSAGE, parse_definition
 from ..asl.model import StateMachine
 from ..asl.validate import validate_definition
 from ..errors import DefinitionError, Diagnostic
-from ..jsonutil import MAX_PAYLOAD_BYTES, Json, JsonError, dumpb, dumps, is_json, loads
-from ..sink_spec import parse_sink_spec
-from .execution import EventRecorder, Execution, Frame, Inspection, Sleep
-from .interpreter import graph_is_sync, run_graph, run_graph_sync
+from ..jsonutil import Json, dumps
+from .configuration import (
+    EncryptionArg,
+    EncryptionConfiguration,
+    LoggingArg,
+    LoggingConfiguration,
+    TracingArg,
+    TracingConfiguration,
+    parsed_configuration,
+)
+from .execution import Inspection, Sleep
+from .executor import LogHandler, run_execution
+from .ids import check_name, new_uuid
+from .inputs import parse_input
+from .records import StateMachineRecord
 from .tasks import Handler, HandlerRegistry
 
 log = logging.getLogger("express_engine")
@@ -40,281 +49,6 @@ log = logging.getLogger("express_engine")
 EXPRESS_MAX_SECONDS = 300.0
 DEFAULT_REGION = "us-east-1"
 DEFAULT_ACCOUNT = "123456789012"
-LOG_LEVELS = ("ALL", "ERROR", "FATAL", "OFF")
-ENCRYPTION_TYPES = ("AWS_OWNED_KEY", "CUSTOMER_MANAGED_KMS_KEY")
-#: The range AWS allows for ``kmsDataKeyReusePeriodSeconds`` (seconds).
-KMS_REUSE_SECONDS = (60, 900)
-#: The length AWS allows for ``kmsKeyId``.
-KMS_KEY_ID_LENGTH = (1, 2048)
-
-_FATAL_EVENTS = frozenset({"ExecutionAborted", "ExecutionFailed", "ExecutionTimedOut"})
-_ERROR_EVENTS = _FATAL_EVENTS | frozenset({
-    "FailStateEntered", "LambdaFunctionFailed", "LambdaFunctionScheduleFailed", "LambdaFunctionStartFailed",
-    "LambdaFunctionTimedOut", "MapIterationAborted", "MapIterationFailed", "MapStateAborted", "MapStateFailed",
-    "ParallelStateAborted", "ParallelStateFailed", "TaskFailed", "TaskStartFailed", "TaskStateAborted",
-    "TaskSubmitFailed", "TaskTimedOut", "WaitStateAborted", "MapRunAborted", "MapRunFailed", "EvaluationFailed",
-})
-_NAME_RE = re.compile(r"^[^\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]{1,80}$")
-
-
-#: A private generator (seeded from the OS, reseeded in forked children): user code that seeds the global
-#: ``random`` for its own purposes must not make two processes mint the same execution or request ids.
-_rng = random.Random()
-if hasattr(os, "register_at_fork"):  # (POSIX only; elsewhere there is no fork)
-    os.register_at_fork(after_in_child=_rng.seed)
-
-
-#: Version 4 and RFC 4122 variant bits of a UUID, as a 128-bit integer: cleared, then set.
-_UUID_CLEAR = ~((0xF << 76) | (0xC << 60))
-_UUID_SET = (0x4 << 76) | (0x8 << 60)
-
-
-def new_uuid() -> str:
-    """A random (version 4) UUID string; faster than ``str(uuid.uuid4())`` (no system call) on the hot path."""
-    h = (_rng.getrandbits(128) & _UUID_CLEAR | _UUID_SET).to_bytes(16, "big").hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-
-
-def levels_include(level: str, event_type: str) -> bool:
-    """Whether a logging ``level`` emits events of ``event_type``."""
-    if level == "ALL":
-        return True
-    if level == "ERROR":
-        return event_type in _ERROR_EVENTS
-    if level == "FATAL":
-        return event_type in _FATAL_EVENTS
-    return False
-
-
-def check_name(name: str) -> None:
-    """Raise InvalidName unless ``name`` is a valid state machine / execution name."""
-    if not isinstance(name, str) or not _NAME_RE.match(name):
-        raise api.InvalidName(f"Invalid Name: '{name}'")
-
-
-@dataclass(frozen=True, slots=True)
-class LoggingConfiguration:
-    """A state machine's ``loggingConfiguration`` (plus our own ``sink`` choice)."""
-
-    level: str = "OFF"
-    include_execution_data: bool = False
-    destinations: tuple[Json, ...] = ()
-    #: Where events go in this engine: None (the engine's default handler) or a sink spec
-    #: (:func:`express_engine.sink_spec.parse_sink_spec`).
-    sink: str | None = None
-
-    @classmethod
-    def from_api(cls, raw: Mapping[str, Any] | None) -> LoggingConfiguration:
-        """Parse the API shape, raising InvalidLoggingConfiguration for bad values."""
-        if not raw:
-            return cls()
-        if not isinstance(raw, Mapping):
-            raise api.InvalidLoggingConfiguration("Invalid Logging Configuration: expected an object "
-                                                  "{level, includeExecutionData, destinations}")
-        level = raw.get("level", "OFF")
-        if level not in LOG_LEVELS:
-            raise api.InvalidLoggingConfiguration(f"Invalid Logging Configuration: level '{level}' is not one of "
-                                                  f"{', '.join(LOG_LEVELS)}")
-        include = raw.get("includeExecutionData", False)
-        if not isinstance(include, bool):
-            raise api.InvalidLoggingConfiguration("Invalid Logging Configuration: includeExecutionData must be a "
-                                                  "boolean")
-        destinations = raw.get("destinations") or ()
-        if not isinstance(destinations, list | tuple) or not all(
-                isinstance(d, dict) and isinstance(d.get("cloudWatchLogsLogGroup", {}), dict) for d in destinations):
-            raise api.InvalidLoggingConfiguration("Invalid Logging Configuration: destinations must be a list of "
-                                                  "{\"cloudWatchLogsLogGroup\": {\"logGroupArn\": ARN}} objects")
-        sink = raw.get("sink")
-        if sink is not None:
-            try:
-                parse_sink_spec(sink)
-            except ValueError as exc:
-                raise api.InvalidLoggingConfiguration(f"Invalid Logging Configuration: {exc}") from None
-        return cls(level, include, tuple(destinations), sink)
-
-    def to_api(self) -> dict[str, Json]:
-        """The API shape, as DescribeStateMachine returns it."""
-        out: dict[str, Json] = {"level": self.level, "includeExecutionData": self.include_execution_data}
-        if self.destinations:
-            out["destinations"] = list(self.destinations)
-        if self.sink:
-            out["sink"] = self.sink
-        return out
-
-
-@dataclass(frozen=True, slots=True)
-class TracingConfiguration:
-    """A state machine's ``tracingConfiguration``: stored and reported as given (no X-Ray tracing here)."""
-
-    enabled: bool = False
-
-    @classmethod
-    def from_api(cls, raw: Mapping[str, Any] | None) -> TracingConfiguration:
-        """Parse the API shape (None: the default, disabled); raises InvalidTracingConfiguration."""
-        if raw is None:
-            return cls()
-        enabled = raw.get("enabled") if isinstance(raw, Mapping) else None
-        if not isinstance(enabled, bool):
-            raise api.InvalidTracingConfiguration("Invalid Tracing Configuration: 'enabled' must be set to true or "
-                                                  "false")
-        return cls(enabled)
-
-    def to_api(self) -> dict[str, Json]:
-        """The API shape, as DescribeStateMachine returns it."""
-        return {"enabled": self.enabled}
-
-
-@dataclass(frozen=True, slots=True)
-class EncryptionConfiguration:
-    """A state machine's ``encryptionConfiguration``: stored and reported as given (no KMS here)."""
-
-    type: str = "AWS_OWNED_KEY"
-    kms_key_id: str | None = None
-    kms_data_key_reuse_period_seconds: int | None = None
-
-    @classmethod
-    def from_api(cls, raw: Mapping[str, Any] | None) -> EncryptionConfiguration:
-        """Parse the API shape (None: the default, an AWS owned key); raises InvalidEncryptionConfiguration."""
-        if raw is None:
-            return cls()
-        if not isinstance(raw, Mapping):
-            raise api.InvalidEncryptionConfiguration("Invalid Encryption Configuration: expected an object {type, "
-                                                     "kmsKeyId, kmsDataKeyReusePeriodSeconds}")
-        kind, key, period = raw.get("type"), raw.get("kmsKeyId"), raw.get("kmsDataKeyReusePeriodSeconds")
-        if kind not in ENCRYPTION_TYPES:
-            raise api.InvalidEncryptionConfiguration(f"Invalid Encryption Configuration: type must be one of "
-                                                     f"{', '.join(ENCRYPTION_TYPES)}")
-        lo, hi = KMS_KEY_ID_LENGTH
-        if key is not None and not (isinstance(key, str) and lo <= len(key) <= hi):
-            raise api.InvalidEncryptionConfiguration(f"Invalid Encryption Configuration: kmsKeyId must be a string "
-                                                     f"of {lo} to {hi} characters")
-        lo, hi = KMS_REUSE_SECONDS
-        if period is not None and (isinstance(period, bool) or not isinstance(period, int) or not lo <= period <= hi):
-            raise api.InvalidEncryptionConfiguration(f"Invalid Encryption Configuration: kmsDataKeyReusePeriodSeconds "
-                                                     f"must be between {lo} and {hi}")
-        if kind == "CUSTOMER_MANAGED_KMS_KEY" and key is None:
-            raise api.InvalidEncryptionConfiguration("Invalid Encryption Configuration: kmsKeyId is required when "
-                                                     "type is CUSTOMER_MANAGED_KMS_KEY")
-        return cls(kind, key, period)
-
-    def to_api(self) -> dict[str, Json]:
-        """The API shape, as DescribeStateMachine returns it (members that were not given are left out)."""
-        out: dict[str, Json] = {"type": self.type}
-        if self.kms_key_id is not None:
-            out["kmsKeyId"] = self.kms_key_id
-        if self.kms_data_key_reuse_period_seconds is not None:
-            out["kmsDataKeyReusePeriodSeconds"] = self.kms_data_key_reuse_period_seconds
-        return out
-
-
-#: Each configuration as the API gives it (None: the default, or "keep" in an update), or already parsed.
-LoggingArg = Mapping[str, Any] | LoggingConfiguration | None
-TracingArg = Mapping[str, Any] | TracingConfiguration | None
-EncryptionArg = Mapping[str, Any] | EncryptionConfiguration | None
-
-
-def _parsed(kind: type[Any], value: Any) -> Any:
-    """``value`` as a ``kind`` configuration (parsed, and checked, unless it already is one)."""
-    return value if isinstance(value, kind) else kind.from_api(value)
-
-
-@dataclass(frozen=True, slots=True)
-class StateMachineRecord:
-    """A created state machine: its definition text, settings and compiled form."""
-
-    arn: str
-    name: str
-    definition: str
-    machine: StateMachine
-    type: str = "EXPRESS"
-    role_arn: str = ""
-    logging: LoggingConfiguration = field(default_factory=LoggingConfiguration)
-    tracing: TracingConfiguration = field(default_factory=TracingConfiguration)
-    encryption: EncryptionConfiguration = field(default_factory=EncryptionConfiguration)
-    creation_date: float = field(default_factory=lambda: round(time.time(), 3))
-    revision_id: str = field(default_factory=new_uuid)
-    tags: Mapping[str, str] = field(default_factory=dict)
-    #: whether the machine was updated since it was created (only then does AWS describe a ``revisionId``)
-    updated: bool = False
-
-    def describe(self) -> dict[str, Json]:
-        """DescribeStateMachine's response (``variableReferences`` only when some state reads a variable; ``revisionId``
-        only once the machine was updated, as AWS answers)."""
-        response: dict[str, Json] = {
-            "stateMachineArn": self.arn,
-            "name": self.name,
-            "status": "ACTIVE",
-            "definition": self.definition,
-            "roleArn": self.role_arn,
-            "type": self.type,
-            "creationDate": self.creation_date,
-            "loggingConfiguration": self.logging.to_api(),
-            "tracingConfiguration": self.tracing.to_api(),
-            "encryptionConfiguration": self.encryption.to_api(),
-        }
-        if self.updated:
-            response["revisionId"] = self.revision_id
-        if self.machine.variable_references:
-            response["variableReferences"] = {k: list(v) for k, v in self.machine.variable_references.items()}
-        return response
-
-    def same_content(self, other: StateMachineRecord) -> bool:
-        """Whether creating ``other`` over this machine is idempotent on AWS: same definition, type and logging,
-        tracing and encryption configurations (a different role or tags are ignored, and not applied)."""
-        return (self.definition, self.type, self.logging, self.tracing, self.encryption) == (
-            other.definition, other.type, other.logging, other.tracing, other.encryption)
-
-
-@dataclass(slots=True)
-class LogBatch:
-    """The log events of one finished execution, handed to the log handler."""
-
-    execution_arn: str
-    state_machine: StateMachineRecord
-    events: list[dict[str, Any]]
-    redrive_count: int | None
-
-
-LogHandler = Callable[[LogBatch], Awaitable[None]]
-
-
-#: How many times longer than JSON text its value can get when written back compactly: orjson writes the 4
-#: characters ``1e15`` as the 18 of ``1000000000000000.0``; nothing else grows (whitespace goes, escapes shrink).
-TEXT_GROWTH = 5
-
-
-def checked_input(text: str | None) -> bytes:
-    """An execution input checked like :func:`parse_input`, kept as the UTF-8 JSON text it is (to pass on)."""
-    if isinstance(text, str):
-        data = text.encode("utf-8", "surrogatepass")
-        if len(data) <= MAX_PAYLOAD_BYTES and is_json(data):
-            return data
-    return dumpb(parse_input(text))  # None gives {}; a valid input passes (written back); others raise AWS's error
-
-
-def parse_input(text: str | None) -> Json:
-    """An execution input as given to the API: JSON text (``None`` = ``{}``) within the size limit."""
-    if text is None:
-        return {}
-    if not isinstance(text, str):
-        raise api.InvalidExecutionInput("Invalid State Machine Execution Input: input must be a JSON string")
-    if len(text.encode("utf-8", "surrogatepass")) > MAX_PAYLOAD_BYTES:
-        raise api.ValidationException(
-            "1 validation error detected: Value at 'input' failed to satisfy constraint: Member must have length "
-            f"less than or equal to {MAX_PAYLOAD_BYTES}")
-    try:
-        return loads(text)
-    except JsonError as exc:
-        raise api.InvalidExecutionInput(
-            f"Invalid State Machine Execution Input: '{jackson_message(text, str(exc))}'") from None
-
-
-def billing(duration_ms: float, machine: StateMachine, definition: str, data_bytes: int) -> dict[str, int]:
-    """Express billing: duration rounded up to 100 ms; memory estimated and rounded up to 64 MB."""
-    billed_ms = max(100, math.ceil(duration_ms / 100.0) * 100)
-    estimate_mb = 50 + (len(definition) + data_bytes * max(1, machine.fanout_states)) / (1024 * 1024)
-    billed_mb = math.ceil(estimate_mb / 64.0) * 64
-    return {"billedMemoryUsedInMB": billed_mb, "billedDurationInMilliseconds": billed_ms}
 
 
 class Engine:
@@ -416,9 +150,9 @@ class Engine:
         return StateMachineRecord(
             arn=self.state_machine_arn(name), name=name, definition=text, machine=machine, type=type,
             role_arn=role_arn or f"arn:aws:iam::{self.account}:role/express-engine",
-            logging=_parsed(LoggingConfiguration, logging_configuration),
-            tracing=_parsed(TracingConfiguration, tracing_configuration),
-            encryption=_parsed(EncryptionConfiguration, encryption_configuration),
+            logging=parsed_configuration(LoggingConfiguration, logging_configuration),
+            tracing=parsed_configuration(TracingConfiguration, tracing_configuration),
+            encryption=parsed_configuration(EncryptionConfiguration, encryption_configuration),
             tags=dict(tags or {}),
         )
 
@@ -537,115 +271,13 @@ class Engine:
         With ``respond=False`` (an async start: nobody reads a response) the result holds only
         ``status`` and, for a failure, ``error`` and ``cause``: input and output are not serialised.
         ``input_size``, when the caller knows one, is an upper bound of the input's compact JSON size in bytes
-        (e.g. :data:`TEXT_GROWTH` times the length of the text it was parsed from): payload-limit checks start
+        (e.g. ``inputs.TEXT_GROWTH`` times the length of the text it was parsed from): payload-limit checks start
         from it. ``inspection``, when given, receives the data-flow steps of the state it names
         (TestState's ``inspectionData``); ``context``, when given, is the context object every state sees
         (TestState's ``context``).
         """
-        machine = record.machine
-        arn = arn or self.execution_arn(record, name)
-        level = record.logging.level
-        recorder = EventRecorder(record.logging.include_execution_data, level) if (
-            level != "OFF" and self.log_handler is not None) else None
-        limit = min(self.max_duration, machine.timeout_seconds or self.max_duration)
-        # (positional: keyword arguments cost a tenth of a trivial execution here)
-        ex = Execution(arn, name, machine, record.arn, record.name, value, record.role_arn, self.handlers, self.sleep,
-                       recorder, None if sync else redrive_count, time.monotonic() + limit, mock, inspection, context)
-        start = ex.start_time
-        frame = Frame({})  # (previous event 0: AWS's first StateEntered has previous_event_id 0)
-        input_text = ""
-        # Input and output are serialised only for someone to read them: the caller or the log events.
-        serialise = respond or (recorder is not None and recorder.include_data)
-        if serialise:
-            input_bytes = dumpb(value)
-            input_text = input_bytes.decode()
-            frame.sized = (value, len(input_bytes))
-        elif input_size is not None:
-            frame.sized = (value, input_size)
-        started_details: dict[str, Json] | None = None
-        if recorder is not None:
-            started_details = {"roleArn": record.role_arn}
-            if recorder.include_data:
-                started_details = {"input": input_text, "inputDetails": {"truncated": False},
-                                   "roleArn": record.role_arn}
-        ex.event(None, "ExecutionStarted", started_details)
-        status, output, error, cause = "SUCCEEDED", None, None, None
-        try:
-            # With a mock (MockConfigFile test case) a resource may be served by the mock alone;
-            # an unmocked call to it still fails clearly at the call.
-            missing = self.handlers.missing(machine.resources) if mock is None and machine.resources else None
-            if missing:
-                raise errors.Runtime(
-                    f"No handler is registered for the Task resource '{missing[0]}'. Register one with "
-                    "Engine.register_handler(ARN, fn) or --handler ARN=module:function.")
-            if graph_is_sync(machine.graph):
-                # Never suspends: the loop itself checks the deadline, no cancel scope needed.
-                output = run_graph_sync(ex, machine.graph, value, frame)
-            else:
-                with anyio.move_on_after(limit) as scope:
-                    output = await run_graph(ex, machine.graph, value, frame)
-                if scope.cancelled_caught:
-                    raise errors.Timeout(None)
-        except errors.Timeout as err:
-            if time.monotonic() >= ex.deadline or scope_timed_out(ex):
-                status, error, cause = "TIMED_OUT", "States.Timeout", None
-            else:
-                status, error, cause = "FAILED", err.error, err.cause
-        except errors.StatesError as err:
-            status, error, cause = "FAILED", err.error or None, err.cause
-        except Exception as exc:
-            log.exception("internal error in execution %s", arn)
-            status, error, cause = "FAILED", "States.Runtime", f"Internal engine error: {type(exc).__name__}: {exc}"
-        stop = time.time()
-        output_text = dumps(output) if status == "SUCCEEDED" and serialise else None
-        if recorder is not None:
-            if status == "SUCCEEDED":
-                details = {"output": output_text, "outputDetails": {"truncated": False}} if recorder.include_data \
-                    else {}
-                ex.event(frame, "ExecutionSucceeded", details)
-            else:
-                details = {}
-                if error:
-                    details["error"] = error
-                if cause is not None:
-                    details["cause"] = cause
-                ex.event(frame, "ExecutionTimedOut" if status == "TIMED_OUT" else "ExecutionFailed", details)
-            events = [e for e in recorder.events if levels_include(level, e["type"])]
-            if events and self.log_handler is not None:
-                try:
-                    await self.log_handler(LogBatch(arn, record, events, ex.redrive_count))
-                except Exception:  # (a bug in formatting or a sink: the execution's own outcome still stands)
-                    log.exception("the log events of execution %s could not be handed to the log handler", arn)
-        if not respond:
-            brief: dict[str, Json] = {"status": status}
-            if error:
-                brief["error"] = error
-            if cause is not None:
-                brief["cause"] = cause
-            return brief
-        response: dict[str, Json] = {
-            "executionArn": arn,
-            "stateMachineArn": record.arn,
-            "name": name,
-            "startDate": round(start, 3),
-            "stopDate": round(stop, 3),
-            "status": status,
-            "input": input_text,
-            "inputDetails": {"included": True},
-        }
-        if status == "SUCCEEDED":
-            response["output"] = output_text
-        response["outputDetails"] = {"included": True}
-        if status != "SUCCEEDED":
-            if error:
-                response["error"] = error
-            if cause is not None:
-                response["cause"] = cause
-        response["billingDetails"] = billing((stop - start) * 1000, machine, record.definition,
-                                             len(input_text) + len(output_text or ""))
-        return response
-
-
-def scope_timed_out(ex: Execution) -> bool:
-    """Whether the execution's own deadline has passed."""
-    return time.monotonic() >= ex.deadline - 1e-3
+        return await run_execution(
+            record, value, arn=arn or self.execution_arn(record, name), name=name, sync=sync, handlers=self.handlers,
+            sleep=self.sleep, log_handler=self.log_handler, max_duration=self.max_duration,
+            redrive_count=redrive_count, mock=mock, respond=respond, input_size=input_size, inspection=inspection,
+            context=context)

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from .engine import EncryptionArg, LoggingArg, StateMachineRecord, TracingArg
+from .configuration import EncryptionArg, LoggingArg, TracingArg
+from .records import StateMachineRecord
 
 
 class StateMachineRegistry(Protocol):

@@ -42,7 +42,8 @@ import anyio
 import orjson
 
 from .. import service_errors as api
-from ..runtime.engine import check_name, checked_input, new_uuid
+from ..runtime.ids import check_name, new_uuid
+from ..runtime.inputs import checked_input
 from ..runtime.mocks import split_test_case
 from .keys import RETRYABLE, Backoff, Keys
 from .registry import Registry

@@ -19,18 +19,16 @@ import orjson
 from redis.exceptions import WatchError
 
 from .. import service_errors as api
-from ..runtime.engine import (
-    DEFAULT_ACCOUNT,
-    DEFAULT_REGION,
+from ..runtime.configuration import (
     EncryptionArg,
     EncryptionConfiguration,
-    Engine,
     LoggingArg,
     LoggingConfiguration,
-    StateMachineRecord,
     TracingArg,
     TracingConfiguration,
 )
+from ..runtime.engine import DEFAULT_ACCOUNT, DEFAULT_REGION, Engine
+from ..runtime.records import StateMachineRecord
 from .keys import Keys, text
 
 #: AWS's tag limit per resource.

@@ -42,8 +42,10 @@ from redis.exceptions import ResponseError
 from .. import service_errors as api
 from ..logs import LogRouter, Sink
 from ..logs.buffer import Policy
-from ..runtime.engine import DEFAULT_ACCOUNT, DEFAULT_REGION, TEXT_GROWTH, Engine, StateMachineRecord
+from ..runtime.engine import DEFAULT_ACCOUNT, DEFAULT_REGION, Engine
+from ..runtime.inputs import TEXT_GROWTH
 from ..runtime.interpreter import graph_is_sync
+from ..runtime.records import StateMachineRecord
 from ..runtime.tasks import HandlerRegistry
 from . import consumer_group as group
 from .consumer_group import FINISH, MAX_FINISH, Done, finish_args

@@ -7,7 +7,7 @@ import pytest
 
 from express_engine import service_errors as api
 from express_engine.jsonutil import MAX_PAYLOAD_BYTES
-from express_engine.runtime.engine import TEXT_GROWTH, checked_input, parse_input
+from express_engine.runtime.inputs import TEXT_GROWTH, checked_input, parse_input
 
 
 def test_valid_text_is_passed_on_as_given() -> None:

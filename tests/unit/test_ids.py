@@ -6,7 +6,7 @@ import os
 import random
 import uuid
 
-from express_engine.runtime.engine import new_uuid
+from express_engine.runtime.ids import new_uuid
 
 
 def test_new_uuid_is_a_version_4_uuid() -> None:

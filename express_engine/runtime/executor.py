@@ -1,0 +1,213 @@
+"""Running one execution of a state machine to its end: events, timeout, outcome, logs and response.
+
+:func:`run_execution` is what :meth:`Engine.run <express_engine.runtime.engine.Engine.run>` does: start the
+execution (its ``ExecutionStarted`` event), run its graph under the Express time limit, record how it ended,
+hand its log events to the log handler and shape the StartSyncExecution response.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+
+from .. import errors
+from ..asl.model import StateMachine
+from ..jsonutil import Json, dumpb, dumps
+from .execution import EventRecorder, Execution, Frame, Inspection, Sleep
+from .interpreter import graph_is_sync, run_graph, run_graph_sync
+from .records import StateMachineRecord
+from .tasks import HandlerRegistry
+
+log = logging.getLogger("express_engine")
+
+_FATAL_EVENTS = frozenset({"ExecutionAborted", "ExecutionFailed", "ExecutionTimedOut"})
+_ERROR_EVENTS = _FATAL_EVENTS | frozenset({
+    "FailStateEntered", "LambdaFunctionFailed", "LambdaFunctionScheduleFailed", "LambdaFunctionStartFailed",
+    "LambdaFunctionTimedOut", "MapIterationAborted", "MapIterationFailed", "MapStateAborted", "MapStateFailed",
+    "ParallelStateAborted", "ParallelStateFailed", "TaskFailed", "TaskStartFailed", "TaskStateAborted",
+    "TaskSubmitFailed", "TaskTimedOut", "WaitStateAborted", "MapRunAborted", "MapRunFailed", "EvaluationFailed",
+})
+
+
+def levels_include(level: str, event_type: str) -> bool:
+    """Whether a logging ``level`` emits events of ``event_type``."""
+    if level == "ALL":
+        return True
+    if level == "ERROR":
+        return event_type in _ERROR_EVENTS
+    if level == "FATAL":
+        return event_type in _FATAL_EVENTS
+    return False
+
+
+@dataclass(slots=True)
+class LogBatch:
+    """The log events of one finished execution, handed to the log handler."""
+
+    execution_arn: str
+    state_machine: StateMachineRecord
+    events: list[dict[str, Any]]
+    redrive_count: int | None
+
+
+LogHandler = Callable[[LogBatch], Awaitable[None]]
+
+
+def billing(duration_ms: float, machine: StateMachine, definition: str, data_bytes: int) -> dict[str, int]:
+    """Express billing: duration rounded up to 100 ms; memory estimated and rounded up to 64 MB."""
+    billed_ms = max(100, math.ceil(duration_ms / 100.0) * 100)
+    estimate_mb = 50 + (len(definition) + data_bytes * max(1, machine.fanout_states)) / (1024 * 1024)
+    billed_mb = math.ceil(estimate_mb / 64.0) * 64
+    return {"billedMemoryUsedInMB": billed_mb, "billedDurationInMilliseconds": billed_ms}
+
+
+def scope_timed_out(ex: Execution) -> bool:
+    """Whether the execution's own deadline has passed."""
+    return time.monotonic() >= ex.deadline - 1e-3
+
+
+@dataclass(slots=True)
+class _Outcome:
+    """How an execution ended."""
+
+    status: str = "SUCCEEDED"
+    output: Json = None
+    error: str | None = None
+    cause: str | None = None
+
+
+async def run_execution(record: StateMachineRecord, value: Json, *, arn: str, name: str, sync: bool,
+                        handlers: HandlerRegistry, sleep: Sleep, log_handler: LogHandler | None,
+                        max_duration: float, redrive_count: int = 0, mock: Any = None, respond: bool = True,
+                        input_size: int | None = None, inspection: Inspection | None = None,
+                        context: dict[str, Json] | None = None) -> dict[str, Json]:
+    """Run one execution of ``record`` on ``value``; see :meth:`Engine.run` for the arguments and the result."""
+    machine = record.machine
+    level = record.logging.level
+    recorder = EventRecorder(record.logging.include_execution_data, level) if (
+        level != "OFF" and log_handler is not None) else None
+    limit = min(max_duration, machine.timeout_seconds or max_duration)
+    # (positional: keyword arguments cost a tenth of a trivial execution here)
+    ex = Execution(arn, name, machine, record.arn, record.name, value, record.role_arn, handlers, sleep,
+                   recorder, None if sync else redrive_count, time.monotonic() + limit, mock, inspection, context)
+    frame = Frame({})  # (previous event 0: AWS's first StateEntered has previous_event_id 0)
+    # Input and output are serialised only for someone to read them: the caller or the log events.
+    serialise = respond or (recorder is not None and recorder.include_data)
+    input_text = _started(ex, record, recorder, frame, value, serialise, input_size)
+    outcome = await _run_graph(ex, handlers, value, frame, limit, mock)
+    stop = time.time()
+    output_text = dumps(outcome.output) if outcome.status == "SUCCEEDED" and serialise else None
+    if recorder is not None:
+        await _ended(ex, record, recorder, frame, outcome, output_text, log_handler)
+    if not respond:
+        brief: dict[str, Json] = {"status": outcome.status}
+        _add_error(brief, outcome)
+        return brief
+    return _response(ex, record, outcome, input_text, output_text, stop)
+
+
+def _started(ex: Execution, record: StateMachineRecord, recorder: EventRecorder | None, frame: Frame, value: Json,
+             serialise: bool, input_size: int | None) -> str:
+    """Size the input, record ``ExecutionStarted``; the input's JSON text when it is serialised, else ``""``."""
+    input_text = ""
+    if serialise:
+        input_bytes = dumpb(value)
+        input_text = input_bytes.decode()
+        frame.sized = (value, len(input_bytes))
+    elif input_size is not None:
+        frame.sized = (value, input_size)
+    details: dict[str, Json] | None = None
+    if recorder is not None:
+        details = {"roleArn": record.role_arn}
+        if recorder.include_data:
+            details = {"input": input_text, "inputDetails": {"truncated": False}, "roleArn": record.role_arn}
+    ex.event(None, "ExecutionStarted", details)
+    return input_text
+
+
+async def _run_graph(ex: Execution, handlers: HandlerRegistry, value: Json, frame: Frame, limit: float,
+                     mock: Any) -> _Outcome:
+    """Run the machine's graph within ``limit`` seconds; how it ended (never raises for the execution's errors)."""
+    machine = ex.machine
+    try:
+        # With a mock (MockConfigFile test case) a resource may be served by the mock alone;
+        # an unmocked call to it still fails clearly at the call.
+        missing = handlers.missing(machine.resources) if mock is None and machine.resources else None
+        if missing:
+            raise errors.Runtime(
+                f"No handler is registered for the Task resource '{missing[0]}'. Register one with "
+                "Engine.register_handler(ARN, fn) or --handler ARN=module:function.")
+        if graph_is_sync(machine.graph):
+            # Never suspends: the loop itself checks the deadline, no cancel scope needed.
+            return _Outcome(output=run_graph_sync(ex, machine.graph, value, frame))
+        with anyio.move_on_after(limit) as scope:
+            output = await run_graph(ex, machine.graph, value, frame)
+        if scope.cancelled_caught:
+            raise errors.Timeout(None)
+        return _Outcome(output=output)
+    except errors.Timeout as err:
+        if time.monotonic() >= ex.deadline or scope_timed_out(ex):
+            return _Outcome("TIMED_OUT", None, "States.Timeout", None)
+        return _Outcome("FAILED", None, err.error, err.cause)
+    except errors.StatesError as err:
+        return _Outcome("FAILED", None, err.error or None, err.cause)
+    except Exception as exc:
+        log.exception("internal error in execution %s", ex.arn)
+        return _Outcome("FAILED", None, "States.Runtime", f"Internal engine error: {type(exc).__name__}: {exc}")
+
+
+async def _ended(ex: Execution, record: StateMachineRecord, recorder: EventRecorder, frame: Frame,
+                 outcome: _Outcome, output_text: str | None, log_handler: LogHandler | None) -> None:
+    """Record the final event and hand the events the level keeps to the log handler."""
+    details: dict[str, Json]
+    if outcome.status == "SUCCEEDED":
+        details = {"output": output_text, "outputDetails": {"truncated": False}} if recorder.include_data else {}
+        ex.event(frame, "ExecutionSucceeded", details)
+    else:
+        details = {}
+        _add_error(details, outcome)
+        ex.event(frame, "ExecutionTimedOut" if outcome.status == "TIMED_OUT" else "ExecutionFailed", details)
+    level = record.logging.level
+    events = [e for e in recorder.events if levels_include(level, e["type"])]
+    if events and log_handler is not None:
+        try:
+            await log_handler(LogBatch(ex.arn, record, events, ex.redrive_count))
+        except Exception:  # (a bug in formatting or a sink: the execution's own outcome still stands)
+            log.exception("the log events of execution %s could not be handed to the log handler", ex.arn)
+
+
+def _add_error(out: dict[str, Json], outcome: _Outcome) -> None:
+    if outcome.error:
+        out["error"] = outcome.error
+    if outcome.cause is not None:
+        out["cause"] = outcome.cause
+
+
+def _response(ex: Execution, record: StateMachineRecord, outcome: _Outcome, input_text: str,
+              output_text: str | None, stop: float) -> dict[str, Json]:
+    """The StartSyncExecution response."""
+    start = ex.start_time
+    response: dict[str, Json] = {
+        "executionArn": ex.arn,
+        "stateMachineArn": record.arn,
+        "name": ex.name,
+        "startDate": round(start, 3),
+        "stopDate": round(stop, 3),
+        "status": outcome.status,
+        "input": input_text,
+        "inputDetails": {"included": True},
+    }
+    if outcome.status == "SUCCEEDED":
+        response["output"] = output_text
+    response["outputDetails"] = {"included": True}
+    if outcome.status != "SUCCEEDED":
+        _add_error(response, outcome)
+    response["billingDetails"] = billing((stop - start) * 1000, record.machine, record.definition,
+                                         len(input_text) + len(output_text or ""))
+    return response
