@@ -38,11 +38,19 @@ SFN_LOCAL_ENDPOINTS = {
     "SNS_ENDPOINT": "sns", "STEP_FUNCTIONS_ENDPOINT": "stepfunctions",
 }
 
-#: Names Step Functions uses in its ARNs that are not botocore's.
-ARN_SERVICE_ALIASES = {"eventbridge": "events", "sfn": "stepfunctions", "states": "stepfunctions",
-                       "cloudwatchlogs": "logs", "cloudwatch": "cloudwatch", "apigatewaymanagementapi":
-                       "apigatewaymanagementapi", "elasticloadbalancingv2": "elbv2", "costexplorer": "ce",
-                       "databasemigration": "dms", "sfnlocal": "stepfunctions", "execute-api": "apigateway"}
+#: Step Functions' service names (the Java SDK v2 client's, lower case) that are not botocore's once hyphens are
+#: dropped (``acmpca`` = ``acm-pca`` needs no entry). Generated from botocore's models' ``serviceId``.
+ARN_SERVICE_ALIASES = {
+    "applicationdiscovery": "discovery", "cloudwatchlogs": "logs", "cognitoidentityprovider": "cognito-idp",
+    "costandusagereport": "cur", "costexplorer": "ce", "databasemigration": "dms", "directory": "ds",
+    "directoryservicedata": "ds-data", "elasticloadbalancing": "elb", "elasticloadbalancingv2": "elbv2",
+    "elasticsearch": "es", "eventbridge": "events", "iotdataplane": "iot-data", "iotjobsdataplane": "iot-jobs-data",
+    "lexmodelbuilding": "lex-models", "lexmodelsv2": "lexv2-models", "lexruntimev2": "lexv2-runtime",
+    "marketplacemetering": "meteringmarketplace", "migrationhub": "mgh",
+    "pinpointsmsvoice": "sms-voice", "pinpointsmsvoicev2": "pinpoint-sms-voice-v2",
+    "serverlessapplicationrepository": "serverlessrepo", "sfn": "stepfunctions", "simpledb": "sdb",
+    "states": "stepfunctions",
+}
 
 
 class AwsConfigError(ValueError):

@@ -39,9 +39,10 @@ OPTIMIZED_NAMES = {
 def sdk_service_name(service_id: str) -> str:
     """A botocore ``serviceId`` in PascalCase (``DynamoDB`` -> ``DynamoDb``, ``ACM PCA`` -> ``AcmPca``)."""
     out: list[str] = []
-    for word in re.split(r"[\s\-_]+", service_id.strip()):
-        if not word:
-            continue
+    words = [w for w in re.split(r"[\s\-_]+", service_id.strip()) if w]
+    if len(words) > 1 and words[-1] == "Service":
+        words.pop()  # as the Java SDK's client names: "Database Migration Service" -> DatabaseMigration
+    for word in words:
         parts = [word] if len(word) <= 3 else _WORD.findall(word) or [word]
         out.extend(p[:1].upper() + p[1:].lower() for p in parts)
     return "".join(out)

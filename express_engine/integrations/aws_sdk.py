@@ -38,45 +38,33 @@ class Operation:
 
 
 class ServiceIndex:
-    """Maps Step Functions service names to botocore's and resolves operations (models loaded on demand)."""
+    """Maps Step Functions service names to botocore's and resolves operations (models loaded on demand).
+
+    A name is botocore's with its hyphens dropped (``acmpca``), or one of :data:`ARN_SERVICE_ALIASES`.
+    """
 
     def __init__(self, clients: AwsClients) -> None:
         self.clients = clients
-        self._available: set[str] | None = None
-        self._by_sdk_name: dict[str, str] | None = None
+        self._available: dict[str, str] | None = None
         self._operations: dict[tuple[str, str], Operation] = {}
 
     def _service_model(self, service: str) -> Any:
         return self.clients.models().get_service_model(service)
 
-    def _build_sdk_names(self) -> dict[str, str]:
-        out: dict[str, str] = {}
-        for service in sorted(self._available or ()):
-            try:
-                service_id = self._service_model(service).service_id
-            except Exception:  # a broken model must not hide the others
-                continue
-            out.setdefault(sdk_service_name(str(service_id)).lower(), service)
-        return out
-
-    async def botocore_name(self, arn_service: str) -> str | None:
+    def botocore_name(self, arn_service: str) -> str | None:
         """The botocore service for an ARN's service name (None: no such service)."""
         if self._available is None:
-            self._available = set(self.clients.available_services())
-        name = canonical_service(arn_service)
-        if name in self._available:
-            return name
-        if self._by_sdk_name is None:
-            # Loads every service model once (a few seconds): off the event loop.
-            self._by_sdk_name = await asyncio.to_thread(self._build_sdk_names)
-        return self._by_sdk_name.get(arn_service.lower())
+            names = self.clients.available_services()
+            self._available = {name.replace("-", ""): name for name in names}
+            self._available.update({name: name for name in names})
+        return self._available.get(canonical_service(arn_service))
 
     async def operation(self, arn_service: str, action: str) -> Operation:
         """The operation ``action`` of ``arn_service``; raises a task error naming what is unknown."""
         cached = self._operations.get((arn_service, action))
         if cached is not None:
             return cached
-        service = await self.botocore_name(arn_service)
+        service = self.botocore_name(arn_service)
         if service is None:
             raise task_failed(f"'{arn_service}' is not an AWS service the AWS SDK knows "
                               "(arn:aws:states:::aws-sdk:<service>:<apiAction>)")

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,16 +85,13 @@ class AwsRunner:
         self.engine = engine
         self._n = 0
 
-    async def __call__(self, definition: dict[str, Any], input: Any = None) -> dict[str, Any]:
+    async def __call__(self, definition: dict[str, Any], input: Any = None, *, mock: Any = None) -> dict[str, Any]:
         self._n += 1
         record = self.engine.create_state_machine(f"aws{self._n}", definition)
-        response = await self.engine.start_sync_execution(record, dumps({} if input is None else input))
+        response = await self.engine.start_sync_execution(record, dumps({} if input is None else input), mock=mock)
         if "output" in response:
             response["output"] = loads(response["output"])
         return response
-
-
-AwsRun = Callable[[dict[str, Any], Any], Any]
 
 
 async def _noop_sleep(seconds: float) -> None:

@@ -1,0 +1,43 @@
+"""Step Functions' names for AWS services and errors, and the engine's AWS settings."""
+
+from __future__ import annotations
+
+import pytest
+
+from express_engine.integrations.aws_clients import AwsClients
+from express_engine.integrations.aws_config import AwsConfigError, AwsSettings
+from express_engine.integrations.aws_errors import sdk_service_name
+from express_engine.integrations.aws_sdk import ServiceIndex
+
+
+@pytest.mark.parametrize(("service_id", "name"), [
+    ("DynamoDB", "DynamoDb"), ("S3", "S3"), ("ACM PCA", "AcmPca"), ("SFN", "Sfn"), ("EventBridge", "EventBridge"),
+    ("CloudWatch Logs", "CloudWatchLogs"), ("API Gateway", "ApiGateway"), ("EC2", "Ec2"),
+    ("Database Migration Service", "DatabaseMigration"), ("SageMaker", "SageMaker")])
+def test_sdk_error_prefix_is_the_pascal_case_service_name(service_id: str, name: str) -> None:
+    assert sdk_service_name(service_id) == name
+
+
+@pytest.mark.parametrize(("arn_name", "botocore"), [
+    ("dynamodb", "dynamodb"), ("acmpca", "acm-pca"), ("sfn", "stepfunctions"), ("eventbridge", "events"),
+    ("cloudwatchlogs", "logs"), ("elasticloadbalancingv2", "elbv2"), ("bedrockruntime", "bedrock-runtime"),
+    ("nosuchservice", None)])
+def test_arn_service_names_resolve_to_botocore_services(arn_name: str, botocore: str | None) -> None:
+    assert ServiceIndex(AwsClients(AwsSettings())).botocore_name(arn_name) == botocore
+
+
+def test_settings_from_the_environment() -> None:
+    settings = AwsSettings.from_env({
+        "EXPRESS_ENGINE_AWS": "real, sns=local, EventBridge=off", "EXPRESS_ENGINE_AWS_ALLOW": "dynamodb:*,s3:getObject",
+        "AWS_ENDPOINT_URL": "http://all", "DYNAMODB_ENDPOINT": "http://sfn-local-ddb",
+        "SQS_ENDPOINT": "http://sfn-local-sqs", "AWS_ENDPOINT_URL_SQS": "http://sdk-sqs"})
+    assert (settings.mode("s3"), settings.mode("sns"), settings.mode("events")) == ("real", "local", "off")
+    assert settings.source("events") == "EXPRESS_ENGINE_AWS: EventBridge=off"
+    assert settings.allows("dynamodb", "putItem") and settings.allows("s3", "GetObject")
+    assert not settings.allows("s3", "deleteObject")
+    assert settings.endpoint("dynamodb") == "http://sfn-local-ddb"  # Step Functions Local's variable
+    assert settings.endpoint("sqs") == "http://sdk-sqs"  # the SDK's per-service variable wins over it
+    assert settings.endpoint("s3") == "http://all"
+    assert AwsSettings.from_env({}).mode("dynamodb") == "local" and not AwsSettings.from_env({}).any_real
+    with pytest.raises(AwsConfigError, match="EXPRESS_ENGINE_AWS: 's3=on' - the mode must be one of"):
+        AwsSettings.from_env({"EXPRESS_ENGINE_AWS": "s3=on"})
