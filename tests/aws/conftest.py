@@ -1,31 +1,22 @@
-"""AWS-service fixtures: ONE real moto server per session (``moto_server`` on a free loopback port).
+"""AWS-service fixtures: ONE real moto server per session (``moto_server`` on a free loopback port,
+started by the ``aws_server`` fixture of express_engine's pytest plugin).
 
 Nothing is mocked in-process: the engine's aiobotocore clients talk HTTP to the server.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from typing import Any
 
-import boto3
 import pytest
 
 from express_engine import Engine
 from express_engine.integrations import install
 from express_engine.integrations.aws_config import AwsSettings
 from express_engine.jsonutil import dumps, loads
-
-REGION = "us-east-1"
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": REGION}
+from express_engine.testing import AwsTestServer
 
 
 def free_port() -> int:
@@ -34,48 +25,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@dataclass
-class MotoServer:
-    url: str
-    proc: subprocess.Popen[bytes]
-
-    def client(self, service: str) -> Any:
-        """A boto3 client on the server (to prepare and check state from the test)."""
-        return boto3.client(service, endpoint_url=self.url, region_name=REGION, aws_access_key_id="testing",
-                            aws_secret_access_key="testing")
-
-    def env(self, **extra: str) -> dict[str, str]:
-        """Engine settings calling every AWS service on this server."""
-        return {"EXPRESS_ENGINE_AWS": "real", "AWS_ENDPOINT_URL": self.url, **CREDENTIALS, **extra}
+MotoServer = AwsTestServer
 
 
 @pytest.fixture(scope="session")
-def moto() -> Iterator[MotoServer]:
-    port = free_port()
-    exe = shutil.which("moto_server", path=os.path.dirname(sys.executable)) or shutil.which("moto_server")
-    cmd = [exe] if exe else [sys.executable, "-m", "moto.server"]
-    proc = subprocess.Popen([*cmd, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/moto-api/data.json", timeout=1).read()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError("moto_server did not start") from None
-            time.sleep(0.1)
-    try:
-        yield MotoServer(url, proc)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+def moto(aws_server: AwsTestServer) -> AwsTestServer:
+    """The session's moto server (the ``aws_server`` fixture of express_engine's pytest plugin)."""
+    return aws_server
 
 
 class AwsRunner:
@@ -112,6 +68,6 @@ def aws_runner(settings: AwsSettings) -> Any:
 
 
 @pytest.fixture
-async def aws_run(moto: MotoServer) -> AsyncIterator[AwsRunner]:
+async def aws_run(moto: AwsTestServer) -> AsyncIterator[AwsRunner]:
     async with aws_runner(AwsSettings.from_env(moto.env())) as runner:
         yield runner
