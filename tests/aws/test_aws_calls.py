@@ -324,3 +324,24 @@ async def test_bad_configuration_is_a_clear_task_error(case: str, moto: MotoServ
         response = await run(_machine(("Call", _task(resource, {}))))
     assert response["status"] == "FAILED" and response["error"] == "States.TaskFailed", response
     assert expected in response["cause"] and "Traceback" not in response["cause"], response["cause"]
+
+
+def test_test_state_calls_the_real_service_unless_mocked(moto: MotoServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    from express_engine.testing import StepFunctionsServer
+
+    table = _table(moto)
+    for var, value in moto.env().items():
+        monkeypatch.setenv(var, value)
+    state = json.dumps(_task("arn:aws:states:::dynamodb:putItem",
+                             {"TableName": table, "Item": {"id": {"S.$": "$.id"}}}, End=True))
+    with StepFunctionsServer() as server:
+        sfn = server.boto3_client()
+        real = sfn.test_state(definition=state, roleArn="arn:aws:iam::123456789012:role/r", input='{"id": "ts1"}')
+        mocked = sfn.test_state(definition=state, roleArn="arn:aws:iam::123456789012:role/r", input='{"id": "ts2"}',
+                                mock={"result": '{"mocked": true}'})
+    assert real["status"] == "SUCCEEDED", real
+    assert json.loads(real["output"])["SdkHttpMetadata"]["HttpStatusCode"] == 200
+    assert mocked["status"] == "SUCCEEDED" and json.loads(mocked["output"]) == {"mocked": True}
+    ddb = moto.client("dynamodb")
+    assert ddb.get_item(TableName=table, Key={"id": {"S": "ts1"}})["Item"] == {"id": {"S": "ts1"}}
+    assert "Item" not in ddb.get_item(TableName=table, Key={"id": {"S": "ts2"}})

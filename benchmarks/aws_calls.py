@@ -1,0 +1,123 @@
+"""AWS-calling benchmark: a DynamoDB putItem workflow against a local moto server, beside a bare client.
+
+Starts one ``moto_server`` on loopback, creates a table, then alternates rounds of
+
+* *bare*: ``--count`` ``PutItem`` calls made directly with one aiobotocore client, ``--concurrency``
+  at a time (the floor: the cost of the calls themselves, server included), and
+* *engine*: ``--count`` executions of a one-state workflow whose Task is
+  ``arn:aws:states:::dynamodb:putItem``, run by the in-process Engine (its own pooled aiobotocore
+  client), ``--concurrency`` at a time;
+
+and prints the best round of each in calls (executions) per second and their ratio (target >= 0.8).
+
+    python benchmarks/aws_calls.py [--count N] [--concurrency C] [--rounds R] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from express_engine import Engine
+from express_engine.cli import run_async
+from express_engine.integrations import install
+from express_engine.integrations.aws_config import AwsSettings
+from express_engine.testing import AwsTestServer
+
+TABLE = "bench"
+
+
+def definition() -> dict[str, Any]:
+    return {"StartAt": "Put", "States": {"Put": {
+        "Type": "Task", "Resource": "arn:aws:states:::dynamodb:putItem",
+        "Parameters": {"TableName": TABLE, "Item": {"id": {"S.$": "$.id"}, "payload": {"S.$": "$.payload"}}},
+        "ResultSelector": {"status.$": "$.SdkHttpMetadata.HttpStatusCode"}, "End": True}}}
+
+
+async def _drive(count: int, concurrency: int, one: Callable[[int], Awaitable[None]]) -> float:
+    """Run ``one(i)`` for i < count, ``concurrency`` at a time; returns calls per second."""
+    next_i = 0
+
+    async def worker() -> None:
+        nonlocal next_i
+        while next_i < count:
+            i = next_i
+            next_i += 1
+            await one(i)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return count / (time.perf_counter() - start)
+
+
+async def bench(server: AwsTestServer, count: int, concurrency: int, rounds: int) -> dict[str, Any]:
+    from aiobotocore.session import get_session
+
+    env = server.env()
+    server.client("dynamodb").create_table(
+        TableName=TABLE, BillingMode="PAY_PER_REQUEST", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}])
+    payload = "x" * 100
+    engine = Engine()
+    bare_rates: list[float] = []
+    engine_rates: list[float] = []
+    async with install(engine.handlers, http=False, aws=AwsSettings.from_env(env)), get_session().create_client(
+            "dynamodb", endpoint_url=server.url, region_name=server.region, aws_access_key_id="testing",
+            aws_secret_access_key="testing") as client:
+        record = engine.create_state_machine("bench", definition())
+
+        async def bare(i: int) -> None:
+            await client.put_item(TableName=TABLE, Item={"id": {"S": f"b{i}"}, "payload": {"S": payload}})
+
+        async def execution(i: int) -> None:
+            response = await engine.start_sync_execution(record, orjson.dumps({"id": f"e{i}",
+                                                                               "payload": payload}).decode())
+            if response["status"] != "SUCCEEDED":
+                raise RuntimeError(f"execution failed: {response.get('error')}: {response.get('cause')}")
+
+        # Warm both (connections, models, the engine's client) before measuring.
+        await _drive(min(count, 50), concurrency, bare)
+        await _drive(min(count, 50), concurrency, execution)
+        for _ in range(rounds):
+            bare_rates.append(await _drive(count, concurrency, bare))
+            engine_rates.append(await _drive(count, concurrency, execution))
+    best_bare, best_engine = max(bare_rates), max(engine_rates)
+    return {"count": count, "concurrency": concurrency, "rounds": rounds,
+            "bare_calls_per_s": round(best_bare, 1), "engine_executions_per_s": round(best_engine, 1),
+            "ratio": round(best_engine / best_bare, 3),
+            "bare_rounds": [round(r, 1) for r in bare_rates], "engine_rounds": [round(r, 1) for r in engine_rates]}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--count", type=int, default=500, help="calls / executions per round (default 500)")
+    parser.add_argument("--concurrency", type=int, default=8, help="in flight at a time (default 8)")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of each (default 3)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args()
+    server = AwsTestServer().start()
+    try:
+        result = run_async(bench, server, args.count, args.concurrency, args.rounds)
+    finally:
+        server.stop()
+    if args.json:
+        print(orjson.dumps(result).decode())
+    else:
+        print(f"bare aiobotocore PutItem      {result['bare_calls_per_s']:>9.1f} calls/s   {result['bare_rounds']}")
+        print(f"engine dynamodb:putItem       {result['engine_executions_per_s']:>9.1f} executions/s "
+              f"{result['engine_rounds']}")
+        print(f"ratio engine / bare           {result['ratio']:>9.3f}   (target >= 0.8)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
