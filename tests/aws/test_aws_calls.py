@@ -345,3 +345,39 @@ def test_test_state_calls_the_real_service_unless_mocked(moto: MotoServer, monke
     ddb = moto.client("dynamodb")
     assert ddb.get_item(TableName=table, Key={"id": {"S": "ts1"}})["Item"] == {"id": {"S": "ts1"}}
     assert "Item" not in ddb.get_item(TableName=table, Key={"id": {"S": "ts2"}})
+
+
+async def test_lambda_functions_without_a_local_handler_are_invoked_on_lambda(moto: MotoServer) -> None:
+    import io
+    import urllib.request
+    import zipfile
+
+    # moto's Lambda without Docker answers with the event it was given.
+    request = urllib.request.Request(f"{moto.url}/moto-api/config", method="POST",
+                                     data=json.dumps({"lambda": {"use_docker": False}}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(request).read()
+    role = moto.client("iam").create_role(RoleName=f"r-{uuid.uuid4().hex[:6]}",
+                                          AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("h.py", "def h(event, context):\n    return event\n")
+    function = f"echo-{uuid.uuid4().hex[:6]}"
+    moto.client("lambda").create_function(FunctionName=function, Runtime="python3.12", Role=role, Handler="h.h",
+                                          Code={"ZipFile": code.getvalue()})
+    machine = _machine(
+        ("Remote", _task("arn:aws:states:::lambda:invoke", {"FunctionName": function, "Payload": {"n.$": "$.n"}},
+                         ResultPath="$.remote")),
+        ("Legacy", {"Type": "Task", "Resource": f"arn:aws:lambda:us-east-1:123456789012:function:{function}",
+                    "Parameters": {"legacy.$": "$.n"}, "ResultPath": "$.legacy"}),
+        ("Local", _task("arn:aws:states:::lambda:invoke", {"FunctionName": "local-fn", "Payload": {}},
+                        ResultSelector={"payload.$": "$.Payload"}, ResultPath="$.local")))
+    async with aws_runner(AwsSettings.from_env(moto.env())) as run:
+        run.engine.register_handler("local-fn", lambda event, context: {"served": "locally"})
+        response = await run(machine, {"n": 3})
+    assert response["status"] == "SUCCEEDED", response
+    out = response["output"]
+    assert out["remote"]["Payload"] == {"n": 3} and out["remote"]["StatusCode"] == 200
+    assert out["remote"]["ExecutedVersion"] == "$LATEST" and _has_sdk_metadata(out["remote"])
+    assert out["legacy"] == {"legacy": 3}
+    assert out["local"] == {"payload": {"served": "locally"}}
