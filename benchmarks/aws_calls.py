@@ -9,6 +9,8 @@ Starts one ``moto_server`` on loopback, creates a table, then alternates rounds 
   client), ``--concurrency`` at a time;
 
 and prints the best round of each in calls (executions) per second and their ratio (target >= 0.8).
+For the choice of client library it also times *threads*: the same calls with a (thread-safe) boto3
+client in a bounded pool of ``--concurrency`` worker threads, the alternative to aiobotocore.
 
     python benchmarks/aws_calls.py [--count N] [--concurrency C] [--rounds R] [--json]
 """
@@ -43,8 +45,14 @@ def definition() -> dict[str, Any]:
         "ResultSelector": {"status.$": "$.SdkHttpMetadata.HttpStatusCode"}, "End": True}}}
 
 
+CPU_US: dict[str, list[float]] = {}
+
+
 async def _drive(count: int, concurrency: int, one: Callable[[int], Awaitable[None]]) -> float:
-    """Run ``one(i)`` for i < count, ``concurrency`` at a time; returns calls per second."""
+    """Run ``one(i)`` for i < count, ``concurrency`` at a time; returns calls per second.
+
+    Also records this process's CPU time per call (moto runs in another process) in ``CPU_US``.
+    """
     next_i = 0
 
     async def worker() -> None:
@@ -54,8 +62,9 @@ async def _drive(count: int, concurrency: int, one: Callable[[int], Awaitable[No
             next_i += 1
             await one(i)
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
+    CPU_US.setdefault(one.__name__, []).append((time.process_time() - cpu) / count * 1e6)
     return count / (time.perf_counter() - start)
 
 
@@ -70,6 +79,17 @@ async def bench(server: AwsTestServer, count: int, concurrency: int, rounds: int
     engine = Engine()
     bare_rates: list[float] = []
     engine_rates: list[float] = []
+    thread_rates: list[float] = []
+    import anyio.to_thread
+    from anyio import CapacityLimiter
+
+    limiter = CapacityLimiter(concurrency)
+    sync_client = server.client("dynamodb")
+
+    async def threaded(i: int) -> None:
+        await anyio.to_thread.run_sync(
+            lambda: sync_client.put_item(TableName=TABLE, Item={"id": {"S": f"t{i}"}, "payload": {"S": payload}}),
+            limiter=limiter)
     async with install(engine.handlers, http=False, aws=AwsSettings.from_env(env)), get_session().create_client(
             "dynamodb", endpoint_url=server.url, region_name=server.region, aws_access_key_id="testing",
             aws_secret_access_key="testing") as client:
@@ -87,13 +107,17 @@ async def bench(server: AwsTestServer, count: int, concurrency: int, rounds: int
         # Warm both (connections, models, the engine's client) before measuring.
         await _drive(min(count, 50), concurrency, bare)
         await _drive(min(count, 50), concurrency, execution)
+        await _drive(min(count, 50), concurrency, threaded)
         for _ in range(rounds):
             bare_rates.append(await _drive(count, concurrency, bare))
             engine_rates.append(await _drive(count, concurrency, execution))
+            thread_rates.append(await _drive(count, concurrency, threaded))
     best_bare, best_engine = max(bare_rates), max(engine_rates)
     return {"count": count, "concurrency": concurrency, "rounds": rounds,
             "bare_calls_per_s": round(best_bare, 1), "engine_executions_per_s": round(best_engine, 1),
-            "ratio": round(best_engine / best_bare, 3),
+            "ratio": round(best_engine / best_bare, 3), "threads_calls_per_s": round(max(thread_rates), 1),
+            "thread_rounds": [round(r, 1) for r in thread_rates],
+            "client_cpu_us_per_call": {name: round(min(v), 1) for name, v in CPU_US.items()},
             "bare_rounds": [round(r, 1) for r in bare_rates], "engine_rounds": [round(r, 1) for r in engine_rates]}
 
 
@@ -116,6 +140,10 @@ def main() -> int:
         print(f"engine dynamodb:putItem       {result['engine_executions_per_s']:>9.1f} executions/s "
               f"{result['engine_rounds']}")
         print(f"ratio engine / bare           {result['ratio']:>9.3f}   (target >= 0.8)")
+        print(f"boto3 in a thread pool        {result['threads_calls_per_s']:>9.1f} calls/s   "
+              f"{result['thread_rounds']}")
+        print("client-side CPU per call (µs, this process): " + ", ".join(
+            f"{k} {v}" for k, v in result["client_cpu_us_per_call"].items()))
     return 0
 
 
