@@ -41,3 +41,18 @@ def test_settings_from_the_environment() -> None:
     assert AwsSettings.from_env({}).mode("dynamodb") == "local" and not AwsSettings.from_env({}).any_real
     with pytest.raises(AwsConfigError, match="EXPRESS_ENGINE_AWS: 's3=on' - the mode must be one of"):
         AwsSettings.from_env({"EXPRESS_ENGINE_AWS": "s3=on"})
+
+
+@pytest.mark.parametrize("command", [["execute", "examples/hello/hello.asl.json"], ["api"], ["serve"]])
+def test_a_malformed_setting_stops_the_command_with_a_usage_error(
+        command: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+    from pathlib import Path
+
+    from express_engine.cli import main
+
+    monkeypatch.chdir(Path(__file__).parents[2])
+    monkeypatch.setenv("EXPRESS_ENGINE_AWS", "dynamodb=maybe")
+    assert main(command) == 2
+    response = json.loads(capsys.readouterr().out)
+    assert response["error"] == "UsageError" and "EXPRESS_ENGINE_AWS: 'dynamodb=maybe'" in response["cause"]
