@@ -69,7 +69,7 @@ async def _drive(count: int, concurrency: int, one: Callable[[int], Awaitable[No
 
 
 async def bench(server: AwsTestServer, count: int, concurrency: int, rounds: int) -> dict[str, Any]:
-    from aiobotocore.session import get_session
+    from aiobotocore.session import get_session  # type: ignore[import-untyped]
 
     env = server.env()
     server.client("dynamodb").create_table(
