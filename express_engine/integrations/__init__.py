@@ -77,7 +77,7 @@ async def install(handlers: HandlerRegistry, *, client: Any = None, redis: Any =
         publisher = StreamPublisher(redis, prefix=stream_prefix)
         for arn in STREAM_RESOURCES if aliases else STREAM_RESOURCES[:1]:
             add(arn, publisher.handler(arn))
-    clients = resolvers = None
+    clients = resolvers = optimized = None
     if settings.any_real or settings.default_mode == "off" or "off" in settings.modes.values():
         from .aws_clients import AwsClients
         from .aws_optimized import OptimizedIntegration
@@ -85,7 +85,8 @@ async def install(handlers: HandlerRegistry, *, client: Any = None, redis: Any =
 
         clients = AwsClients(settings)
         index = ServiceIndex(clients)
-        resolvers = (SdkIntegration(clients, index).resolve, OptimizedIntegration(index).resolve)
+        optimized = OptimizedIntegration(index)
+        resolvers = (SdkIntegration(clients, index).resolve, optimized.resolve)
         for resolver in resolvers:
             handlers.add_resolver(resolver)
     try:
@@ -97,5 +98,7 @@ async def install(handlers: HandlerRegistry, *, client: Any = None, redis: Any =
             handlers.remove_resolver(resolver)
         if http_invoke is not None:
             await http_invoke.aclose()
+        if optimized is not None:
+            await optimized.aclose()
         if clients is not None:
             await clients.aclose()

@@ -10,6 +10,7 @@ Shapes as AWS documents them per integration ("Integrating services with Step Fu
 * Lambda ``invoke``: ``Payload`` sent as JSON; ``{ExecutedVersion, Payload, StatusCode, SdkHttpMetadata,
   SdkResponseMetadata}`` with the function's answer parsed; a function error fails the task with the
   function's ``errorType`` and its error document as cause.
+* API Gateway ``invoke``: :mod:`.aws_apigateway`.
 * any other ``<service>:<action>`` without an integration pattern suffix (Athena ``startQueryExecution``,
   Glue ``startJobRun``, Batch ``submitJob``, ECS ``runTask``, ...): the service's API called with the
   parameters as given, the response in PascalCase.
@@ -88,9 +89,16 @@ class OptimizedIntegration:
     """Serves optimized-integration resources whose service is configured ``real`` or ``off``."""
 
     def __init__(self, index: ServiceIndex) -> None:
+        from .aws_apigateway import ApiGatewayInvoke
+
         self.index = index
         self.clients = index.clients
         self.settings = index.clients.settings
+        self.apigateway = ApiGatewayInvoke(index.clients)
+
+    async def aclose(self) -> None:
+        """Close what the handlers hold open."""
+        await self.apigateway.aclose()
 
     def resolve(self, arn: str) -> TaskHandler | None:
         """The handler for an optimized-integration ARN (None: not one, or its service is ``local``)."""
@@ -106,6 +114,8 @@ class OptimizedIntegration:
                 raise task_failed(f"The {pattern[1:]} integration pattern is not supported for Express workflows "
                                   f"({arn})")
             return unsupported
+        if (arn_service, action) == ("apigateway", "invoke"):
+            return self.apigateway.handler()
         return self.handler(arn_service, service, action)
 
     def handler(self, arn_service: str, service: str, action: str) -> TaskHandler:

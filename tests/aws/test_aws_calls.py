@@ -381,3 +381,50 @@ async def test_lambda_functions_without_a_local_handler_are_invoked_on_lambda(mo
     assert out["remote"]["ExecutedVersion"] == "$LATEST" and _has_sdk_metadata(out["remote"])
     assert out["legacy"] == {"legacy": 3}
     assert out["local"] == {"payload": {"served": "locally"}}
+
+
+async def test_api_gateway_invoke_signs_and_shapes_the_call(moto: MotoServer) -> None:
+    seen: list[dict[str, Any]] = []
+
+    async def api(request: web.Request) -> web.StreamResponse:
+        seen.append({"method": request.method, "path": request.path, "query": dict(request.query),
+                     "auth": request.headers.get("Authorization", ""), "trace": request.headers.get("X-Trace"),
+                     "body": await request.json()})
+        if request.path.endswith("/missing"):
+            return web.json_response({"message": "Not Found"}, status=404)
+        return web.json_response({"created": True}, status=201, headers={"X-Request": "r1"})
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", api)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        settings = AwsSettings.from_env(moto.env(AWS_ENDPOINT_URL_EXECUTE_API=f"http://127.0.0.1:{port}"))
+        call = {"ApiEndpoint": "abc123.execute-api.us-east-1.amazonaws.com", "Method": "POST", "Stage": "prod",
+                "Path": "orders", "QueryParameters": {"dry": ["true"]}, "Headers": {"X-Trace": ["t1"]},
+                "RequestBody": {"order.$": "$.order"}, "AuthType": "IAM_ROLE"}
+        machine = _machine(
+            ("Invoke", _task("arn:aws:states:::apigateway:invoke", call, ResultPath="$.created")),
+            ("Missing", _task("arn:aws:states:::apigateway:invoke", {**call, "Path": "missing", "AuthType": "NO_AUTH"},
+                              Catch=[{"ErrorEquals": ["ApiGateway.404"], "ResultPath": "$.missing", "Next": "Done"}])),
+            ("Done", {"Type": "Succeed"}))
+        async with aws_runner(settings) as run:
+            response = await run(machine, {"order": 9})
+    finally:
+        await runner.cleanup()
+    assert response["status"] == "SUCCEEDED", (response.get("error"), response.get("cause"))
+    created = response["output"]["created"]
+    assert (created["StatusCode"], created["StatusText"], created["ResponseBody"]) == (201, "Created",
+                                                                                        {"created": True})
+    assert created["Headers"]["X-Request"] == ["r1"]
+    signed, unsigned = seen
+    assert (signed["method"], signed["path"], signed["query"], signed["trace"]) == ("POST", "/prod/orders",
+                                                                                     {"dry": "true"}, "t1")
+    assert signed["body"] == {"order": 9}
+    assert signed["auth"].startswith("AWS4-HMAC-SHA256 Credential=testing/")
+    assert "/us-east-1/execute-api/aws4_request" in signed["auth"] and unsigned["auth"] == ""
+    missing = response["output"]["missing"]
+    assert missing["Error"] == "ApiGateway.404" and json.loads(missing["Cause"])["StatusCode"] == 404
