@@ -6,8 +6,8 @@ Parameters: ``ApiEndpoint`` (``<api id>.execute-api.<region>.amazonaws.com``) an
 ``AllowNullValues`` and ``AuthType`` (``NO_AUTH``, the default, ``IAM_ROLE`` - SigV4 with the engine's
 credentials - or ``RESOURCE_POLICY``, signed too). The result is ``{Headers: {name: [values]},
 ResponseBody, StatusCode, StatusText}`` with a JSON body parsed. A non-2xx answer fails the task with
-``ApiGateway.<status>``, a failure without one with ``ApiGateway.<exception>``; the cause is the
-response (or the failure) as text.
+``APIGateway.<status>`` and the response body as cause, a failure without one with ``APIGateway.<exception>``.
+Headers AWS does not permit (``X-Forwarded*``, ``X-Amz*``, ``Authorization``, ``Host``, ...) fail the task.
 
 The engine's ``AWS_ENDPOINT_URL_EXECUTE_API`` replaces ``https://<ApiEndpoint>`` (for a local stand-in of
 the API; ``AWS_ENDPOINT_URL`` does not apply here).
@@ -30,6 +30,10 @@ from .aws_sdk import TaskHandler, guard
 APIGATEWAY_INVOKE = "arn:aws:states:::apigateway:invoke"
 _METHODS = frozenset({"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"})
 _AUTH_TYPES = frozenset({"NO_AUTH", "IAM_ROLE", "RESOURCE_POLICY"})
+_FORBIDDEN_HEADERS = frozenset({"authorization", "connection", "content-md5", "expect", "host", "max-forwards",
+                                "proxy-authenticate", "server", "te", "transfer-encoding", "trailer", "upgrade",
+                                "via", "www-authenticate"})
+_FORBIDDEN_PREFIXES = ("x-forwarded", "x-amz")
 
 
 def _scalar(value: Json) -> str:
@@ -89,7 +93,7 @@ class ApiGatewayInvoke:
         return dict(request.headers.items())
 
     async def invoke(self, params: Json, context: Any) -> Json:
-        """Make the call; return AWS's response object or raise ``ApiGateway.*``."""
+        """Make the call; return AWS's response object or raise ``APIGateway.*``."""
         import aiohttp
 
         guard(self.settings, "apigateway", "invoke")
@@ -113,6 +117,8 @@ class ApiGatewayInvoke:
             url += "?" + "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in query)
         headers: dict[str, str] = {}
         for name, value in _pairs(params.get("Headers"), "Headers"):
+            if name.lower() in _FORBIDDEN_HEADERS or name.lower().startswith(_FORBIDDEN_PREFIXES):
+                raise task_failed(f"The header '{name}' is not permitted in an apigateway:invoke request")
             headers[name] = f"{headers[name]},{value}" if name in headers else value
         body: bytes | None = None
         if "RequestBody" in params and (params["RequestBody"] is not None or params.get("AllowNullValues")):
@@ -137,7 +143,7 @@ class ApiGatewayInvoke:
         except TimeoutError:
             raise errors.Timeout(None) from None
         except aiohttp.ClientError as exc:
-            raise errors.CustomError(f"ApiGateway.{type(exc).__name__}", f"The call to {url} failed: {exc}") from None
+            raise errors.CustomError(f"APIGateway.{type(exc).__name__}", f"The call to {url} failed: {exc}") from None
         text = raw_body.decode("utf-8", "replace")
         response_body: Json = text
         if "json" in content_type.lower() and raw_body:
@@ -152,5 +158,5 @@ class ApiGatewayInvoke:
         result = {"Headers": out_headers, "ResponseBody": response_body, "StatusCode": status,
                   "StatusText": status_text}
         if not 200 <= status < 300:
-            raise errors.CustomError(f"ApiGateway.{status}", dumps(result))
+            raise errors.CustomError(f"APIGateway.{status}", text)
         return result

@@ -409,7 +409,7 @@ async def test_api_gateway_invoke_signs_and_shapes_the_call(moto: MotoServer) ->
         machine = _machine(
             ("Invoke", _task("arn:aws:states:::apigateway:invoke", call, ResultPath="$.created")),
             ("Missing", _task("arn:aws:states:::apigateway:invoke", {**call, "Path": "missing", "AuthType": "NO_AUTH"},
-                              Catch=[{"ErrorEquals": ["ApiGateway.404"], "ResultPath": "$.missing", "Next": "Done"}])),
+                              Catch=[{"ErrorEquals": ["APIGateway.404"], "ResultPath": "$.missing", "Next": "Done"}])),
             ("Done", {"Type": "Succeed"}))
         async with aws_runner(settings) as run:
             response = await run(machine, {"order": 9})
@@ -427,4 +427,4 @@ async def test_api_gateway_invoke_signs_and_shapes_the_call(moto: MotoServer) ->
     assert signed["auth"].startswith("AWS4-HMAC-SHA256 Credential=testing/")
     assert "/us-east-1/execute-api/aws4_request" in signed["auth"] and unsigned["auth"] == ""
     missing = response["output"]["missing"]
-    assert missing["Error"] == "ApiGateway.404" and json.loads(missing["Cause"])["StatusCode"] == 404
+    assert missing == {"Error": "APIGateway.404", "Cause": '{"message": "Not Found"}'}
