@@ -428,3 +428,10 @@ async def test_api_gateway_invoke_signs_and_shapes_the_call(moto: MotoServer) ->
     assert "/us-east-1/execute-api/aws4_request" in signed["auth"] and unsigned["auth"] == ""
     missing = response["output"]["missing"]
     assert missing == {"Error": "APIGateway.404", "Cause": '{"message": "Not Found"}'}
+
+
+async def test_by_default_aws_resources_stay_local_and_say_how_to_call_aws() -> None:
+    async with aws_runner(AwsSettings.from_env({})) as run:
+        response = await run(_machine(("List", _task(f"{SDK}s3:listBuckets", {}))))
+    assert response["status"] == "FAILED" and response["error"] == "States.Runtime"
+    assert response["cause"].endswith("or set EXPRESS_ENGINE_AWS=real to call the AWS service."), response["cause"]
