@@ -7,6 +7,8 @@ Shapes as AWS documents them per integration ("Integrating services with Step Fu
 * SNS ``publish``, SQS ``sendMessage``: a JSON ``Message`` / ``MessageBody`` is sent as JSON text; the
   response plus the two metadata members.
 * EventBridge ``putEvents``: a JSON ``Detail`` is sent as JSON text; ``{Entries, FailedEntryCount}``.
+* Step Functions ``startExecution`` (with ``stepfunctions`` real; local by default): a JSON ``Input`` is
+  sent as JSON text; the response plus the two metadata members.
 * Lambda ``invoke``: ``Payload`` sent as JSON; ``{ExecutedVersion, Payload, StatusCode, SdkHttpMetadata,
   SdkResponseMetadata}`` with the function's answer parsed; a function error fails the task with the
   function's ``errorType`` and its error document as cause.
@@ -75,6 +77,10 @@ def _prepare_lambda(params: dict[str, Json]) -> dict[str, Json]:
     return {**params, "Payload": payload if isinstance(payload, str) else dumps(payload)}
 
 
+def _prepare_sfn(params: dict[str, Json]) -> dict[str, Json]:
+    return {**params, "Input": _text(params["Input"])} if "Input" in params else params
+
+
 Prepare = Callable[[dict[str, Json]], dict[str, Json]]
 #: (service, action) -> (prepare parameters, add SdkHttpMetadata/SdkResponseMetadata to the result).
 _KNOWN: dict[tuple[str, str], tuple[Prepare | None, bool]] = {
@@ -82,6 +88,7 @@ _KNOWN: dict[tuple[str, str], tuple[Prepare | None, bool]] = {
     ("dynamodb", "updateItem"): (None, True), ("dynamodb", "deleteItem"): (None, True),
     ("sns", "publish"): (_prepare_sns, True), ("sqs", "sendMessage"): (_prepare_sqs, True),
     ("events", "putEvents"): (_prepare_events, False), ("lambda", "invoke"): (_prepare_lambda, True),
+    ("states", "startExecution"): (_prepare_sfn, True),
 }
 
 

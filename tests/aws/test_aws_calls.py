@@ -435,3 +435,27 @@ async def test_by_default_aws_resources_stay_local_and_say_how_to_call_aws() -> 
         response = await run(_machine(("List", _task(f"{SDK}s3:listBuckets", {}))))
     assert response["status"] == "FAILED" and response["error"] == "States.Runtime"
     assert response["cause"].endswith("or set EXPRESS_ENGINE_AWS=real to call the AWS service."), response["cause"]
+
+
+async def test_nested_starts_go_to_real_step_functions_when_configured(moto: MotoServer, aws_run: AwsRunner) -> None:
+    sfn = moto.client("stepfunctions")
+    role = "arn:aws:iam::123456789012:role/r"
+    child = sfn.create_state_machine(name=f"child-{uuid.uuid4().hex[:6]}", roleArn=role, definition=json.dumps(
+        {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}))["stateMachineArn"]
+    machine = _machine(
+        ("Optimized", _task("arn:aws:states:::states:startExecution",
+                            {"StateMachineArn": child, "Input": {"order.$": "$.order"}}, ResultPath="$.optimized")),
+        ("Sdk", _task(f"{SDK}sfn:startExecution", {"StateMachineArn": child, "Input": "{}"}, ResultPath="$.sdk")),
+        ("Missing", _task(f"{SDK}sfn:startExecution", {"StateMachineArn": child + "-gone"},
+                          Catch=[{"ErrorEquals": ["Sfn.StateMachineDoesNotExistException"], "ResultPath": "$.missing",
+                                  "Next": "Done"}])),
+        ("Done", {"Type": "Succeed"}))
+    response = await aws_run(machine, {"order": 5})
+    assert response["status"] == "SUCCEEDED", (response.get("error"), response.get("cause"))
+    out = response["output"]
+    assert out["optimized"]["ExecutionArn"].startswith(child.replace(":stateMachine:", ":execution:"))
+    assert _has_sdk_metadata(out["optimized"]) and re.fullmatch(r"\S+T\S+Z", out["optimized"]["StartDate"])
+    assert set(out["sdk"]) == {"ExecutionArn", "StartDate"}
+    described = sfn.describe_execution(executionArn=out["optimized"]["ExecutionArn"])
+    assert json.loads(described["input"]) == {"order": 5}
+    assert out["missing"]["Error"] == "Sfn.StateMachineDoesNotExistException"
