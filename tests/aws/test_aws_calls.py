@@ -459,3 +459,18 @@ async def test_nested_starts_go_to_real_step_functions_when_configured(moto: Mot
     described = sfn.describe_execution(executionArn=out["optimized"]["ExecutionArn"])
     assert json.loads(described["input"]) == {"order": 5}
     assert out["missing"]["Error"] == "Sfn.StateMachineDoesNotExistException"
+
+
+async def test_binary_attributes_travel_as_base64_text(moto: MotoServer, aws_run: AwsRunner) -> None:
+    table = _table(moto)
+    machine = _machine(
+        ("Put", _task(f"{SDK}dynamodb:putItem", {"TableName": table,
+                                                 "Item": {"id": {"S": "bin"}, "data": {"B": "aGVsbG8="}}},
+                      ResultPath=None)),
+        ("Get", _task("arn:aws:states:::dynamodb:getItem", {"TableName": table, "Key": {"id": {"S": "bin"}}},
+                      ResultSelector={"item.$": "$.Item"})))
+    response = await aws_run(machine)
+    assert response["status"] == "SUCCEEDED", (response.get("error"), response.get("cause"))
+    assert response["output"] == {"item": {"id": {"S": "bin"}, "data": {"B": "aGVsbG8="}}}
+    stored = moto.client("dynamodb").get_item(TableName=table, Key={"id": {"S": "bin"}})["Item"]
+    assert stored["data"]["B"] == b"hello"
