@@ -45,7 +45,7 @@ def cmd_execute(args: argparse.Namespace) -> int:
     except AwsConfigError as exc:
         return usage_error(str(exc))
     try:
-        if aws.any_real or aws.default_mode == "off" or "off" in aws.modes.values():
+        if aws.configured:
             response = run_async(_execute_with_aws, engine, record, input_text, aws)
         else:
             response = run_async(engine.start_sync_execution, record, input_text)

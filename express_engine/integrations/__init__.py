@@ -78,7 +78,7 @@ async def install(handlers: HandlerRegistry, *, client: Any = None, redis: Any =
         for arn in STREAM_RESOURCES if aliases else STREAM_RESOURCES[:1]:
             add(arn, publisher.handler(arn))
     clients = resolvers = optimized = None
-    if settings.any_real or settings.default_mode == "off" or "off" in settings.modes.values():
+    if settings.configured:
         from .aws_clients import AwsClients
         from .aws_optimized import OptimizedIntegration
         from .aws_sdk import SdkIntegration, ServiceIndex

@@ -102,6 +102,11 @@ class AwsSettings:
         """Whether any service is configured ``real``."""
         return self.default_mode == "real" or "real" in self.modes.values()
 
+    @property
+    def configured(self) -> bool:
+        """Whether any service is ``real`` or ``off`` (the AWS integrations have something to serve)."""
+        return self.default_mode != "local" or any(mode != "local" for mode in self.modes.values())
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> AwsSettings:
         """Read the settings from ``environ`` (default ``os.environ``); raises :class:`AwsConfigError`."""
