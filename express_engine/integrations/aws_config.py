@@ -14,7 +14,8 @@ Configured per engine, from its environment (never from a definition or an API c
   Functions Local's ``LAMBDA_ENDPOINT``, ``SQS_ENDPOINT``, ``SNS_ENDPOINT``, ``DYNAMODB_ENDPOINT``,
   ``STEP_FUNCTIONS_ENDPOINT``, ``BATCH_ENDPOINT``, ``ECS_ENDPOINT``, ``GLUE_ENDPOINT``,
   ``SAGE_MAKER_ENDPOINT``, then ``AWS_ENDPOINT_URL``, then the shared config file's ``endpoint_url``
-  (which botocore reads itself).
+  (which botocore reads itself). As on Step Functions Local, one of its variables alone makes its
+  service ``real`` unless ``EXPRESS_ENGINE_AWS`` sets that service's mode or the default.
 * Region and credentials: the SDK's standard chain (``AWS_REGION`` / ``AWS_DEFAULT_REGION``,
   ``AWS_PROFILE``, ``AWS_ACCESS_KEY_ID`` ..., shared files, container and instance roles).
 """
@@ -147,6 +148,10 @@ class AwsSettings:
         for var, service in SFN_LOCAL_ENDPOINTS.items():
             if env.get(var):
                 endpoints[service] = env[var]
+                # As on Step Functions Local, the variable alone sends that service's calls there.
+                if service not in modes and "*" not in sources:
+                    modes[service] = "real"
+                    sources[service] = f"{var} set (Step Functions Local's endpoint option)"
         for var, value in env.items():
             if var.startswith("AWS_ENDPOINT_URL_") and value:
                 endpoints[_service_from_env_suffix(var[len("AWS_ENDPOINT_URL_"):])] = value

@@ -39,6 +39,12 @@ def test_settings_from_the_environment() -> None:
     assert settings.endpoint("sqs") == "http://sdk-sqs"  # the SDK's per-service variable wins over it
     assert settings.endpoint("s3") == "http://all"
     assert AwsSettings.from_env({}).mode("dynamodb") == "local" and not AwsSettings.from_env({}).any_real
+    # A Step Functions Local setup moves over unchanged: LAMBDA_ENDPOINT alone sends Lambda calls there.
+    sfn_local = AwsSettings.from_env({"LAMBDA_ENDPOINT": "http://127.0.0.1:3001"})
+    assert (sfn_local.mode("lambda"), sfn_local.mode("s3")) == ("real", "local")
+    assert sfn_local.endpoint("lambda") == "http://127.0.0.1:3001" and sfn_local.configured
+    explicit = AwsSettings.from_env({"LAMBDA_ENDPOINT": "http://x", "EXPRESS_ENGINE_AWS": "local"})
+    assert explicit.mode("lambda") == "local"
     with pytest.raises(AwsConfigError, match="EXPRESS_ENGINE_AWS: 's3=on' - the mode must be one of"):
         AwsSettings.from_env({"EXPRESS_ENGINE_AWS": "s3=on"})
 
