@@ -12,6 +12,9 @@ Enable it with ``pytest_plugins = ["express_engine.testing"]`` in your ``conftes
 
 * ``sfn_server`` - a :class:`StepFunctionsServer` (the HTTP API on a free loopback port, in a
   background thread); ``sfn_boto3`` - a boto3 ``stepfunctions`` client pointed at it (sync tests).
+* ``aws_server`` - an :class:`AwsTestServer`: one ``moto_server`` (``pip install 'moto[server]'``) per
+  session on a free loopback port, for workflows whose Task states call AWS services; its ``env()``
+  is the engine configuration that sends every AWS call there.
 
 Mocked task responses (Step Functions Local's ``MockConfigFile.json``) come from the
 ``--sfn-mock-config FILE`` option, the ``sfn_mock_config`` ini value or ``SFN_MOCK_CONFIG``; select a
@@ -40,7 +43,7 @@ from .runtime.tasks import Handler
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
-__all__ = ["ExecutionResult", "InProcessStepFunctions", "StepFunctionsServer"]
+__all__ = ["AwsTestServer", "ExecutionResult", "InProcessStepFunctions", "StepFunctionsServer"]
 
 
 @dataclass
@@ -187,6 +190,69 @@ class StepFunctionsServer:
             tg.cancel_scope.cancel()
 
 
+class AwsTestServer:
+    """An AWS-compatible server (``moto_server``) in a subprocess on a free loopback port."""
+
+    def __init__(self, region: str = "us-east-1") -> None:
+        self.region = region
+        self.url = ""
+        self._proc: Any = None
+
+    def start(self, timeout: float = 30.0) -> AwsTestServer:
+        """Start the server and wait until it answers."""
+        import os
+        import shutil
+        import socket
+        import subprocess
+        import sys
+        import time
+        import urllib.request
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        exe = shutil.which("moto_server", path=os.path.dirname(sys.executable)) or shutil.which("moto_server")
+        if exe is None:
+            raise RuntimeError("moto_server is not installed: pip install 'moto[server]'")
+        self._proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL)
+        self.url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                urllib.request.urlopen(f"{self.url}/moto-api/data.json", timeout=1).read()
+                return self
+            except OSError:
+                if self._proc.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError("moto_server did not start") from None
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        """Stop the server."""
+        import subprocess
+
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """Engine settings (:class:`~express_engine.integrations.aws_config.AwsSettings`) calling it for real."""
+        return {"EXPRESS_ENGINE_AWS": "real", "AWS_ENDPOINT_URL": self.url, "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": self.region, **extra}
+
+    def client(self, service: str) -> Any:
+        """A boto3 client on the server (to prepare and check state from a test)."""
+        import boto3
+
+        return boto3.client(service, endpoint_url=self.url, region_name=self.region, aws_access_key_id="testing",
+                            aws_secret_access_key="testing")
+
+
 # -- the pytest plugin -----------------------------------------------------------------------------------
 
 
@@ -268,3 +334,14 @@ def sfn_boto3(sfn_server: StepFunctionsServer) -> Any:
     """A boto3 ``stepfunctions`` client talking to ``sfn_server``."""
     pytest.importorskip("boto3")
     return sfn_server.boto3_client()
+
+
+@pytest.fixture(scope="session")
+def aws_server() -> Iterator[AwsTestServer]:
+    """One ``moto_server`` for the session (skips the test when moto is not installed)."""
+    pytest.importorskip("moto")
+    server = AwsTestServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -71,6 +71,12 @@ def cmd_api(args: argparse.Namespace) -> int:
         mocks = MockConfig.load(args.mock_config) if args.mock_config else MockConfig.from_env()
     except MockConfigError as exc:
         return usage_error(str(exc))
+    from ..integrations.aws_config import AwsConfigError, AwsSettings
+
+    try:
+        AwsSettings.from_env()  # read again where the integrations are installed; checked here, once
+    except AwsConfigError as exc:
+        return usage_error(str(exc))
     if not auth and not args.allow_anonymous and not is_loopback(args.host):
         return usage_error(f"refusing to serve {args.host} without authentication: pass --credentials KEY:SECRET "
                            "(or set EXPRESS_ENGINE_CREDENTIALS), or --allow-anonymous")

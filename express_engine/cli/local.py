@@ -38,13 +38,30 @@ def cmd_execute(args: argparse.Namespace) -> int:
         return invalid_definition(exc.diagnostics, exc.message)
     except ServiceError as exc:  # e.g. InvalidName for --name
         return usage_error(exc.message)
+    from ..integrations.aws_config import AwsConfigError, AwsSettings
+
     try:
-        response = run_async(engine.start_sync_execution, record, input_text)
+        aws = AwsSettings.from_env()
+    except AwsConfigError as exc:
+        return usage_error(str(exc))
+    try:
+        if aws.configured:
+            response = run_async(_execute_with_aws, engine, record, input_text, aws)
+        else:
+            response = run_async(engine.start_sync_execution, record, input_text)
     except ServiceError as exc:
         emit({"status": "INVALID_INPUT", "error": exc.code, "cause": exc.message})
         return EXIT_INVALID
     emit(response)
     return EXIT_OK if response["status"] == "SUCCEEDED" else EXIT_FAILED
+
+
+async def _execute_with_aws(engine: Engine, record: Any, input_text: str | None, aws: Any) -> dict[str, Any]:
+    """Run the execution with the AWS integrations the environment configures (EXPRESS_ENGINE_AWS)."""
+    from ..integrations import install
+
+    async with install(engine.handlers, http=False, aws=aws):
+        return await engine.start_sync_execution(record, input_text)
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

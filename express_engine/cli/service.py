@@ -121,11 +121,13 @@ def _spec(args: argparse.Namespace, redis_url: str) -> ProcessSpec:
 
 
 def _check_worker_args(args: argparse.Namespace) -> int | None:
+    from ..integrations.aws_config import AwsSettings
     from ..service.process import load_handlers, load_mock_config
 
     try:
         load_handlers(args.handler or ())
         load_mock_config(args.mock_config)
+        AwsSettings.from_env()  # the workers read it too: a malformed setting is one clear message here
     except (ValueError, OSError) as exc:
         return _error("UsageError", str(exc))
     if (args.processes is not None and args.processes < 1) or args.concurrency < 1:

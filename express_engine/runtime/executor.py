@@ -142,7 +142,9 @@ async def _run_graph(ex: Execution, handlers: HandlerRegistry, value: Json, fram
         if missing:
             raise errors.Runtime(
                 f"No handler is registered for the Task resource '{missing[0]}'. Register one with "
-                "Engine.register_handler(ARN, fn) or --handler ARN=module:function.")
+                "Engine.register_handler(ARN, fn) or --handler ARN=module:function"
+                + (", or set EXPRESS_ENGINE_AWS=real to call the AWS service." if ":states:::" in missing[0]
+                   else "."))
         if graph_is_sync(machine.graph):
             # Never suspends: the loop itself checks the deadline, no cancel scope needed.
             return _Outcome(output=run_graph_sync(ex, machine.graph, value, frame))

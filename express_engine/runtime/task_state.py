@@ -17,6 +17,9 @@ from .execution import Execution, Frame, StateEnv
 from .steps import Step, attempt_and_finish, entered, render, states_binding
 from .tasks import LambdaContext, call_handler, function_not_found
 
+#: Where a real-Lambda integration registers itself: it serves the functions no local handler serves.
+LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
+
 # -- Task -------------------------------------------------------------------------------------------
 
 
@@ -109,10 +112,13 @@ async def _call_resource(ex: Execution, st: m.Task, payload: Json, env: StateEnv
         if not isinstance(function, str):
             raise errors.CustomError("States.Runtime", "The lambda:invoke integration needs a FunctionName")
         entry = ex.handlers.lookup(function)
-        if entry is None:
-            raise function_not_found(function, res.region)
         name = function.split(":function:")[-1].split(":")[0]
         ctx = LambdaContext(name, _request_id(), function, deadline)
+        if entry is None:
+            remote = ex.handlers.lookup(LAMBDA_INVOKE)
+            if remote is None:
+                raise function_not_found(function, res.region)
+            return await call_handler(remote, params, ctx)
         event = _lambda_payload(params.get("Payload"))
         result = _isolated(await call_handler(entry, _isolated(event), ctx))
         return {
@@ -126,7 +132,12 @@ async def _call_resource(ex: Execution, st: m.Task, payload: Json, env: StateEnv
     entry = ex.handlers.lookup(key or res.arn)
     if entry is None:
         if res.kind == "lambda-arn":
-            raise function_not_found(res.arn, res.region)
+            remote = ex.handlers.lookup(LAMBDA_INVOKE)
+            if remote is None:
+                raise function_not_found(res.arn, res.region)
+            ctx = LambdaContext(key or res.arn, _request_id(), res.arn, deadline)
+            response = await call_handler(remote, {"FunctionName": res.arn, "Payload": payload}, ctx)
+            return response.get("Payload") if isinstance(response, dict) else response
         raise errors.CustomError("States.TaskFailed", f"No handler is registered for the resource '{res.arn}'")
     ctx = LambdaContext(key or res.arn, _request_id(), res.arn, deadline)
     if ex.inspection is not None and ex.inspection.state == st.name:

@@ -23,6 +23,8 @@ from ..asl.model import Resource
 from ..jsonutil import Json, JsonError, dumps, loads
 
 Handler = Callable[[Json, Any], Json | Awaitable[Json]]
+#: Serves a whole family of resource ARNs (e.g. every ``aws-sdk:*`` one): the handler for an ARN, or None.
+Resolver = Callable[[str], Handler | None]
 
 _FUNCTION_NAME_ARN_SUFFIX = ":function:"
 
@@ -60,6 +62,8 @@ class HandlerRegistry:
     """Maps Task resources to handlers."""
 
     _handlers: dict[str, _Entry] = field(default_factory=dict)
+    _resolvers: list[Resolver] = field(default_factory=list)
+    _resolved: dict[str, _Entry | None] = field(default_factory=dict)
 
     def register(self, name: str, fn: Handler, *, blocking: bool = False) -> None:
         """Register ``fn`` under a function name (Lambda) or a full resource ARN.
@@ -72,6 +76,29 @@ class HandlerRegistry:
     def unregister(self, name: str) -> None:
         """Forget the handler registered under ``name`` (no error when there is none)."""
         self._handlers.pop(name, None)
+
+    def add_resolver(self, resolver: Resolver) -> None:
+        """Consult ``resolver`` for resource ARNs no handler is registered under (results are cached)."""
+        self._resolvers.append(resolver)
+        self._resolved.clear()
+
+    def remove_resolver(self, resolver: Resolver) -> None:
+        """Stop consulting ``resolver`` (no error when it was not added)."""
+        if resolver in self._resolvers:
+            self._resolvers.remove(resolver)
+        self._resolved.clear()
+
+    def _resolve(self, key: str) -> _Entry | None:
+        if key in self._resolved:
+            return self._resolved[key]
+        entry = None
+        for resolver in self._resolvers:
+            fn = resolver(key)
+            if fn is not None:
+                entry = _Entry(fn, inspect.iscoroutinefunction(fn), False)
+                break
+        self._resolved[key] = entry
+        return entry
 
     def register_spec(self, spec: str) -> None:
         """Register from a CLI spec ``NAME=module:function``."""
@@ -101,6 +128,8 @@ class HandlerRegistry:
         if entry is None and _FUNCTION_NAME_ARN_SUFFIX in key:
             name = key.split(_FUNCTION_NAME_ARN_SUFFIX, 1)[1].split(":", 1)[0]
             entry = self._handlers.get(name)
+        if entry is None and self._resolvers:
+            entry = self._resolve(key)
         return entry
 
     def missing(self, resources: tuple[Resource, ...]) -> list[str]:
@@ -109,7 +138,7 @@ class HandlerRegistry:
         for res in resources:
             if res.kind in ("lambda-arn", "lambda-invoke"):
                 continue  # a missing function is a runtime Lambda.ResourceNotFoundException, as on AWS
-            if res.arn not in self._handlers and res.arn not in out:
+            if self.lookup(res.arn) is None and res.arn not in out:
                 out.append(res.arn)
         return out
 
