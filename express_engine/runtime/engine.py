@@ -28,7 +28,7 @@ from ..asl.definition_json import NOT_AN_OBJECT_MESSAGE, jackson_message, parse_
 from ..asl.model import StateMachine
 from ..asl.validate import validate_definition
 from ..errors import DefinitionError, Diagnostic
-from ..jsonutil import MAX_PAYLOAD_BYTES, Json, JsonError, dumpb, dumps, is_json, loads
+from ..jsonutil import MAX_PAYLOAD_BYTES, Json, JsonError, depth_message, dumpb, dumps, is_json, loads, too_deep
 from ..sink_spec import parse_sink_spec
 from .execution import EventRecorder, Execution, Frame, Inspection, Sleep
 from .interpreter import graph_is_sync, run_graph, run_graph_sync
@@ -288,6 +288,8 @@ def checked_input(text: str | None) -> bytes:
     if isinstance(text, str):
         data = text.encode("utf-8", "surrogatepass")
         if len(data) <= MAX_PAYLOAD_BYTES and is_json(data):
+            if too_deep(data):
+                raise _too_deep_input()
             return data
     return dumpb(parse_input(text))  # None gives {}; a valid input passes (written back); others raise AWS's error
 
@@ -303,10 +305,17 @@ def parse_input(text: str | None) -> Json:
             "1 validation error detected: Value at 'input' failed to satisfy constraint: Member must have length "
             f"less than or equal to {MAX_PAYLOAD_BYTES}")
     try:
-        return loads(text)
+        value = loads(text)
     except JsonError as exc:
         raise api.InvalidExecutionInput(
             f"Invalid State Machine Execution Input: '{jackson_message(text, str(exc))}'") from None
+    if too_deep(text.encode("utf-8", "surrogatepass")):
+        raise _too_deep_input()
+    return value
+
+
+def _too_deep_input() -> api.ServiceError:
+    return api.InvalidExecutionInput(f"Invalid State Machine Execution Input: '{depth_message()}'")
 
 
 def billing(duration_ms: float, machine: StateMachine, definition: str, data_bytes: int) -> dict[str, int]:
