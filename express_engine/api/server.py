@@ -29,6 +29,7 @@ from ..runtime.engine import new_uuid
 from ..runtime.mocks import MockConfig
 from ..runtime.tasks import HandlerRegistry
 from .auth import SigV4Verifier, credentials_from_env
+from .health import HealthCheck, WorkerCounter
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .metrics import ApiMetrics
 from .operations import UNSUPPORTED_OPERATIONS, Operations
@@ -77,8 +78,11 @@ class ApiApp:
     """The ASGI application: routes AWS JSON 1.0 requests to :class:`Operations`."""
 
     def __init__(self, operations: Operations, *, verifier: SigV4Verifier | None = None,
-                 max_body: int = DEFAULT_MAX_BODY, metrics: ApiMetrics | None = None) -> None:
+                 max_body: int = DEFAULT_MAX_BODY, metrics: ApiMetrics | None = None,
+                 health: HealthCheck | None = None) -> None:
         self.operations = operations
+        #: answers ``GET /health`` (always 200 without one)
+        self.health = health
         self.verifier = verifier
         self.max_body = max_body
         #: served at ``GET /metrics`` (Prometheus text format) when set
@@ -136,7 +140,8 @@ class ApiApp:
         try:
             if scope["method"] != "POST":
                 if scope["method"] == "GET" and scope["path"] in ("/health", "/ping"):
-                    await _respond(send, 200, b'{"status":"ok"}', request_id)
+                    healthy, report = (True, {"status": "ok"}) if self.health is None else await self.health.report()
+                    await _respond(send, 200 if healthy else 503, orjson.dumps(report), request_id)
                     return
                 if scope["method"] == "GET" and scope["path"] == "/metrics" and metrics is not None:
                     # Unauthenticated like /health: Prometheus cannot sign SigV4 (turn it off with metrics=False).
@@ -231,12 +236,13 @@ async def _respond(send: Send, status: int, payload: bytes, request_id: str,
 def create_app(registry: Any, client: Any, *, auth: Mapping[str, str] | SigV4Verifier | None = None,
                max_body: int = DEFAULT_MAX_BODY, mocks: MockConfig | None = None,
                handlers: HandlerRegistry | None = None, test_state: bool = True,
-               metrics: bool | ApiMetrics = True) -> ApiApp:
+               metrics: bool | ApiMetrics = True, workers: WorkerCounter | None = None) -> ApiApp:
     """The ASGI app over a Registry and a Client (the service-layer interfaces).
 
     ``auth`` is ``{access_key_id: secret}`` (or a verifier) to require SigV4; ``handlers`` serve the
     Task resources TestState invokes when no mock is given. ``metrics`` serves ``GET /metrics``
-    (Prometheus): cluster-wide figures come from the Redis of a Redis-backed ``client``.
+    (Prometheus): cluster-wide figures come from the Redis of a Redis-backed ``client``. ``GET /health``
+    pings that Redis, and counts ``workers`` (the supervisor's) when given.
     """
     verifier = auth if isinstance(auth, SigV4Verifier) else SigV4Verifier(auth) if auth else None
     runner = None
@@ -247,8 +253,9 @@ def create_app(registry: Any, client: Any, *, auth: Mapping[str, str] | SigV4Ver
     if metrics is True:
         keys = getattr(client, "keys", None)
         metrics = ApiMetrics(getattr(client, "redis", None), getattr(keys, "namespace", "ee"))
+    health = HealthCheck(getattr(client, "redis", None), workers)
     return ApiApp(Operations(registry, client, mocks=mocks, test_state=runner), verifier=verifier,
-                  max_body=max_body, metrics=metrics or None)
+                  max_body=max_body, metrics=metrics or None, health=health)
 
 
 class _CoalescingTransport:
@@ -300,7 +307,7 @@ async def serve_http(registry: Any, client: Any, *, host: str = "127.0.0.1", por
                      auth: Mapping[str, str] | SigV4Verifier | None = None, max_body: int = DEFAULT_MAX_BODY,
                      mocks: MockConfig | None = None, handlers: HandlerRegistry | None = None,
                      allow_anonymous: bool = False, log_level: str = "warning",
-                     metrics: bool | ApiMetrics = True,
+                     metrics: bool | ApiMetrics = True, workers: WorkerCounter | None = None,
                      task_status: TaskStatus[int] = anyio.TASK_STATUS_IGNORED) -> None:
     """Serve the API until cancelled (or SIGINT/SIGTERM); ``await tg.start(serve_http, ...)`` gives the port.
 
@@ -317,7 +324,7 @@ async def serve_http(registry: Any, client: Any, *, host: str = "127.0.0.1", por
         raise ValueError(f"refusing to serve {host}:{port} without authentication: configure credentials "
                          "(SigV4) or allow anonymous access explicitly")
     app = create_app(registry, client, auth=auth, max_body=max_body, mocks=mocks, handlers=handlers,
-                     metrics=metrics)
+                     metrics=metrics, workers=workers)
     config = uvicorn.Config(app, host=host, port=port, http=_protocol_class(), loop="none", lifespan="off",
                             access_log=False, log_level=log_level, server_header=False, backlog=4096,
                             proxy_headers=False,

