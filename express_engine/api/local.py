@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from .. import service_errors as api
+from ..eventloop import offload
 from ..jsonutil import Json
 from ..runtime.engine import EncryptionArg, Engine, LoggingArg, StateMachineRecord, TracingArg
 from ..runtime.mocks import MockConfig, MockConfigError
@@ -42,10 +43,10 @@ class LocalRegistry:
                      encryption_configuration: EncryptionArg = None,
                      tags: dict[str, str] | None = None) -> StateMachineRecord:
         """Create (or, with identical content, return) a state machine; raises service errors."""
-        return self.engine.create_state_machine(name, definition, type=type, role_arn=role_arn,
-                                                logging_configuration=logging_configuration,
-                                                tracing_configuration=tracing_configuration,
-                                                encryption_configuration=encryption_configuration, tags=tags)
+        return await offload(len(definition), self.engine.create_state_machine, name, definition, type=type,
+                             role_arn=role_arn, logging_configuration=logging_configuration,
+                             tracing_configuration=tracing_configuration,
+                             encryption_configuration=encryption_configuration, tags=tags)
 
     async def get(self, arn: str) -> StateMachineRecord:
         """The record for ``arn``; raises InvalidArn / StateMachineDoesNotExist."""
@@ -60,10 +61,10 @@ class LocalRegistry:
                      encryption_configuration: EncryptionArg = None) -> StateMachineRecord:
         """Replace definition / role / configurations; returns the new record (with a new revision id)."""
         self._get(arn)
-        return self.engine.update_state_machine(arn, definition=definition, role_arn=role_arn,
-                                                logging_configuration=logging_configuration,
-                                                tracing_configuration=tracing_configuration,
-                                                encryption_configuration=encryption_configuration)
+        return await offload(len(definition or ""), self.engine.update_state_machine, arn, definition=definition,
+                             role_arn=role_arn, logging_configuration=logging_configuration,
+                             tracing_configuration=tracing_configuration,
+                             encryption_configuration=encryption_configuration)
 
     async def delete(self, arn: str) -> None:
         """Delete a state machine (no error when it does not exist)."""
