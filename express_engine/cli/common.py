@@ -66,3 +66,20 @@ def sink_spec(text: str) -> str:
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return text
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0 or math.isinf(value):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
+    return value
+
+
+def http_limits(p: argparse.ArgumentParser) -> None:
+    """The HTTP API's connection limits (``api`` and ``serve``)."""
+    p.add_argument("--request-timeout", type=_positive, default=30.0,
+                   help="seconds a request has to arrive whole, headers and body (default 30); slower ones "
+                        "are answered 408 and closed")
+    p.add_argument("--max-connections", type=int, default=None,
+                   help="open HTTP connections at most (default: 1000, less under a low 'ulimit -n'); "
+                        "beyond it new connections are answered 503 and closed")

@@ -22,7 +22,17 @@ from ..gctune import settle_heap
 from ..service.keys import RETRYABLE, connect, redact_url
 from ..service.process import ProcessSpec, setup_logging, supervise, supervise_until_signal
 from ..service.worker import WorkerOptions
-from .common import EXIT_FAILED, EXIT_INVALID, EXIT_OK, emit, read_text_file, run_async, sink_spec, time_scale
+from .common import (
+    EXIT_FAILED,
+    EXIT_INVALID,
+    EXIT_OK,
+    emit,
+    http_limits,
+    read_text_file,
+    run_async,
+    sink_spec,
+    time_scale,
+)
 
 log = logging.getLogger("express_engine.serve")
 
@@ -208,7 +218,7 @@ async def _serve(args: argparse.Namespace, spec: ProcessSpec) -> None:
             else:
                 registry = Registry(redis, namespace=args.namespace)
                 client = Client(redis, namespace=args.namespace, registry=registry)
-                tg.start_soon(_http, serve_http, registry, client, redis, spec, args, workers)
+                tg.start_soon(_http, serve_http, registry, client, redis, spec, args, workers, stop.requested)
             sys.stderr.write(f"express-engine serving: redis {redact_url(spec.redis_url)}, namespace {args.namespace}, "
                              f"{processes} worker processes\n")
             await supervise(spec, processes, stop, workers)
@@ -218,7 +228,7 @@ async def _serve(args: argparse.Namespace, spec: ProcessSpec) -> None:
 
 
 async def _http(serve_http: Callable[..., Any], registry: Any, client: Any, redis: Any, spec: ProcessSpec,
-                args: argparse.Namespace, workers: Any) -> None:
+                args: argparse.Namespace, workers: Any, stop: anyio.Event) -> None:
     from ..integrations import install
     from ..service.process import load_handlers, load_mock_config
 
@@ -230,7 +240,10 @@ async def _http(serve_http: Callable[..., Any], registry: Any, client: Any, redi
         settle_heap()
         await serve_http(registry, client, host=host, port=port, handlers=handlers,
                          mocks=load_mock_config(spec.mock_config), auth=args.auth,
-                         allow_anonymous=args.allow_anonymous, workers=workers)
+                         allow_anonymous=args.allow_anonymous, workers=workers, stop=stop,
+                         # (sync requests in flight wait for workers that get --grace to finish)
+                         drain=spec.options.grace + 2.0, request_timeout=args.request_timeout,
+                         max_connections=args.max_connections)
 
 
 # -- argument parsing -------------------------------------------------------------------------------------
@@ -318,5 +331,6 @@ def register(subparsers: Any) -> None:
                         "$EXPRESS_ENGINE_CREDENTIALS); without credentials only loopback addresses are served")
     p.add_argument("--allow-anonymous", action="store_true",
                    help="serve a non-loopback address without authentication")
+    http_limits(p)
     _worker_args(p)
     p.set_defaults(func=cmd_serve)

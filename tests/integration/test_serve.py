@@ -126,3 +126,68 @@ def test_health_follows_redis_and_workers_and_the_redis_password_stays_secret(tm
                           "--name", "x", "--definition", str(definition)], capture_output=True, text=True, timeout=60)
     assert cli.returncode == 3 and f"cannot reach Redis at redis://:***@127.0.0.1:{redis_port}/0" in cli.stdout
     assert secret not in cli.stdout + cli.stderr
+
+
+def test_one_sigterm_gives_running_executions_their_grace_with_requests_in_flight(tmp_path: Path) -> None:
+    import threading
+
+    import redis as redis_py
+    from botocore.exceptions import ClientError
+
+    port, redis_port = _free_port(), _free_port()
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "express_engine", "serve", "--port", str(port), "--embedded-port", str(redis_port),
+         "--processes", "1", "--grace", "8", "--log-sink", "none"], env=env, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True, start_new_session=True)
+    outcomes: dict[str, Any] = {}
+    try:
+        _wait_health(port, proc, 200)
+        sfn = boto3.client("stepfunctions", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+                           aws_access_key_id="k", aws_secret_access_key="s",
+                           config=Config(inject_host_prefix=False, retries={"max_attempts": 0}, read_timeout=60))
+
+        def machine(name: str, seconds: int) -> str:
+            text = json.dumps({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": seconds, "End": True}}})
+            return str(sfn.create_state_machine(name=name, definition=text, roleArn="arn:aws:iam::123456789012:role/r",
+                                                type="EXPRESS")["stateMachineArn"])
+
+        # Longer than uvicorn's own 5 s shutdown timeout, shorter than --grace; and one that outlives the grace.
+        six, forever = machine("six", 6), machine("forever", 120)
+
+        def call(key: str, arn: str) -> None:
+            try:
+                outcomes[key] = sfn.start_sync_execution(stateMachineArn=arn)["status"]
+            except ClientError as exc:
+                outcomes[key] = exc.response["Error"]["Code"]
+
+        threads = [threading.Thread(target=call, args=(f"six-{i}", six)) for i in range(3)]
+        threads.append(threading.Thread(target=call, args=("forever", forever)))
+        for t in threads:
+            t.start()
+        for _ in range(3):
+            sfn.start_execution(stateMachineArn=six)
+        r = redis_py.Redis(port=redis_port)
+        deadline = time.monotonic() + 20
+        def pending() -> int:
+            try:
+                return int(r.xpending("ee:starts", "workers")["pending"])
+            except redis_py.ResponseError:  # the worker has not created the group yet
+                return 0
+        while pending() < 7:  # every start is running in the worker
+            assert time.monotonic() < deadline, "the starts were not taken"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)  # one signal, to the main process only (what Docker sends)
+        for t in threads:
+            t.join(60)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 0, stderr
+    assert outcomes == {"six-0": "SUCCEEDED", "six-1": "SUCCEEDED", "six-2": "SUCCEEDED",
+                        "forever": "ServiceUnavailable"}, stderr
+    assert "Traceback" not in stderr and "second stop signal" not in stderr, stderr
+    stats = [json.loads(line)["worker"] for line in stderr.splitlines() if line.startswith('{"worker"')]
+    assert stats and stats[0]["succeeded"] == 6, stderr
