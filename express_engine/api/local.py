@@ -133,7 +133,8 @@ class LocalClient:
 
 @asynccontextmanager
 async def local_backend(engine: Engine | None = None, *, mocks: MockConfig | None = None,
-                        integrations: bool = True) -> AsyncIterator[tuple[LocalRegistry, LocalClient]]:
+                        integrations: bool = True,
+                        egress: Any = None) -> AsyncIterator[tuple[LocalRegistry, LocalClient]]:
     """A running in-process engine with its registry and client (service integrations installed)."""
     engine = engine or Engine()
     registry = LocalRegistry(engine)
@@ -142,7 +143,7 @@ async def local_backend(engine: Engine | None = None, *, mocks: MockConfig | Non
         if integrations:
             from ..integrations import install
 
-            async with install(engine.handlers, client=client):
+            async with install(engine.handlers, client=client, egress=egress):
                 yield registry, client
         else:
             yield registry, client

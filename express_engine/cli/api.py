@@ -19,13 +19,14 @@ from typing import Any
 from ..api.auth import credentials_from_env, parse_credentials
 from ..api.server import DEFAULT_MAX_BODY, DEFAULT_PORT, is_loopback
 from ..gctune import settle_heap
-from .common import EXIT_OK, emit, http_limits, run_async, time_scale, usage_error
+from .common import EXIT_OK, egress_args, egress_policy, emit, http_limits, run_async, time_scale, usage_error
 
 #: Exit status when the server cannot start (port taken, Redis unreachable).
 EXIT_UNAVAILABLE = 3
 
 
 async def _run(args: argparse.Namespace, auth: dict[str, str] | None, mocks: Any, handlers: Any) -> None:
+    egress = egress_policy(args, args.host)
     from ..api.server import serve_http
     from ..integrations import install
 
@@ -34,7 +35,7 @@ async def _run(args: argparse.Namespace, auth: dict[str, str] | None, mocks: Any
         from ..runtime.engine import Engine
 
         engine = Engine(handlers=handlers, time_scale=args.time_scale)
-        async with local_backend(engine, mocks=mocks) as (registry, client):
+        async with local_backend(engine, mocks=mocks, egress=egress) as (registry, client):
             settle_heap()
             await serve_http(registry, client, host=args.host, port=args.port, auth=auth, mocks=mocks,
                              handlers=handlers, max_body=args.max_body, allow_anonymous=args.allow_anonymous,
@@ -50,7 +51,7 @@ async def _run(args: argparse.Namespace, auth: dict[str, str] | None, mocks: Any
         registry = Registry(redis, namespace=args.namespace)
         client = Client(redis, namespace=args.namespace, registry=registry)
         # TestState runs in this process: it gets the integrations (http:invoke, nested starts, streams).
-        async with install(handlers, client=client, redis=redis):
+        async with install(handlers, client=client, redis=redis, egress=egress):
             settle_heap()
             await serve_http(registry, client, host=args.host, port=args.port, auth=auth, mocks=mocks,
                              handlers=handlers, max_body=args.max_body, allow_anonymous=args.allow_anonymous,
@@ -76,6 +77,10 @@ def cmd_api(args: argparse.Namespace) -> int:
     if not auth and not args.allow_anonymous and not is_loopback(args.host):
         return usage_error(f"refusing to serve {args.host} without authentication: pass --credentials KEY:SECRET "
                            "(or set EXPRESS_ENGINE_CREDENTIALS), or --allow-anonymous")
+    try:
+        egress_policy(args, args.host)
+    except ValueError as exc:
+        return usage_error(str(exc))
     handlers = HandlerRegistry()
     for spec in args.handler or ():
         try:
@@ -125,4 +130,5 @@ def register(subparsers: Any) -> None:
     p.add_argument("--time-scale", type=time_scale, default=1.0, help="multiply Wait/Retry delays (--local)")
     p.add_argument("--no-metrics", action="store_true", help="do not serve Prometheus metrics at GET /metrics")
     http_limits(p)
+    egress_args(p)
     p.set_defaults(func=cmd_api)

@@ -26,6 +26,8 @@ from .common import (
     EXIT_FAILED,
     EXIT_INVALID,
     EXIT_OK,
+    egress_args,
+    egress_policy,
     emit,
     http_limits,
     read_text_file,
@@ -120,14 +122,14 @@ async def _start_sync(redis: Any, args: argparse.Namespace) -> int:
 # -- worker / serve ------------------------------------------------------------------------------------------
 
 
-def _spec(args: argparse.Namespace, redis_url: str) -> ProcessSpec:
+def _spec(args: argparse.Namespace, redis_url: str, api_host: str | None = None) -> ProcessSpec:
     options = WorkerOptions(
         namespace=args.namespace, consumer=args.consumer, concurrency=args.concurrency, batch=args.batch,
         claim_idle=args.claim_idle, max_deliveries=args.max_deliveries, grace=args.grace,
         log_sink=args.log_sink, log_buffer=args.log_buffer, log_policy=args.log_policy,
         time_scale=args.time_scale, reply_skip=not args.no_reply_skip)
     return ProcessSpec(redis_url=redis_url, options=options, handlers=tuple(args.handler or ()),
-                       mock_config=args.mock_config, log_level=args.verbosity)
+                       mock_config=args.mock_config, log_level=args.verbosity, egress=egress_policy(args, api_host))
 
 
 def _check_worker_args(args: argparse.Namespace) -> int | None:
@@ -137,6 +139,10 @@ def _check_worker_args(args: argparse.Namespace) -> int | None:
         load_handlers(args.handler or ())
         load_mock_config(args.mock_config)
     except (ValueError, OSError) as exc:
+        return _error("UsageError", str(exc))
+    try:
+        egress_policy(args, None)
+    except ValueError as exc:
         return _error("UsageError", str(exc))
     if (args.processes is not None and args.processes < 1) or args.concurrency < 1:
         return _error("UsageError", "--processes and --concurrency must be at least 1")
@@ -192,7 +198,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         url = server.connection_url
         log.warning("embedded Redis server at %s (data in %s)", redact_url(url), data_dir)
     try:
-        run_async(_serve, args, _spec(args, url))
+        run_async(_serve, args, _spec(args, url, args.host))
     finally:
         if server is not None:
             server.stop()
@@ -236,7 +242,7 @@ async def _http(serve_http: Callable[..., Any], registry: Any, client: Any, redi
     host, port = args.host, args.port
     sys.stderr.write(f"express-engine HTTP API on http://{host}:{port}\n")
     # TestState runs in the API process: it gets the handlers, mocks and integrations too.
-    async with install(handlers, client=client, redis=redis):
+    async with install(handlers, client=client, redis=redis, egress=spec.egress):
         settle_heap()
         await serve_http(registry, client, host=host, port=port, handlers=handlers,
                          mocks=load_mock_config(spec.mock_config), auth=args.auth,
@@ -287,6 +293,7 @@ def _worker_args(p: argparse.ArgumentParser) -> None:
                    help="read the answer to every acknowledgement (for proxies that mishandle CLIENT REPLY SKIP)")
     p.add_argument("--consumer", default=None, help="consumer name (default: host-pid-random)")
     p.add_argument("--verbosity", default="WARNING", help="diagnostics level on stderr (default WARNING)")
+    egress_args(p)
 
 
 def register(subparsers: Any) -> None:

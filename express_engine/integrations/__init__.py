@@ -22,28 +22,39 @@ from typing import Any
 
 from ..runtime.engine import DEFAULT_REGION
 from ..runtime.tasks import HandlerRegistry
+from .egress import EgressPolicy
 from .http import HTTP_INVOKE, HttpInvoke
 from .sfn import SFN_RESOURCES, NestedExecutions
 from .streams import STREAM_RESOURCES, StreamPublisher
 
-__all__ = ["HTTP_INVOKE", "SFN_RESOURCES", "STREAM_RESOURCES", "HttpInvoke", "NestedExecutions",
-           "StreamPublisher", "install"]
+__all__ = [
+    "HTTP_INVOKE",
+    "SFN_RESOURCES",
+    "STREAM_RESOURCES",
+    "EgressPolicy",
+    "HttpInvoke",
+    "NestedExecutions",
+    "StreamPublisher",
+    "install",
+]
 
 
 @asynccontextmanager
 async def install(handlers: HandlerRegistry, *, client: Any = None, redis: Any = None, http: bool = True,
                   http_timeout: float = 60.0, connections: Mapping[str, Mapping[str, str]] | None = None,
                   stream_prefix: str = "", aliases: bool = True,
-                  region: str = DEFAULT_REGION) -> AsyncIterator[HandlerRegistry]:
+                  region: str = DEFAULT_REGION,
+                  egress: EgressPolicy | None = None) -> AsyncIterator[HandlerRegistry]:
     """Register the integrations on ``handlers`` for the duration of the block.
 
     ``client`` (anything with the Client interface's ``start_execution`` / ``start_sync_execution``)
     enables the nested-execution resources; ``redis`` (a ``redis.asyncio.Redis``) the stream ones.
     ``connections`` maps an EventBridge ConnectionArn to extra headers for http:invoke (e.g. an API key);
-    ``region`` goes into its User-Agent.
+    ``region`` goes into its User-Agent; ``egress`` says which addresses it may reach (default: any).
     Handlers already registered under the same ARN (user overrides) are left in place.
     """
-    http_invoke = HttpInvoke(timeout=http_timeout, connections=connections, region=region) if http else None
+    http_invoke = HttpInvoke(timeout=http_timeout, connections=connections, region=region,
+                             policy=egress) if http else None
     registered: list[str] = []
 
     def add(arn: str, fn: Any) -> None:

@@ -42,6 +42,8 @@ class ProcessSpec:
     log_level: str = "WARNING"
     #: print the final statistics as JSON on stderr
     print_stats: bool = True
+    #: where http:invoke may connect (an EgressPolicy; None: anywhere)
+    egress: Any = None
 
 
 def setup_logging(level: str) -> None:
@@ -90,7 +92,7 @@ async def _worker_main(spec: ProcessSpec, handlers: HandlerRegistry, mock_config
     client = Client(redis, namespace=spec.options.namespace, registry=worker.registry)
     try:
         # Task resources served by the engine itself (http:invoke, nested starts, Redis streams).
-        async with (install(handlers, client=client, redis=redis, region=spec.options.region),
+        async with (install(handlers, client=client, redis=redis, region=spec.options.region, egress=spec.egress),
                     anyio.create_task_group() as tg):
             tg.start_soon(_stop_on_signal, worker, tg.cancel_scope)
             tg.start_soon(_stop_when_orphaned, worker)
