@@ -466,7 +466,7 @@ async def serve_http(registry: Any, client: Any, *, host: str = "127.0.0.1", por
 
     async def drain_then_abort() -> None:
         while not server.should_exit:
-            await anyio.sleep(0.05)
+            await anyio.sleep(0.1)
         await anyio.sleep(drain)
         aborted = app.abort_inflight()
         if aborted:

@@ -18,8 +18,8 @@ DEEPEST = '{"a":' * MAX_JSON_DEPTH + '"[[[[{"' + "}" * MAX_JSON_DEPTH
 
 
 def _machine(sfn: Any, states: dict[str, Any]) -> str:
-    return sfn.create_state_machine(name=f"deep-{uuid.uuid4().hex[:10]}", definition=definition(states),
-                                    roleArn=ROLE, type="EXPRESS")["stateMachineArn"]
+    return str(sfn.create_state_machine(name=f"deep-{uuid.uuid4().hex[:10]}", definition=definition(states),
+                                        roleArn=ROLE, type="EXPRESS")["stateMachineArn"])
 
 
 @pytest.mark.parametrize("text", [DEEP, JUST_TOO_DEEP])
