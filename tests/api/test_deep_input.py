@@ -17,8 +17,8 @@ JUST_TOO_DEEP = '{"a":' * (MAX_JSON_DEPTH + 1) + "1" + "}" * (MAX_JSON_DEPTH + 1
 DEEPEST = '{"a":' * MAX_JSON_DEPTH + '"[[[[{"' + "}" * MAX_JSON_DEPTH
 
 
-def _machine(sfn: Any, states: dict[str, Any]) -> str:
-    return str(sfn.create_state_machine(name=f"deep-{uuid.uuid4().hex[:10]}", definition=definition(states),
+def _machine(sfn: Any, states: dict[str, Any], **top: Any) -> str:
+    return str(sfn.create_state_machine(name=f"deep-{uuid.uuid4().hex[:10]}", definition=definition(states, **top),
                                         roleArn=ROLE, type="EXPRESS")["stateMachineArn"])
 
 
@@ -63,3 +63,10 @@ def test_deep_results_fail_the_state_cleanly(server: Any, sfn: Any) -> None:
     parse = _machine(sfn, {"P": {"Type": "Pass", "Parameters": {"v.$": "States.StringToJson($.s)"}, "End": True}})
     resp = sfn.start_sync_execution(stateMachineArn=parse, input=dumps({"s": JUST_TOO_DEEP}))
     assert (resp["status"], resp["error"]) == ("FAILED", "States.Runtime")
+
+
+def test_jsonata_parse_refuses_deep_text(sfn: Any) -> None:
+    parse = _machine(sfn, {"P": {"Type": "Pass", "Output": "{% $parse($states.input.s) %}", "End": True}},
+                     QueryLanguage="JSONata")
+    resp = sfn.start_sync_execution(stateMachineArn=parse, input=dumps({"s": JUST_TOO_DEEP}))
+    assert resp["status"] == "FAILED" and resp["error"] == "States.QueryEvaluationError"
