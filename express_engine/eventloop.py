@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -21,11 +21,13 @@ def run_async(fn: Callable[..., Any], *args: Any) -> Any:
     return anyio.run(fn, *args, backend="asyncio", backend_options=options)
 
 
+T = TypeVar("T")
+
 #: Definitions longer than this are validated and compiled in a worker thread, not on the event loop.
 HEAVY_DEFINITION_CHARS = 32 * 1024
 
 
-async def offload(size: int, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+async def offload(size: int, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """``fn(*args, **kwargs)``, in a worker thread when ``size`` (characters of a definition) makes it heavy.
 
     Validating a large JSONata definition takes seconds of CPU; run in a thread, the event loop keeps
