@@ -18,6 +18,7 @@ fails the task like any other non-2xx status.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
 from collections.abc import Iterable
@@ -38,7 +39,8 @@ class EgressDenied(OSError):
     """A connection the egress policy refuses (an OSError, so HTTP clients report it as a connect failure)."""
 
 
-def _entries(items: Iterable[str]) -> tuple[tuple[Network, ...], frozenset[str]]:
+@functools.lru_cache(maxsize=64)
+def _entries(items: tuple[str, ...]) -> tuple[tuple[Network, ...], frozenset[str]]:
     networks: list[Network] = []
     hosts: set[str] = set()
     for item in items:
