@@ -40,7 +40,7 @@ async def _run(args: argparse.Namespace, auth: dict[str, str] | None, mocks: Any
             await serve_http(registry, client, host=args.host, port=args.port, auth=auth, mocks=mocks,
                              handlers=handlers, max_body=args.max_body, allow_anonymous=args.allow_anonymous,
                              metrics=not args.no_metrics, request_timeout=args.request_timeout,
-                             max_connections=args.max_connections)
+                             max_connections=args.max_connections, drain=args.grace)
         return
     from ..service.client import Client
     from ..service.keys import connect
@@ -56,7 +56,7 @@ async def _run(args: argparse.Namespace, auth: dict[str, str] | None, mocks: Any
             await serve_http(registry, client, host=args.host, port=args.port, auth=auth, mocks=mocks,
                              handlers=handlers, max_body=args.max_body, allow_anonymous=args.allow_anonymous,
                              metrics=not args.no_metrics, request_timeout=args.request_timeout,
-                             max_connections=args.max_connections)
+                             max_connections=args.max_connections, drain=args.grace)
     finally:
         await redis.aclose()
 
@@ -129,6 +129,9 @@ def register(subparsers: Any) -> None:
                    help="serve Lambda function NAME with a Python callable (--local, and TestState); repeatable")
     p.add_argument("--time-scale", type=time_scale, default=1.0, help="multiply Wait/Retry delays (--local)")
     p.add_argument("--no-metrics", action="store_true", help="do not serve Prometheus metrics at GET /metrics")
+    p.add_argument("--grace", type=float, default=30.0,
+                   help="seconds requests in flight get to finish on SIGTERM (default 30); then they are "
+                        "answered ServiceUnavailable")
     http_limits(p)
     egress_args(p)
     p.set_defaults(func=cmd_api)
