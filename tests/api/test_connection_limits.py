@@ -40,7 +40,7 @@ def api_port() -> Iterator[int]:
             time.sleep(0.1)
     yield port
     proc.terminate()
-    proc.wait(30)
+    assert proc.wait(30) == 0, proc.stderr.read() if proc.stderr else ""  # SIGTERM: a clean stop
 
 
 def _connect(port: int) -> socket.socket:

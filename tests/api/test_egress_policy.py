@@ -79,7 +79,7 @@ def public_api() -> Iterator[Any]:
                        aws_access_key_id="AKIDTEST", aws_secret_access_key="secret",
                        config=Config(inject_host_prefix=False, retries={"max_attempts": 0}))
     proc.terminate()
-    proc.wait(30)
+    assert proc.wait(30) == 0, proc.stderr.read() if proc.stderr else ""  # SIGTERM: a clean stop
 
 
 def _state(url: str) -> dict[str, Any]:
