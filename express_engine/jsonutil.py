@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from typing import Any
 
@@ -13,6 +14,39 @@ Json = Any
 
 #: AWS's payload size limit for inputs, outputs and task results (256 KiB of UTF-8).
 MAX_PAYLOAD_BYTES = 262_144
+
+
+#: The deepest nesting of arrays and objects accepted in an input or a result. AWS publishes no figure (its
+#: Jackson parser stops at 1,000 levels); orjson cannot write more than 255, and every state may add a few
+#: (Parameters, ResultPath), so inputs are refused well below that, before anything tries to serialise them.
+MAX_JSON_DEPTH = 128
+
+_STRING_RE = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_INNERMOST_RE = re.compile(rb"\[\]|\{\}")
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def too_deep(data: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether the JSON text ``data`` nests arrays/objects more than ``limit`` levels deep.
+
+    Costs two byte counts for the usual text (fewer opening brackets than ``limit``); otherwise strings are
+    cut out and the innermost bracket pairs removed once per level, at most ``limit + 1`` passes.
+    """
+    if data.count(b"[") + data.count(b"{") <= limit:
+        return False
+    if b'"' in data:
+        data = _STRING_RE.sub(b"", data)
+    brackets = data.translate(None, _NOT_BRACKETS)
+    for _ in range(limit):
+        if not brackets:
+            return False
+        brackets = _INNERMOST_RE.sub(b"", brackets)
+    return bool(brackets)
+
+
+def depth_message(limit: int = MAX_JSON_DEPTH) -> str:
+    """The parser's message for a text nested deeper than ``limit`` levels."""
+    return f"Document nesting depth exceeds the maximum allowed ({limit})"
 
 
 class JsonError(ValueError):

@@ -2,8 +2,10 @@
 
 The expected signature is computed with botocore's own signer (:class:`botocore.auth.SigV4Auth`) over
 the headers the client says it signed, so any SDK or the AWS CLI is accepted exactly when AWS would
-accept it. Unknown access keys get ``UnrecognizedClientException``; a wrong signature, a malformed
-``Authorization`` header or a request older than 15 minutes get ``InvalidSignatureException``.
+accept it. The body is hashed too: an ``X-Amz-Content-SHA256`` that is not its SHA-256 (including
+``UNSIGNED-PAYLOAD``, which only S3 accepts) fails like a wrong signature. Unknown access
+keys get ``UnrecognizedClientException``; a wrong signature, a malformed ``Authorization`` header
+or a request older than 15 minutes get ``InvalidSignatureException``.
 """
 
 from __future__ import annotations
@@ -112,6 +114,11 @@ class SigV4Verifier:
         request = self._request(method=method, url=url, headers={h: headers[h] for h in signed}, data=body)
         request.context["timestamp"] = amz_date
         signer = self._signer(self._credentials(m["key"], secret), SERVICE, m["region"])
+        # botocore's canonical request takes X-Amz-Content-SHA256 at its word: check it against the body
+        # (over plain HTTP botocore always hashes it). UNSIGNED-PAYLOAD is S3's alone; here it never matches.
+        claimed = headers.get("x-amz-content-sha256")
+        if claimed is not None and not hmac.compare_digest(claimed, signer.payload(request)):
+            raise api.InvalidSignatureException(_MISMATCH)
         canonical = signer.canonical_request(request)
         expected = signer.signature(signer.string_to_sign(request, canonical), request)
         if not hmac.compare_digest(expected, m["signature"]):

@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from .. import service_errors as api
+from ..eventloop import offload
 from ..jsonutil import Json
 from ..runtime.configuration import EncryptionArg, LoggingArg, TracingArg
 from ..runtime.engine import Engine
@@ -44,10 +45,10 @@ class LocalRegistry:
                      encryption_configuration: EncryptionArg = None,
                      tags: dict[str, str] | None = None) -> StateMachineRecord:
         """Create (or, with identical content, return) a state machine; raises service errors."""
-        return self.engine.create_state_machine(name, definition, type=type, role_arn=role_arn,
-                                                logging_configuration=logging_configuration,
-                                                tracing_configuration=tracing_configuration,
-                                                encryption_configuration=encryption_configuration, tags=tags)
+        return await offload(len(definition), self.engine.create_state_machine, name, definition, type=type,
+                             role_arn=role_arn, logging_configuration=logging_configuration,
+                             tracing_configuration=tracing_configuration,
+                             encryption_configuration=encryption_configuration, tags=tags)
 
     async def get(self, arn: str) -> StateMachineRecord:
         """The record for ``arn``; raises InvalidArn / StateMachineDoesNotExist."""
@@ -62,10 +63,10 @@ class LocalRegistry:
                      encryption_configuration: EncryptionArg = None) -> StateMachineRecord:
         """Replace definition / role / configurations; returns the new record (with a new revision id)."""
         self._get(arn)
-        return self.engine.update_state_machine(arn, definition=definition, role_arn=role_arn,
-                                                logging_configuration=logging_configuration,
-                                                tracing_configuration=tracing_configuration,
-                                                encryption_configuration=encryption_configuration)
+        return await offload(len(definition or ""), self.engine.update_state_machine, arn, definition=definition,
+                             role_arn=role_arn, logging_configuration=logging_configuration,
+                             tracing_configuration=tracing_configuration,
+                             encryption_configuration=encryption_configuration)
 
     async def delete(self, arn: str) -> None:
         """Delete a state machine (no error when it does not exist)."""
@@ -134,7 +135,8 @@ class LocalClient:
 
 @asynccontextmanager
 async def local_backend(engine: Engine | None = None, *, mocks: MockConfig | None = None,
-                        integrations: bool = True) -> AsyncIterator[tuple[LocalRegistry, LocalClient]]:
+                        integrations: bool = True,
+                        egress: Any = None) -> AsyncIterator[tuple[LocalRegistry, LocalClient]]:
     """A running in-process engine with its registry and client (service integrations installed)."""
     engine = engine or Engine()
     registry = LocalRegistry(engine)
@@ -143,7 +145,7 @@ async def local_backend(engine: Engine | None = None, *, mocks: MockConfig | Non
         if integrations:
             from ..integrations import install
 
-            async with install(engine.handlers, client=client):
+            async with install(engine.handlers, client=client, egress=egress):
                 yield registry, client
         else:
             yield registry, client

@@ -18,6 +18,7 @@ from typing import Any
 
 from .. import service_errors as api
 from ..errors import Diagnostic
+from ..eventloop import offload
 from ..jsonutil import MAX_PAYLOAD_BYTES, Json
 from ..runtime.configuration import ENCRYPTION_TYPES, KMS_KEY_ID_LENGTH, KMS_REUSE_SECONDS
 from ..runtime.engine import Engine
@@ -447,7 +448,7 @@ class Operations:
         limit = c.integer("maxResults", lo=0, hi=100)
         c.done()
         assert definition is not None and sm_type is not None
-        diagnostics: list[Diagnostic] = Engine.validate(definition, sm_type=sm_type)
+        diagnostics: list[Diagnostic] = await offload(len(definition), Engine.validate, definition, sm_type=sm_type)
         shown = [d for d in diagnostics if d.severity == "ERROR" or severity == "WARNING"]
         cap = limit or 100
         return {"result": "FAIL" if any(d.severity == "ERROR" for d in diagnostics) else "OK",

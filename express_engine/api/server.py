@@ -17,6 +17,9 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
+import math
+import signal
+import threading
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
@@ -30,6 +33,7 @@ from ..runtime.interfaces import StartClient, StateMachineRegistry
 from ..runtime.mocks import MockConfig
 from ..runtime.tasks import HandlerRegistry
 from .auth import SigV4Verifier, credentials_from_env
+from .health import HealthCheck, WorkerCounter
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .metrics import ApiMetrics
 from .operations import UNSUPPORTED_OPERATIONS, Operations
@@ -78,12 +82,27 @@ class ApiApp:
     """The ASGI application: routes AWS JSON 1.0 requests to :class:`Operations`."""
 
     def __init__(self, operations: Operations, *, verifier: SigV4Verifier | None = None,
-                 max_body: int = DEFAULT_MAX_BODY, metrics: ApiMetrics | None = None) -> None:
+                 max_body: int = DEFAULT_MAX_BODY, metrics: ApiMetrics | None = None,
+                 health: HealthCheck | None = None) -> None:
         self.operations = operations
+        #: answers ``GET /health`` (always 200 without one)
+        self.health = health
+        self._inflight: set[anyio.CancelScope] = set()
         self.verifier = verifier
         self.max_body = max_body
         #: served at ``GET /metrics`` (Prometheus text format) when set
         self.metrics = metrics
+
+    def abort_inflight(self) -> int:
+        """Answer every request still being served with ServiceUnavailable (503, which SDKs retry).
+
+        Called when a shutdown's grace is over, so that no caller gets a dropped connection or a
+        plain-text error instead of an AWS error body. Returns how many requests were aborted.
+        """
+        scopes = list(self._inflight)
+        for scope in scopes:
+            scope.cancel()
+        return len(scopes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -137,7 +156,8 @@ class ApiApp:
         try:
             if scope["method"] != "POST":
                 if scope["method"] == "GET" and scope["path"] in ("/health", "/ping"):
-                    await _respond(send, 200, b'{"status":"ok"}', request_id)
+                    healthy, report = (True, {"status": "ok"}) if self.health is None else await self.health.report()
+                    await _respond(send, 200 if healthy else 503, orjson.dumps(report), request_id)
                     return
                 if scope["method"] == "GET" and scope["path"] == "/metrics" and metrics is not None:
                     # Unauthenticated like /health: Prometheus cannot sign SigV4 (turn it off with metrics=False).
@@ -173,7 +193,14 @@ class ApiApp:
             if metrics is not None:
                 op_label = op_name
                 started = metrics.begin(op_name)
-            result = await operation(request)
+            with anyio.CancelScope() as inflight:
+                self._inflight.add(inflight)
+                try:
+                    result = await operation(request)
+                finally:
+                    self._inflight.discard(inflight)
+            if inflight.cancelled_caught:
+                raise api.ServiceUnavailable("The server is shutting down: retry the request")
             payload = result if isinstance(result, bytes) else orjson.dumps(result)
         except _BodyTooLarge:
             return
@@ -233,12 +260,13 @@ def create_app(registry: StateMachineRegistry, client: StartClient, *,
                auth: Mapping[str, str] | SigV4Verifier | None = None, max_body: int = DEFAULT_MAX_BODY,
                mocks: MockConfig | None = None,
                handlers: HandlerRegistry | None = None, test_state: bool = True,
-               metrics: bool | ApiMetrics = True) -> ApiApp:
+               metrics: bool | ApiMetrics = True, workers: WorkerCounter | None = None) -> ApiApp:
     """The ASGI app over a state-machine registry and a start client.
 
     ``auth`` is ``{access_key_id: secret}`` (or a verifier) to require SigV4; ``handlers`` serve the
     Task resources TestState invokes when no mock is given. ``metrics`` serves ``GET /metrics``
-    (Prometheus): cluster-wide figures come from the Redis of a Redis-backed ``client``.
+    (Prometheus): cluster-wide figures come from the Redis of a Redis-backed ``client``. ``GET /health``
+    pings that Redis, and counts ``workers`` (the supervisor's) when given.
     """
     verifier = auth if isinstance(auth, SigV4Verifier) else SigV4Verifier(auth) if auth else None
     runner = None
@@ -249,8 +277,9 @@ def create_app(registry: StateMachineRegistry, client: StartClient, *,
     if metrics is True:
         keys = getattr(client, "keys", None)
         metrics = ApiMetrics(getattr(client, "redis", None), getattr(keys, "namespace", "ee"))
+    health = HealthCheck(getattr(client, "redis", None), workers)
     return ApiApp(Operations(registry, client, mocks=mocks, test_state=runner), verifier=verifier,
-                  max_body=max_body, metrics=metrics or None)
+                  max_body=max_body, metrics=metrics or None, health=health)
 
 
 class _CoalescingTransport:
@@ -288,14 +317,114 @@ class _CoalescingTransport:
         return getattr(self._transport, name)
 
 
-def _protocol_class() -> type[asyncio.Protocol]:
+def _refusal(status: int, reason: str, code: str, message: str) -> bytes:
+    """A whole HTTP response with an AWS error body, for a connection closed before the app saw a request."""
+    body = orjson.dumps({"__type": code, "message": message})
+    return (f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/x-amz-json-1.0\r\n"
+            f"content-length: {len(body)}\r\nconnection: close\r\n\r\n").encode() + body
+
+
+def _protocol_class(request_timeout: float, max_connections: int) -> type[asyncio.Protocol]:
+    """uvicorn's httptools protocol, with coalesced writes, a request timeout and a connection cap.
+
+    uvicorn times out idle keep-alive connections only: a new connection that sends nothing, or
+    sends its headers or body a byte at a time, would hold a file descriptor forever. Here every
+    request must arrive whole within ``request_timeout`` seconds of the connection (or of its first
+    byte, on a kept-alive connection), or it is answered 408 and closed; connections beyond
+    ``max_connections`` are answered 503 at once and closed.
+    """
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-    class CoalescingHttpToolsProtocol(HttpToolsProtocol):
+    timed_out = _refusal(408, "Request Timeout", "RequestTimeoutException",
+                         f"The request did not arrive whole within {request_timeout:g} seconds")
+    too_many = _refusal(503, "Service Unavailable", "ServiceUnavailable",
+                        f"Too many connections (at most {max_connections}): retry later")
+
+    class EngineHttpProtocol(HttpToolsProtocol):
+        _request_timer: asyncio.TimerHandle | None = None
+
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(_CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
+            if len(self.connections) > max_connections:
+                self.transport.write(too_many)
+                self.transport.close()
+                return
+            self._arm()
 
-    return CoalescingHttpToolsProtocol
+        def _arm(self) -> None:
+            if self._request_timer is None:
+                self._request_timer = self.loop.call_later(request_timeout, self._request_timed_out)
+
+        def _disarm(self) -> None:
+            if self._request_timer is not None:
+                self._request_timer.cancel()
+                self._request_timer = None
+
+        def _request_timed_out(self) -> None:
+            self._request_timer = None
+            if not self.transport.is_closing():
+                if self.cycle is None or not self.cycle.response_started:
+                    self.transport.write(timed_out)
+                self.transport.close()
+
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            self._arm()
+
+        def on_message_complete(self) -> None:
+            self._disarm()
+            super().on_message_complete()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+    return EngineHttpProtocol
+
+
+def _default_max_connections() -> int:
+    """1,000, or fewer when the file-descriptor limit would not leave room for Redis, logs and the workers."""
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    except (ImportError, OSError, ValueError):
+        return 1000
+    return 1000 if soft == resource.RLIM_INFINITY else max(16, min(1000, soft - 128))
+
+
+def _uvicorn_server(config: Any) -> Any:
+    """A uvicorn server that leaves signals alone: the caller decides when and how it stops.
+
+    uvicorn's own handlers would re-raise the signal after shutting down, which a supervisor in
+    the same process (``serve``) took for a second signal (an immediate stop).
+    """
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Any:
+            yield
+
+    return Server(config)
+
+
+async def _stop_on_signal(server: Any, app: ApiApp) -> None:
+    """First SIGTERM/SIGINT: stop accepting and finish what is in flight; second: answer it 503 now."""
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async for _ in signals:
+            if server.should_exit:
+                app.abort_inflight()
+                server.force_exit = True
+                return
+            server.should_exit = True
+
+
+#: Seconds a request has to arrive whole (headers and body), and that an idle kept-alive connection stays open.
+DEFAULT_REQUEST_TIMEOUT = 30.0
+DEFAULT_KEEP_ALIVE = 75
+#: Seconds in-flight requests get to finish when the server stops (``serve`` gives its ``--grace``).
+DEFAULT_DRAIN = 5.0
 
 
 async def serve_http(registry: StateMachineRegistry, client: StartClient, *, host: str = "127.0.0.1",
@@ -303,14 +432,22 @@ async def serve_http(registry: StateMachineRegistry, client: StartClient, *, hos
                      max_body: int = DEFAULT_MAX_BODY,
                      mocks: MockConfig | None = None, handlers: HandlerRegistry | None = None,
                      allow_anonymous: bool = False, log_level: str = "warning",
-                     metrics: bool | ApiMetrics = True,
+                     metrics: bool | ApiMetrics = True, workers: WorkerCounter | None = None,
+                     request_timeout: float = DEFAULT_REQUEST_TIMEOUT, keep_alive: int = DEFAULT_KEEP_ALIVE,
+                     max_connections: int | None = None, drain: float = DEFAULT_DRAIN,
+                     stop: anyio.Event | None = None,
                      task_status: TaskStatus[int] = anyio.TASK_STATUS_IGNORED) -> None:
-    """Serve the API until cancelled (or SIGINT/SIGTERM); ``await tg.start(serve_http, ...)`` gives the port.
+    """Serve the API until cancelled, ``stop`` is set, or SIGINT/SIGTERM (main thread, no ``stop``).
 
-    ``port=0`` picks a free port. ``auth=None`` takes credentials from ``EXPRESS_ENGINE_CREDENTIALS``
-    (``KEY:SECRET[,...]``); without any the server only listens on loopback addresses unless
-    ``allow_anonymous`` is set. Pass ``auth={}`` to turn authentication off explicitly. ``GET /metrics``
-    serves Prometheus metrics (unauthenticated, like ``/health``) unless ``metrics=False``.
+    ``await tg.start(serve_http, ...)`` gives the port; ``port=0`` picks a free one. ``auth=None`` takes
+    credentials from ``EXPRESS_ENGINE_CREDENTIALS`` (``KEY:SECRET[,...]``); without any the server only
+    listens on loopback addresses unless ``allow_anonymous`` is set. Pass ``auth={}`` to turn
+    authentication off explicitly. ``GET /metrics`` serves Prometheus metrics (unauthenticated, like
+    ``/health``) unless ``metrics=False``.
+
+    Stopping closes the listening socket at once and gives requests in flight ``drain`` seconds to
+    finish; any still running then is answered ServiceUnavailable. See :func:`_protocol_class` for
+    ``request_timeout`` and ``max_connections`` (default: 1,000 or what the file-descriptor limit allows).
     """
     import uvicorn
 
@@ -320,13 +457,25 @@ async def serve_http(registry: StateMachineRegistry, client: StartClient, *, hos
         raise ValueError(f"refusing to serve {host}:{port} without authentication: configure credentials "
                          "(SigV4) or allow anonymous access explicitly")
     app = create_app(registry, client, auth=auth, max_body=max_body, mocks=mocks, handlers=handlers,
-                     metrics=metrics)
-    config = uvicorn.Config(app, host=host, port=port, http=_protocol_class(), loop="none", lifespan="off",
-                            access_log=False, log_level=log_level, server_header=False, backlog=4096,
-                            proxy_headers=False,
-                            timeout_keep_alive=75, timeout_graceful_shutdown=5)
-    server = uvicorn.Server(config)
+                     metrics=metrics, workers=workers)
+    cap = max_connections if max_connections is not None else _default_max_connections()
+    config = uvicorn.Config(app, host=host, port=port, http=_protocol_class(request_timeout, cap), loop="none",
+                            lifespan="off", access_log=False, log_level=log_level, server_header=False,
+                            backlog=4096, proxy_headers=False, timeout_keep_alive=keep_alive,
+                            # (a fallback: in-flight requests are answered by abort_inflight before it)
+                            timeout_graceful_shutdown=math.ceil(drain) + 5)
+    server = _uvicorn_server(config)
     task = asyncio.get_running_loop().create_task(server.serve())
+
+    async def drain_then_abort() -> None:
+        while not server.should_exit:
+            await anyio.sleep(0.1)
+        await anyio.sleep(drain)
+        aborted = app.abort_inflight()
+        if aborted:
+            log.warning("stopping: %d request(s) still in flight after %.1f s answered ServiceUnavailable",
+                        aborted, drain)
+
     try:
         while not server.started:
             if task.done():
@@ -336,10 +485,25 @@ async def serve_http(registry: StateMachineRegistry, client: StartClient, *, hos
         bound = server.servers[0].sockets[0].getsockname()[1]
         log.info("Step Functions API listening on http://%s:%d", host, bound)
         task_status.started(bound)
-        await asyncio.shield(task)
+        async with anyio.create_task_group() as tg:
+            if stop is not None:
+                async def stop_when_asked() -> None:
+                    await stop.wait()
+                    server.should_exit = True
+                tg.start_soon(stop_when_asked)
+            elif threading.current_thread() is threading.main_thread():
+                tg.start_soon(_stop_on_signal, server, app)
+            tg.start_soon(drain_then_abort)
+            await asyncio.shield(task)
+            tg.cancel_scope.cancel()
     finally:
         server.should_exit = True
         with anyio.CancelScope(shield=True):
-            # Shutting down: a startup failure was already raised above.
+            # Shutting down (cancelled): in-flight requests get their drain, then an AWS error body.
+            with anyio.move_on_after(drain):
+                while not task.done():
+                    await anyio.sleep(0.05)
+            app.abort_inflight()
+            # A startup failure was already raised above.
             with contextlib.suppress(Exception, SystemExit):
                 await task

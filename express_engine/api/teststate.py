@@ -36,7 +36,7 @@ from ..asl.definition_json import parse_definition
 from ..asl.model import Map, Retrier, StateMachine
 from ..asl.validate import express_refusal, integration_pattern
 from ..errors import DefinitionError
-from ..jsonutil import MAX_PAYLOAD_BYTES, Json, JsonError, dumps, loads
+from ..jsonutil import MAX_PAYLOAD_BYTES, Json, JsonError, depth_message, dumps, loads, too_deep
 from ..runtime.configuration import LoggingConfiguration
 from ..runtime.engine import Engine
 from ..runtime.execution import Inspection, StateEnv
@@ -125,6 +125,10 @@ def _parse_json_field(value: Any, field: str, *, want_object: bool = False) -> J
         parsed = loads(value)
     except JsonError as exc:
         raise api.ValidationException(f"The field '{field}' is not valid JSON: {exc}") from None
+    if too_deep(value.encode("utf-8", "surrogatepass")):
+        if field == "input":
+            raise api.InvalidExecutionInput(f"Invalid State Machine Execution Input: '{depth_message()}'")
+        raise api.ValidationException(f"The field '{field}' is not valid JSON: {depth_message()}")
     if want_object and not isinstance(parsed, dict):
         raise api.ValidationException(f"The field '{field}' must be a JSON object")
     return parsed

@@ -24,7 +24,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from ..jsonutil import Json, JsonError, dumps, loads
+from ..jsonutil import Json, JsonError, dumps, loads, too_deep
 
 __all__ = ["FUNCTIONS", "FormatTemplate", "Invalid", "parse_format_template"]
 
@@ -283,9 +283,12 @@ def _string_to_json(args: list[Json]) -> Json:
     if not text.strip(" \t\r\n"):
         return None  # recorded on AWS: "" -> null
     try:
-        return loads(text)
+        value = loads(text)
     except JsonError:
         raise Invalid from None
+    if too_deep(text.encode("utf-8", "surrogatepass")):
+        raise Invalid
+    return value
 
 
 def _json_to_string(args: list[Json]) -> Json:

@@ -22,6 +22,7 @@ from jsonata import Jsonata
 from jsonata.jexception import JException
 from jsonata.utils import Utils
 
+from ..jsonutil import too_deep
 from . import jsonata_js
 from .jsonata_values import INT64_MAX, INT64_MIN, NULL, nulls_in
 
@@ -188,6 +189,8 @@ def _parse(*args: Any) -> Any:
         return None
     if not isinstance(text, str):
         raise _signature_error("parse", 1)
+    if too_deep(text.encode("utf-8", "surrogatepass")):
+        raise JException("D3137", -1, "Invalid JSON")
     try:
         # the json module rather than orjson: AWS refuses duplicate keys, which orjson accepts silently
         value = json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_reject_constant,

@@ -19,13 +19,14 @@ from typing import Any
 from ..api.auth import credentials_from_env, parse_credentials
 from ..api.server import DEFAULT_MAX_BODY, DEFAULT_PORT, is_loopback
 from ..gctune import settle_heap
-from .common import EXIT_OK, emit, run_async, time_scale, usage_error
+from .common import EXIT_OK, egress_args, egress_policy, emit, http_limits, run_async, time_scale, usage_error
 
 #: Exit status when the server cannot start (port taken, Redis unreachable).
 EXIT_UNAVAILABLE = 3
 
 
 async def _run(args: argparse.Namespace, auth: dict[str, str] | None, mocks: Any, handlers: Any) -> None:
+    egress = egress_policy(args, args.host)
     from ..api.server import serve_http
     from ..integrations import install
 
@@ -34,11 +35,12 @@ async def _run(args: argparse.Namespace, auth: dict[str, str] | None, mocks: Any
         from ..runtime.engine import Engine
 
         engine = Engine(handlers=handlers, time_scale=args.time_scale)
-        async with local_backend(engine, mocks=mocks) as (registry, client):
+        async with local_backend(engine, mocks=mocks, egress=egress) as (registry, client):
             settle_heap()
             await serve_http(registry, client, host=args.host, port=args.port, auth=auth, mocks=mocks,
                              handlers=handlers, max_body=args.max_body, allow_anonymous=args.allow_anonymous,
-                             metrics=not args.no_metrics)
+                             metrics=not args.no_metrics, request_timeout=args.request_timeout,
+                             max_connections=args.max_connections, drain=args.grace)
         return
     from ..service.client import Client
     from ..service.keys import connect
@@ -49,11 +51,12 @@ async def _run(args: argparse.Namespace, auth: dict[str, str] | None, mocks: Any
         redis_registry = Registry(redis, namespace=args.namespace)
         redis_client = Client(redis, namespace=args.namespace, registry=redis_registry)
         # TestState runs in this process: it gets the integrations (http:invoke, nested starts, streams).
-        async with install(handlers, client=redis_client, redis=redis):
+        async with install(handlers, client=redis_client, redis=redis, egress=egress):
             settle_heap()
             await serve_http(redis_registry, redis_client, host=args.host, port=args.port, auth=auth, mocks=mocks,
                              handlers=handlers, max_body=args.max_body, allow_anonymous=args.allow_anonymous,
-                             metrics=not args.no_metrics)
+                             metrics=not args.no_metrics, request_timeout=args.request_timeout,
+                             max_connections=args.max_connections, drain=args.grace)
     finally:
         await redis.aclose()
 
@@ -80,6 +83,10 @@ def cmd_api(args: argparse.Namespace) -> int:
     if not auth and not args.allow_anonymous and not is_loopback(args.host):
         return usage_error(f"refusing to serve {args.host} without authentication: pass --credentials KEY:SECRET "
                            "(or set EXPRESS_ENGINE_CREDENTIALS), or --allow-anonymous")
+    try:
+        egress_policy(args, args.host)
+    except ValueError as exc:
+        return usage_error(str(exc))
     handlers = HandlerRegistry()
     for spec in args.handler or ():
         try:
@@ -128,4 +135,9 @@ def register(subparsers: Any) -> None:
                    help="serve Lambda function NAME with a Python callable (--local, and TestState); repeatable")
     p.add_argument("--time-scale", type=time_scale, default=1.0, help="multiply Wait/Retry delays (--local)")
     p.add_argument("--no-metrics", action="store_true", help="do not serve Prometheus metrics at GET /metrics")
+    p.add_argument("--grace", type=float, default=30.0,
+                   help="seconds requests in flight get to finish on SIGTERM (default 30); then they are "
+                        "answered ServiceUnavailable")
+    http_limits(p)
+    egress_args(p)
     p.set_defaults(func=cmd_api)

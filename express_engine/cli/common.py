@@ -66,3 +66,39 @@ def sink_spec(text: str) -> str:
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return text
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0 or math.isinf(value):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
+    return value
+
+
+def http_limits(p: argparse.ArgumentParser) -> None:
+    """The HTTP API's connection limits (``api`` and ``serve``)."""
+    p.add_argument("--request-timeout", type=_positive, default=30.0,
+                   help="seconds a request has to arrive whole, headers and body (default 30); slower ones "
+                        "are answered 408 and closed")
+    p.add_argument("--max-connections", type=int, default=None,
+                   help="open HTTP connections at most (default: 1000, less under a low 'ulimit -n'); "
+                        "beyond it new connections are answered 503 and closed")
+
+
+def egress_args(p: argparse.ArgumentParser) -> None:
+    """Where http:invoke (in executions and TestState) may connect."""
+    p.add_argument("--http-egress", choices=("auto", "restricted", "open"), default="auto",
+                   help="restricted: http:invoke may not reach loopback, link-local or private addresses; "
+                        "open: anywhere; auto (default): restricted when the HTTP API listens beyond loopback")
+    p.add_argument("--http-allow", action="append", metavar="CIDR|HOST",
+                   help="always let http:invoke reach these addresses or host names (comma-separated, repeatable)")
+    p.add_argument("--http-deny", action="append", metavar="CIDR|HOST",
+                   help="never let http:invoke reach these addresses or host names (comma-separated, repeatable)")
+
+
+def egress_policy(args: argparse.Namespace, api_host: str | None) -> Any:
+    """The EgressPolicy the ``--http-*`` options describe, ``auto`` decided for an API on ``api_host``."""
+    from ..integrations.egress import EgressPolicy, parse_entries
+
+    policy = EgressPolicy(args.http_egress, parse_entries(args.http_allow or ()), parse_entries(args.http_deny or ()))
+    return policy.resolved(api_host)

@@ -20,10 +20,22 @@ import anyio
 from .. import service_errors as api
 from ..gctune import settle_heap
 from ..runtime.interfaces import StartClient, StateMachineRegistry
-from ..service.keys import RETRYABLE, connect
+from ..service.keys import RETRYABLE, connect, redact_url
 from ..service.process import ProcessSpec, setup_logging, supervise, supervise_until_signal
 from ..service.worker import WorkerOptions
-from .common import EXIT_FAILED, EXIT_INVALID, EXIT_OK, emit, read_text_file, run_async, sink_spec, time_scale
+from .common import (
+    EXIT_FAILED,
+    EXIT_INVALID,
+    EXIT_OK,
+    egress_args,
+    egress_policy,
+    emit,
+    http_limits,
+    read_text_file,
+    run_async,
+    sink_spec,
+    time_scale,
+)
 
 log = logging.getLogger("express_engine.serve")
 
@@ -54,7 +66,8 @@ def _request(fn: Callable[..., Any], args: argparse.Namespace) -> int:
     except api.ServiceError as exc:
         return _error(exc.code, exc.message)
     except RETRYABLE as exc:
-        return _error("ServiceUnavailable", f"cannot reach Redis at {args.redis_url}: {exc}", EXIT_UNREACHABLE)
+        return _error("ServiceUnavailable", f"cannot reach Redis at {redact_url(args.redis_url)}: {exc}",
+                      EXIT_UNREACHABLE)
 
 
 # -- create-state-machine / start / start-sync ----------------------------------------------------------
@@ -110,14 +123,14 @@ async def _start_sync(redis: Any, args: argparse.Namespace) -> int:
 # -- worker / serve ------------------------------------------------------------------------------------------
 
 
-def _spec(args: argparse.Namespace, redis_url: str) -> ProcessSpec:
+def _spec(args: argparse.Namespace, redis_url: str, api_host: str | None = None) -> ProcessSpec:
     options = WorkerOptions(
         namespace=args.namespace, consumer=args.consumer, concurrency=args.concurrency, batch=args.batch,
         claim_idle=args.claim_idle, max_deliveries=args.max_deliveries, grace=args.grace,
         log_sink=args.log_sink, log_buffer=args.log_buffer, log_policy=args.log_policy,
         time_scale=args.time_scale, reply_skip=not args.no_reply_skip)
     return ProcessSpec(redis_url=redis_url, options=options, handlers=tuple(args.handler or ()),
-                       mock_config=args.mock_config, log_level=args.verbosity)
+                       mock_config=args.mock_config, log_level=args.verbosity, egress=egress_policy(args, api_host))
 
 
 def _check_worker_args(args: argparse.Namespace) -> int | None:
@@ -129,6 +142,10 @@ def _check_worker_args(args: argparse.Namespace) -> int | None:
         load_mock_config(args.mock_config)
         AwsSettings.from_env()  # the workers read it too: a malformed setting is one clear message here
     except (ValueError, OSError) as exc:
+        return _error("UsageError", str(exc))
+    try:
+        egress_policy(args, None)
+    except ValueError as exc:
         return _error("UsageError", str(exc))
     if (args.processes is not None and args.processes < 1) or args.concurrency < 1:
         return _error("UsageError", "--processes and --concurrency must be at least 1")
@@ -182,9 +199,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
                           f"{args.embedded_port}: {exc}. Pass --redis-url to use a running Redis, or "
                           "--embedded-port PORT.", EXIT_UNREACHABLE)
         url = server.connection_url
-        log.warning("embedded Redis server at %s (data in %s)", url, data_dir)
+        log.warning("embedded Redis server at %s (data in %s)", redact_url(url), data_dir)
     try:
-        run_async(_serve, args, _spec(args, url))
+        run_async(_serve, args, _spec(args, url, args.host))
     finally:
         if server is not None:
             server.stop()
@@ -193,12 +210,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 async def _serve(args: argparse.Namespace, spec: ProcessSpec) -> None:
     from ..service.client import Client
-    from ..service.process import Stop
+    from ..service.process import Stop, WorkerCount
     from ..service.registry import Registry
 
     processes = args.processes or os.cpu_count() or 1
     redis = connect(spec.redis_url)
     stop = Stop()
+    workers = WorkerCount(wanted=processes)
     try:
         async with anyio.create_task_group() as tg:
             tg.start_soon(stop.watch_signals)
@@ -209,17 +227,17 @@ async def _serve(args: argparse.Namespace, spec: ProcessSpec) -> None:
             else:
                 registry = Registry(redis, namespace=args.namespace)
                 client = Client(redis, namespace=args.namespace, registry=registry)
-                tg.start_soon(_http, serve_http, registry, client, redis, spec, args)
-            sys.stderr.write(f"express-engine serving: redis {spec.redis_url}, namespace {args.namespace}, "
+                tg.start_soon(_http, serve_http, registry, client, redis, spec, args, workers, stop.requested)
+            sys.stderr.write(f"express-engine serving: redis {redact_url(spec.redis_url)}, namespace {args.namespace}, "
                              f"{processes} worker processes\n")
-            await supervise(spec, processes, stop)
+            await supervise(spec, processes, stop, workers)
             tg.cancel_scope.cancel()
     finally:
         await redis.aclose()
 
 
 async def _http(serve_http: Callable[..., Any], registry: StateMachineRegistry, client: StartClient, redis: Any,
-                spec: ProcessSpec, args: argparse.Namespace) -> None:
+                spec: ProcessSpec, args: argparse.Namespace, workers: Any, stop: anyio.Event) -> None:
     from ..integrations import install
     from ..service.process import load_handlers, load_mock_config
 
@@ -227,11 +245,14 @@ async def _http(serve_http: Callable[..., Any], registry: StateMachineRegistry, 
     host, port = args.host, args.port
     sys.stderr.write(f"express-engine HTTP API on http://{host}:{port}\n")
     # TestState runs in the API process: it gets the handlers, mocks and integrations too.
-    async with install(handlers, client=client, redis=redis):
+    async with install(handlers, client=client, redis=redis, egress=spec.egress):
         settle_heap()
         await serve_http(registry, client, host=host, port=port, handlers=handlers,
                          mocks=load_mock_config(spec.mock_config), auth=args.auth,
-                         allow_anonymous=args.allow_anonymous)
+                         allow_anonymous=args.allow_anonymous, workers=workers, stop=stop,
+                         # (sync requests in flight wait for workers that get --grace to finish)
+                         drain=spec.options.grace + 2.0, request_timeout=args.request_timeout,
+                         max_connections=args.max_connections)
 
 
 # -- argument parsing -------------------------------------------------------------------------------------
@@ -275,6 +296,7 @@ def _worker_args(p: argparse.ArgumentParser) -> None:
                    help="read the answer to every acknowledgement (for proxies that mishandle CLIENT REPLY SKIP)")
     p.add_argument("--consumer", default=None, help="consumer name (default: host-pid-random)")
     p.add_argument("--verbosity", default="WARNING", help="diagnostics level on stderr (default WARNING)")
+    egress_args(p)
 
 
 def register(subparsers: Any) -> None:
@@ -319,5 +341,6 @@ def register(subparsers: Any) -> None:
                         "$EXPRESS_ENGINE_CREDENTIALS); without credentials only loopback addresses are served")
     p.add_argument("--allow-anonymous", action="store_true",
                    help="serve a non-loopback address without authentication")
+    http_limits(p)
     _worker_args(p)
     p.set_defaults(func=cmd_serve)

@@ -28,12 +28,13 @@ from typing import Any
 from ..runtime.engine import DEFAULT_REGION
 from ..runtime.tasks import HandlerRegistry
 from .aws_config import AwsSettings
+from .egress import EgressPolicy
 from .http import HTTP_INVOKE, HttpInvoke
 from .sfn import SDK_START_EXECUTION, SDK_START_SYNC_EXECUTION, SFN_RESOURCES, START_EXECUTION, NestedExecutions
 from .streams import EVENTS_PUT, SNS_PUBLISH, SQS_SEND, STREAM_RESOURCES, StreamPublisher
 
-__all__ = ["HTTP_INVOKE", "SFN_RESOURCES", "STREAM_RESOURCES", "AwsSettings", "HttpInvoke", "NestedExecutions",
-           "StreamPublisher", "install"]
+__all__ = ["HTTP_INVOKE", "SFN_RESOURCES", "STREAM_RESOURCES", "AwsSettings", "EgressPolicy", "HttpInvoke",
+           "NestedExecutions", "StreamPublisher", "install"]
 
 #: The botocore service each local stand-in replaces (it is installed only while that service is ``local``).
 _STAND_IN_SERVICE = {START_EXECUTION: "stepfunctions", SDK_START_EXECUTION: "stepfunctions",
@@ -45,18 +46,20 @@ _STAND_IN_SERVICE = {START_EXECUTION: "stepfunctions", SDK_START_EXECUTION: "ste
 async def install(handlers: HandlerRegistry, *, client: Any = None, redis: Any = None, http: bool = True,
                   http_timeout: float = 60.0, connections: Mapping[str, Mapping[str, str]] | None = None,
                   stream_prefix: str = "", aliases: bool = True,
-                  region: str = DEFAULT_REGION, aws: AwsSettings | None = None) -> AsyncIterator[HandlerRegistry]:
+                  region: str = DEFAULT_REGION, aws: AwsSettings | None = None,
+                  egress: EgressPolicy | None = None) -> AsyncIterator[HandlerRegistry]:
     """Register the integrations on ``handlers`` for the duration of the block.
 
     ``client`` (anything with the Client interface's ``start_execution`` / ``start_sync_execution``)
     enables the nested-execution resources; ``redis`` (a ``redis.asyncio.Redis``) the stream ones.
     ``connections`` maps an EventBridge ConnectionArn to extra headers for http:invoke (e.g. an API key);
-    ``region`` goes into its User-Agent. ``aws`` are the engine's AWS settings (default: read from the
-    environment, :meth:`AwsSettings.from_env`).
+    ``region`` goes into its User-Agent; ``egress`` says which addresses it may reach (default: any). ``aws`` are
+    the engine's AWS settings (default: read from the environment, :meth:`AwsSettings.from_env`).
     Handlers already registered under the same ARN (user overrides) are left in place.
     """
     settings = AwsSettings.from_env() if aws is None else aws
-    http_invoke = HttpInvoke(timeout=http_timeout, connections=connections, region=region) if http else None
+    http_invoke = HttpInvoke(timeout=http_timeout, connections=connections, region=region,
+                             policy=egress) if http else None
     registered: list[str] = []
 
     def add(arn: str, fn: Any) -> None:

@@ -6,7 +6,9 @@ Parameters (as on AWS): ``ApiEndpoint`` and ``Method`` (required), ``Headers``, 
 a known connection adds its configured headers). The result is ``{Headers: {name: [values]},
 ResponseBody, StatusCode, StatusText}`` with a JSON body parsed. A non-2xx answer fails the task with
 ``States.Http.StatusCode.<code>`` (cause: that same object as JSON text); a connection failure or the
-60-second HTTP timeout fails it with ``States.Http.Socket``. Like AWS, every request carries
+60-second HTTP timeout fails it with ``States.Http.Socket``, and so does an address the engine's
+:class:`~express_engine.integrations.egress.EgressPolicy` refuses. Redirects are not followed (a 3xx
+answer fails the task as ``States.Http.StatusCode.3xx``). Like AWS, every request carries
 ``User-Agent: Amazon|StepFunctions|HttpInvoke|<region>`` and ``Range: bytes=0-262144``, which the
 definition's ``Headers`` cannot override.
 """
@@ -17,11 +19,12 @@ import asyncio
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from .. import errors
 from ..jsonutil import MAX_PAYLOAD_BYTES, Json, JsonError, dumps, loads
 from ..runtime.engine import DEFAULT_REGION
+from .egress import EgressDenied, EgressPolicy, policy_resolver
 
 HTTP_INVOKE = "arn:aws:states:::http:invoke"
 _METHODS = frozenset({"GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"})
@@ -91,8 +94,9 @@ class HttpInvoke:
     """The http:invoke handler; owns one pooled aiohttp session (created on first use)."""
 
     def __init__(self, *, timeout: float = 60.0, connections: Mapping[str, Mapping[str, str]] | None = None,
-                 region: str = DEFAULT_REGION) -> None:
+                 region: str = DEFAULT_REGION, policy: EgressPolicy | None = None) -> None:
         self.timeout = timeout
+        self.policy = policy or EgressPolicy()
         self.connections = dict(connections or {})
         self.fixed_headers = {"User-Agent": f"Amazon|StepFunctions|HttpInvoke|{region}",
                               "Range": f"bytes=0-{MAX_PAYLOAD_BYTES}"}
@@ -108,7 +112,9 @@ class HttpInvoke:
         import aiohttp
 
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(auto_decompress=True)
+            connector = None if self.policy.unrestricted else aiohttp.TCPConnector(
+                resolver=policy_resolver(self.policy))
+            self._session = aiohttp.ClientSession(auto_decompress=True, connector=connector)
         return self._session
 
     def _request(self, params: Json) -> tuple[str, str, dict[str, str], list[tuple[str, str]], bytes | None]:
@@ -162,13 +168,19 @@ class HttpInvoke:
         import aiohttp
 
         method, url, headers, query, body = self._request(params)
+        if not self.policy.unrestricted:
+            # (names are checked by the resolver, on the addresses connected to; literal addresses never reach it)
+            host = urlsplit(url).hostname or ""
+            reason = self.policy.refusal(host)
+            if reason is not None:
+                raise errors.HttpSocket(f"The HTTP request to {url} was refused: {reason}")
         remaining = context.get_remaining_time_in_millis() / 1000 if context is not None else self.timeout
         timeout = max(0.001, min(self.timeout, remaining))
         session = self._get_session()
         try:
             async with asyncio.timeout(timeout):
                 async with session.request(method, url, headers=headers, params=query or None, data=body,
-                                           allow_redirects=True) as resp:
+                                           allow_redirects=False) as resp:
                     raw = await resp.read()
                     status, reason = resp.status, resp.reason or ""
                     resp_headers: dict[str, list[str]] = {}
@@ -180,6 +192,10 @@ class HttpInvoke:
                         inspection.exchange(_traced_request(resp, method, body), _traced_response(resp, raw))
         except TimeoutError:
             raise errors.HttpSocket(f"The HTTP request to {url} timed out after {timeout:g} seconds") from None
+        except aiohttp.ClientConnectorError as exc:
+            if isinstance(exc.os_error, EgressDenied):
+                raise errors.HttpSocket(f"The HTTP request to {url} was refused: {exc.os_error}") from None
+            raise errors.HttpSocket(f"The HTTP request to {url} failed: {exc}") from None
         except aiohttp.ClientError as exc:
             raise errors.HttpSocket(f"The HTTP request to {url} failed: {exc}") from None
         text = raw.decode("utf-8", "replace")

@@ -8,6 +8,7 @@ event loop; a write that raises is retried by the buffer.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sys
 from collections.abc import Sequence
@@ -70,6 +71,9 @@ class FileSink:
 
     When a write would take the file past ``max_bytes``, ``PATH`` becomes ``PATH.1`` (``PATH.1``
     becomes ``PATH.2`` ... up to ``backups``; the oldest is deleted) and a new ``PATH`` is started.
+    Several processes may share one path (the workers of ``serve``): every write holds an exclusive
+    lock on the file's directory and measures the file itself, so the limit holds for all of them together
+    and a file rotated by another process is reopened, never written to after its rename.
     """
 
     def __init__(self, path: str | os.PathLike[str], *, max_bytes: int = 100 * 1024 * 1024,
@@ -78,13 +82,21 @@ class FileSink:
         self.max_bytes = max_bytes
         self.backups = backups
         self._fh: BinaryIO | None = None
-        self._size = 0
+        self._lock: int | None = None
 
     def _open(self) -> BinaryIO:
-        if self._fh is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = open(self.path, "ab")  # noqa: SIM115 - kept open across writes, closed in aclose
-            self._size = self._fh.tell()
+        fh = self._fh
+        if fh is not None:
+            try:
+                current = os.stat(self.path)
+            except FileNotFoundError:
+                current = None
+            mine = os.fstat(fh.fileno())
+            if current is not None and (current.st_ino, current.st_dev) == (mine.st_ino, mine.st_dev):
+                return fh
+            fh.close()  # another process rotated it
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = open(self.path, "ab")  # noqa: SIM115 - kept open across writes, closed in aclose
         return self._fh
 
     def _rotate(self) -> None:
@@ -101,13 +113,20 @@ class FileSink:
             self.path.unlink(missing_ok=True)
 
     def _write(self, data: bytes) -> None:
-        fh = self._open()
-        if self._size and self._size + len(data) > self.max_bytes:
-            self._rotate()
+        if self._lock is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._lock = os.open(self.path.parent, os.O_RDONLY)  # (a lock file of its own would sit among the logs)
+        fcntl.flock(self._lock, fcntl.LOCK_EX)
+        try:
             fh = self._open()
-        fh.write(data)
-        fh.flush()
-        self._size += len(data)
+            size = os.fstat(fh.fileno()).st_size
+            if size and size + len(data) > self.max_bytes:
+                self._rotate()
+                fh = self._open()
+            fh.write(data)
+            fh.flush()
+        finally:
+            fcntl.flock(self._lock, fcntl.LOCK_UN)
 
     async def write(self, messages: Sequence[bytes]) -> None:
         """Append one line per message, rotating first when the file would grow past ``max_bytes``."""
@@ -118,6 +137,9 @@ class FileSink:
         if self._fh is not None:
             self._fh.close()
             self._fh = None
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
 
 
 class RedisStreamSink:

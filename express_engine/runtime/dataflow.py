@@ -12,7 +12,7 @@ import orjson
 from .. import errors
 from ..asl.model import NULL
 from ..asl.paths import Env, Path, PathNotFound, ReferencePath, VariableNotFound
-from ..jsonutil import MAX_PAYLOAD_BYTES, Json, JsonError, dumpb, dumps
+from ..jsonutil import MAX_JSON_DEPTH, MAX_PAYLOAD_BYTES, Json, JsonError, dumpb, dumps, too_deep
 
 
 def bracket_path(steps: tuple[str | int, ...] | None, text: str) -> str:
@@ -85,17 +85,31 @@ def apply_result_path(path: ReferencePath | None, raw: Json, result: Json) -> Js
 
 
 def check_size(value: Json, what: str) -> int:
-    """Raise States.DataLimitExceeded when ``value`` exceeds 256 KiB as JSON; returns its size in bytes."""
+    """Raise States.DataLimitExceeded when ``value`` exceeds 256 KiB as JSON; returns its size in bytes.
+
+    A value nested deeper than :data:`~express_engine.jsonutil.MAX_JSON_DEPTH` levels is refused too
+    (States.Runtime), before a log or a reply tries to write it.
+    """
     try:
-        size = len(dumpb(value))
+        data = dumpb(value)
     except JsonError as exc:
+        if "ecursion" in str(exc):
+            raise _too_deep(what) from None
         raise errors.Runtime(f"The state/task '{what}' produced a value that is not JSON: {exc}") from None
+    size = len(data)
+    if too_deep(data):
+        raise _too_deep(what)
     if size > MAX_PAYLOAD_BYTES:
         raise errors.DataLimitExceeded(
             f"The state/task '{what}' returned a result with a size exceeding the maximum number of bytes "
             "service limit."
         )
     return size
+
+
+def _too_deep(what: str) -> errors.StatesError:
+    return errors.Runtime(f"The state/task '{what}' returned a result nested deeper than {MAX_JSON_DEPTH} "
+                          "levels.")
 
 
 def result_path_size_bound(path: ReferencePath | None, raw: Json, raw_size: int, result: Json) -> int:

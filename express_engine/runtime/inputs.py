@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .. import service_errors as api
 from ..asl.definition_json import jackson_message
-from ..jsonutil import MAX_PAYLOAD_BYTES, Json, JsonError, dumpb, is_json, loads
+from ..jsonutil import MAX_PAYLOAD_BYTES, Json, JsonError, depth_message, dumpb, is_json, loads, too_deep
 
 #: How many times longer than JSON text its value can get when written back compactly: orjson writes the 4
 #: characters ``1e15`` as the 18 of ``1000000000000000.0``; nothing else grows (whitespace goes, escapes shrink).
@@ -16,6 +16,8 @@ def checked_input(text: str | None) -> bytes:
     if isinstance(text, str):
         data = text.encode("utf-8", "surrogatepass")
         if len(data) <= MAX_PAYLOAD_BYTES and is_json(data):
+            if too_deep(data):
+                raise _too_deep_input()
             return data
     return dumpb(parse_input(text))  # None gives {}; a valid input passes (written back); others raise AWS's error
 
@@ -31,7 +33,14 @@ def parse_input(text: str | None) -> Json:
             "1 validation error detected: Value at 'input' failed to satisfy constraint: Member must have length "
             f"less than or equal to {MAX_PAYLOAD_BYTES}")
     try:
-        return loads(text)
+        value = loads(text)
     except JsonError as exc:
         raise api.InvalidExecutionInput(
             f"Invalid State Machine Execution Input: '{jackson_message(text, str(exc))}'") from None
+    if too_deep(text.encode("utf-8", "surrogatepass")):
+        raise _too_deep_input()
+    return value
+
+
+def _too_deep_input() -> api.ServiceError:
+    return api.InvalidExecutionInput(f"Invalid State Machine Execution Input: '{depth_message()}'")

@@ -74,6 +74,22 @@ class Keys:
         return f"{self.namespace}:sent:{client_id}"
 
 
+def redact_url(url: str) -> str:
+    """``url`` with its password (if any) replaced by ``***``, for banners, logs and error messages."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return url
+    if not password:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
 def connect(url: str, **kwargs: Any) -> aredis.Redis:
     """A ``redis.asyncio`` client for ``url`` with the settings the service relies on.
 

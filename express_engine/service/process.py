@@ -42,6 +42,8 @@ class ProcessSpec:
     log_level: str = "WARNING"
     #: print the final statistics as JSON on stderr
     print_stats: bool = True
+    #: where http:invoke may connect (an EgressPolicy; None: anywhere)
+    egress: Any = None
 
 
 def setup_logging(level: str) -> None:
@@ -90,15 +92,16 @@ async def _worker_main(spec: ProcessSpec, handlers: HandlerRegistry, mock_config
     client = Client(redis, namespace=spec.options.namespace, registry=worker.registry)
     try:
         # Task resources served by the engine itself (http:invoke, nested starts, Redis streams).
-        async with (install(handlers, client=client, redis=redis, region=spec.options.region),
+        async with (install(handlers, client=client, redis=redis, region=spec.options.region, egress=spec.egress),
                     anyio.create_task_group() as tg):
             tg.start_soon(_stop_on_signal, worker, tg.cancel_scope)
             tg.start_soon(_stop_when_orphaned, worker)
-            stats = await worker.run()
+            await worker.run()
             tg.cancel_scope.cancel()
     finally:
         await redis.aclose()
-    out = stats.to_dict()
+    # (a second stop signal cancels worker.run(): its statistics so far are still the worker's)
+    out = worker.stats.to_dict()
     out.pop("latency_ms", None)
     return out
 
@@ -154,23 +157,58 @@ class Stop:
                     self.hurry.set()
 
 
-async def supervise(spec: ProcessSpec, processes: int, stop: Stop) -> None:
+class RestartBackoff:
+    """How long a supervisor waits before restarting a worker slot whose process exited.
+
+    The wait doubles with each death (0.5 s after the first ... at most ``max_delay``) and starts again
+    from the shortest once a process has stayed up for ``healthy_after`` seconds: one crash after hours
+    of service is not the sixth of a crash loop.
+    """
+
+    def __init__(self, *, base: float = 0.5, max_delay: float = 10.0, healthy_after: float = 30.0) -> None:
+        self.base = base
+        self.max_delay = max_delay
+        self.healthy_after = healthy_after
+        self.deaths = 0
+
+    def delay(self, uptime: float) -> float:
+        """Record a death after ``uptime`` seconds of running; returns the wait before the restart."""
+        if uptime >= self.healthy_after:
+            self.deaths = 0
+        self.deaths += 1
+        return float(min(self.max_delay, self.base * 2 ** min(self.deaths, 5)))
+
+
+@dataclass(slots=True)
+class WorkerCount:
+    """How many worker processes of a supervisor are running (read by ``GET /health``)."""
+
+    wanted: int = 0
+    alive: int = 0
+
+
+async def supervise(spec: ProcessSpec, processes: int, stop: Stop, workers: WorkerCount | None = None) -> None:
     """Run ``processes`` worker processes until a stop is requested, restarting any that exits early."""
     ctx = multiprocessing.get_context("spawn")
     children: list[Any] = [None] * processes
-    restarts = [0] * processes
+    backoff = [RestartBackoff() for _ in range(processes)]
+    started = [0.0] * processes
     next_start = [0.0] * processes
+    count = workers if workers is not None else WorkerCount()
+    count.wanted = processes
 
     def launch(i: int) -> None:
         proc = ctx.Process(target=_child, args=(spec,), name=f"express-engine-worker-{i}", daemon=False)
         proc.start()
         children[i] = proc
+        started[i] = time.monotonic()
         log.info("worker process %d started (pid %s)", i, proc.pid)
 
     for i in range(processes):
         launch(i)
     try:
         while not stop.requested.is_set():
+            count.alive = sum(1 for p in children if p is not None and p.exitcode is None)
             with anyio.move_on_after(0.2):
                 await stop.requested.wait()
             now = time.monotonic()
@@ -178,14 +216,14 @@ async def supervise(spec: ProcessSpec, processes: int, stop: Stop) -> None:
                 if proc is not None and proc.exitcode is None:
                     continue
                 if proc is not None:
-                    restarts[i] += 1
                     log.error("worker process %d (pid %s) exited with status %s; restarting", i, proc.pid,
                               proc.exitcode)
                     children[i] = None
-                    next_start[i] = now + min(10.0, 0.5 * 2 ** min(restarts[i], 5))
+                    next_start[i] = now + backoff[i].delay(now - started[i])
                 if not stop.requested.is_set() and now >= next_start[i]:
                     launch(i)
     finally:
+        count.alive = 0
         await _stop_children([c for c in children if c is not None], spec.options.grace + 10.0, stop.hurry)
 
 

@@ -19,6 +19,7 @@ import orjson
 from redis.exceptions import WatchError
 
 from .. import service_errors as api
+from ..eventloop import offload
 from ..runtime.configuration import (
     EncryptionArg,
     EncryptionConfiguration,
@@ -123,10 +124,10 @@ class Registry:
         """
         if tags and len(tags) > MAX_TAGS:
             raise api.TooManyTags(f"Too many tags: a resource can have at most {MAX_TAGS} tags")
-        record = self._engine.build_record(name, definition, type=type, role_arn=role_arn,
-                                           logging_configuration=logging_configuration,
-                                           tracing_configuration=tracing_configuration,
-                                           encryption_configuration=encryption_configuration, tags=tags)
+        record = await offload(len(definition), self._engine.build_record, name, definition, type=type,
+                               role_arn=role_arn, logging_configuration=logging_configuration,
+                               tracing_configuration=tracing_configuration,
+                               encryption_configuration=encryption_configuration, tags=tags)
         raw = _doc(record)
         pipe = self.redis.pipeline(transaction=True)
         pipe.hsetnx(self.keys.machines, record.arn, raw)
@@ -175,7 +176,7 @@ class Registry:
                                                tracing_configuration=tracing_configuration,
                                                encryption_configuration=encryption_configuration)
 
-        return await self._modify(self.arn(arn), change, new_revision=True)
+        return await self._modify(self.arn(arn), change, new_revision=True, heavy=len(definition or ""))
 
     async def delete(self, arn: str) -> None:
         """Delete a state machine (no error when it does not exist, as on AWS)."""
@@ -218,8 +219,11 @@ class Registry:
         return self.arn(arn)
 
     async def _modify(self, arn: str, change: Callable[[StateMachineRecord], StateMachineRecord], *,
-                      new_revision: bool = False) -> StateMachineRecord:
-        """Read-modify-write one document under WATCH, retrying when another writer got there first."""
+                      new_revision: bool = False, heavy: int = 0) -> StateMachineRecord:
+        """Read-modify-write one document under WATCH, retrying when another writer got there first.
+
+        ``heavy`` is the size of a definition ``change`` compiles (large ones compile in a thread).
+        """
         async with self.redis.pipeline(transaction=True) as pipe:
             while True:
                 try:
@@ -229,7 +233,7 @@ class Registry:
                         if new_revision:
                             raise api.StateMachineDoesNotExist(f"State Machine Does Not Exist: '{arn}'")
                         raise api.ResourceNotFound(f"Resource not found: '{arn}'")
-                    new = change(self._record(arn, raw))
+                    new = await offload(heavy, change, self._record(arn, raw))
                     new_raw = _doc(new)
                     pipe.multi()
                     pipe.hset(self.keys.machines, arn, new_raw)

@@ -107,6 +107,36 @@ def test_sigv4_rejects_tampered_body(auth_server: Any) -> None:
     assert (status, body["__type"]) == (400, "InvalidSignatureException")
 
 
+def _signed_headers(auth_server: Any, body: bytes, content_sha256: str) -> dict[str, str]:
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    key, secret = next(iter(CREDENTIALS.items()))
+    request = AWSRequest(method="POST", url=auth_server.endpoint_url + "/", data=body, headers={
+        "X-Amz-Target": "AWSStepFunctions.ListStateMachines", "Content-Type": "application/x-amz-json-1.0",
+        "X-Amz-Content-SHA256": content_sha256})
+    SigV4Auth(Credentials(key, secret), "states", "us-east-1").add_auth(request)
+    return dict(request.headers.items())
+
+
+def test_sigv4_hashes_the_body_whatever_x_amz_content_sha256_says(auth_server: Any) -> None:
+    import hashlib
+
+    body = b"{}"
+    good = _signed_headers(auth_server, body, hashlib.sha256(body).hexdigest())
+    status, answer, _ = raw_post(auth_server.port, body, target=None, headers=good)
+    assert status == 200 and "stateMachines" in answer
+    # A captured request whose body was swapped, its signed hash left as it was.
+    status, answer, _ = raw_post(auth_server.port, b'{"maxResults": 1}', target=None, headers=good)
+    assert (status, answer["__type"]) == (400, "InvalidSignatureException")
+    # A correctly signed request that claims an unsigned payload: S3's option, not this service's.
+    for claim in ("UNSIGNED-PAYLOAD", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"):
+        unsigned = _signed_headers(auth_server, body, claim)
+        status, answer, _ = raw_post(auth_server.port, b'{"maxResults": 1}', target=None, headers=unsigned)
+        assert (status, answer["__type"]) == (400, "InvalidSignatureException")
+
+
 AWS_CLI = shutil.which("aws") or ""
 
 

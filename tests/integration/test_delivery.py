@@ -183,6 +183,25 @@ async def test_graceful_shutdown_hands_back_unfinished(redis_url: str, namespace
     assert set(counts) == accepted
 
 
+async def test_a_second_stop_signal_cancels_cleanly(redis_url: str, namespace: str, redis: Any,
+                                                  registry: Registry, client: Client, worker_process: Any) -> None:
+    arn = await _create(registry, namespace, waiting(5))
+    proc = worker_process(redis_url, namespace, "--grace", "30")
+    await proc.ready(redis, namespace)
+    await client.start_executions(arn, ["{}"] * 3)
+
+    async def all_taken() -> bool:
+        return await _pending(redis, namespace) == 3
+    await wait_for(all_taken, 10)
+    proc.proc.send_signal(signal.SIGTERM)
+    await anyio.sleep(0.3)
+    proc.proc.send_signal(signal.SIGTERM)  # hurry: cancel the running executions now
+    assert await proc.wait(10) == 0, proc.stderr()
+    assert "Traceback" not in proc.stderr(), proc.stderr()
+    assert proc.stats()["succeeded"] == 0
+    assert await _pending(redis, namespace) == 3  # handed back, not lost
+
+
 async def test_redis_restart_during_load(redis_server: RedisServer, redis_url: str, namespace: str, redis: Any,
                                          registry: Registry, client: Client) -> None:
     if not redis_server.restartable:

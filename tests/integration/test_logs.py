@@ -172,3 +172,28 @@ async def test_failing_sink_is_retried() -> None:
         await buffered.put([b"1", b"2"])
         await buffered.aclose()
     assert sink.messages == [b"1", b"2"] and buffered.dropped == 0
+
+
+_WRITER = """
+import sys, anyio
+from express_engine.logs import FileSink
+async def main():
+    sink = FileSink(sys.argv[1], max_bytes=2000, backups=1000)
+    for i in range(200):
+        await sink.write([b'{"w":%s,"n":%d,"pad":"%s"}' % (sys.argv[2].encode(), i, b"x" * 40)])
+    await sink.aclose()
+anyio.run(main)
+"""
+
+
+async def test_file_sink_rotation_holds_with_several_writer_processes(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "events.log"
+    procs = [subprocess.Popen([sys.executable, "-c", _WRITER, str(path), str(w)]) for w in range(3)]
+    assert [p.wait(60) for p in procs] == [0, 0, 0]
+    files = list(tmp_path.iterdir())
+    assert max(f.stat().st_size for f in files) <= 2000
+    lines = [orjson.loads(line) for f in files for line in f.read_bytes().splitlines()]
+    assert sorted((e["w"], e["n"]) for e in lines) == [(w, n) for w in range(3) for n in range(200)]

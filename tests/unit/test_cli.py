@@ -66,6 +66,7 @@ def test_invalid_definitions(tmp_path, definition, code_name):
 BAD_INPUTS = {
     "malformed": (lambda: '{"name": ', "InvalidExecutionInput"),
     "depth-10000": (lambda: "[" * 10_000 + "]" * 10_000, "InvalidExecutionInput"),
+    "depth-300": (lambda: "[" * 300 + "]" * 300, "InvalidExecutionInput"),  # read by orjson, not writable
     "10MB": (lambda: json.dumps({"s": "x" * 10_000_000}), "ValidationException"),
 }
 
