@@ -19,7 +19,7 @@ from typing import Any
 from ..api.auth import credentials_from_env, parse_credentials
 from ..api.server import DEFAULT_MAX_BODY, DEFAULT_PORT, is_loopback
 from ..gctune import settle_heap
-from .common import EXIT_OK, emit, run_async, time_scale, usage_error
+from .common import EXIT_OK, add_wait_for_redis, emit, redis_reachable, run_async, time_scale, usage_error
 
 #: Exit status when the server cannot start (port taken, Redis unreachable).
 EXIT_UNAVAILABLE = 3
@@ -80,6 +80,10 @@ def cmd_api(args: argparse.Namespace) -> int:
             handlers.register_spec(spec)
         except ValueError as exc:
             return usage_error(str(exc))
+    if not args.local:
+        unreachable = redis_reachable(args.redis_url, args.wait_for_redis)
+        if unreachable is not None:
+            return unreachable
     try:
         run_async(_run, args, auth, mocks, handlers)
     except KeyboardInterrupt:
@@ -122,4 +126,5 @@ def register(subparsers: Any) -> None:
                    help="serve Lambda function NAME with a Python callable (--local, and TestState); repeatable")
     p.add_argument("--time-scale", type=time_scale, default=1.0, help="multiply Wait/Retry delays (--local)")
     p.add_argument("--no-metrics", action="store_true", help="do not serve Prometheus metrics at GET /metrics")
+    add_wait_for_redis(p)
     p.set_defaults(func=cmd_api)

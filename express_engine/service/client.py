@@ -177,6 +177,7 @@ class Client:
         self._rids = itertools.count(1)  # request ids: unique within this client (its channel and hash)
         self._reader: asyncio.Task[None] | None = None
         self._delivered = 0  # replies read from the channel so far (the reader's "quiet second" test)
+        self._reader_down_since: float | None = None  # when the reply channel's connection last failed
         self._stale: list[str] = []  # finished sync requests' ids, forgotten by the next script call
         #: state machine name or ARN as given -> (its ARN, the prefix of its executions' ARNs)
         self._arns: dict[str, tuple[str, str]] = {}
@@ -369,6 +370,7 @@ class Client:
 
     async def _send_sync_batch(self, batch: list[_Start]) -> None:
         backoff = Backoff()
+        give_up = time.monotonic() + self.retry_for
         while True:
             # Requests whose caller gave up (timed out, cancelled) are not sent again: that caller got its
             # error; a start that a broken call did enqueue still runs at most once, its reply unread.
@@ -382,13 +384,19 @@ class Client:
             try:
                 results = await self._script(keys=self._keys, args=args)
                 break
-            except RETRYABLE:
+            except RETRYABLE as exc:
                 # Resending is safe: the script recorded each start it accepted, and answers a resend with that.
                 self._stale[:0] = stale
-                left = max(r.deadline for r in batch) - time.monotonic()
+                now = time.monotonic()
+                left = max(r.deadline for r in batch) - now
                 if left <= 0:
                     return  # every caller has timed out by now
-                await asyncio.sleep(min(backoff.next(), left))
+                delay = backoff.next()
+                if now + delay > give_up:  # as for async starts: ServiceUnavailable after retry_for seconds
+                    for req in batch:
+                        self._fail(req, api.ServiceUnavailable(f"Redis is unreachable: {exc}"))
+                    return
+                await asyncio.sleep(min(delay, left))
             except Exception as exc:  # not a connection problem: resending would not help
                 for req in batch:
                     self._fail(req, exc)
@@ -471,6 +479,12 @@ class Client:
         except Exception as exc:
             if not isinstance(exc, RETRYABLE):
                 log.warning("reading the sync reply channel %s failed: %r", self._reply_channel, exc)
+            elif self._reader_down_since is None:
+                self._reader_down_since = time.monotonic()
+            elif time.monotonic() - self._reader_down_since > self.retry_for:
+                # Redis has been gone too long for any reply to arrive: answer the waiting callers now.
+                for req in list(self._waiting.values()):
+                    self._fail(req, api.ServiceUnavailable(f"Redis is unreachable: {exc}"))
             await asyncio.sleep(backoff.next())
         finally:
             with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
@@ -490,6 +504,7 @@ class Client:
                 rid, _, payload = response[2].partition(b" ")
                 resolve(rid.decode(), payload)
             elif kind == b"subscribe":
+                self._reader_down_since = None
                 # (Re)subscribed: replies published while we were not are recorded in the hash.
                 await self._catch_up(list(self._waiting))
                 backoff.reset()

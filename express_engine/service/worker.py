@@ -46,7 +46,7 @@ from ..runtime.interpreter import graph_is_sync
 from ..runtime.tasks import HandlerRegistry
 from . import consumer_group as group
 from .consumer_group import FINISH, MAX_FINISH, Done, finish_args
-from .keys import GROUP, RETRYABLE, Backoff, Keys
+from .keys import GROUP, RETRYABLE, Backoff, Keys, OutageLog
 from .registry import Registry
 from .stats import WorkerStats
 
@@ -130,6 +130,7 @@ class Worker:
         self.handlers = handlers if handlers is not None else HandlerRegistry()
         self.mock_config = mock_config
         self.stats = WorkerStats(consumer=self.consumer)
+        self._outage = OutageLog(log)
         self._sinks = dict(sinks or {})
         self.router: LogRouter | None = None
         self.engine: Engine | None = None
@@ -221,14 +222,17 @@ class Worker:
         backoff = Backoff()
         while True:
             try:
-                return await fn(*args)
+                result = await fn(*args)
             except RETRYABLE as exc:
                 self._connection_lost(exc)
                 await anyio.sleep(backoff.next())
+            else:
+                self._outage.recovered()
+                return result
 
     def _connection_lost(self, exc: BaseException) -> None:
         self.stats.reconnects += 1
-        log.warning("Redis unreachable (%s); retrying", exc)
+        self._outage.failed(exc)
 
     # -- intake -----------------------------------------------------------------------------------------
 
@@ -258,6 +262,7 @@ class Worker:
                     self._finished(acks, None)
                     acks = []
                 backoff.reset()
+                self._outage.recovered()
             except ResponseError as exc:
                 if acks:
                     self._give_back(acks)
