@@ -236,6 +236,11 @@ class StateMachineRecord:
     tags: Mapping[str, str] = field(default_factory=dict)
     #: whether the machine was updated since it was created (only then does AWS describe a ``revisionId``)
     updated: bool = False
+    #: a published version's snapshot (``arn`` is then the version ARN) and its description
+    version_arn: str | None = None
+    description: str | None = None
+    #: the alias a start went through (``arn`` is then the alias ARN, ``$$.StateMachine.Id``)
+    alias_arn: str | None = None
 
     def describe(self) -> dict[str, Json]:
         """DescribeStateMachine's response (``variableReferences`` only when some state reads a variable; ``revisionId``
@@ -252,8 +257,10 @@ class StateMachineRecord:
             "tracingConfiguration": self.tracing.to_api(),
             "encryptionConfiguration": self.encryption.to_api(),
         }
-        if self.updated:
+        if self.updated or self.version_arn:
             response["revisionId"] = self.revision_id
+        if self.description is not None:
+            response["description"] = self.description
         if self.machine.variable_references:
             response["variableReferences"] = {k: list(v) for k, v in self.machine.variable_references.items()}
         return response
@@ -568,6 +575,10 @@ class Engine:
             if recorder.include_data:
                 started_details = {"input": input_text, "inputDetails": {"truncated": False},
                                    "roleArn": record.role_arn}
+            if record.version_arn:  # (a start by version or alias ARN: AWS's ExecutionStartedEventDetails)
+                if record.alias_arn:
+                    started_details["stateMachineAliasArn"] = record.alias_arn
+                started_details["stateMachineVersionArn"] = record.version_arn
         ex.event(None, "ExecutionStarted", started_details)
         status, output, error, cause = "SUCCEEDED", None, None, None
         try:

@@ -44,6 +44,7 @@ import orjson
 from .. import service_errors as api
 from ..runtime.engine import check_name, checked_input, new_uuid
 from ..runtime.mocks import split_test_case
+from ..runtime.versions import is_alias_arn
 from .keys import RETRYABLE, Backoff, Keys
 from .registry import Registry
 
@@ -184,8 +185,19 @@ class Client:
 
     # -- requests ----------------------------------------------------------------------------------
 
+    async def _routed(self, state_machine_arn: str) -> tuple[str, str | None]:
+        """``(what to start, alias ARN or None)``: an alias ARN is replaced by the version its routing picks."""
+        if not (isinstance(state_machine_arn, str) and state_machine_arn.startswith("arn:")
+                and state_machine_arn.count(":") >= 7):  # (the common case: a name or a plain ARN)
+            return state_machine_arn, None
+        sm_arn, case = split_test_case(state_machine_arn)
+        if not is_alias_arn(sm_arn):
+            return state_machine_arn, None
+        version_arn = await self.registry.route(sm_arn)
+        return (f"{version_arn}#{case}" if case else version_arn), sm_arn
+
     def _request(self, state_machine_arn: str, input: str | None, name: str | None, test_case: str | None,
-                 *, sync: bool, timeout: float = 0.0) -> _Start:
+                 *, sync: bool, timeout: float = 0.0, alias: str | None = None) -> _Start:
         """Validate a start like AWS does and build its stream document."""
         # ``ARN#TestCase`` selects a mocked test case, as with Step Functions Local.
         sm_arn, case = (split_test_case(state_machine_arn) if isinstance(state_machine_arn, str)
@@ -209,6 +221,8 @@ class Client:
             doc["deadline"] = (now + timeout) * 1000
         if test_case or case:
             doc["test_case"] = test_case or case
+        if alias:
+            doc["alias"] = alias
         # The input goes in as the text it came as (checked, never parsed into a value here): "input" is last.
         return _Start(sm_arn, arn, b"".join((orjson.dumps(doc)[:-1], b',"input":', data, b"}")), now, rid)
 
@@ -236,7 +250,8 @@ class Client:
         StateMachineDoesNotExist, ExecutionLimitExceeded (backlog full), ServiceUnavailable (Redis
         unreachable for ``retry_for`` seconds). A start retried after a lost connection may run twice.
         """
-        req = self._request(state_machine_arn, input, name, test_case, sync=False)
+        target, alias = await self._routed(state_machine_arn)
+        req = self._request(target, input, name, test_case, sync=False, alias=alias)
         req.done = done = anyio.Event()
         self._queue.append(req)
         if not self._sending:
@@ -253,7 +268,13 @@ class Client:
         Returns one StartExecution response per input, in order; raises the first error (starts
         before it were accepted).
         """
-        reqs = [self._request(state_machine_arn, i, None, test_case, sync=False) for i in inputs]
+        if is_alias_arn(split_test_case(state_machine_arn)[0]):
+            reqs = []
+            for one in inputs:  # (an alias picks a version for each start)
+                target, alias = await self._routed(state_machine_arn)
+                reqs.append(self._request(target, one, None, test_case, sync=False, alias=alias))
+        else:
+            reqs = [self._request(state_machine_arn, i, None, test_case, sync=False) for i in inputs]
         for i in range(0, len(reqs), self.max_batch):
             chunk = reqs[i:i + self.max_batch]
             await self._send(chunk)
@@ -332,7 +353,8 @@ class Client:
                                         name: str | None = None, *, test_case: str | None = None,
                                         timeout: float = 330.0) -> bytes:
         """:meth:`start_sync_execution`, answered with the response as the worker serialised it (JSON bytes)."""
-        req = self._request(state_machine_arn, input, name, test_case, sync=True, timeout=timeout)
+        target, alias = await self._routed(state_machine_arn)
+        req = self._request(target, input, name, test_case, sync=True, timeout=timeout, alias=alias)
         loop = asyncio.get_running_loop()
         req.deadline = time.monotonic() + timeout
         req.ttl_ms = self._ttl_ms(timeout)

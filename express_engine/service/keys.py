@@ -3,7 +3,9 @@
 Every key of a namespace ``NS`` starts with ``NS:``:
 
 - ``NS:machines`` (hash): state machine ARN -> JSON document (definition, logging, revision, tags...);
-- ``NS:revisions`` (hash): state machine ARN -> current revision id (read by the start script);
+- ``NS:revisions`` (hash): state machine ARN -> current revision id (read by the start script); a published
+  version is in both hashes too, under its version ARN (``<machine ARN>:<n>``), never changed;
+- ``NS:books`` (hash): state machine ARN -> its versions and aliases (JSON);
 - ``NS:starts`` (stream, consumer group ``workers``): the start requests not yet finished, each entry
   with fields ``rev`` (the state machine's revision when it was accepted) and ``start`` (JSON: sm, arn,
   name, input, mode, reply, sent, rid, deadline, test_case, ts);
@@ -57,6 +59,11 @@ class Keys:
     def revisions(self) -> str:
         """Hash: state machine ARN -> revision id."""
         return f"{self.namespace}:revisions"
+
+    @property
+    def books(self) -> str:
+        """Hash: state machine ARN -> JSON document of its versions and aliases."""
+        return f"{self.namespace}:books"
 
     @property
     def starts(self) -> str:

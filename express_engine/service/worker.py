@@ -351,6 +351,8 @@ class Worker:
                 continue
             try:
                 record = self.registry.cached(sm_arn, rev) or await self._load(sm_arn)
+                if "alias" in start:  # started through an alias: $$.StateMachine.Id is the alias ARN
+                    record = replace(record, arn=start["alias"], alias_arn=start["alias"])
                 mock = self._mock(record, start.get("test_case"))
             except _Unrunnable as exc:
                 if sync:
