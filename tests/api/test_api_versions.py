@@ -204,10 +204,11 @@ CLI_SCRIPT = """
 import contextlib, io, json, sys
 from awscli.clidriver import create_clidriver
 results = []
+driver = create_clidriver()
 for args in json.load(sys.stdin):
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        code = create_clidriver().main(args)
+        code = driver.main(args)
     results.append({"code": code, "out": json.loads(out.getvalue() or "{}")})
 json.dump(results, sys.__stdout__)
 """
