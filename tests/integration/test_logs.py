@@ -172,3 +172,19 @@ async def test_failing_sink_is_retried() -> None:
         await buffered.put([b"1", b"2"])
         await buffered.aclose()
     assert sink.messages == [b"1", b"2"] and buffered.dropped == 0
+
+
+async def test_a_start_by_alias_logs_its_alias_and_version(redis_url: str, namespace: str, redis: Any,
+                                                           registry: Registry, client: Client) -> None:
+    stream = f"{namespace}:log"
+    record = await registry.create("m", OK, logging_configuration={"level": "ALL", "sink": f"redis:{stream}"})
+    version_arn, _ = await registry.publish_version(record.arn)
+    alias_arn, _ = await registry.create_alias("live", None, [{"stateMachineVersionArn": version_arn,
+                                                               "weight": 100}])
+    async with running_worker(redis_url, namespace):
+        await client.start_sync_execution(alias_arn, "{}")
+        await client.start_sync_execution(version_arn, "{}")
+        await client.start_sync_execution(record.arn, "{}")
+    started = [e["details"] for e in await log_events(redis, stream) if e["type"] == "ExecutionStarted"]
+    assert started == [{"roleArn": ROLE, "stateMachineAliasArn": alias_arn, "stateMachineVersionArn": version_arn},
+                       {"roleArn": ROLE, "stateMachineVersionArn": version_arn}, {"roleArn": ROLE}]
