@@ -49,7 +49,8 @@ class LocalRegistry:
         return record
 
     def _book(self, machine_arn: str) -> Book:
-        return self.books.get(machine_arn) or self.books.setdefault(machine_arn, Book(machine_arn))
+        """The machine's book, or an empty one (not kept: reading an unknown ARN stores nothing)."""
+        return self.books.get(machine_arn) or Book(machine_arn)
 
     async def create(self, name: str, definition: str, *, type: str = "EXPRESS", role_arn: str = "",
                      logging_configuration: LoggingArg = None, tracing_configuration: TracingArg = None,
@@ -93,7 +94,7 @@ class LocalRegistry:
         if machine_arn not in self.engine.machines:
             raise missing(f"State Machine Does Not Exist: '{machine_arn}'" if missing is api.StateMachineDoesNotExist
                           else f"Resource not found: '{machine_arn}'")
-        return self._book(machine_arn)
+        return self.books.setdefault(machine_arn, Book(machine_arn))
 
     async def publish_version(self, arn: str, *, description: str | None = None,
                               revision_id: str | None = None) -> tuple[str, float]:
