@@ -88,20 +88,33 @@ async def test_a_sync_start_waiting_when_redis_goes_away_is_answered_service_una
             server.stop()
 
 
-def test_the_api_answers_service_unavailable_to_a_sync_start_when_redis_is_down() -> None:
-    @asynccontextmanager
-    async def backend() -> AsyncIterator[tuple[Any, Any]]:
-        redis = connect(f"redis://127.0.0.1:{_free_port()}/0")
-        registry = Registry(redis)
-        yield registry, Client(redis, registry=registry, retry_for=0.5)
-        await redis.aclose()
+@asynccontextmanager
+async def _dead_backend() -> AsyncIterator[tuple[Any, Any]]:
+    redis = connect(f"redis://127.0.0.1:{_free_port()}/0")
+    registry = Registry(redis)
+    yield registry, Client(redis, registry=registry, retry_for=0.5)
+    await redis.aclose()
 
-    with StepFunctionsServer(backend=backend) as server:
+
+def test_the_api_answers_service_unavailable_to_a_sync_start_when_redis_is_down() -> None:
+    with StepFunctionsServer(backend=_dead_backend) as server:
         sfn = server.boto3_client(read_timeout=60)
         with pytest.raises(ClientError) as caught:
             sfn.start_sync_execution(stateMachineArn=ARN, input="{}")
     assert caught.value.response["Error"]["Code"] == "ServiceUnavailable"
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
+
+
+def test_the_api_warns_about_an_unreachable_redis_once_not_per_request(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="express_engine.api")
+    with StepFunctionsServer(backend=_dead_backend) as server:
+        sfn = server.boto3_client()
+        for _ in range(5):
+            with pytest.raises(ClientError) as caught:
+                sfn.describe_state_machine(stateMachineArn=ARN)
+            assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
+    warnings = [r.getMessage() for r in caplog.records if r.name == "express_engine.api"]
+    assert len(warnings) == 1 and warnings[0].startswith("Redis unavailable serving"), warnings
 
 
 async def test_a_worker_warns_once_per_outage_not_once_per_retry(caplog: pytest.LogCaptureFixture) -> None:
