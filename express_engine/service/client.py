@@ -187,9 +187,6 @@ class Client:
 
     async def _routed(self, state_machine_arn: str) -> tuple[str, str | None]:
         """``(what to start, alias ARN or None)``: an alias ARN is replaced by the version its routing picks."""
-        if not (isinstance(state_machine_arn, str) and state_machine_arn.startswith("arn:")
-                and state_machine_arn.count(":") >= 7):  # (the common case: a name or a plain ARN)
-            return state_machine_arn, None
         sm_arn, case = split_test_case(state_machine_arn)
         if not is_alias_arn(sm_arn):
             return state_machine_arn, None
@@ -250,7 +247,8 @@ class Client:
         StateMachineDoesNotExist, ExecutionLimitExceeded (backlog full), ServiceUnavailable (Redis
         unreachable for ``retry_for`` seconds). A start retried after a lost connection may run twice.
         """
-        target, alias = await self._routed(state_machine_arn)
+        target, alias = (await self._routed(state_machine_arn) if _qualified(state_machine_arn)
+                         else (state_machine_arn, None))
         req = self._request(target, input, name, test_case, sync=False, alias=alias)
         req.done = done = anyio.Event()
         self._queue.append(req)
@@ -353,7 +351,8 @@ class Client:
                                         name: str | None = None, *, test_case: str | None = None,
                                         timeout: float = 330.0) -> bytes:
         """:meth:`start_sync_execution`, answered with the response as the worker serialised it (JSON bytes)."""
-        target, alias = await self._routed(state_machine_arn)
+        target, alias = (await self._routed(state_machine_arn) if _qualified(state_machine_arn)
+                         else (state_machine_arn, None))
         req = self._request(target, input, name, test_case, sync=True, timeout=timeout, alias=alias)
         loop = asyncio.get_running_loop()
         req.deadline = time.monotonic() + timeout
@@ -538,6 +537,11 @@ class Client:
             for rid, value in zip(chunk, await self.redis.hmget(self._sent, chunk), strict=True):
                 if value is not None and value[:1] == b"{":
                     self._resolve(rid, value)
+
+
+def _qualified(arn: str) -> bool:
+    """Whether ``arn`` may be a version or alias ARN (a cheap test: most starts name a machine)."""
+    return isinstance(arn, str) and arn.count(":") >= 7
 
 
 def _expire(future: asyncio.Future[bytes], timeout: float) -> None:
