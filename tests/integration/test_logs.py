@@ -14,7 +14,7 @@ import pytest
 from express_engine.logs import MAX_LOGGED_DATA_BYTES, BufferedSink, FileSink, MemorySink
 from express_engine.service import Client, Registry
 
-from .conftest import log_events, running_worker
+from .conftest import log_events, running_worker, wait_for
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -185,6 +185,13 @@ async def test_a_start_by_alias_logs_its_alias_and_version(redis_url: str, names
         await client.start_sync_execution(alias_arn, "{}")
         await client.start_sync_execution(version_arn, "{}")
         await client.start_sync_execution(record.arn, "{}")
+        await client.start_execution(alias_arn, "{}")
+
+        async def all_logged() -> bool:  # 4 events for each of the 4 executions (the async one comes last)
+            return bool(await redis.xlen(stream) >= 16)
+
+        await wait_for(all_logged, 10)
     started = [e["details"] for e in await log_events(redis, stream) if e["type"] == "ExecutionStarted"]
-    assert started == [{"roleArn": ROLE, "stateMachineAliasArn": alias_arn, "stateMachineVersionArn": version_arn},
-                       {"roleArn": ROLE, "stateMachineVersionArn": version_arn}, {"roleArn": ROLE}]
+    by_alias = {"roleArn": ROLE, "stateMachineAliasArn": alias_arn, "stateMachineVersionArn": version_arn}
+    assert started == [by_alias, {"roleArn": ROLE, "stateMachineVersionArn": version_arn}, {"roleArn": ROLE},
+                       by_alias]

