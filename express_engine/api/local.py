@@ -24,7 +24,11 @@ from ..runtime.configuration import EncryptionArg, LoggingArg, TracingArg
 from ..runtime.engine import Engine
 from ..runtime.mocks import MockConfig, MockConfigError
 from ..runtime.records import StateMachineRecord
+from ..runtime.versions import Book, pick, split_arn
 from .arns import check_state_machine_arn
+
+#: Version and alias list items, routing configurations (JSON objects).
+Items = list[dict[str, Any]]
 
 
 class LocalRegistry:
@@ -32,13 +36,24 @@ class LocalRegistry:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.books: dict[str, Book] = {}  # machine ARN -> its versions and aliases
+        self.versions: dict[str, StateMachineRecord] = {}  # version ARN -> the version's snapshot
 
     def _get(self, arn: str) -> StateMachineRecord:
         check_state_machine_arn(arn)
-        record = self.engine.machines.get(arn)
+        machine_arn, qualifier = split_arn(arn)
+        record = self.engine.machines.get(arn) if qualifier is None else self.versions.get(arn)
+        if record is None and qualifier is not None and not qualifier.isdigit():  # an alias: pick its version
+            alias = self._book(machine_arn).aliases.get(qualifier)
+            version = self.versions.get(pick(alias["routingConfiguration"])) if alias else None
+            record = replace(version, arn=arn, alias_arn=arn) if version else None
         if record is None:
             raise api.StateMachineDoesNotExist(f"State Machine Does Not Exist: '{arn}'")
         return record
+
+    def _book(self, machine_arn: str) -> Book:
+        """The machine's book, or an empty one (not kept: reading an unknown ARN stores nothing)."""
+        return self.books.get(machine_arn) or Book(machine_arn)
 
     async def create(self, name: str, definition: str, *, type: str = "EXPRESS", role_arn: str = "",
                      logging_configuration: LoggingArg = None, tracing_configuration: TracingArg = None,
@@ -72,6 +87,72 @@ class LocalRegistry:
         """Delete a state machine (no error when it does not exist)."""
         check_state_machine_arn(arn)
         self.engine.delete_state_machine(arn)
+        book = self.books.pop(arn, None)
+        for number in book.versions if book else ():
+            self.versions.pop(book.version_arn(number), None)  # type: ignore[union-attr]
+
+    # -- versions and aliases (see express_engine.runtime.versions) ---------------------------------------
+
+    def _machine_book(self, machine_arn: str, missing: type[api.ServiceError] = api.StateMachineDoesNotExist) -> Book:
+        if machine_arn not in self.engine.machines:
+            raise missing(f"State Machine Does Not Exist: '{machine_arn}'" if missing is api.StateMachineDoesNotExist
+                          else f"Resource not found: '{machine_arn}'")
+        return self.books.setdefault(machine_arn, Book(machine_arn))
+
+    async def publish_version(self, arn: str, *, description: str | None = None,
+                              revision_id: str | None = None) -> tuple[str, float]:
+        """Publish the machine's current revision as a version: ``(version ARN, creation date)``."""
+        record = self._get(arn)
+        book = self._machine_book(arn)
+        number, new = book.publish(record.revision_id, description, revision_id)
+        version_arn, entry = book.version_arn(number), book.versions[number]
+        if new:
+            self.versions[version_arn] = replace(record, arn=version_arn, version_arn=version_arn,
+                                                 description=description, creation_date=entry["creationDate"])
+        return version_arn, entry["creationDate"]
+
+    async def list_versions(self, arn: str) -> Items:
+        """ListStateMachineVersions' items, newest first."""
+        return self._book(arn).listed_versions()
+
+    async def delete_version(self, version_arn: str) -> None:
+        """Delete a version (none is no error); ConflictException while an alias routes to it."""
+        machine_arn, qualifier = split_arn(version_arn)
+        self._book(machine_arn).delete_version(int(qualifier or 0))
+        self.versions.pop(version_arn, None)
+
+    async def create_alias(self, name: str, description: str | None,
+                           routing: Items) -> tuple[str, float]:
+        """Create an alias of the machine whose versions ``routing`` names: ``(alias ARN, creation date)``."""
+        machine_arn = split_arn(str(routing[0]["stateMachineVersionArn"]))[0]
+        created = self._machine_book(machine_arn, api.ResourceNotFound).create_alias(name, description, routing)
+        return f"{machine_arn}:{name}", created
+
+    async def describe_alias(self, alias_arn: str) -> dict[str, Any]:
+        """DescribeStateMachineAlias' response; ResourceNotFound."""
+        machine_arn, name = split_arn(alias_arn)
+        return self._book(machine_arn).describe_alias(name or "")
+
+    async def update_alias(self, alias_arn: str, description: str | None,
+                           routing: Items | None) -> float:
+        """Change an alias's description and/or routing: the update date."""
+        machine_arn, name = split_arn(alias_arn)
+        return self._machine_book(machine_arn, api.ResourceNotFound).update_alias(name or "", description, routing)
+
+    async def delete_alias(self, alias_arn: str) -> None:
+        """Delete an alias; ResourceNotFound when there is none."""
+        machine_arn, name = split_arn(alias_arn)
+        book = self._machine_book(machine_arn, api.ResourceNotFound)
+        book.alias(name or "")
+        del book.aliases[name or ""]
+
+    async def list_aliases(self, arn: str) -> Items:
+        """ListStateMachineAliases' items, newest first; for a version ARN, the aliases routing to it."""
+        machine_arn, qualifier = split_arn(arn)
+        book = self._machine_book(machine_arn)
+        if qualifier is not None and int(qualifier) not in book.versions:
+            raise api.ResourceNotFound(f"Resource not found: '{arn}'")
+        return book.listed_aliases(arn if qualifier is not None else None)
 
     async def tag(self, arn: str, tags: dict[str, str]) -> None:
         """Add or overwrite tags."""

@@ -25,6 +25,7 @@ from ..runtime.engine import Engine
 from ..runtime.ids import check_name
 from ..runtime.interfaces import StartClient, StateMachineRegistry
 from ..runtime.mocks import MockConfig, split_test_case
+from ..runtime.versions import is_alias_arn, is_version_arn, refuse_qualified, split_arn
 from .arns import check_execution_arn, check_state_machine_arn, resource_type
 
 #: An operation answers with its response object, or with the response already serialised (JSON bytes).
@@ -35,14 +36,11 @@ MAX_TAGS = 50
 _DEFAULT_PAGE = 100
 _TOKEN_PREFIX = "ee1:"
 
-#: Real Step Functions operations this engine does not serve (Standard workflows, activities,
-#: versions/aliases, Map runs): they answer UnknownOperationException with an explanation.
+#: Real Step Functions operations this engine does not serve (Standard workflows, activities, Map runs):
+#: they answer UnknownOperationException with an explanation.
 UNSUPPORTED_OPERATIONS = frozenset({
     "CreateActivity", "DeleteActivity", "DescribeActivity", "ListActivities", "GetActivityTask",
-    "SendTaskSuccess", "SendTaskFailure", "SendTaskHeartbeat", "PublishStateMachineVersion",
-    "DeleteStateMachineVersion", "ListStateMachineVersions", "CreateStateMachineAlias", "DeleteStateMachineAlias",
-    "DescribeStateMachineAlias", "ListStateMachineAliases", "UpdateStateMachineAlias", "DescribeMapRun",
-    "ListMapRuns", "UpdateMapRun",
+    "SendTaskSuccess", "SendTaskFailure", "SendTaskHeartbeat", "DescribeMapRun", "ListMapRuns", "UpdateMapRun",
 })
 
 
@@ -333,6 +331,14 @@ class Operations:
             "RedriveExecution": self.execution_operation,
             "DescribeStateMachineForExecution": self.execution_operation,
             "ListExecutions": self.list_executions,
+            "PublishStateMachineVersion": self.publish_state_machine_version,
+            "ListStateMachineVersions": self.list_state_machine_versions,
+            "DeleteStateMachineVersion": self.delete_state_machine_version,
+            "CreateStateMachineAlias": self.create_state_machine_alias,
+            "DescribeStateMachineAlias": self.describe_state_machine_alias,
+            "UpdateStateMachineAlias": self.update_state_machine_alias,
+            "DeleteStateMachineAlias": self.delete_state_machine_alias,
+            "ListStateMachineAliases": self.list_state_machine_aliases,
         }
 
     def get(self, name: str) -> Operation | None:
@@ -370,7 +376,11 @@ class Operations:
         record = await self.registry.create(name, definition, type="EXPRESS", role_arn=role_arn or "",
                                             logging_configuration=logging, tracing_configuration=tracing,
                                             encryption_configuration=encryption, tags=tags)
-        return {"stateMachineArn": record.arn, "creationDate": record.creation_date}
+        out: dict[str, Json] = {"stateMachineArn": record.arn, "creationDate": record.creation_date}
+        if publish:  # (version 1, or the version an idempotent re-create published before)
+            out["stateMachineVersionArn"], _ = await self.registry.publish_version(
+                record.arn, description=version_description)
+        return out
 
     async def describe_state_machine(self, body: dict[str, Any]) -> dict[str, Json]:
         """DescribeStateMachine."""
@@ -380,6 +390,9 @@ class Operations:
         c.done()
         assert arn is not None
         check_state_machine_arn(arn)
+        if is_alias_arn(arn):
+            raise api.ValidationException(f"Invalid Arn: an alias ARN cannot be described with DescribeStateMachine "
+                                          f"(use DescribeStateMachineAlias): '{arn}'")
         out = (await self.registry.get(arn)).describe()
         if included == "METADATA_ONLY":
             out["definition"] = "{}"
@@ -415,6 +428,7 @@ class Operations:
         c.done()
         assert arn is not None
         check_state_machine_arn(arn)
+        refuse_qualified(arn)
         if definition is None and role_arn is None and logging is None and tracing is None and encryption is None:
             raise api.MissingRequiredParameter("Either the definition, the role ARN, the LoggingConfiguration, "
                                                "or the TracingConfiguration must be specified")
@@ -426,7 +440,11 @@ class Operations:
         record = await self.registry.update(arn, definition=definition, role_arn=role_arn,
                                             logging_configuration=logging, tracing_configuration=tracing,
                                             encryption_configuration=encryption)
-        return {"updateDate": round(time.time(), 3), "revisionId": record.revision_id}
+        out: dict[str, Json] = {"updateDate": round(time.time(), 3), "revisionId": record.revision_id}
+        if publish:
+            out["stateMachineVersionArn"], _ = await self.registry.publish_version(
+                arn, description=version_description, revision_id=record.revision_id)
+        return out
 
     async def delete_state_machine(self, body: dict[str, Any]) -> dict[str, Json]:
         """DeleteStateMachine (a machine that does not exist is not an error, as on AWS)."""
@@ -435,6 +453,7 @@ class Operations:
         c.done()
         assert arn is not None
         check_state_machine_arn(arn)
+        refuse_qualified(arn)
         with contextlib.suppress(api.StateMachineDoesNotExist):
             await self.registry.delete(arn)
         return {}
@@ -480,7 +499,7 @@ class Operations:
             if self.mocks is None:
                 raise api.ValidationException(f"Test case '{test_case}' was asked for, but this server has no mock "
                                               "configuration (start it with --mock-config FILE or SFN_MOCK_CONFIG)")
-            machine = arn.rsplit(":", 1)[-1]
+            machine = split_arn(arn)[0].rsplit(":", 1)[-1]
             if not self.mocks.has_test_case(machine, test_case):
                 raise api.ValidationException(f"Test case '{test_case}' is not defined for state machine "
                                               f"'{machine}' in the mock configuration")
@@ -545,6 +564,7 @@ class Operations:
         kind = resource_type(arn)
         if kind != "stateMachine":
             raise api.InvalidArn(f"Invalid Arn: 'Resource type not valid in this context: {kind}'")
+        refuse_qualified(arn)  # (tags belong to the machine, not to its versions or aliases)
         try:
             await self.registry.get(arn)
         except api.StateMachineDoesNotExist:
@@ -590,3 +610,139 @@ class Operations:
         assert arn is not None
         await self._tag_target(arn)
         return {"tags": _tag_list(await self.registry.tags(arn))}
+
+    # -- versions and aliases (express_engine.runtime.versions has the rules) ------------------------------
+
+    async def publish_state_machine_version(self, body: dict[str, Any]) -> dict[str, Json]:
+        """PublishStateMachineVersion: a version of the machine's current revision (idempotent per revision)."""
+        c = Checker(body)
+        arn = c.string("stateMachineArn", required=True, max_len=256)
+        revision_id = c.string("revisionId", min_len=0)
+        description = c.string("description", min_len=0, max_len=256)
+        c.done()
+        assert arn is not None
+        check_state_machine_arn(arn)
+        refuse_qualified(arn)
+        version_arn, created = await self.registry.publish_version(arn, description=description,
+                                                                   revision_id=revision_id)
+        return {"creationDate": created, "stateMachineVersionArn": version_arn}
+
+    async def list_state_machine_versions(self, body: dict[str, Any]) -> dict[str, Json]:
+        """ListStateMachineVersions, newest first."""
+        c = Checker(body)
+        arn = c.string("stateMachineArn", required=True, max_len=256)
+        limit = c.integer("maxResults", lo=0, hi=1000)
+        token = c.string("nextToken", max_len=1024)
+        c.done()
+        assert arn is not None
+        check_state_machine_arn(arn)
+        refuse_qualified(arn)
+        items = await self.registry.list_versions(arn)
+        return _paged("stateMachineVersions", items, "stateMachineVersionArn", limit, token)
+
+    async def delete_state_machine_version(self, body: dict[str, Any]) -> dict[str, Json]:
+        """DeleteStateMachineVersion (ConflictException while an alias routes to it)."""
+        c = Checker(body)
+        arn = c.string("stateMachineVersionArn", required=True, max_len=2000)
+        c.done()
+        assert arn is not None
+        check_state_machine_arn(arn)
+        if not is_version_arn(arn):
+            raise api.ValidationException(f"Invalid Arn: not a state machine version ARN: '{arn}'")
+        await self.registry.delete_version(arn)
+        return {}
+
+    async def create_state_machine_alias(self, body: dict[str, Any]) -> dict[str, Json]:
+        """CreateStateMachineAlias: one version, or two with weights (idempotent for the same settings)."""
+        c = Checker(body)
+        name = c.string("name", required=True, max_len=80)
+        description = c.string("description", min_len=0, max_len=256)
+        routing = _routing(c, required=True)
+        c.done()
+        assert name is not None and routing is not None
+        alias_arn, created = await self.registry.create_alias(name, description, routing)
+        return {"stateMachineAliasArn": alias_arn, "creationDate": created}
+
+    def _alias_arn(self, c: Checker) -> str:
+        arn = c.string("stateMachineAliasArn", required=True, max_len=256)
+        c.done()
+        assert arn is not None
+        check_state_machine_arn(arn)
+        if not is_alias_arn(arn):
+            raise api.ValidationException(f"Invalid Arn: not a state machine alias ARN: '{arn}'")
+        return arn
+
+    async def describe_state_machine_alias(self, body: dict[str, Any]) -> dict[str, Json]:
+        """DescribeStateMachineAlias."""
+        arn = self._alias_arn(Checker(body))
+        result: dict[str, Json] = await self.registry.describe_alias(arn)
+        return result
+
+    async def update_state_machine_alias(self, body: dict[str, Any]) -> dict[str, Json]:
+        """UpdateStateMachineAlias: its description and/or routing configuration."""
+        c = Checker(body)
+        description = c.string("description", min_len=0, max_len=256)
+        routing = _routing(c, required=False)
+        arn = self._alias_arn(c)
+        if description is None and routing is None:
+            exc = api.ValidationException("Either the description or the RoutingConfiguration must be specified")
+            raise _with_fields(exc, reason="MISSING_REQUIRED_PARAMETER")
+        return {"updateDate": await self.registry.update_alias(arn, description, routing)}
+
+    async def delete_state_machine_alias(self, body: dict[str, Any]) -> dict[str, Json]:
+        """DeleteStateMachineAlias (the versions it routes to stay)."""
+        await self.registry.delete_alias(self._alias_arn(Checker(body)))
+        return {}
+
+    async def list_state_machine_aliases(self, body: dict[str, Any]) -> dict[str, Json]:
+        """ListStateMachineAliases, newest first; for a version ARN, the aliases that route to it."""
+        c = Checker(body)
+        arn = c.string("stateMachineArn", required=True, max_len=256)
+        limit = c.integer("maxResults", lo=0, hi=1000)
+        token = c.string("nextToken", max_len=1024)
+        c.done()
+        assert arn is not None
+        check_state_machine_arn(arn)
+        if is_alias_arn(arn):
+            raise api.ValidationException(f"Invalid Arn: expected a state machine or version ARN: '{arn}'")
+        items = await self.registry.list_aliases(arn)
+        return _paged("stateMachineAliases", items, "stateMachineAliasArn", limit, token)
+
+
+def _routing(c: Checker, *, required: bool) -> list[dict[str, Any]] | None:
+    """The ``routingConfiguration`` member: 1 or 2 {stateMachineVersionArn, weight 0-100} (the rest: the registry)."""
+    raw = c.array("routingConfiguration", required=required)
+    if raw is None:
+        return None
+    if not 1 <= len(raw) <= 2:
+        c.fail("routingConfiguration", raw, f"Member must have length {'greater' if not raw else 'less'} than or "
+                                            f"equal to {1 if not raw else 2}")
+    items = []
+    for i, item in enumerate(raw, 1):
+        if not isinstance(item, dict):
+            raise api.SerializationException(f"Expected an object for 'routingConfiguration.{i}'")
+        inner = Checker(item, f"routingConfiguration.{i}.member.")
+        inner.problems = c.problems
+        inner.string("stateMachineVersionArn", required=True, max_len=256)
+        weight = inner.integer("weight", lo=0, hi=100)
+        if weight is None:
+            inner.fail("weight", None, "Member must not be null")
+        items.append(item)
+    return items
+
+
+def _paged(member: str, items: list[dict[str, Any]], key: str, limit: int | None,
+           token: str | None) -> dict[str, Json]:
+    """One page of ``items`` (in their order) after the item whose ``key`` the token names."""
+    start = 0
+    if token:
+        after = _decode_token(token)
+        keys = [item[key] for item in items]
+        if after not in keys:
+            raise api.InvalidToken(f"Invalid Token: '{token}'")
+        start = keys.index(after) + 1
+    page = limit or _DEFAULT_PAGE
+    out: dict[str, Json] = {member: items[start:start + page]}
+    if len(items) > start + page:
+        out["nextToken"] = _encode_token(items[start + page - 1][key])
+    return out

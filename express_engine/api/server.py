@@ -20,6 +20,7 @@ import logging
 import math
 import signal
 import threading
+import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
@@ -39,6 +40,9 @@ from .metrics import ApiMetrics
 from .operations import UNSUPPORTED_OPERATIONS, Operations
 
 log = logging.getLogger("express_engine.api")
+
+#: Seconds between two warnings about requests answered 503 because Redis is unreachable.
+UNAVAILABLE_WARNING_EVERY = 10.0
 
 #: Request bodies larger than this are refused with HTTP 413 (a 1 MiB definition, JSON-escaped, fits).
 DEFAULT_MAX_BODY = 4 * 1024 * 1024
@@ -88,6 +92,8 @@ class ApiApp:
         #: answers ``GET /health`` (always 200 without one)
         self.health = health
         self._inflight: set[anyio.CancelScope] = set()
+        self._unavailable = 0  # requests answered 503 since the last warning about it
+        self._unavailable_warned = -UNAVAILABLE_WARNING_EVERY
         self.verifier = verifier
         self.max_body = max_body
         #: served at ``GET /metrics`` (Prometheus text format) when set
@@ -213,7 +219,12 @@ class ApiApp:
             payload = orjson.dumps(error)
         except Exception as exc:  # never leak a traceback to the client
             if _unavailable(exc):
-                log.warning("Redis unavailable serving %s: %s", target.decode("latin-1", "replace"), exc)
+                self._unavailable += 1
+                now = time.monotonic()
+                if now - self._unavailable_warned >= UNAVAILABLE_WARNING_EVERY:  # (not one line per request)
+                    log.warning("Redis unavailable serving %s: %s (%d requests answered 503 since the last such "
+                                "warning)", target.decode("latin-1", "replace"), exc, self._unavailable)
+                    self._unavailable_warned, self._unavailable = now, 0
                 status = 503
                 payload = orjson.dumps(api.ServiceUnavailable(
                     "The engine's Redis server is unreachable; retry later").to_dict())

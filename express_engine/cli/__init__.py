@@ -12,7 +12,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from .common import EXIT_INVALID, run_async
+from .common import EXIT_INVALID, check_redis_url, run_async
 
 __all__ = ["build_parser", "main", "run_async"]
 
@@ -34,6 +34,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
+        bad = check_redis_url(args)
+        if bad is not None:
+            return bad
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         return 130

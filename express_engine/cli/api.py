@@ -19,7 +19,18 @@ from typing import Any
 from ..api.auth import credentials_from_env, parse_credentials
 from ..api.server import DEFAULT_MAX_BODY, DEFAULT_PORT, is_loopback
 from ..gctune import settle_heap
-from .common import EXIT_OK, egress_args, egress_policy, emit, http_limits, run_async, time_scale, usage_error
+from .common import (
+    EXIT_OK,
+    add_wait_for_redis,
+    egress_args,
+    egress_policy,
+    emit,
+    http_limits,
+    redis_reachable,
+    run_async,
+    time_scale,
+    usage_error,
+)
 
 #: Exit status when the server cannot start (port taken, Redis unreachable).
 EXIT_UNAVAILABLE = 3
@@ -93,6 +104,10 @@ def cmd_api(args: argparse.Namespace) -> int:
             handlers.register_spec(spec)
         except ValueError as exc:
             return usage_error(str(exc))
+    if not args.local:
+        unreachable = redis_reachable(args.redis_url, args.wait_for_redis)
+        if unreachable is not None:
+            return unreachable
     try:
         run_async(_run, args, auth, mocks, handlers)
     except KeyboardInterrupt:
@@ -140,4 +155,5 @@ def register(subparsers: Any) -> None:
                         "answered ServiceUnavailable")
     http_limits(p)
     egress_args(p)
+    add_wait_for_redis(p)
     p.set_defaults(func=cmd_api)

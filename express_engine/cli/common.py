@@ -12,10 +12,13 @@ from ..eventloop import run_async
 from ..jsonutil import dumps
 from ..sink_spec import parse_sink_spec
 
-__all__ = ["EXIT_FAILED", "EXIT_INVALID", "EXIT_OK", "emit", "invalid_definition", "read_text_file",
-           "run_async", "sink_spec", "time_scale", "usage_error"]
+__all__ = ["EXIT_FAILED", "EXIT_INVALID", "EXIT_OK", "EXIT_UNREACHABLE", "add_wait_for_redis", "check_redis_url",
+           "emit", "invalid_definition", "read_text_file", "redis_reachable", "run_async",
+           "sink_spec", "time_scale", "usage_error"]
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+#: Exit status when Redis (or the port to serve) cannot be reached.
+EXIT_UNREACHABLE = 3
 
 
 def emit(obj: Any) -> None:
@@ -102,3 +105,46 @@ def egress_policy(args: argparse.Namespace, api_host: str | None) -> Any:
 
     policy = EgressPolicy(args.http_egress, parse_entries(args.http_allow or ()), parse_entries(args.http_deny or ()))
     return policy.resolved(api_host)
+def check_redis_url(args: argparse.Namespace) -> int | None:
+    """A UsageError (exit status 2) for an unusable ``--redis-url``, else None."""
+    from ..service.keys import URL_SCHEMES, url_problem
+
+    url = getattr(args, "redis_url", None)
+    problem = url_problem(url) if isinstance(url, str) else None
+    if problem is None:
+        return None
+    return usage_error(f"--redis-url {url!r} is not a usable Redis URL ({problem}): accepted schemes are "
+                       f"{', '.join(URL_SCHEMES)}, e.g. redis://127.0.0.1:6379/0")
+
+
+def wait_time(text: str) -> float:
+    """The ``--wait-for-redis`` argument: seconds >= 0, or ``inf`` to wait as long as it takes."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0 (or inf), not {text!r}")
+    return value
+
+
+def add_wait_for_redis(p: argparse.ArgumentParser) -> None:
+    """The ``--wait-for-redis SECONDS`` option of the commands that serve (serve, worker, api)."""
+    p.add_argument("--wait-for-redis", type=wait_time, default=3.0, metavar="SECONDS",
+                   help="at start-up, wait this long for Redis to answer before giving up "
+                        "(default 3; inf waits as long as it takes, e.g. under container orchestration)")
+
+
+def redis_reachable(url: str, seconds: float) -> int | None:
+    """None once Redis at ``url`` answers; else print a ServiceUnavailable object and return exit status 3."""
+    from ..service.keys import wait_until_reachable
+    from ..service_errors import ServiceUnavailable
+
+    try:
+        run_async(wait_until_reachable, url, seconds)
+    except ServiceUnavailable as exc:
+        emit({"status": "ERROR", "error": "ServiceUnavailable",
+              "cause": f"{exc.message}. Start Redis, check --redis-url, or pass --wait-for-redis SECONDS "
+                       "to wait longer for it"})
+        return EXIT_UNREACHABLE
+    return None

@@ -27,11 +27,13 @@ from .common import (
     EXIT_FAILED,
     EXIT_INVALID,
     EXIT_OK,
+    add_wait_for_redis,
     egress_args,
     egress_policy,
     emit,
     http_limits,
     read_text_file,
+    redis_reachable,
     run_async,
     sink_spec,
     time_scale,
@@ -159,6 +161,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
     bad = _check_worker_args(args)
     if bad is not None:
         return bad
+    unreachable = redis_reachable(args.redis_url, args.wait_for_redis)
+    if unreachable is not None:
+        return unreachable
     spec = _spec(args, args.redis_url)
     processes = args.processes or os.cpu_count() or 1
     if processes == 1:
@@ -190,7 +195,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     setup_logging(args.verbosity)
     server = None
     url = args.redis_url
-    if url is None:
+    if url is not None:
+        unreachable = redis_reachable(url, args.wait_for_redis)
+        if unreachable is not None:
+            return unreachable
+    else:
         data_dir = args.data_dir or default_data_dir()
         try:
             server = start_embedded(data_dir, args.embedded_port)
@@ -297,6 +306,7 @@ def _worker_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--consumer", default=None, help="consumer name (default: host-pid-random)")
     p.add_argument("--verbosity", default="WARNING", help="diagnostics level on stderr (default WARNING)")
     egress_args(p)
+    add_wait_for_redis(p)
 
 
 def register(subparsers: Any) -> None:

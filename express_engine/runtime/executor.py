@@ -127,6 +127,10 @@ def _started(ex: Execution, record: StateMachineRecord, recorder: EventRecorder 
         details = {"roleArn": record.role_arn}
         if recorder.include_data:
             details = {"input": input_text, "inputDetails": {"truncated": False}, "roleArn": record.role_arn}
+        if record.version_arn:  # (a start by version or alias ARN: AWS's ExecutionStartedEventDetails)
+            if record.alias_arn:
+                details["stateMachineAliasArn"] = record.alias_arn
+            details["stateMachineVersionArn"] = record.version_arn
     ex.event(None, "ExecutionStarted", details)
     return input_text
 

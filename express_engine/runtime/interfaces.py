@@ -14,9 +14,13 @@ from typing import Any, Protocol
 from .configuration import EncryptionArg, LoggingArg, TracingArg
 from .records import StateMachineRecord
 
+#: A list of API objects (ListStateMachineVersions' and ListStateMachineAliases' items, alias routing).
+Items = list[dict[str, Any]]
+
 
 class StateMachineRegistry(Protocol):
-    """Where state machines are created, read, updated, deleted and tagged; methods raise service errors."""
+    """Where state machines, their versions and aliases are created, read, updated, deleted and tagged; methods
+    raise service errors."""
 
     async def create(self, name: str, definition: str, *, type: str = "EXPRESS", role_arn: str = "",
                      logging_configuration: LoggingArg = None, tracing_configuration: TracingArg = None,
@@ -46,6 +50,33 @@ class StateMachineRegistry(Protocol):
 
     async def tags(self, arn: str) -> dict[str, str]:
         """The machine's tags."""
+
+    async def publish_version(self, arn: str, *, description: str | None = None,
+                              revision_id: str | None = None) -> tuple[str, float]:
+        """Publish the current revision as a version: ``(version ARN, creation date)``."""
+
+    async def list_versions(self, arn: str) -> Items:
+        """ListStateMachineVersions' items, newest first."""
+
+    async def delete_version(self, version_arn: str) -> None:
+        """Delete a version (none is no error)."""
+
+    async def create_alias(self, name: str, description: str | None,
+                           routing: Items) -> tuple[str, float]:
+        """Create an alias routing to versions: ``(alias ARN, creation date)``."""
+
+    async def describe_alias(self, alias_arn: str) -> dict[str, Any]:
+        """DescribeStateMachineAlias' response."""
+
+    async def update_alias(self, alias_arn: str, description: str | None,
+                           routing: Items | None) -> float:
+        """Change an alias' description and/or routing: its update date."""
+
+    async def delete_alias(self, alias_arn: str) -> None:
+        """Delete an alias."""
+
+    async def list_aliases(self, arn: str) -> Items:
+        """ListStateMachineAliases' items, newest first."""
 
 
 class StartClient(Protocol):

@@ -30,6 +30,11 @@ class StateMachineRecord:
     tags: Mapping[str, str] = field(default_factory=dict)
     #: whether the machine was updated since it was created (only then does AWS describe a ``revisionId``)
     updated: bool = False
+    #: a published version's snapshot (``arn`` is then the version ARN) and its description
+    version_arn: str | None = None
+    description: str | None = None
+    #: the alias a start went through (``arn`` is then the alias ARN, ``$$.StateMachine.Id``)
+    alias_arn: str | None = None
 
     def describe(self) -> dict[str, Json]:
         """DescribeStateMachine's response (``variableReferences`` only when some state reads a variable; ``revisionId``
@@ -46,8 +51,10 @@ class StateMachineRecord:
             "tracingConfiguration": self.tracing.to_api(),
             "encryptionConfiguration": self.encryption.to_api(),
         }
-        if self.updated:
+        if self.updated or self.version_arn:
             response["revisionId"] = self.revision_id
+        if self.description is not None:
+            response["description"] = self.description
         if self.machine.variable_references:
             response["variableReferences"] = {k: list(v) for k, v in self.machine.variable_references.items()}
         return response

@@ -45,6 +45,7 @@ from .. import service_errors as api
 from ..runtime.ids import check_name, new_uuid
 from ..runtime.inputs import checked_input
 from ..runtime.mocks import split_test_case
+from ..runtime.versions import is_alias_arn
 from .keys import RETRYABLE, Backoff, Keys
 from .registry import Registry
 
@@ -178,14 +179,23 @@ class Client:
         self._rids = itertools.count(1)  # request ids: unique within this client (its channel and hash)
         self._reader: asyncio.Task[None] | None = None
         self._delivered = 0  # replies read from the channel so far (the reader's "quiet second" test)
+        self._reader_down_since: float | None = None  # when the reply channel's connection last failed
         self._stale: list[str] = []  # finished sync requests' ids, forgotten by the next script call
         #: state machine name or ARN as given -> (its ARN, the prefix of its executions' ARNs)
         self._arns: dict[str, tuple[str, str]] = {}
 
     # -- requests ----------------------------------------------------------------------------------
 
+    async def _routed(self, state_machine_arn: str) -> tuple[str, str | None]:
+        """``(what to start, alias ARN or None)``: an alias ARN is replaced by the version its routing picks."""
+        sm_arn, case = split_test_case(state_machine_arn)
+        if not is_alias_arn(sm_arn):
+            return state_machine_arn, None
+        version_arn = await self.registry.route(sm_arn)
+        return (f"{version_arn}#{case}" if case else version_arn), sm_arn
+
     def _request(self, state_machine_arn: str, input: str | None, name: str | None, test_case: str | None,
-                 *, sync: bool, timeout: float = 0.0) -> _Start:
+                 *, sync: bool, timeout: float = 0.0, alias: str | None = None) -> _Start:
         """Validate a start like AWS does and build its stream document."""
         # ``ARN#TestCase`` selects a mocked test case, as with Step Functions Local.
         sm_arn, case = (split_test_case(state_machine_arn) if isinstance(state_machine_arn, str)
@@ -209,6 +219,8 @@ class Client:
             doc["deadline"] = (now + timeout) * 1000
         if test_case or case:
             doc["test_case"] = test_case or case
+        if alias:
+            doc["alias"] = alias
         # The input goes in as the text it came as (checked, never parsed into a value here): "input" is last.
         return _Start(sm_arn, arn, b"".join((orjson.dumps(doc)[:-1], b',"input":', data, b"}")), now, rid)
 
@@ -236,7 +248,9 @@ class Client:
         StateMachineDoesNotExist, ExecutionLimitExceeded (backlog full), ServiceUnavailable (Redis
         unreachable for ``retry_for`` seconds). A start retried after a lost connection may run twice.
         """
-        req = self._request(state_machine_arn, input, name, test_case, sync=False)
+        target, alias = (await self._routed(state_machine_arn) if _qualified(state_machine_arn)
+                         else (state_machine_arn, None))
+        req = self._request(target, input, name, test_case, sync=False, alias=alias)
         req.done = done = anyio.Event()
         self._queue.append(req)
         if not self._sending:
@@ -253,7 +267,13 @@ class Client:
         Returns one StartExecution response per input, in order; raises the first error (starts
         before it were accepted).
         """
-        reqs = [self._request(state_machine_arn, i, None, test_case, sync=False) for i in inputs]
+        if is_alias_arn(split_test_case(state_machine_arn)[0]):
+            reqs = []
+            for one in inputs:  # (an alias picks a version for each start)
+                target, alias = await self._routed(state_machine_arn)
+                reqs.append(self._request(target, one, None, test_case, sync=False, alias=alias))
+        else:
+            reqs = [self._request(state_machine_arn, i, None, test_case, sync=False) for i in inputs]
         for i in range(0, len(reqs), self.max_batch):
             chunk = reqs[i:i + self.max_batch]
             await self._send(chunk)
@@ -334,7 +354,9 @@ class Client:
                                         name: str | None = None, *, test_case: str | None = None,
                                         timeout: float = 330.0) -> bytes:
         """:meth:`start_sync_execution`, answered with the response as the worker serialised it (JSON bytes)."""
-        req = self._request(state_machine_arn, input, name, test_case, sync=True, timeout=timeout)
+        target, alias = (await self._routed(state_machine_arn) if _qualified(state_machine_arn)
+                         else (state_machine_arn, None))
+        req = self._request(target, input, name, test_case, sync=True, timeout=timeout, alias=alias)
         loop = asyncio.get_running_loop()
         req.deadline = time.monotonic() + timeout
         req.ttl_ms = self._ttl_ms(timeout)
@@ -372,6 +394,7 @@ class Client:
 
     async def _send_sync_batch(self, batch: list[_Start]) -> None:
         backoff = Backoff()
+        give_up = time.monotonic() + self.retry_for
         while True:
             # Requests whose caller gave up (timed out, cancelled) are not sent again: that caller got its
             # error; a start that a broken call did enqueue still runs at most once, its reply unread.
@@ -385,13 +408,19 @@ class Client:
             try:
                 results = await self._script(keys=self._keys, args=args)
                 break
-            except RETRYABLE:
+            except RETRYABLE as exc:
                 # Resending is safe: the script recorded each start it accepted, and answers a resend with that.
                 self._stale[:0] = stale
-                left = max(r.deadline for r in batch) - time.monotonic()
+                now = time.monotonic()
+                left = max(r.deadline for r in batch) - now
                 if left <= 0:
                     return  # every caller has timed out by now
-                await asyncio.sleep(min(backoff.next(), left))
+                delay = backoff.next()
+                if now + delay > give_up:  # as for async starts: ServiceUnavailable after retry_for seconds
+                    for req in batch:
+                        self._fail(req, api.ServiceUnavailable(f"Redis is unreachable: {exc}"))
+                    return
+                await asyncio.sleep(min(delay, left))
             except Exception as exc:  # not a connection problem: resending would not help
                 for req in batch:
                     self._fail(req, exc)
@@ -474,6 +503,12 @@ class Client:
         except Exception as exc:
             if not isinstance(exc, RETRYABLE):
                 log.warning("reading the sync reply channel %s failed: %r", self._reply_channel, exc)
+            elif self._reader_down_since is None:
+                self._reader_down_since = time.monotonic()
+            elif time.monotonic() - self._reader_down_since > self.retry_for:
+                # Redis has been gone too long for any reply to arrive: answer the waiting callers now.
+                for req in list(self._waiting.values()):
+                    self._fail(req, api.ServiceUnavailable(f"Redis is unreachable: {exc}"))
             await asyncio.sleep(backoff.next())
         finally:
             with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
@@ -493,6 +528,7 @@ class Client:
                 rid, _, payload = response[2].partition(b" ")
                 resolve(rid.decode(), payload)
             elif kind == b"subscribe":
+                self._reader_down_since = None
                 # (Re)subscribed: replies published while we were not are recorded in the hash.
                 await self._catch_up(list(self._waiting))
                 backoff.reset()
@@ -504,6 +540,11 @@ class Client:
             for rid, value in zip(chunk, await self.redis.hmget(self._sent, chunk), strict=True):
                 if value is not None and value[:1] == b"{":
                     self._resolve(rid, value)
+
+
+def _qualified(arn: str) -> bool:
+    """Whether ``arn`` may be a version or alias ARN (a cheap test: most starts name a machine)."""
+    return isinstance(arn, str) and arn.count(":") >= 7
 
 
 def _expire(future: asyncio.Future[bytes], timeout: float) -> None:

@@ -3,7 +3,9 @@
 Every key of a namespace ``NS`` starts with ``NS:``:
 
 - ``NS:machines`` (hash): state machine ARN -> JSON document (definition, logging, revision, tags...);
-- ``NS:revisions`` (hash): state machine ARN -> current revision id (read by the start script);
+- ``NS:revisions`` (hash): state machine ARN -> current revision id (read by the start script); a published
+  version is in both hashes too, under its version ARN (``<machine ARN>:<n>``), never changed;
+- ``NS:books`` (hash): state machine ARN -> its versions and aliases (JSON);
 - ``NS:starts`` (stream, consumer group ``workers``): the start requests not yet finished, each entry
   with fields ``rev`` (the state machine's revision when it was accepted) and ``start`` (JSON: sm, arn,
   name, input, mode, reply, sent, rid, deadline, test_case, ts);
@@ -17,18 +19,26 @@ Every key of a namespace ``NS`` starts with ``NS:``:
 
 from __future__ import annotations
 
+import logging
 import random
+import time
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+import anyio
 import redis.asyncio as aredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import BusyLoadingError, ConnectionError, TimeoutError
 
+from ..service_errors import ServiceUnavailable
+
 #: Errors after which a command may succeed once Redis is reachable (again).
 RETRYABLE = (ConnectionError, TimeoutError, BusyLoadingError, OSError)
+
+#: The URL schemes redis-py accepts.
+URL_SCHEMES = ("redis://", "rediss://", "unix://")
 
 #: The consumer group every worker joins.
 GROUP = "workers"
@@ -49,6 +59,11 @@ class Keys:
     def revisions(self) -> str:
         """Hash: state machine ARN -> revision id."""
         return f"{self.namespace}:revisions"
+
+    @property
+    def books(self) -> str:
+        """Hash: state machine ARN -> JSON document of its versions and aliases."""
+        return f"{self.namespace}:books"
 
     @property
     def starts(self) -> str:
@@ -104,6 +119,72 @@ def connect(url: str, **kwargs: Any) -> aredis.Redis:
     pool = client.connection_pool
     pool.connection_class = hiredis_packing(pool.connection_class)  # type: ignore[arg-type]  # (classes hash)
     return client
+
+
+def url_problem(url: str) -> str | None:
+    """Why ``url`` is not a Redis URL redis-py can use, or None when it is."""
+    if not url.startswith(URL_SCHEMES):
+        return "no scheme"
+    try:
+        aredis.ConnectionPool.from_url(url)
+    except (ValueError, TypeError) as exc:
+        return str(exc)
+    return None
+
+
+async def wait_until_reachable(url: str, seconds: float) -> None:
+    """Return once Redis at ``url`` answers PING; raise ServiceUnavailable after ``seconds`` without an answer."""
+    deadline = time.monotonic() + seconds
+    backoff = Backoff(first=0.1, cap=1.0)
+    client = connect(url, socket_connect_timeout=min(max(seconds, 0.1), 5.0), socket_timeout=5.0)
+    try:
+        while True:
+            try:
+                await client.ping()
+                return
+            except RETRYABLE as exc:
+                delay = backoff.next()
+                if time.monotonic() + delay > deadline:
+                    raise ServiceUnavailable(f"cannot reach Redis at {url} within {seconds:g} s: "
+                                             f"{str(exc).rstrip('.')}") from None
+                await anyio.sleep(delay)
+    finally:
+        await client.aclose()
+
+
+class OutageLog:
+    """Warnings about an unreachable Redis, rate-limited: the first failure, then one line per ``every`` seconds.
+
+    A reconnect loop calls :meth:`failed` on each failed attempt and :meth:`recovered` once a command
+    succeeds again, which logs how long the outage lasted.
+    """
+
+    def __init__(self, logger: logging.Logger, every: float = 10.0) -> None:
+        self.logger = logger
+        self.every = every
+        self._since: float | None = None
+        self._last = 0.0
+        self._failures = 0
+
+    def failed(self, exc: BaseException) -> None:
+        """Record one failed attempt; warn if it is the first of an outage or ``every`` seconds passed."""
+        now = time.monotonic()
+        self._failures += 1
+        if self._since is None:
+            self._since = self._last = now
+            self.logger.warning("Redis unreachable (%s); retrying", exc)
+        elif now - self._last >= self.every:
+            self._last = now
+            self.logger.warning("Redis still unreachable after %.0f s (%d failed attempts): %s",
+                                now - self._since, self._failures, exc)
+
+    def recovered(self) -> None:
+        """Record a success; after an outage, say that Redis is back."""
+        if self._since is not None:
+            self.logger.warning("Redis reachable again after %.1f s (%d failed attempts)",
+                                time.monotonic() - self._since, self._failures)
+            self._since = None
+            self._failures = 0
 
 
 @cache

@@ -11,6 +11,8 @@ machine changes.
 
 from __future__ import annotations
 
+import contextlib
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
@@ -30,7 +32,11 @@ from ..runtime.configuration import (
 )
 from ..runtime.engine import DEFAULT_ACCOUNT, DEFAULT_REGION, Engine
 from ..runtime.records import StateMachineRecord
+from ..runtime.versions import Book, pick, split_arn
 from .keys import Keys, text
+
+#: Version and alias list items, routing configurations (JSON objects).
+Items = list[dict[str, Any]]
 
 #: AWS's tag limit per resource.
 MAX_TAGS = 50
@@ -49,6 +55,7 @@ def _doc(record: StateMachineRecord) -> bytes:
         "revisionId": record.revision_id,
         "tags": dict(record.tags),
         "updated": record.updated,
+        **({"versionArn": record.version_arn, "description": record.description} if record.version_arn else {}),
     })
 
 
@@ -63,6 +70,7 @@ class Registry:
         self.account = account
         self._engine = Engine(region=region, account=account)  # compiles and validates; runs nothing
         self._cache: dict[str, tuple[bytes, StateMachineRecord]] = {}
+        self._routes: dict[str, tuple[float, Items]] = {}  # alias ARN -> (expiry, routing)
 
     # -- names ---------------------------------------------------------------------------------------
 
@@ -89,6 +97,7 @@ class Registry:
             return cached[1]
         doc = orjson.loads(raw_b)
         settings: dict[str, Any] = {
+            "arn": arn, "version_arn": doc.get("versionArn"), "description": doc.get("description"),
             "role_arn": doc["roleArn"], "tags": doc.get("tags") or {}, "updated": doc.get("updated", False),
             "logging": LoggingConfiguration.from_api(doc.get("logging")),
             "tracing": TracingConfiguration.from_api(doc.get("tracing")),
@@ -154,7 +163,8 @@ class Registry:
     async def list(self) -> list[StateMachineRecord]:
         """Every state machine of the namespace, sorted by name (as AWS lists them)."""
         raw = await self.redis.hgetall(self.keys.machines)
-        records = [self._record(text(arn), doc) for arn, doc in raw.items()]
+        records = [self._record(arn, doc) for arn, doc in ((text(a), d) for a, d in raw.items())
+                   if split_arn(arn)[1] is None]  # (versions are listed by ListStateMachineVersions)
         return sorted(records, key=lambda r: r.name)
 
     async def update(self, arn: str, *, definition: str | None = None, role_arn: str | None = None,
@@ -181,11 +191,141 @@ class Registry:
     async def delete(self, arn: str) -> None:
         """Delete a state machine (no error when it does not exist, as on AWS)."""
         arn = self.arn(arn)
+        book = await self._book(arn)
+        doomed = [arn, *(book.version_arn(n) for n in book.versions)]  # (AWS deletes its versions and aliases too)
         pipe = self.redis.pipeline(transaction=True)
-        pipe.hdel(self.keys.machines, arn)
-        pipe.hdel(self.keys.revisions, arn)
+        pipe.hdel(self.keys.machines, *doomed)
+        pipe.hdel(self.keys.revisions, *doomed)
+        pipe.hdel(self.keys.books, arn)
         await pipe.execute()
-        self._cache.pop(arn, None)
+        for gone in doomed:
+            self._cache.pop(gone, None)
+
+    # -- versions and aliases --------------------------------------------------------------------------
+
+    async def _book(self, machine_arn: str) -> Book:
+        raw = await self.redis.hget(self.keys.books, machine_arn)
+        return Book.from_json(machine_arn, orjson.loads(raw) if raw else None)
+
+    async def _with_book(self, machine_arn: str, change: Callable[[StateMachineRecord, Book], Any],
+                         missing: type[api.ServiceError] = api.StateMachineDoesNotExist) -> Any:
+        """Apply ``change(machine, book)`` under WATCH and store the book; ``change`` returns ``(result, writes)``,
+        writes being ``(hash key, field, value or None to delete)``."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    await pipe.watch(self.keys.machines, self.keys.books)
+                    raw = await pipe.hget(self.keys.machines, machine_arn)
+                    if raw is None:
+                        exc = missing(f"State Machine Does Not Exist: '{machine_arn}'"
+                                      if missing is api.StateMachineDoesNotExist
+                                      else f"Resource not found: '{machine_arn}'")
+                        raise exc
+                    book_raw = await pipe.hget(self.keys.books, machine_arn)
+                    book = Book.from_json(machine_arn, orjson.loads(book_raw) if book_raw else None)
+                    result, writes = change(self._record(machine_arn, raw), book)
+                    pipe.multi()
+                    pipe.hset(self.keys.books, machine_arn, orjson.dumps(book.to_json()))
+                    for key, name, value in writes:
+                        if value is None:
+                            pipe.hdel(key, name)
+                        else:
+                            pipe.hset(key, name, value)
+                    await pipe.execute()
+                except WatchError:
+                    continue
+                return result
+
+    async def publish_version(self, arn: str, *, description: str | None = None,
+                              revision_id: str | None = None) -> tuple[str, float]:
+        """Publish the machine's current revision as a version: ``(version ARN, creation date)``."""
+        def change(record: StateMachineRecord, book: Book) -> Any:
+            number, new = book.publish(record.revision_id, description, revision_id)
+            version_arn, entry = book.version_arn(number), book.versions[number]
+            writes: tuple[tuple[str, str, Any], ...] = ()
+            if new:
+                version = replace(record, arn=version_arn, version_arn=version_arn, description=description,
+                                  creation_date=entry["creationDate"])
+                writes = ((self.keys.machines, version_arn, _doc(version)),
+                          (self.keys.revisions, version_arn, version.revision_id))
+            return (version_arn, entry["creationDate"]), writes
+
+        result: tuple[str, float] = await self._with_book(self.arn(arn), change)
+        return result
+
+    async def list_versions(self, arn: str) -> Items:
+        """ListStateMachineVersions' items, newest first."""
+        return (await self._book(self.arn(arn))).listed_versions()
+
+    async def delete_version(self, version_arn: str) -> None:
+        """Delete a version (none is no error); ConflictException while an alias routes to it."""
+        machine_arn, qualifier = split_arn(version_arn)
+        number = int(qualifier or 0)
+
+        def change(record: StateMachineRecord, book: Book) -> Any:
+            book.delete_version(number)
+            return None, [(self.keys.machines, version_arn, None), (self.keys.revisions, version_arn, None)]
+
+        with contextlib.suppress(api.StateMachineDoesNotExist):
+            await self._with_book(machine_arn, change)
+        self._cache.pop(version_arn, None)
+
+    async def create_alias(self, name: str, description: str | None,
+                           routing: Items) -> tuple[str, float]:
+        """Create an alias of the machine whose versions ``routing`` names: ``(alias ARN, creation date)``."""
+        machine_arn = split_arn(str(routing[0]["stateMachineVersionArn"]))[0]
+        created = await self._with_book(machine_arn, lambda _, book: (book.create_alias(name, description, routing),
+                                                                      []), missing=api.ResourceNotFound)
+        return f"{machine_arn}:{name}", float(created)
+
+    async def describe_alias(self, alias_arn: str) -> dict[str, Any]:
+        """DescribeStateMachineAlias' response; ResourceNotFound."""
+        machine_arn, name = split_arn(alias_arn)
+        return (await self._book(machine_arn)).describe_alias(name or "")
+
+    async def update_alias(self, alias_arn: str, description: str | None,
+                           routing: Items | None) -> float:
+        """Change an alias's description and/or routing: the update date."""
+        machine_arn, name = split_arn(alias_arn)
+        updated = await self._with_book(machine_arn, lambda _, book: (
+            book.update_alias(name or "", description, routing), []), missing=api.ResourceNotFound)
+        self._routes.pop(alias_arn, None)
+        return float(updated)
+
+    async def delete_alias(self, alias_arn: str) -> None:
+        """Delete an alias; ResourceNotFound when there is none."""
+        machine_arn, name = split_arn(alias_arn)
+
+        def change(record: StateMachineRecord, book: Book) -> Any:
+            book.alias(name or "")  # (ResourceNotFound)
+            del book.aliases[name or ""]
+            return None, []
+
+        await self._with_book(machine_arn, change, missing=api.ResourceNotFound)
+        self._routes.pop(alias_arn, None)
+
+    async def list_aliases(self, arn: str) -> Items:
+        """ListStateMachineAliases' items, newest first; for a version ARN, the aliases routing to it."""
+        machine_arn, qualifier = split_arn(self.arn(arn))
+        if await self.redis.hget(self.keys.machines, machine_arn) is None:
+            raise api.StateMachineDoesNotExist(f"State Machine Does Not Exist: '{machine_arn}'")
+        book = await self._book(machine_arn)
+        if qualifier is not None and int(qualifier) not in book.versions:
+            raise api.ResourceNotFound(f"Resource not found: '{arn}'")
+        return book.listed_aliases(arn if qualifier is not None else None)
+
+    async def route(self, alias_arn: str) -> str:
+        """The version ARN one start of an alias runs (routing read at most once a second, as AWS's is
+        eventually consistent); StateMachineDoesNotExist for an alias that does not exist."""
+        now = time.monotonic()
+        hit = self._routes.get(alias_arn)
+        if hit is None or hit[0] < now:
+            machine_arn, name = split_arn(alias_arn)
+            alias = (await self._book(machine_arn)).aliases.get(name or "")
+            if alias is None:
+                raise api.StateMachineDoesNotExist(f"State Machine Does Not Exist: '{alias_arn}'")
+            hit = self._routes[alias_arn] = (now + 1.0, alias["routingConfiguration"])
+        return pick(hit[1])
 
     async def tag(self, arn: str, tags: dict[str, str]) -> None:
         """Add or overwrite tags; raises ResourceNotFound, TooManyTags."""

@@ -49,7 +49,7 @@ from ..runtime.records import StateMachineRecord
 from ..runtime.tasks import HandlerRegistry
 from . import consumer_group as group
 from .consumer_group import FINISH, MAX_FINISH, Done, finish_args
-from .keys import GROUP, RETRYABLE, Backoff, Keys
+from .keys import GROUP, RETRYABLE, Backoff, Keys, OutageLog
 from .registry import Registry
 from .stats import WorkerStats
 
@@ -133,6 +133,7 @@ class Worker:
         self.handlers = handlers if handlers is not None else HandlerRegistry()
         self.mock_config = mock_config
         self.stats = WorkerStats(consumer=self.consumer)
+        self._outage = OutageLog(log)
         self._sinks = dict(sinks or {})
         self.router: LogRouter | None = None
         self.engine: Engine | None = None
@@ -224,14 +225,17 @@ class Worker:
         backoff = Backoff()
         while True:
             try:
-                return await fn(*args)
+                result = await fn(*args)
             except RETRYABLE as exc:
                 self._connection_lost(exc)
                 await anyio.sleep(backoff.next())
+            else:
+                self._outage.recovered()
+                return result
 
     def _connection_lost(self, exc: BaseException) -> None:
         self.stats.reconnects += 1
-        log.warning("Redis unreachable (%s); retrying", exc)
+        self._outage.failed(exc)
 
     # -- intake -----------------------------------------------------------------------------------------
 
@@ -261,6 +265,7 @@ class Worker:
                     self._finished(acks, None)
                     acks = []
                 backoff.reset()
+                self._outage.recovered()
             except ResponseError as exc:
                 if acks:
                     self._give_back(acks)
@@ -349,6 +354,8 @@ class Worker:
                 continue
             try:
                 record = self.registry.cached(sm_arn, rev) or await self._load(sm_arn)
+                if "alias" in start:  # started through an alias: $$.StateMachine.Id is the alias ARN
+                    record = replace(record, arn=start["alias"], alias_arn=start["alias"])
                 mock = self._mock(record, start.get("test_case"))
             except _Unrunnable as exc:
                 if sync:

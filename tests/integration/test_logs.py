@@ -14,7 +14,7 @@ import pytest
 from express_engine.logs import MAX_LOGGED_DATA_BYTES, BufferedSink, FileSink, MemorySink
 from express_engine.service import Client, Registry
 
-from .conftest import log_events, running_worker
+from .conftest import log_events, running_worker, wait_for
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -197,3 +197,24 @@ async def test_file_sink_rotation_holds_with_several_writer_processes(tmp_path: 
     assert max(f.stat().st_size for f in files) <= 2000
     lines = [orjson.loads(line) for f in files for line in f.read_bytes().splitlines()]
     assert sorted((e["w"], e["n"]) for e in lines) == [(w, n) for w in range(3) for n in range(200)]
+async def test_a_start_by_alias_logs_its_alias_and_version(redis_url: str, namespace: str, redis: Any,
+                                                           registry: Registry, client: Client) -> None:
+    stream = f"{namespace}:log"
+    record = await registry.create("m", OK, logging_configuration={"level": "ALL", "sink": f"redis:{stream}"})
+    version_arn, _ = await registry.publish_version(record.arn)
+    alias_arn, _ = await registry.create_alias("live", None, [{"stateMachineVersionArn": version_arn,
+                                                               "weight": 100}])
+    async with running_worker(redis_url, namespace):
+        await client.start_sync_execution(alias_arn, "{}")
+        await client.start_sync_execution(version_arn, "{}")
+        await client.start_sync_execution(record.arn, "{}")
+        await client.start_execution(alias_arn, "{}")
+
+        async def all_logged() -> bool:  # 4 events for each of the 4 executions (the async one comes last)
+            return bool(await redis.xlen(stream) >= 16)
+
+        await wait_for(all_logged, 10)
+    started = [e["details"] for e in await log_events(redis, stream) if e["type"] == "ExecutionStarted"]
+    by_alias = {"roleArn": ROLE, "stateMachineAliasArn": alias_arn, "stateMachineVersionArn": version_arn}
+    assert started == [by_alias, {"roleArn": ROLE, "stateMachineVersionArn": version_arn}, {"roleArn": ROLE},
+                       by_alias]

@@ -129,3 +129,38 @@ def test_a_missing_dependency_is_named_not_a_vanished_command():
     assert proc.returncode == 2
     assert "invalid choice" not in proc.stderr and "Traceback" not in proc.stderr
     assert "cannot load a required module" in proc.stderr and "prometheus_client" in proc.stderr
+
+
+@pytest.mark.parametrize("command", ["serve", "worker", "api", "start-sync --state-machine m", "bench --target redis"])
+@pytest.mark.parametrize("url", ["127.0.0.1:6379", "http://127.0.0.1:6379", "redis://127.0.0.1:port"])
+def test_a_bad_redis_url_is_one_line_naming_the_flag_and_the_schemes(command, url, capsys):
+    from express_engine.cli import main
+
+    code = main([*command.split(), "--redis-url", url])
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()
+    assert len(lines) == 1 and not captured.err
+    out = json.loads(lines[0])
+    assert code == 2 and out["error"] == "UsageError"
+    assert out["cause"].startswith(f"--redis-url {url!r} is not a usable Redis URL")
+    assert "redis://, rediss://, unix://" in out["cause"]
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize("command", ["serve --processes 1", "worker --processes 1", "api"])
+def test_an_unreachable_redis_at_start_up_fails_fast_with_a_clear_message(command):
+    url = f"redis://127.0.0.1:{_closed_port()}/0"
+    proc = subprocess.run([sys.executable, "-m", "express_engine", *command.split(), "--redis-url", url,
+                           "--wait-for-redis", "0.5"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 3, proc
+    out = json.loads(proc.stdout)
+    assert out["error"] == "ServiceUnavailable"
+    assert out["cause"].startswith(f"cannot reach Redis at {url} within 0.5 s") and "--wait-for-redis" in out["cause"]
+    assert "serving" not in proc.stderr and "Traceback" not in proc.stderr
