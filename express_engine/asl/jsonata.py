@@ -35,6 +35,7 @@ from jsonata.utils import Utils
 
 from .. import errors
 from ..jsonutil import Json, dumps
+from .jsonata_closures import UNDEFINED, Bail, compile_closure
 from .jsonata_functions import (
     ASL_FRAME,
     BUILTIN_NAMES,
@@ -191,45 +192,6 @@ class _Guard:
 _RESERVED_NAMES = frozenset({"states", "__evaluate_entry", "__evaluate_exit"})
 
 
-_FAST_STATES = re.compile(r"^\s*\$states\.(input|result|context|errorOutput)((?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*$")
-_FAST_VARIABLE = re.compile(r"^\s*\$([A-Za-z_][A-Za-z0-9_]*)((?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*$")
-_NO_FAST_RESULT: Any = object()
-
-
-def _fast_lookup(text: str, free_variables: frozenset[str]) -> tuple[bool, str, tuple[str, ...]] | None:
-    """``(is_states, root, steps)`` for a plain field path such as ``$states.input.a.b`` or ``$var.x``.
-
-    Such paths are answered by walking dicts directly (about 50x cheaper than jsonata-python); any case
-    where JSONata's sequence semantics could differ falls back to the real evaluator (see _walk_fast).
-    """
-    m = _FAST_STATES.match(text)
-    if m:
-        return True, m.group(1), tuple(m.group(2).split(".")[1:])
-    m = _FAST_VARIABLE.match(text)
-    if m and m.group(1) in free_variables:
-        return False, m.group(1), tuple(m.group(2).split(".")[1:])
-    return None
-
-
-def _walk_fast(fast: tuple[bool, str, tuple[str, ...]], states: Mapping[str, Json],
-               variables: Mapping[str, Json]) -> Json:
-    is_states, root, steps = fast
-    source = states if is_states else variables
-    if root not in source:
-        return _NO_FAST_RESULT
-    value = source[root]
-    for step in steps:
-        if type(value) is not dict or step not in value:
-            return _NO_FAST_RESULT  # arrays map, missing keys are undefined: let JSONata decide
-        value = value[step]
-    if value is None or type(value) is list:
-        return _NO_FAST_RESULT
-    try:
-        return to_json(value)
-    except UnsupportedResult:  # a whole number past the largest double: reported by the evaluator
-        return _NO_FAST_RESULT
-
-
 class _Expression:
     """One parsed expression and what its evaluation needs to bind."""
 
@@ -246,7 +208,7 @@ class _Expression:
         self.free_variables = frozenset(analysis.free_variables - _RESERVED_NAMES)
         self.states_fields = analysis.states_fields
         self.local = threading.local()
-        self.fast = _fast_lookup(text, self.free_variables)
+        self.fast = compile_closure(parsed.ast, limits)
 
     def _instance(self) -> _AslJsonata:
         # jsonata-python keeps evaluation state (environment, input, timestamp) on the instance that
@@ -258,10 +220,25 @@ class _Expression:
         return instance
 
     def evaluate(self, states: Mapping[str, Json], variables: Mapping[str, Json]) -> Json:
-        if self.fast is not None:
-            found = _walk_fast(self.fast, states, variables)
-            if found is not _NO_FAST_RESULT:
-                return found
+        fast = self.fast
+        if fast is not None:
+            try:
+                value = fast(states, variables)
+            except Bail:  # the full evaluator decides (an error, sequence semantics)
+                pass
+            except Runaway as exc:
+                raise self._threw(exc.message, False) from None
+            else:
+                if value is UNDEFINED:
+                    raise errors.QueryEvaluationError(
+                        f"{_field_sentence(self.text, self.field)} returned nothing (undefined).")
+                try:
+                    return to_json(value)
+                except UnsupportedResult:
+                    pass
+        return self._evaluate_full(states, variables)
+
+    def _evaluate_full(self, states: Mapping[str, Json], variables: Mapping[str, Json]) -> Json:
         bindings: dict[str, Any] = {}
         fields = self.states_fields
         if fields is not None:
