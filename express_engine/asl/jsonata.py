@@ -35,7 +35,7 @@ from jsonata.utils import Utils
 
 from .. import errors
 from ..jsonutil import Json, dumps
-from .jsonata_closures import UNDEFINED, Bail, compile_closure
+from .jsonata_closures import UNDEFINED, Bail, CompiledExpression, compile_closure
 from .jsonata_functions import (
     ASL_FRAME,
     BUILTIN_NAMES,
@@ -49,7 +49,7 @@ from .jsonata_functions import (
 from .jsonata_js import JsFunctions, divide, js_number, js_string_literal
 from .jsonata_scope import children as _children
 from .jsonata_scope import free_variables
-from .jsonata_values import NULL, UnsupportedResult, json_type, to_json, to_jsonata
+from .jsonata_values import NULL, UnsupportedResult, json_type, known_plain, plain, remember_plain, to_json, to_jsonata
 
 # jsonata-python prints "Proc not found ..." on stdout before it raises T1006 (calling a non-function):
 # that line would corrupt the CLI's JSON output and stdout log sinks. Its other prints are debug-only.
@@ -192,6 +192,13 @@ class _Guard:
 _RESERVED_NAMES = frozenset({"states", "__evaluate_entry", "__evaluate_exit"})
 
 
+def _known_plain_inputs(fast: CompiledExpression, states: Mapping[str, Json], variables: Mapping[str, Json]) -> bool:
+    for name in fast.states_fields:
+        if not known_plain(states.get(name)):
+            return False
+    return all(known_plain(variables.get(name)) for name in fast.variables)
+
+
 class _Expression:
     """One parsed expression and what its evaluation needs to bind."""
 
@@ -224,7 +231,14 @@ class _Expression:
         if fast is not None:
             try:
                 value = fast(states, variables)
-            except Bail:  # the full evaluator decides (an error, sequence semantics)
+                if type(value) is dict or type(value) is list:
+                    if _known_plain_inputs(fast, states, variables):
+                        remember_plain(value, value)  # the next state, reading it, need not check it
+                    else:  # JSON that needs normalising (3.0 is written 3) may be in there
+                        value = plain(value)
+                elif value is not UNDEFINED:
+                    value = plain(value)
+            except (Bail, UnsupportedResult):  # the full evaluator decides (an error, sequence semantics)
                 pass
             except Runaway as exc:
                 raise self._threw(exc.message, False) from None
@@ -232,10 +246,7 @@ class _Expression:
                 if value is UNDEFINED:
                     raise errors.QueryEvaluationError(
                         f"{_field_sentence(self.text, self.field)} returned nothing (undefined).")
-                try:
-                    return to_json(value)
-                except UnsupportedResult:
-                    pass
+                return value
         return self._evaluate_full(states, variables)
 
     def _evaluate_full(self, states: Mapping[str, Json], variables: Mapping[str, Json]) -> Json:

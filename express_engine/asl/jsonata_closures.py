@@ -44,13 +44,39 @@ class Run:
         self.states = states
         self.variables = variables
         self.limits = limits
-        self.deadline = time.monotonic() + limits.timeout_ms / 1000
+        self.deadline = 0.0  # set when a loop first checks it: nothing before a loop takes time
         self.ticks = 0
+
+    def check_time(self) -> None:
+        """Every 256 calls, ``Runaway`` once the evaluation has run past its time bound."""
+        self.ticks += 1
+        if not self.ticks & 255:
+            now = time.monotonic()
+            if not self.deadline:
+                self.deadline = now + self.limits.timeout_ms / 1000
+            elif now > self.deadline:
+                raise Runaway(TIMEOUT)
 
 
 Locals = dict[str, Any]
 Closure = Callable[[Run, Locals], Any]
-CompiledExpression = Callable[[Mapping[str, Any], Mapping[str, Any]], Any]
+
+
+class CompiledExpression:
+    """A compiled tree: call it with ``(states, variables)``; ``states_fields`` and ``variables`` are the
+    ``$states`` fields and workflow variables it reads (its results are built from those and from literals)."""
+
+    __slots__ = ("body", "limits", "states_fields", "variables")
+
+    def __init__(self, body: Closure, limits: EvaluationLimits, states_fields: frozenset[str],
+                 variables: frozenset[str]) -> None:
+        self.body = body
+        self.limits = limits
+        self.states_fields = states_fields
+        self.variables = variables
+
+    def __call__(self, states: Mapping[str, Any], variables: Mapping[str, Any]) -> Any:
+        return self.body(Run(states, variables, self.limits), {})
 
 #: deepest tree compiled: evaluation depth stays far below the depth bound AWS applies (100)
 MAX_TREE_DEPTH = 40
@@ -67,17 +93,14 @@ def compile_closure(root: Any, limits: EvaluationLimits) -> CompiledExpression |
     """A function of ``(states, variables)`` giving the value of the tree ``root``, or None when the tree holds
     something not compiled here. The function returns plain JSON or :data:`UNDEFINED`, raises :class:`Bail`
     where the full evaluator must decide, and ``Runaway`` past the string and time bounds."""
+    compiler = _Compiler()
     try:
         if _depth(root) > MAX_TREE_DEPTH:
             return None
-        body = _Compiler().node(root, frozenset())
+        body = compiler.node(root, frozenset())
     except _NotCompiled:
         return None
-
-    def evaluate(states: Mapping[str, Any], variables: Mapping[str, Any]) -> Any:
-        return body(Run(states, variables, limits), {})
-
-    return evaluate
+    return CompiledExpression(body, limits, frozenset(compiler.states_fields), frozenset(compiler.variables))
 
 
 def _depth(node: Any) -> int:
@@ -102,6 +125,10 @@ def _plain(node: Any) -> None:
 
 
 class _Compiler:
+    def __init__(self) -> None:
+        self.states_fields: set[str] = set()
+        self.variables: set[str] = set()
+
     def node(self, node: Any, local: frozenset[str]) -> Closure:
         if not isinstance(node, Parser.Symbol):
             raise _NotCompiled
@@ -118,9 +145,9 @@ class _Compiler:
         return _constant(node.value)
 
     def _number(self, node: Any, _local: frozenset[str]) -> Closure:
-        if not isinstance(node.value, int | float) or isinstance(node.value, bool):
+        if not isinstance(node.value, int | float) or isinstance(node.value, bool) or not math.isfinite(node.value):
             raise _NotCompiled
-        return _constant(node.value)
+        return _constant(_whole(node.value))
 
     def _value(self, node: Any, _local: frozenset[str]) -> Closure:
         if node.value is not None and not isinstance(node.value, bool):
@@ -137,6 +164,8 @@ class _Compiler:
         if name in BUILTIN_NAMES:
             raise _NotCompiled  # a built-in function as a value
 
+        self.variables.add(name)
+
         def variable(run: Run, _lo: Locals) -> Any:
             return run.variables.get(name, UNDEFINED)
 
@@ -152,10 +181,21 @@ class _Compiler:
         keys = tuple(str(step.value) for step in steps[1:])
         if first.type == "variable" and first.value == "states" and "states" not in local:
             field, rest = keys[0], keys[1:]
+            self.states_fields.add(field)
+
+            if not rest:
+                return lambda run, _lo: run.states.get(field, UNDEFINED)
 
             def states_path(run: Run, _lo: Locals) -> Any:
                 value = run.states.get(field, UNDEFINED)
-                return _walk(value, rest) if rest else value
+                for key in rest:
+                    if type(value) is dict:
+                        value = value.get(key, UNDEFINED)
+                    elif type(value) is list:
+                        raise Bail
+                    else:
+                        return UNDEFINED
+                return value
 
             return states_path
         if first.type != "variable":
@@ -304,9 +344,7 @@ class _Compiler:
                 values = [values]
             out = []
             for index, value in enumerate(values):
-                run.ticks += 1
-                if not run.ticks & 255 and time.monotonic() > run.deadline:
-                    raise Runaway(TIMEOUT)
+                run.check_time()
                 scope = dict(lo)
                 for param, arg in zip(params, (value, index, values), strict=False):
                     scope[param] = arg
@@ -348,6 +386,15 @@ def _collapse(items: list[Any]) -> Any:
     if not items:
         return UNDEFINED
     return items[0] if len(items) == 1 else items
+
+
+def _whole(number: float) -> Any:
+    """A computed number as plain JSON holds it: a whole double as ``int`` (JavaScript writes 3.0 as 3)."""
+    if type(number) is float and number.is_integer() and -9.2e18 < number < 9.2e18:
+        return int(number)
+    if type(number) is int and not -(1 << 63) <= number < 1 << 63:
+        return float(number)  # past 64 bits a JSON number is a double (orjson writes no more)
+    return number
 
 
 def _is_number(value: Any) -> bool:
@@ -433,7 +480,7 @@ def _arithmetic(op: str) -> Callable[[Closure, Closure], Closure]:
                 result = math.fmod(a, b)
             if not math.isfinite(result):
                 raise Bail  # D1001
-            return result
+            return _whole(result)
 
         return arithmetic
 
@@ -571,7 +618,7 @@ def _sum(_run: Run, value: Any) -> Any:
         total += float(item)
     if not math.isfinite(total):
         raise Bail
-    return total
+    return _whole(total)
 
 
 def _number(_run: Run, value: Any) -> Any:
@@ -582,9 +629,10 @@ def _number(_run: Run, value: Any) -> Any:
         return 1 if value else 0
     if kind is str:
         try:
-            return JsFunctions.number(value)
+            number = JsFunctions.number(value)
         except JException:
             raise Bail from None
+        return _whole(number)
     raise Bail
 
 
