@@ -27,7 +27,6 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import jsonata.jsonata as _jsonata_evaluator
 from jsonata import Jsonata
 from jsonata.jexception import JException
 from jsonata.parser import Parser
@@ -35,6 +34,7 @@ from jsonata.utils import Utils
 
 from .. import errors
 from ..jsonutil import Json, dumps
+from . import jsonata_patches
 from .jsonata_closures import UNDEFINED, Bail, CompiledExpression, compile_closure
 from .jsonata_functions import (
     ASL_FRAME,
@@ -50,10 +50,6 @@ from .jsonata_js import JsFunctions, divide, js_number, js_string_literal
 from .jsonata_scope import children as _children
 from .jsonata_scope import free_variables
 from .jsonata_values import NULL, UnsupportedResult, json_type, known_plain, plain, remember_plain, to_json, to_jsonata
-
-# jsonata-python prints "Proc not found ..." on stdout before it raises T1006 (calling a non-function):
-# that line would corrupt the CLI's JSON output and stdout log sinks. Its other prints are debug-only.
-_jsonata_evaluator.print = lambda *args, **kwargs: None  # type: ignore[attr-defined]
 
 
 def is_expression(value: Json) -> bool:
@@ -479,6 +475,7 @@ class _Compiler:
         return None
 
     def expression(self, source: str, field: str, location: str) -> _Expression | None:
+        jsonata_patches.apply()
         text = source[2:-2].strip()
         try:
             parsed = _AslJsonata(source[2:-2])

@@ -32,17 +32,17 @@ from . import jsonata_pictures as pictures
 _NULL = Utils.NULL_VALUE
 
 
-def _signature_symbol(self: Signature, value: Any) -> str:
-    """A JSON null is type ``l`` when arguments are checked, as in jsonata-js.
+def signature_symbol(original: Callable[[Signature, Any], str]) -> Callable[[Signature, Any], str]:
+    """``Signature.get_symbol`` typing a JSON null ``l`` when arguments are checked, as in jsonata-js.
 
     jsonata-python typed it ``m`` (missing), so ``$each(null, f)`` reached the function and failed with a
-    Python error instead of T0410 (argument does not match the function signature).
+    Python error instead of T0410 (argument does not match the function signature). Applied by
+    :mod:`.jsonata_patches`.
     """
-    return "l" if value is _NULL else _symbol_of(self, value)
+    def get_symbol(self: Signature, value: Any) -> str:
+        return "l" if value is _NULL else original(self, value)
 
-
-_symbol_of = Signature.get_symbol
-Signature.get_symbol = _signature_symbol  # type: ignore[method-assign]
+    return get_symbol
 
 
 def js_number(value: float | int) -> str:
