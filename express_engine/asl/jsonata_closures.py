@@ -38,9 +38,11 @@ class Bail(Exception):
 class Run:
     """One evaluation: what ``$states`` and the workflow variables hold, and its time bound."""
 
-    __slots__ = ("deadline", "limits", "states", "ticks", "variables")
+    __slots__ = ("context", "deadline", "limits", "states", "ticks", "variables")
 
-    def __init__(self, states: Mapping[str, Any], variables: Mapping[str, Any], limits: EvaluationLimits) -> None:
+    def __init__(self, states: Mapping[str, Any], variables: Mapping[str, Any], limits: EvaluationLimits,
+                 context: Any = UNDEFINED) -> None:
+        self.context = context
         self.states = states
         self.variables = variables
         self.limits = limits
@@ -78,6 +80,10 @@ class CompiledExpression:
     def __call__(self, states: Mapping[str, Any], variables: Mapping[str, Any]) -> Any:
         return self.body(Run(states, variables, self.limits), {})
 
+    def with_context(self, context: Any, variables: Mapping[str, Any]) -> Any:
+        """The value with ``context`` as ``$`` (compiled with ``context=True``; the engine has none)."""
+        return self.body(Run({}, variables, self.limits, context), {})
+
 #: deepest tree compiled: evaluation depth stays far below the depth bound AWS applies (100)
 MAX_TREE_DEPTH = 40
 # modifiers of a node that change its meaning beyond what is compiled here
@@ -89,11 +95,16 @@ class _NotCompiled(Exception):
     pass
 
 
-def compile_closure(root: Any, limits: EvaluationLimits) -> CompiledExpression | None:
+def compile_closure(root: Any, limits: EvaluationLimits, *, context: bool = False) -> CompiledExpression | None:
     """A function of ``(states, variables)`` giving the value of the tree ``root``, or None when the tree holds
     something not compiled here. The function returns plain JSON or :data:`UNDEFINED`, raises :class:`Bail`
-    where the full evaluator must decide, and ``Runaway`` past the string and time bounds."""
-    compiler = _Compiler()
+    where the full evaluator must decide, and ``Runaway`` past the string and time bounds.
+
+    ``context``: compile reads of the context (``$``, ``$$``, a path from a field name), which ASL has not (AWS
+    refuses them when the state machine is created); for testing against the jsonata-js suite, whose cases read
+    their input that way (see :meth:`CompiledExpression.with_context`).
+    """
+    compiler = _Compiler(context)
     try:
         if _depth(root) > MAX_TREE_DEPTH:
             return None
@@ -125,7 +136,8 @@ def _plain(node: Any) -> None:
 
 
 class _Compiler:
-    def __init__(self) -> None:
+    def __init__(self, context: bool) -> None:
+        self.context = context
         self.states_fields: set[str] = set()
         self.variables: set[str] = set()
 
@@ -156,6 +168,8 @@ class _Compiler:
 
     def _variable(self, node: Any, local: frozenset[str]) -> Closure:
         name = node.value
+        if self.context and name in ("", "$"):
+            return lambda run, _lo: run.context  # no path step changes the context in compiled code: $$ is $
         if not isinstance(name, str) or name in ("", "$", "states"):
             raise _NotCompiled  # the context, $$, the whole of $states
         if name in local:
@@ -173,6 +187,13 @@ class _Compiler:
 
     def _path(self, node: Any, local: frozenset[str]) -> Closure:
         steps = node.steps or []
+        if self.context and steps and steps[0].type == "name":
+            for step in steps:
+                _plain(step)
+            if any(step.type != "name" or not isinstance(step.value, str) for step in steps):
+                raise _NotCompiled
+            names = tuple(str(step.value) for step in steps)
+            return lambda run, _lo: _walk(run.context, names)
         if len(steps) < 2 or any(step.type != "name" or not isinstance(step.value, str) for step in steps[1:]):
             raise _NotCompiled
         for step in steps:
