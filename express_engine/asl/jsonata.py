@@ -65,6 +65,9 @@ def _catalog_template(code: str) -> str | None:
     # jsonata-python ships jsonata-js's catalog with "function" replaced by "Object" and single quotes by
     # double ones; AWS's causes use the jsonata-js wording.
     template = JException.error_codes.get(code)
+    if code == "D2014":  # jsonata-python's bound is 1e6, jsonata-js's 1e7
+        template = "The size of the sequence allocated by the range operator (..) must not exceed 1e7.  " \
+                   "Attempted to allocate {{value}}."
     return None if template is None else template.replace("Object", "function").replace('"', "'")
 
 
@@ -144,10 +147,18 @@ class _AslJsonata(Jsonata):
 
     limits: EvaluationLimits
 
+    def __init__(self, expression: str) -> None:
+        super().__init__(expression)
+        _join_surrogate_pairs(self.ast)
+
     def evaluate_range_expression(self, lhs: Any, rhs: Any) -> Any:
         if (isinstance(lhs, int) and isinstance(rhs, int) and not isinstance(lhs, bool)
-                and not isinstance(rhs, bool) and rhs - lhs + 1 > self.limits.max_sequence_items):
-            raise Runaway(MEMORY)
+                and not isinstance(rhs, bool)):
+            size = rhs - lhs + 1
+            if size > 10_000_000:  # jsonata-js's own bound, checked before anything is allocated
+                raise JException("D2014", -1, size)
+            if size > self.limits.max_sequence_items:
+                raise Runaway(MEMORY)
         return super().evaluate_range_expression(lhs, rhs)
 
     def evaluate_string_concat(self, lhs: Any, rhs: Any) -> str:
@@ -160,6 +171,21 @@ class _AslJsonata(Jsonata):
         if op in ("/", "%") and Utils.is_numeric(lhs) and Utils.is_numeric(rhs):
             return divide(float(lhs), float(rhs), op)  # JavaScript's, not Python's ZeroDivisionError
         return super().evaluate_numeric_expression(lhs, rhs, op)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _join_surrogate_pairs(root: Any) -> None:
+    """String literals as JavaScript reads them: ``'\\uD83D\\uDE00'`` is one character (the tokenizer makes two)."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if not isinstance(node, Parser.Symbol):
+            continue
+        if node.type == "string" and isinstance(node.value, str) and _SURROGATE.search(node.value):
+            node.value = node.value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
+        stack.extend(_children(node))
 
 
 class _Guard:

@@ -93,3 +93,23 @@ def test_a_workflow_variable_hides_a_builtin_of_its_name():
     assert _evaluate("$count($states.input)", {"input": [1, 2]}) == 2
     with pytest.raises(Exception, match="T1006: Attempted to invoke a non-function"):
         _evaluate("$count($states.input)", {"input": [1, 2]}, {"count": 5})
+
+
+@pytest.mark.parametrize(("expression", "expected"), [
+    (r"$length('\uD834\uDD1E')", 1),  # a surrogate-pair escape is one character, as in JavaScript
+    (r"'\uD83D\uDE00'", "\U0001F600"),
+    ("$replace('a1b22', /[0-9]+/, function($m) {$m.match & '@' & $string($m.index) & $string($m.groups)})",
+     "a1@1[]b22@3[]"),
+    ("$replace('x=1', /(\\w)=(\\d)/, function($m) {$m.groups[1] & $m.groups[0]})", "1x"),
+])
+def test_jsonata_js_values(expression, expected):
+    assert _evaluate(expression, {"input": {}}) == expected
+
+
+@pytest.mark.parametrize(("expression", "code"), [
+    ("$match('abc', /b*/)", "D1004"), ("$split('abc', /x*/)", "D1004"), ("$replace('abc', /x*/, '-')", "D1004"),
+    ("$split('some text', $uppercase)", "T1010"), ("[0..10000000] ~> $count()", "D2014"),
+])
+def test_jsonata_js_error_codes(expression, code):
+    with pytest.raises(Exception, match=f"evaluation. {code}: "):
+        _evaluate(expression, {"input": {}})
