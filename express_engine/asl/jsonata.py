@@ -75,6 +75,10 @@ def _catalog_template(code: str) -> str | None:
 _CODE_OF_MESSAGE = {text: code for code in JException.error_codes
                     if "{{" not in (text := _catalog_template(code) or "{{")}
 
+# $formatNumber picture errors jsonata-python words its own way
+_PICTURE_TEXT_CODES = {"both integer and fractional parts are empty": "D3085",
+                       "invalid grouping in picture argument": "D3086"}
+
 # jsonata-js names the element type of a typed-array signature this way (T0412).
 _ARRAY_TYPE_NAMES = {"a": "arrays", "b": "booleans", "f": "functions", "n": "numbers", "o": "objects",
                      "s": "strings"}
@@ -89,7 +93,7 @@ def _describe(exc: JException) -> tuple[str, bool]:
     template = _catalog_template(code)
     if template is None:
         # jsonata-python throws a few errors with the message in the code slot ($replace's D3010, D3011)
-        code = _CODE_OF_MESSAGE.get(code, code)
+        code = _PICTURE_TEXT_CODES.get(code) or _CODE_OF_MESSAGE.get(code, code)
         template = _catalog_template(code)
         if template is None:
             return code, False
@@ -148,7 +152,15 @@ class _AslJsonata(Jsonata):
     limits: EvaluationLimits
 
     def __init__(self, expression: str) -> None:
-        super().__init__(expression)
+        try:
+            super().__init__(expression)
+        except JException:
+            raise
+        except (IndexError, KeyError, RuntimeError) as exc:
+            coded = _coded_parse_error(expression, exc)
+            if coded is None:
+                raise
+            raise coded from None
         _join_surrogate_pairs(self.ast)
 
     def evaluate_range_expression(self, lhs: Any, rhs: Any) -> Any:
@@ -171,6 +183,20 @@ class _AslJsonata(Jsonata):
         if op in ("/", "%") and Utils.is_numeric(lhs) and Utils.is_numeric(rhs):
             return divide(float(lhs), float(rhs), op)  # JavaScript's, not Python's ZeroDivisionError
         return super().evaluate_numeric_expression(lhs, rhs, op)
+
+
+def _coded_parse_error(expression: str, exc: Exception) -> JException | None:
+    """jsonata-js's error for what jsonata-python's parser lets out as a Python error."""
+    if isinstance(exc, IndexError):
+        start = expression.rfind("/*")
+        if start >= 0 and "*/" not in expression[start + 2:]:
+            return JException("S0106", start)  # the tokenizer ran past the end of an unclosed comment
+        return None
+    if isinstance(exc, KeyError):
+        token = exc.args[0] if exc.args else None
+        return JException("S0204", -1, token) if isinstance(token, str) else None  # an unknown operator
+    code = _CODE_OF_MESSAGE.get(str(exc))  # signature errors S0401, S0402 raised as RuntimeError
+    return JException(code, -1) if code is not None else None
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")

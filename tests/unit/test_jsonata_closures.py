@@ -113,3 +113,15 @@ def test_jsonata_js_values(expression, expected):
 def test_jsonata_js_error_codes(expression, code):
     with pytest.raises(Exception, match=f"evaluation. {code}: "):
         _evaluate(expression, {"input": {}})
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("1 /* open", "Comment has no closing tag"), ("[1!2]", 'Unknown operator: "!"'),
+    ("λ($arg)<n<n>>{$arg}(5)", "Type parameters can only be applied to functions and arrays"),
+])
+def test_parser_errors_are_jsonata_js_errors(text, message):
+    from express_engine import errors as engine_errors
+
+    with pytest.raises(engine_errors.DefinitionError) as caught:
+        ej.compile_template("{% " + text + " %}", "Output", "/States/S/Output")
+    assert [d.message for d in caught.value.diagnostics] == [message]
