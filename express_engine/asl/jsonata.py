@@ -278,7 +278,7 @@ class _Expression:
         fast = self.fast
         if fast is not None:
             try:
-                value = fast(states, variables)
+                value = fast.call(states, variables)
                 if type(value) is dict or type(value) is list:
                     if _known_plain_inputs(fast, states, variables):
                         remember_plain(value, value)  # the next state, reading it, need not check it
