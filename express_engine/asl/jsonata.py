@@ -247,6 +247,17 @@ def _known_plain_inputs(fast: CompiledExpression, states: Mapping[str, Json], va
     return all(known_plain(variables.get(name)) for name in fast.variables)
 
 
+def _plain_inputs(fast: CompiledExpression, states: Mapping[str, Json],
+                  variables: Mapping[str, Json]) -> tuple[Mapping[str, Json], Mapping[str, Json]]:
+    """``states`` and ``variables`` with the values ``fast`` reads in plain form (see jsonata_values.plain)."""
+    plain_states = {name: plain(value) if name in fast.states_fields else value for name, value in states.items()}
+    plain_variables: Mapping[str, Json] = variables
+    if fast.variables:
+        plain_variables = {name: plain(value) if name in fast.variables else value
+                           for name, value in variables.items()}
+    return plain_states, plain_variables
+
+
 class _Expression:
     """One parsed expression and what its evaluation needs to bind."""
 
@@ -278,14 +289,16 @@ class _Expression:
         fast = self.fast
         if fast is not None:
             try:
-                value = fast.call(states, variables)
-                if type(value) is dict or type(value) is list:
-                    if _known_plain_inputs(fast, states, variables):
-                        remember_plain(value, value)  # the next state, reading it, need not check it
-                    else:  # JSON that needs normalising (3.0 is written 3) may be in there
+                if fast.direct:  # a plain path: what it finds is normalised, if need be
+                    value = fast.call(states, variables)
+                    if value is not UNDEFINED:
                         value = plain(value)
-                elif value is not UNDEFINED:
-                    value = plain(value)
+                else:  # read the inputs normalised (3.0 is written 3; once per payload): the result is plain
+                    if not _known_plain_inputs(fast, states, variables):
+                        states, variables = _plain_inputs(fast, states, variables)
+                    value = fast(states, variables)
+                    if type(value) is dict or type(value) is list:
+                        remember_plain(value, value)  # the next state, reading it, need not check it
             except (Bail, UnsupportedResult):  # the full evaluator decides (an error, sequence semantics)
                 pass
             except Runaway as exc:

@@ -68,7 +68,7 @@ class CompiledExpression:
     """A compiled tree: call it with ``(states, variables)``; ``states_fields`` and ``variables`` are the
     ``$states`` fields and workflow variables it reads (its results are built from those and from literals)."""
 
-    __slots__ = ("body", "call", "limits", "states_fields", "variables")
+    __slots__ = ("body", "call", "direct", "limits", "states_fields", "variables")
 
     def __init__(self, body: Closure, limits: EvaluationLimits, states_fields: frozenset[str],
                  variables: frozenset[str], direct: Callable[[Mapping[str, Any], Mapping[str, Any]], Any] | None
@@ -79,6 +79,7 @@ class CompiledExpression:
         self.variables = variables
         #: ``(states, variables) -> value``: the plain ``$states.a.b`` path without the evaluation record
         self.call = direct or self.__call__
+        self.direct = direct is not None
 
     def __call__(self, states: Mapping[str, Any], variables: Mapping[str, Any]) -> Any:
         return self.body(Run(states, variables, self.limits), {})

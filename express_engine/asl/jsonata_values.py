@@ -170,6 +170,10 @@ def _normalise(value: Any) -> Json:
         return int(value) if value.is_integer() and -9.2e18 < value < 9.2e18 else value
     if value is NULL or value is None:
         return None
+    if kind is dict or kind is list:
+        hit = _PLAIN.get(id(value))
+        if hit is not None and hit[0] is value:  # a part normalised before (a Map's items, a state's input)
+            return hit[1]
     if isinstance(value, dict):
         out = None
         for key, item in value.items():
