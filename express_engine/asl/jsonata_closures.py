@@ -681,6 +681,8 @@ def _number(_run: Run, value: Any) -> Any:
             number = JsFunctions.number(value)
         except JException:
             raise Bail from None
+        if number is None:
+            raise Bail
         return _whole(number)
     raise Bail
 
