@@ -239,6 +239,8 @@ class JsFunctions:
         if limit is not None and text is not None and text is not _NULL and limit > len(text):
             limit = None
         if isinstance(text, str) and (limit is None or limit >= 0):
+            if _is_function(regex):
+                return _custom_match(text, regex, limit)
             _check_matcher(regex, text, "match", limit)
         return Functions.match_(text, regex, limit)
 
@@ -419,10 +421,26 @@ def _check_matcher(pattern: Any, text: str, name: str, limit: int | None) -> lis
         return _regex_matches(pattern, text, limit)
     if _is_function(pattern):
         answer = Functions.func_apply(pattern, [text])
-        if answer is not None and not (isinstance(answer, dict) and "match" in answer and "start" in answer
-                                       and "end" in answer and "next" in answer):
+        if answer is not None and not _is_match_answer(answer):
             raise _matcher_error(name)
     return []
+
+
+def _is_match_answer(answer: Any) -> bool:
+    return isinstance(answer, dict) and all(key in answer for key in ("match", "start", "end", "next"))
+
+
+def _custom_match(text: str, matcher: Any, limit: Any) -> Any:
+    """``$match`` with a function as the matcher: it answers ``{match, start, end, groups, next}`` (T1010 if not),
+    and ``next()`` gives the following match, as jsonata-js drives it."""
+    result = Utils.create_sequence()
+    answer = Functions.func_apply(matcher, [text])
+    while answer is not None and (limit is None or len(result) < limit):
+        if not _is_match_answer(answer):
+            raise _matcher_error("match")
+        result.append({"match": answer["match"], "index": answer["start"], "groups": answer.get("groups")})
+        answer = Functions.func_apply(answer["next"], [])
+    return result
 
 
 def _matcher_error(name: str) -> JException:

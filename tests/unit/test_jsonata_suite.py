@@ -37,7 +37,6 @@ EXPECTED_FAILURES: dict[str, str] = {
     "function-formatNumber/case032.json": "gap: $formatNumber picture errors (D3093)",
     "function-string/case019.json": "gap: 1/0 throws D1001 at once, where jsonata-js gives Infinity to $string (D3001)",
     "literals/case015.json": "gap: an unknown escape is S0301, not S0103",
-    "matchers/case000.json": "gap: a custom matcher function (jsonata-python calls it as a regex)",
     "partial-application/case003.json": "gap: partial application of a non-function name is T1008, not T1007",
 }
 
