@@ -291,6 +291,9 @@ class _Expression:
             try:
                 if fast.direct:  # a plain path: what it finds is normalised, if need be
                     value = fast.call(states, variables)
+                    kind = type(value)
+                    if kind is str or kind is bool or value is None:
+                        return value
                     if value is not UNDEFINED:
                         value = plain(value)
                 else:  # read the inputs normalised (3.0 is written 3; once per payload): the result is plain
