@@ -177,6 +177,9 @@ def _normalise(value: Any) -> Json:
     if isinstance(value, dict):
         out = None
         for key, item in value.items():
+            kind_item = type(item)
+            if kind_item is str or kind_item is bool or (kind_item is int and INT64_MIN <= item <= INT64_MAX):
+                continue
             new = _normalise(item)
             if new is not item:
                 if out is None:
@@ -188,6 +191,9 @@ def _normalise(value: Any) -> Json:
     if kind is list:
         out_list = None
         for index, item in enumerate(value):
+            kind_item = type(item)
+            if kind_item is str or kind_item is bool or (kind_item is int and INT64_MIN <= item <= INT64_MAX):
+                continue
             new = _normalise(item)
             if new is not item:
                 if out_list is None:
