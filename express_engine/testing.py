@@ -29,17 +29,18 @@ import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-import anyio
 import pytest
 
 from .jsonutil import Json, dumps, loads
-from .runtime.engine import Engine
-from .runtime.interfaces import StartClient, StateMachineRegistry
-from .runtime.mocks import MockConfig, split_test_case
-from .runtime.records import StateMachineRecord
-from .runtime.tasks import Handler
+
+if TYPE_CHECKING:  # the engine is imported when a fixture first needs it: loading the plugin stays cheap
+    from .runtime.engine import Engine
+    from .runtime.interfaces import StartClient, StateMachineRegistry
+    from .runtime.mocks import MockConfig
+    from .runtime.records import StateMachineRecord
+    from .runtime.tasks import Handler
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -89,6 +90,9 @@ class InProcessStepFunctions:
     async def run(self, machine: str | Mapping[str, Json] | Path | StateMachineRecord, input: Json = None, *,
                   name: str | None = None, test_case: str | None = None) -> ExecutionResult:
         """Run an execution to completion (``machine``: a record, an ARN or a definition)."""
+        from .runtime.records import StateMachineRecord
+        from .runtime.mocks import split_test_case
+
         if isinstance(machine, StateMachineRecord):
             arn = machine.arn
         elif isinstance(machine, str) and machine.startswith("arn:"):
@@ -111,6 +115,8 @@ class StepFunctionsServer:
     def __init__(self, *, engine: Engine | None = None, mocks: MockConfig | None = None,
                  auth: Mapping[str, str] | None = None, max_body: int | None = None,
                  backend: Callable[[], Any] | None = None) -> None:
+        from .runtime.engine import Engine
+
         self.engine = engine or Engine(time_scale=0)
         self.mocks = mocks
         self.auth = auth
@@ -181,6 +187,8 @@ class StepFunctionsServer:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         backend = self.backend() if self.backend is not None else local_backend(self.engine, mocks=self.mocks)
+        import anyio
+
         async with backend as (registry, client), anyio.create_task_group() as tg:
             self.port = await tg.start(lambda task_status: serve_http(
                 registry, client, port=0, auth=self.auth, mocks=self.mocks, handlers=self.engine.handlers,
@@ -272,6 +280,8 @@ def _mock_config(config: pytest.Config) -> MockConfig | None:
             path = config.getini("sfn_mock_config")
         except ValueError:  # the fixtures were imported without the plugin's hooks
             path = None
+    from .runtime.mocks import MockConfig
+
     return MockConfig.load(path) if path else MockConfig.from_env()
 
 
@@ -297,6 +307,7 @@ def _async_fixture(fn: _F) -> _F:
 async def sfn(request: pytest.FixtureRequest) -> AsyncIterator[InProcessStepFunctions]:
     """An in-process engine, registry and client (service integrations installed)."""
     from .api.local import local_backend
+    from .runtime.engine import Engine
 
     engine = Engine(time_scale=_time_scale(request.config))
     # pytest-asyncio may finalize a fixture in another task than the one that set it up, and the
@@ -324,6 +335,8 @@ async def sfn(request: pytest.FixtureRequest) -> AsyncIterator[InProcessStepFunc
 @pytest.fixture
 def sfn_server(request: pytest.FixtureRequest) -> Iterator[StepFunctionsServer]:
     """The HTTP API on a free loopback port (its own engine, in a background thread)."""
+    from .runtime.engine import Engine
+
     engine = Engine(time_scale=_time_scale(request.config))
     with StepFunctionsServer(engine=engine, mocks=_mock_config(request.config)) as server:
         yield server

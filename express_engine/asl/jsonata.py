@@ -27,7 +27,6 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import jsonata.jsonata as _jsonata_evaluator
 from jsonata import Jsonata
 from jsonata.jexception import JException
 from jsonata.parser import Parser
@@ -35,6 +34,8 @@ from jsonata.utils import Utils
 
 from .. import errors
 from ..jsonutil import Json, dumps
+from . import jsonata_patches
+from .jsonata_closures import UNDEFINED, Bail, CompiledExpression, compile_closure
 from .jsonata_functions import (
     ASL_FRAME,
     BUILTIN_NAMES,
@@ -48,12 +49,8 @@ from .jsonata_functions import (
 from .jsonata_js import JsFunctions, divide, js_number, js_string_literal
 from .jsonata_scope import children as _children
 from .jsonata_scope import free_variables
-from .jsonata_values import NULL, UnsupportedResult, json_type, to_json, to_jsonata
+from .jsonata_values import NULL, UnsupportedResult, json_type, known_plain, plain, remember_plain, to_json, to_jsonata
 from .model import JsonataExpr
-
-# jsonata-python prints "Proc not found ..." on stdout before it raises T1006 (calling a non-function):
-# that line would corrupt the CLI's JSON output and stdout log sinks. Its other prints are debug-only.
-_jsonata_evaluator.print = lambda *args, **kwargs: None  # type: ignore[attr-defined]
 
 
 def is_expression(value: Json) -> bool:
@@ -69,12 +66,19 @@ def _catalog_template(code: str) -> str | None:
     # jsonata-python ships jsonata-js's catalog with "function" replaced by "Object" and single quotes by
     # double ones; AWS's causes use the jsonata-js wording.
     template = JException.error_codes.get(code)
+    if code == "D2014":  # jsonata-python's bound is 1e6, jsonata-js's 1e7
+        template = "The size of the sequence allocated by the range operator (..) must not exceed 1e7.  " \
+                   "Attempted to allocate {{value}}."
     return None if template is None else template.replace("Object", "function").replace('"', "'")
 
 
 # a catalogued message without placeholders -> its code
 _CODE_OF_MESSAGE = {text: code for code in JException.error_codes
                     if "{{" not in (text := _catalog_template(code) or "{{")}
+
+# $formatNumber picture errors jsonata-python words its own way
+_PICTURE_TEXT_CODES = {"both integer and fractional parts are empty": "D3085",
+                       "invalid grouping in picture argument": "D3086"}
 
 # jsonata-js names the element type of a typed-array signature this way (T0412).
 _ARRAY_TYPE_NAMES = {"a": "arrays", "b": "booleans", "f": "functions", "n": "numbers", "o": "objects",
@@ -90,7 +94,7 @@ def _describe(exc: JException) -> tuple[str, bool]:
     template = _catalog_template(code)
     if template is None:
         # jsonata-python throws a few errors with the message in the code slot ($replace's D3010, D3011)
-        code = _CODE_OF_MESSAGE.get(code, code)
+        code = _PICTURE_TEXT_CODES.get(code) or _CODE_OF_MESSAGE.get(code, code)
         template = _catalog_template(code)
         if template is None:
             return code, False
@@ -148,10 +152,26 @@ class _AslJsonata(Jsonata):
 
     limits: EvaluationLimits
 
+    def __init__(self, expression: str) -> None:
+        try:
+            super().__init__(expression)
+        except JException:
+            raise
+        except (IndexError, KeyError, RuntimeError) as exc:
+            coded = _coded_parse_error(expression, exc)
+            if coded is None:
+                raise
+            raise coded from None
+        _join_surrogate_pairs(self.ast)
+
     def evaluate_range_expression(self, lhs: Any, rhs: Any) -> Any:
         if (isinstance(lhs, int) and isinstance(rhs, int) and not isinstance(lhs, bool)
-                and not isinstance(rhs, bool) and rhs - lhs + 1 > self.limits.max_sequence_items):
-            raise Runaway(MEMORY)
+                and not isinstance(rhs, bool)):
+            size = rhs - lhs + 1
+            if size > 10_000_000:  # jsonata-js's own bound, checked before anything is allocated
+                raise JException("D2014", -1, size)
+            if size > self.limits.max_sequence_items:
+                raise Runaway(MEMORY)
         return super().evaluate_range_expression(lhs, rhs)
 
     def evaluate_string_concat(self, lhs: Any, rhs: Any) -> str:
@@ -164,6 +184,35 @@ class _AslJsonata(Jsonata):
         if op in ("/", "%") and Utils.is_numeric(lhs) and Utils.is_numeric(rhs):
             return divide(float(lhs), float(rhs), op)  # JavaScript's, not Python's ZeroDivisionError
         return super().evaluate_numeric_expression(lhs, rhs, op)
+
+
+def _coded_parse_error(expression: str, exc: Exception) -> JException | None:
+    """jsonata-js's error for what jsonata-python's parser lets out as a Python error."""
+    if isinstance(exc, IndexError):
+        start = expression.rfind("/*")
+        if start >= 0 and "*/" not in expression[start + 2:]:
+            return JException("S0106", start)  # the tokenizer ran past the end of an unclosed comment
+        return None
+    if isinstance(exc, KeyError):
+        token = exc.args[0] if exc.args else None
+        return JException("S0204", -1, token) if isinstance(token, str) else None  # an unknown operator
+    code = _CODE_OF_MESSAGE.get(str(exc))  # signature errors S0401, S0402 raised as RuntimeError
+    return JException(code, -1) if code is not None else None
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _join_surrogate_pairs(root: Any) -> None:
+    """String literals as JavaScript reads them: ``'\\uD83D\\uDE00'`` is one character (the tokenizer makes two)."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if not isinstance(node, Parser.Symbol):
+            continue
+        if node.type == "string" and isinstance(node.value, str) and _SURROGATE.search(node.value):
+            node.value = node.value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
+        stack.extend(_children(node))
 
 
 class _Guard:
@@ -192,43 +241,22 @@ class _Guard:
 _RESERVED_NAMES = frozenset({"states", "__evaluate_entry", "__evaluate_exit"})
 
 
-_FAST_STATES = re.compile(r"^\s*\$states\.(input|result|context|errorOutput)((?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*$")
-_FAST_VARIABLE = re.compile(r"^\s*\$([A-Za-z_][A-Za-z0-9_]*)((?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*$")
-_NO_FAST_RESULT: Any = object()
+def _known_plain_inputs(fast: CompiledExpression, states: Mapping[str, Json], variables: Mapping[str, Json]) -> bool:
+    for name in fast.states_fields:
+        if not known_plain(states.get(name)):
+            return False
+    return all(known_plain(variables.get(name)) for name in fast.variables)
 
 
-def _fast_lookup(text: str, free_variables: frozenset[str]) -> tuple[bool, str, tuple[str, ...]] | None:
-    """``(is_states, root, steps)`` for a plain field path such as ``$states.input.a.b`` or ``$var.x``.
-
-    Such paths are answered by walking dicts directly (about 50x cheaper than jsonata-python); any case
-    where JSONata's sequence semantics could differ falls back to the real evaluator (see _walk_fast).
-    """
-    m = _FAST_STATES.match(text)
-    if m:
-        return True, m.group(1), tuple(m.group(2).split(".")[1:])
-    m = _FAST_VARIABLE.match(text)
-    if m and m.group(1) in free_variables:
-        return False, m.group(1), tuple(m.group(2).split(".")[1:])
-    return None
-
-
-def _walk_fast(fast: tuple[bool, str, tuple[str, ...]], states: Mapping[str, Json],
-               variables: Mapping[str, Json]) -> Json:
-    is_states, root, steps = fast
-    source = states if is_states else variables
-    if root not in source:
-        return _NO_FAST_RESULT
-    value = source[root]
-    for step in steps:
-        if type(value) is not dict or step not in value:
-            return _NO_FAST_RESULT  # arrays map, missing keys are undefined: let JSONata decide
-        value = value[step]
-    if value is None or type(value) is list:
-        return _NO_FAST_RESULT
-    try:
-        return to_json(value)
-    except UnsupportedResult:  # a whole number past the largest double: reported by the evaluator
-        return _NO_FAST_RESULT
+def _plain_inputs(fast: CompiledExpression, states: Mapping[str, Json],
+                  variables: Mapping[str, Json]) -> tuple[Mapping[str, Json], Mapping[str, Json]]:
+    """``states`` and ``variables`` with the values ``fast`` reads in plain form (see jsonata_values.plain)."""
+    plain_states = {name: plain(value) if name in fast.states_fields else value for name, value in states.items()}
+    plain_variables: Mapping[str, Json] = variables
+    if fast.variables:
+        plain_variables = {name: plain(value) if name in fast.variables else value
+                           for name, value in variables.items()}
+    return plain_states, plain_variables
 
 
 class _Expression:
@@ -247,7 +275,7 @@ class _Expression:
         self.free_variables = frozenset(analysis.free_variables - _RESERVED_NAMES)
         self.states_fields = analysis.states_fields
         self.local = threading.local()
-        self.fast = _fast_lookup(text, self.free_variables)
+        self.fast = compile_closure(parsed.ast, limits)
 
     def _instance(self) -> _AslJsonata:
         # jsonata-python keeps evaluation state (environment, input, timestamp) on the instance that
@@ -259,10 +287,34 @@ class _Expression:
         return instance
 
     def evaluate(self, states: Mapping[str, Json], variables: Mapping[str, Json]) -> Json:
-        if self.fast is not None:
-            found = _walk_fast(self.fast, states, variables)
-            if found is not _NO_FAST_RESULT:
-                return found
+        fast = self.fast
+        if fast is not None:
+            try:
+                if fast.direct:  # a plain path: what it finds is normalised, if need be
+                    value = fast.call(states, variables)
+                    kind = type(value)
+                    if kind is str or kind is bool or value is None:
+                        return value
+                    if value is not UNDEFINED:
+                        value = plain(value)
+                else:  # read the inputs normalised (3.0 is written 3; once per payload): the result is plain
+                    if not _known_plain_inputs(fast, states, variables):
+                        states, variables = _plain_inputs(fast, states, variables)
+                    value = fast(states, variables)
+                    if type(value) is dict or type(value) is list:
+                        remember_plain(value, value)  # the next state, reading it, need not check it
+            except (Bail, UnsupportedResult):  # the full evaluator decides (an error, sequence semantics)
+                pass
+            except Runaway as exc:
+                raise self._threw(exc.message, False) from None
+            else:
+                if value is UNDEFINED:
+                    raise errors.QueryEvaluationError(
+                        f"{_field_sentence(self.text, self.field)} returned nothing (undefined).")
+                return value
+        return self._evaluate_full(states, variables)
+
+    def _evaluate_full(self, states: Mapping[str, Json], variables: Mapping[str, Json]) -> Json:
         bindings: dict[str, Any] = {}
         fields = self.states_fields
         if fields is not None:
@@ -492,6 +544,7 @@ class _Compiler:
         return None
 
     def expression(self, source: str, field: str, location: str) -> _Expression | None:
+        jsonata_patches.apply()
         text = source[2:-2].strip()
         try:
             parsed = _AslJsonata(source[2:-2])

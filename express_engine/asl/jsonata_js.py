@@ -32,17 +32,17 @@ from . import jsonata_pictures as pictures
 _NULL = Utils.NULL_VALUE
 
 
-def _signature_symbol(self: Signature, value: Any) -> str:
-    """A JSON null is type ``l`` when arguments are checked, as in jsonata-js.
+def signature_symbol(original: Callable[[Signature, Any], str]) -> Callable[[Signature, Any], str]:
+    """``Signature.get_symbol`` typing a JSON null ``l`` when arguments are checked, as in jsonata-js.
 
     jsonata-python typed it ``m`` (missing), so ``$each(null, f)`` reached the function and failed with a
-    Python error instead of T0410 (argument does not match the function signature).
+    Python error instead of T0410 (argument does not match the function signature). Applied by
+    :mod:`.jsonata_patches`.
     """
-    return "l" if value is _NULL else _symbol_of(self, value)
+    def get_symbol(self: Signature, value: Any) -> str:
+        return "l" if value is _NULL else original(self, value)
 
-
-_symbol_of = Signature.get_symbol
-Signature.get_symbol = _signature_symbol  # type: ignore[method-assign]
+    return get_symbol
 
 
 def js_number(value: float | int) -> str:
@@ -233,10 +233,23 @@ class JsFunctions:
 
     @staticmethod
     def match(text: Any, regex: Any, limit: Any) -> Any:
-        """``$match``: a limit beyond the possible matches is no limit (jsonata-python's islice refused 1e308)."""
+        """``$match``: a limit beyond the possible matches is no limit (jsonata-python's islice refused 1e308); a
+        regex that matches the empty string where it cannot progress throws D1004; a function that is no matcher
+        T1010."""
         if limit is not None and text is not None and text is not _NULL and limit > len(text):
             limit = None
+        if isinstance(text, str) and (limit is None or limit >= 0):
+            if _is_function(regex):
+                return _custom_match(text, regex, limit)
+            _check_matcher(regex, text, "match", limit)
         return Functions.match_(text, regex, limit)
+
+    @staticmethod
+    def split(text: Any, separator: Any, limit: Any) -> Any:
+        """``$split``: a regex separator follows jsonata-js's matcher (D1004, T1010), as in ``$match``."""
+        if isinstance(text, str) and not isinstance(separator, str) and (limit is None or limit > 0):
+            _check_matcher(separator, text, "split", None if limit is None else math.ceil(limit))
+        return Functions.split(text, separator, limit)
 
     @staticmethod
     def replace(text: Any, pattern: Any, replacement: Any, limit: Any) -> str | None:
@@ -245,6 +258,11 @@ class JsFunctions:
         jsonata-python replaced the first match of its own output ``limit`` times: a replacement that matched was
         replaced again, and a huge limit looped for ever.
         """
+        if isinstance(text, str) and not isinstance(pattern, str) and (limit is None or limit >= 0):
+            count = None if limit is None else min(math.ceil(limit), len(text) + 1)
+            matches = _check_matcher(pattern, text, "replace", count)
+            if _is_function(replacement):
+                return _replace_with_function(text, matches, replacement)
         if isinstance(pattern, str) or limit is None or limit < 0 or text is None or text is _NULL:
             return Functions.replace(text, pattern, replacement, limit)
         # (jsonata-js counts matches while count < limit; a text has at most len + 1 of them)
@@ -381,6 +399,82 @@ def _merge_sort(items: list[Any], swap: Callable[[Any, Any], bool]) -> list[Any]
     return merged + left[i:] + right[j:]
 
 
+def _regex_matches(pattern: Any, text: str, limit: int | None) -> list[re.Match[str]]:
+    """The matches jsonata-js's regex matcher gives, each searched from the end of the one before (at most
+    ``limit``): one found empty that way would never progress, which jsonata-js reports as D1004."""
+    found: list[re.Match[str]] = []
+    match = pattern.search(text)
+    while match is not None and (limit is None or len(found) < limit):
+        found.append(match)
+        end = match.end()
+        if end >= len(text):
+            break
+        match = pattern.search(text, end)
+        if match is not None and match.start() == match.end():
+            raise JException("D1004", -1, getattr(pattern, "pattern", None))
+    return found
+
+
+def _check_matcher(pattern: Any, text: str, name: str, limit: int | None) -> list[re.Match[str]]:
+    """The regex's matches (see _regex_matches); a function that does not answer as a matcher throws T1010."""
+    if hasattr(pattern, "search"):
+        return _regex_matches(pattern, text, limit)
+    if _is_function(pattern):
+        answer = Functions.func_apply(pattern, [text])
+        if answer is not None and not _is_match_answer(answer):
+            raise _matcher_error(name)
+    return []
+
+
+def _is_match_answer(answer: Any) -> bool:
+    return isinstance(answer, dict) and all(key in answer for key in ("match", "start", "end", "next"))
+
+
+def _custom_match(text: str, matcher: Any, limit: Any) -> Any:
+    """``$match`` with a function as the matcher: it answers ``{match, start, end, groups, next}`` (T1010 if not),
+    and ``next()`` gives the following match, as jsonata-js drives it."""
+    result = Utils.create_sequence()
+    answer = Functions.func_apply(matcher, [text])
+    while answer is not None and (limit is None or len(result) < limit):
+        if not _is_match_answer(answer):
+            raise _matcher_error("match")
+        result.append({"match": answer["match"], "index": answer["start"], "groups": answer.get("groups")})
+        answer = Functions.func_apply(answer["next"], [])
+    return result
+
+
+def _matcher_error(name: str) -> JException:
+    error = JException("T1010", -1)
+    error.current = name  # {{token}}: the function's name
+    return error
+
+
+def _replace_with_function(text: str, matches: list[re.Match[str]], function: Any) -> str:
+    """``$replace`` with a function: called with jsonata-js's match object (``match``, ``index``, ``groups`` -
+    the captures only -, ``next``), its result must be a string (D3012)."""
+    out: list[str] = []
+    position = 0
+    for index, match in enumerate(matches):
+        out.append(text[position:match.start()])
+        replaced = Functions.func_apply(function, [_match_object(matches, index)])
+        if not isinstance(replaced, str):
+            raise JException("D3012", -1)
+        out.append(replaced)
+        position = match.end()
+    out.append(text[position:])
+    return "".join(out)
+
+
+def _match_object(matches: list[re.Match[str]], index: int) -> dict[str, Any]:
+    match = matches[index]
+
+    def following(*_args: Any) -> Any:
+        return _match_object(matches, index + 1) if index + 1 < len(matches) else None
+
+    return {"match": match.group(0), "index": match.start(), "groups": list(match.groups()),
+            "next": Jsonata.JLambda(following)}
+
+
 class _FirstMatches:
     """A compiled regex whose ``sub`` replaces only its first ``count`` matches (for jsonata-python's replace-all)."""
 
@@ -452,7 +546,7 @@ _SIGNATURES = (("string", "<x-b?:s>", "string"), ("number", "<(nsb)-:n>", "numbe
                ("fromMillis", "<n-s?s?:s>", "from_millis"), ("now", "<s?s?:s>", "now"),
                ("round", "<n-n?:n>", "round"), ("match", "<s-f<s:o>n?:a<o>>", "match"),
                ("sum", "<a<n>:n>", "sum"), ("average", "<a<n>:n>", "average"),
-               ("replace", "<s-(sf)(sf)n?:s>", "replace"),
+               ("replace", "<s-(sf)(sf)n?:s>", "replace"), ("split", "<s-(sf)n?:a<s>>", "split"),
                ("formatBase", "<n-n?:s>", "format_base"))
 
 

@@ -2,7 +2,8 @@
 ``$now`` and ``$toMillis`` pictures.
 
 jsonata-python ports jsonata-java's datetime code: its errors are Python ``KeyError``/``IndexError`` or uncoded
-jsonata-java texts, and its dates are Python ``datetime`` values (years 1-9999). Patched here, on import, to throw
+jsonata-java texts, and its dates are Python ``datetime`` values (years 1-9999). The replacements here (applied by
+:mod:`.jsonata_patches` when the first expression is compiled) throw
 jsonata-js's coded errors (D3130-D3136) and to compute as jsonata-js does where it returns a value instead
 (``parseInt``, a JavaScript ``Date`` within ±8.64e15 ms, NaN components of an invalid date). The patches reach into
 jsonata-python's internals, which is why ``pyproject.toml`` pins its minor version.
@@ -16,8 +17,6 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from jsonata import datetimeutils
-from jsonata.constants import Constants
 from jsonata.datetimeutils import DateTimeUtils
 from jsonata.jexception import JException
 
@@ -27,7 +26,7 @@ def format_integer(value: Any, picture: Any) -> str | None:
     if value is None:
         return None
     if value != value:
-        return _nan_integer(_integer_picture(picture))
+        return _nan_integer(integer_picture(picture))
     return DateTimeUtils.format_integer(math.floor(value), picture)
 
 
@@ -46,21 +45,17 @@ def parse_integer(value: Any, picture: Any) -> int | float | None:
 # (a "%s" template filled by str.format). Each text is replaced by its jsonata-js code and a "{}" for the value, and
 # the module's RuntimeError builds the coded error from that.
 
-_PICTURE_ERRORS = {"ERR_MSG_SEQUENCE_UNSUPPORTED": "D3130", "ERR_MSG_DIFF_DECIMAL_GROUP": "D3131",
+PICTURE_ERRORS = {"ERR_MSG_SEQUENCE_UNSUPPORTED": "D3130", "ERR_MSG_DIFF_DECIMAL_GROUP": "D3131",
                    "ERR_MSG_UNKNOWN_COMPONENT_SPECIFIER": "D3132", "ERR_MSG_INVALID_NAME_MODIFIER": "D3133",
                    "ERR_MSG_TIMEZONE_FORMAT": "D3134", "ERR_MSG_NO_CLOSING_BRACKET": "D3135",
                    "ERR_MSG_MISSING_FORMAT": "D3136"}
-for _name, _code in _PICTURE_ERRORS.items():
-    setattr(Constants, _name, _code + ("\0{}" if "%s" in getattr(Constants, _name) else ""))
 
 
-def _picture_error(text: str) -> JException:
+def picture_error(text: str) -> JException:
     """The coded error for a rewritten picture error text (``D3132\\0Q``: code, then the value if any)."""
     code, has_value, value = text.partition("\0")
     return JException(code, -1, value if has_value else None)
 
-
-datetimeutils.RuntimeError = _picture_error  # type: ignore[attr-defined]
 
 
 class _UnknownComponent(dict[str, str]):
@@ -70,16 +65,20 @@ class _UnknownComponent(dict[str, str]):
         return None
 
 
-DateTimeUtils._default_presentation_modifiers = _UnknownComponent(DateTimeUtils._default_presentation_modifiers)
+def unknown_component_defaults(original: dict[str, str]) -> dict[str, str]:
+    """The default presentations, with none for a component jsonata-js does not know."""
+    return _UnknownComponent(original)
+
+
 _SEQUENCE = DateTimeUtils.Formats.SEQUENCE
 
 
-def _integer_picture(picture: str) -> Any:
+def integer_picture(picture: str) -> Any:
     """``analyseIntegerPicture``: a ``;`` that ends the picture is an empty modifier, not an IndexError."""
     return _analyse_integer(picture + " " if picture.endswith(";") else picture)
 
 
-def _datetime_picture(picture: str) -> Any:
+def datetime_picture(picture: str) -> Any:
     """``analyseDateTimePicture``: an empty marker ``[]`` has the unknown component "" (D3132); a name's width
     without a maximum (``[MNn,3]``) cuts nothing, where jsonata-python compared the length with None."""
     try:
@@ -92,7 +91,7 @@ def _datetime_picture(picture: str) -> Any:
     return spec
 
 
-def _integer_matcher(component: str | None, spec: Any) -> Any:
+def integer_matcher(component: str | None, spec: Any) -> Any:
     """``generateRegex`` of an integer picture: a sequence picture throws D3130 with its token."""
     if spec.primary is _SEQUENCE:
         raise JException("D3130", -1, spec.token)
@@ -102,7 +101,7 @@ def _integer_matcher(component: str | None, spec: Any) -> Any:
 _REGEX_SPECIAL = re.compile(r"[.*+?^${}()|[\]\\]")
 
 
-def _picture_matcher(spec: Any) -> Any:
+def picture_matcher(spec: Any) -> Any:
     """``generateRegex`` of a date/time picture, its literal text escaped as jsonata-js escapes it."""
     matcher = _generate_regex(spec)
     for part, matcher_part in zip(spec.parts, matcher.parts, strict=True):
@@ -111,7 +110,7 @@ def _picture_matcher(spec: Any) -> Any:
     return matcher
 
 
-def _parse_decimal(self: Any, value: str) -> int | float:
+def parse_decimal(self: Any, value: str) -> int | float:
     """A decimal integer as jsonata-js reads it: suffix and separators dropped, then JavaScript's ``parseInt``."""
     spec = self._format_spec
     digits = value[:-2] if spec.ordinal else value
@@ -135,12 +134,12 @@ def _parse_int(text: str) -> int | float:
     return number if abs(number) < 1 << 53 else float(number)
 
 
-def _width(text: str | None) -> int | float | None:
+def width(text: str | None) -> int | float | None:
     """A width modifier read by ``parseInt`` (NaN when not a number), ``*`` or none for no limit."""
     return None if text is None or text == "*" else _parse_int(text)
 
 
-def _lookup_name(self: Any, value: str) -> int | None:
+def lookup_name(self: Any, value: str) -> int | None:
     """A month, day or am/pm name jsonata-js does not know is undefined (the component is then not given)."""
     return self._lookup.get(value)
 
@@ -149,13 +148,6 @@ _analyse_integer = DateTimeUtils._analyse_integer_picture
 _analyse_datetime = DateTimeUtils._analyse_datetime_picture
 _matcher_of = DateTimeUtils._generate_regex_with_component
 _generate_regex = DateTimeUtils._generate_regex
-DateTimeUtils._analyse_integer_picture = staticmethod(_integer_picture)  # type: ignore[method-assign,assignment]
-DateTimeUtils._analyse_datetime_picture = staticmethod(_datetime_picture)  # type: ignore[method-assign,assignment]
-DateTimeUtils._generate_regex_with_component = staticmethod(_integer_matcher)  # type: ignore[method-assign,assignment]
-DateTimeUtils._generate_regex = staticmethod(_picture_matcher)  # type: ignore[method-assign,assignment]
-DateTimeUtils._parse_width = staticmethod(_width)  # type: ignore[method-assign,assignment]
-DateTimeUtils.MatcherPartDecimal.parse = _parse_decimal  # type: ignore[method-assign]
-DateTimeUtils.MatcherPartLookup.parse = _lookup_name  # type: ignore[method-assign]
 
 
 class _JsNaN:
@@ -196,13 +188,12 @@ class _Instant(datetime):
     years = 0
 
 
-def _fragment(date: datetime, component: str) -> str:
+def fragment(date: datetime, component: str) -> str:
     value = _fragment_of(date, component)
     return str(int(value) + date.years) if isinstance(date, _Instant) and component in "YX" else value
 
 
 _fragment_of = DateTimeUtils._get_datetime_fragment
-DateTimeUtils._get_datetime_fragment = staticmethod(_fragment)  # type: ignore[method-assign,assignment]
 
 
 def from_millis(millis: Any, picture: Any, timezone_text: Any) -> str | None:

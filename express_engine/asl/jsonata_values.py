@@ -103,6 +103,54 @@ def to_json(value: Any) -> Json:
     return _normalise(value)
 
 
+# Containers and their plain form (to_json of them), by identity: the entry keeps the value alive, so its id
+# cannot be reused. Compiled expressions read their inputs in plain form and build plain results, and a state's
+# result is the next state's input: a payload is normalised once per execution, not once per state.
+_PLAIN: dict[int, tuple[Json, Json]] = {}
+_PLAIN_SIZE = 256
+
+
+def plain(value: Json) -> Json:
+    """:func:`to_json` of a JSON value, remembered for containers.
+
+    Raises:
+        UnsupportedResult: a number JSON cannot hold.
+    """
+    kind = type(value)
+    if kind is dict or kind is list:
+        hit = _PLAIN.get(id(value))
+        if hit is not None and hit[0] is value:
+            return hit[1]
+        try:
+            data = orjson.dumps(value)
+        except TypeError:  # not JSON: the full evaluator reports it
+            raise UnsupportedResult from None
+        out = value if _POINT_ZERO.search(data) is None and _EXPONENT.search(data) is None else _normalise(value)
+        remember_plain(value, out)
+        return out
+    if kind is str or kind is bool or value is None:
+        return value
+    return _normalise(value)
+
+
+def known_plain(value: Json) -> bool:
+    """Whether ``value`` is plain JSON as far as can be told without looking inside a container."""
+    kind = type(value)
+    if kind is dict or kind is list:
+        hit = _PLAIN.get(id(value))
+        return hit is not None and hit[1] is value
+    return kind is str or kind is bool or value is None or _normalise(value) is value
+
+
+def remember_plain(value: Json, out: Json) -> None:
+    """Note that ``out`` is the plain form of the container ``value`` (and of itself)."""
+    if len(_PLAIN) >= _PLAIN_SIZE:
+        _PLAIN.clear()
+    _PLAIN[id(value)] = (value, out)
+    if out is not value:
+        _PLAIN[id(out)] = (out, out)
+
+
 def _normalise(value: Any) -> Json:
     kind = type(value)
     if kind is str or kind is bool:
@@ -122,9 +170,16 @@ def _normalise(value: Any) -> Json:
         return int(value) if value.is_integer() and -9.2e18 < value < 9.2e18 else value
     if value is NULL or value is None:
         return None
+    if kind is dict or kind is list:
+        hit = _PLAIN.get(id(value))
+        if hit is not None and hit[0] is value:  # a part normalised before (a Map's items, a state's input)
+            return hit[1]
     if isinstance(value, dict):
         out = None
         for key, item in value.items():
+            kind_item = type(item)
+            if kind_item is str or kind_item is bool or (kind_item is int and INT64_MIN <= item <= INT64_MAX):
+                continue
             new = _normalise(item)
             if new is not item:
                 if out is None:
@@ -136,6 +191,9 @@ def _normalise(value: Any) -> Json:
     if kind is list:
         out_list = None
         for index, item in enumerate(value):
+            kind_item = type(item)
+            if kind_item is str or kind_item is bool or (kind_item is int and INT64_MIN <= item <= INT64_MAX):
+                continue
             new = _normalise(item)
             if new is not item:
                 if out_list is None:

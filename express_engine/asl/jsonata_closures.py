@@ -1,0 +1,742 @@
+"""Parsed JSONata trees compiled into Python closures over plain JSON, for the shapes workflows write.
+
+jsonata-python walks its tree node by node, converting values to its own null marker and sequences on the way
+(hundreds of microseconds for a ``$merge`` of a 1 KB input). The expressions Step Functions users write are
+mostly paths from ``$states`` or a variable, object and array constructors, literals, arithmetic, comparisons,
+``&``, conditionals and a few built-ins: :func:`compile_closure` turns such a tree, once, into nested closures that
+read the plain JSON the engine holds (``None`` is JSON null, :data:`UNDEFINED` is JSONata's undefined).
+
+Exactness comes first: a closure computes only what jsonata-js 2.0.6 defines unambiguously for the values it
+meets. Anything else - an error to report, a path over an array (sequence semantics), an unusual operand type -
+raises :class:`Bail`, and the caller evaluates the whole expression again with the full evaluator, which knows
+every rule and error code. Evaluation has no side effects (impure built-ins such as ``$random`` are never
+compiled), so starting again is safe. A tree with any node this module does not know is not compiled at all.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from jsonata.jexception import JException
+from jsonata.parser import Parser
+
+from .jsonata_functions import MEMORY, TIMEOUT, EvaluationLimits, Runaway
+from .jsonata_js import JsFunctions
+from .jsonata_values import NULL, nulls_in
+
+UNDEFINED: Any = type("Undefined", (), {"__repr__": lambda self: "UNDEFINED", "__slots__": ()})()
+"""JSONata's *undefined* (no value) in compiled evaluation; ``None`` is JSON null there."""
+
+
+class Bail(Exception):
+    """The compiled form cannot answer exactly here: evaluate the expression with the full evaluator."""
+
+
+class Run:
+    """One evaluation: what ``$states`` and the workflow variables hold, and its time bound."""
+
+    __slots__ = ("context", "deadline", "limits", "states", "ticks", "variables")
+
+    def __init__(self, states: Mapping[str, Any], variables: Mapping[str, Any], limits: EvaluationLimits,
+                 context: Any = UNDEFINED) -> None:
+        self.context = context
+        self.states = states
+        self.variables = variables
+        self.limits = limits
+        self.deadline = 0.0  # set when a loop first checks it: nothing before a loop takes time
+        self.ticks = 0
+
+    def check_time(self) -> None:
+        """Every 256 calls, ``Runaway`` once the evaluation has run past its time bound."""
+        self.ticks += 1
+        if not self.ticks & 255:
+            now = time.monotonic()
+            if not self.deadline:
+                self.deadline = now + self.limits.timeout_ms / 1000
+            elif now > self.deadline:
+                raise Runaway(TIMEOUT)
+
+
+Locals = dict[str, Any]
+Closure = Callable[[Run, Locals], Any]
+
+
+class CompiledExpression:
+    """A compiled tree: call it with ``(states, variables)``; ``states_fields`` and ``variables`` are the
+    ``$states`` fields and workflow variables it reads (its results are built from those and from literals)."""
+
+    __slots__ = ("body", "call", "direct", "limits", "states_fields", "variables")
+
+    def __init__(self, body: Closure, limits: EvaluationLimits, states_fields: frozenset[str],
+                 variables: frozenset[str], direct: Callable[[Mapping[str, Any], Mapping[str, Any]], Any] | None
+                 ) -> None:
+        self.body = body
+        self.limits = limits
+        self.states_fields = states_fields
+        self.variables = variables
+        #: ``(states, variables) -> value``: the plain ``$states.a.b`` path without the evaluation record
+        self.call = direct or self.__call__
+        self.direct = direct is not None
+
+    def __call__(self, states: Mapping[str, Any], variables: Mapping[str, Any]) -> Any:
+        return self.body(Run(states, variables, self.limits), {})
+
+    def with_context(self, context: Any, variables: Mapping[str, Any]) -> Any:
+        """The value with ``context`` as ``$`` (compiled with ``context=True``; the engine has none)."""
+        return self.body(Run({}, variables, self.limits, context), {})
+
+#: deepest tree compiled: evaluation depth stays far below the depth bound AWS applies (100)
+MAX_TREE_DEPTH = 40
+# modifiers of a node that change its meaning beyond what is compiled here
+_MODIFIERS = ("stages", "predicate", "group", "focus", "index", "tuple", "keep_array", "keep_singleton_array",
+              "seeking_parent", "ancestor", "thunk", "signature", "next_function")
+
+
+class _NotCompiled(Exception):
+    pass
+
+
+def compile_closure(root: Any, limits: EvaluationLimits, *, context: bool = False) -> CompiledExpression | None:
+    """A function of ``(states, variables)`` giving the value of the tree ``root``, or None when the tree holds
+    something not compiled here. The function returns plain JSON or :data:`UNDEFINED`, raises :class:`Bail`
+    where the full evaluator must decide, and ``Runaway`` past the string and time bounds.
+
+    ``context``: compile reads of the context (``$``, ``$$``, a path from a field name), which ASL has not (AWS
+    refuses them when the state machine is created); for testing against the jsonata-js suite, whose cases read
+    their input that way (see :meth:`CompiledExpression.with_context`).
+    """
+    compiler = _Compiler(context)
+    try:
+        if _depth(root) > MAX_TREE_DEPTH:
+            return None
+        body = compiler.node(root, frozenset())
+    except _NotCompiled:
+        return None
+    return CompiledExpression(body, limits, frozenset(compiler.states_fields), frozenset(compiler.variables),
+                              _direct_states_path(root))
+
+
+def _direct_states_path(root: Any) -> Callable[[Mapping[str, Any], Mapping[str, Any]], Any] | None:
+    """For ``$states.<field>.<name>...`` (the commonest expression), the walk itself, called without a Run."""
+    steps = getattr(root, "steps", None) or []
+    if (root.type != "path" or len(steps) < 2 or steps[0].type != "variable" or steps[0].value != "states"
+            or any(step.type != "name" for step in steps[1:])):
+        return None
+    field = str(steps[1].value)
+    keys = tuple(str(step.value) for step in steps[2:])
+
+    def walk(states: Mapping[str, Any], _variables: Mapping[str, Any]) -> Any:
+        value = states.get(field, UNDEFINED)
+        for key in keys:
+            if type(value) is dict:
+                value = value.get(key, UNDEFINED)
+            elif type(value) is list:
+                raise Bail
+            else:
+                return UNDEFINED
+        return value
+
+    return walk
+
+
+def _depth(node: Any) -> int:
+    from .jsonata_scope import children
+    best = 0
+    stack = [(node, 1)]
+    while stack:
+        item, level = stack.pop()
+        if not isinstance(item, Parser.Symbol):
+            continue
+        best = max(best, level)
+        if best > MAX_TREE_DEPTH:
+            break
+        stack.extend((child, level + 1) for child in children(item))
+    return best
+
+
+def _plain(node: Any) -> None:
+    for attr in _MODIFIERS:
+        if getattr(node, attr, None):
+            raise _NotCompiled
+
+
+class _Compiler:
+    def __init__(self, context: bool) -> None:
+        self.context = context
+        self.states_fields: set[str] = set()
+        self.variables: set[str] = set()
+
+    def node(self, node: Any, local: frozenset[str]) -> Closure:
+        if not isinstance(node, Parser.Symbol):
+            raise _NotCompiled
+        _plain(node)
+        method = getattr(self, "_" + str(node.type), None)
+        if method is None:
+            raise _NotCompiled
+        result: Closure = method(node, local)
+        return result
+
+    # -- literals, variables, paths ---------------------------------------------------------------------------
+
+    def _string(self, node: Any, _local: frozenset[str]) -> Closure:
+        return _constant(node.value)
+
+    def _number(self, node: Any, _local: frozenset[str]) -> Closure:
+        if not isinstance(node.value, int | float) or isinstance(node.value, bool) or not math.isfinite(node.value):
+            raise _NotCompiled
+        return _constant(_whole(node.value))
+
+    def _value(self, node: Any, _local: frozenset[str]) -> Closure:
+        if node.value is not None and not isinstance(node.value, bool):
+            raise _NotCompiled
+        return _constant(node.value)
+
+    def _variable(self, node: Any, local: frozenset[str]) -> Closure:
+        name = node.value
+        if self.context and name in ("", "$"):
+            return lambda run, _lo: run.context  # no path step changes the context in compiled code: $$ is $
+        if not isinstance(name, str) or name in ("", "$", "states"):
+            raise _NotCompiled  # the context, $$, the whole of $states
+        if name in local:
+            return lambda run, lo: lo[name]
+        from .jsonata_functions import BUILTIN_NAMES
+        if name in BUILTIN_NAMES:
+            raise _NotCompiled  # a built-in function as a value
+
+        self.variables.add(name)
+
+        def variable(run: Run, _lo: Locals) -> Any:
+            return run.variables.get(name, UNDEFINED)
+
+        return variable
+
+    def _path(self, node: Any, local: frozenset[str]) -> Closure:
+        steps = node.steps or []
+        if self.context and steps and steps[0].type == "name":
+            for step in steps:
+                _plain(step)
+            if any(step.type != "name" or not isinstance(step.value, str) for step in steps):
+                raise _NotCompiled
+            names = tuple(str(step.value) for step in steps)
+            return lambda run, _lo: _walk(run.context, names)
+        if len(steps) < 2 or any(step.type != "name" or not isinstance(step.value, str) for step in steps[1:]):
+            raise _NotCompiled
+        for step in steps:
+            _plain(step)
+        first = steps[0]
+        keys = tuple(str(step.value) for step in steps[1:])
+        if first.type == "variable" and first.value == "states" and "states" not in local:
+            field, rest = keys[0], keys[1:]
+            self.states_fields.add(field)
+
+            if not rest:
+                return lambda run, _lo: run.states.get(field, UNDEFINED)
+
+            def states_path(run: Run, _lo: Locals) -> Any:
+                value = run.states.get(field, UNDEFINED)
+                for key in rest:
+                    if type(value) is dict:
+                        value = value.get(key, UNDEFINED)
+                    elif type(value) is list:
+                        raise Bail
+                    else:
+                        return UNDEFINED
+                return value
+
+            return states_path
+        if first.type != "variable":
+            raise _NotCompiled  # a path from the context, or from a computed value
+        start = self._variable(first, local)
+        return lambda run, lo: _walk(start(run, lo), keys)
+
+    # -- constructors -----------------------------------------------------------------------------------------
+
+    def _unary(self, node: Any, local: frozenset[str]) -> Closure:
+        if node.value == "[":
+            return self._array(node, local)
+        if node.value == "{":
+            return self._object(node, local)
+        if node.value == "-":
+            operand = self.node(node.expression, local)
+
+            def negate(run: Run, lo: Locals) -> Any:
+                value = operand(run, lo)
+                if value is UNDEFINED:
+                    return UNDEFINED
+                if not _is_number(value):
+                    raise Bail
+                return -value
+
+            return negate
+        raise _NotCompiled
+
+    def _array(self, node: Any, local: frozenset[str]) -> Closure:
+        items = tuple((self.node(item, local), item.type == "unary" and item.value == "[")
+                      for item in node.expressions or [])
+
+        def array(run: Run, lo: Locals) -> Any:
+            out: list[Any] = []
+            for item, nested in items:
+                value = item(run, lo)
+                if value is UNDEFINED:
+                    continue
+                if not nested and type(value) is list:
+                    out.extend(value)
+                else:
+                    out.append(value)
+            return out
+
+        return array
+
+    def _object(self, node: Any, local: frozenset[str]) -> Closure:
+        pairs = []
+        seen: set[str] = set()
+        for key, value in node.lhs_object or []:
+            if not isinstance(key, Parser.Symbol) or key.type != "string" or key.value in seen:
+                raise _NotCompiled  # computed keys, duplicates (D1009)
+            _plain(key)
+            seen.add(key.value)
+            pairs.append((str(key.value), self.node(value, local)))
+        frozen = tuple(pairs)
+
+        def build(run: Run, lo: Locals) -> Any:
+            out = {}
+            for key, fn in frozen:
+                value = fn(run, lo)
+                if value is not UNDEFINED:
+                    out[key] = value
+            return out
+
+        return build
+
+    # -- operators --------------------------------------------------------------------------------------------
+
+    def _binary(self, node: Any, local: frozenset[str]) -> Closure:
+        op = node.value
+        make = _BINARY.get(op)
+        if make is None:
+            raise _NotCompiled
+        return make(self.node(node.lhs, local), self.node(node.rhs, local))
+
+    def _condition(self, node: Any, local: frozenset[str]) -> Closure:
+        condition = self.node(node.condition, local)
+        then = self.node(node.then, local)
+        otherwise = self.node(node._else, local) if node._else is not None else _constant(UNDEFINED)
+
+        def choose(run: Run, lo: Locals) -> Any:
+            return then(run, lo) if _boolean(condition(run, lo)) is True else otherwise(run, lo)
+
+        return choose
+
+    # -- function calls ---------------------------------------------------------------------------------------
+
+    def _function(self, node: Any, local: frozenset[str]) -> Closure:
+        procedure = node.procedure
+        if not isinstance(procedure, Parser.Symbol) or procedure.type != "variable":
+            raise _NotCompiled
+        _plain(procedure)
+        name = procedure.value
+        arguments = list(node.arguments or [])
+        if name in local:
+            raise _NotCompiled
+        if name in ("map", "filter"):
+            return self._higher_order(name, arguments, local)
+        builtin = _BUILTINS.get(name)
+        if builtin is None or len(arguments) not in builtin[1]:
+            raise _NotCompiled
+        fn = builtin[0]
+        args = tuple(self.node(argument, local) for argument in arguments)
+        if len(args) == 1:
+            only = args[0]
+
+            def call1(run: Run, lo: Locals) -> Any:
+                if name in run.variables:
+                    raise Bail  # a workflow variable of that name hides the built-in
+                return fn(run, only(run, lo))
+
+            return call1
+
+        def call(run: Run, lo: Locals) -> Any:
+            if name in run.variables:
+                raise Bail
+            return fn(run, *(arg(run, lo) for arg in args))
+
+        return call
+
+    def _higher_order(self, name: str, arguments: list[Any], local: frozenset[str]) -> Closure:
+        if len(arguments) != 2:
+            raise _NotCompiled
+        array, function = arguments
+        if not isinstance(function, Parser.Symbol) or function.type != "lambda":
+            raise _NotCompiled
+        _plain(function)
+        params = [arg.value for arg in function.arguments or []]
+        if len(params) > 3 or not all(isinstance(p, str) and p for p in params) or len(set(params)) < len(params):
+            raise _NotCompiled
+        items = self.node(array, local)
+        inner = function.body
+        if isinstance(inner, Parser.Symbol) and inner.type == "lambda" and inner.thunk and not inner.arguments:
+            inner = inner.body  # a tail call, wrapped for jsonata-python's trampoline: the same value here
+        body = self.node(inner, local | frozenset(params))
+        keep = name == "filter"
+
+        def apply(run: Run, lo: Locals) -> Any:
+            if name in run.variables:
+                raise Bail
+            values = items(run, lo)
+            if values is UNDEFINED:
+                return UNDEFINED
+            if type(values) is not list:
+                values = [values]
+            out = []
+            for index, value in enumerate(values):
+                run.check_time()
+                scope = dict(lo)
+                for param, arg in zip(params, (value, index, values), strict=False):
+                    scope[param] = arg
+                result = body(run, scope)
+                if keep:
+                    if _boolean(result) is True:
+                        out.append(value)
+                elif result is not UNDEFINED:
+                    out.append(result)
+            return _collapse(out)
+
+        return apply
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Values
+
+
+def _constant(value: Any) -> Closure:
+    return lambda _run, _lo: value
+
+
+def _walk(value: Any, keys: tuple[str, ...]) -> Any:
+    for key in keys:
+        kind = type(value)
+        if kind is dict:
+            value = value.get(key, UNDEFINED)
+            if value is UNDEFINED:
+                return UNDEFINED
+        elif kind is list:
+            raise Bail  # a step over an array maps and flattens (sequence semantics)
+        else:
+            return UNDEFINED  # a field of a string, number, null or undefined
+    return value
+
+
+def _collapse(items: list[Any]) -> Any:
+    """A sequence's value: nothing is undefined, one item is that item."""
+    if not items:
+        return UNDEFINED
+    return items[0] if len(items) == 1 else items
+
+
+def _whole(number: float) -> Any:
+    """A computed number as plain JSON holds it: a whole double as ``int`` (JavaScript writes 3.0 as 3)."""
+    if type(number) is float and number.is_integer() and -9.2e18 < number < 9.2e18:
+        return int(number)
+    if type(number) is int and not -(1 << 63) <= number < 1 << 63:
+        return float(number)  # past 64 bits a JSON number is a double (orjson writes no more)
+    return number
+
+
+def _is_number(value: Any) -> bool:
+    kind = type(value)
+    return kind is int or kind is float
+
+
+def _boolean(value: Any) -> Any:
+    """jsonata-js ``$boolean``: UNDEFINED stays undefined."""
+    kind = type(value)
+    if kind is bool:
+        return value
+    if value is UNDEFINED:
+        return UNDEFINED
+    if kind is str:
+        return value != ""
+    if kind is int or kind is float:
+        return value != 0
+    if value is None:
+        return False
+    if kind is list:
+        if len(value) == 1:
+            return _boolean(value[0])
+        return any(_boolean(item) is True for item in value)
+    if kind is dict:
+        return bool(value)
+    raise Bail
+
+
+def _string(run: Run, value: Any, prettify: Any = None) -> Any:
+    if type(value) is str:
+        return value
+    if value is UNDEFINED:
+        return UNDEFINED
+    if prettify is not None and type(prettify) is not bool:
+        raise Bail
+    try:
+        text = JsFunctions.string(NULL if value is None else nulls_in(value), prettify)
+    except JException:
+        raise Bail from None
+    if text is None:
+        raise Bail
+    if len(text) > run.limits.max_string_length:
+        raise Runaway(MEMORY)
+    return text
+
+
+def _concat(lhs: Closure, rhs: Closure) -> Closure:
+    def concat(run: Run, lo: Locals) -> Any:
+        left = lhs(run, lo)
+        right = rhs(run, lo)
+        left = "" if left is UNDEFINED else left if type(left) is str else _string(run, left)
+        right = "" if right is UNDEFINED else right if type(right) is str else _string(run, right)
+        text = left + right
+        if len(text) > run.limits.max_string_length:
+            raise Runaway(MEMORY)
+        return text
+
+    return concat
+
+
+def _arithmetic(op: str) -> Callable[[Closure, Closure], Closure]:
+    def make(lhs: Closure, rhs: Closure) -> Closure:
+        def arithmetic(run: Run, lo: Locals) -> Any:
+            left = lhs(run, lo)
+            right = rhs(run, lo)
+            if (left is not UNDEFINED and not _is_number(left)) or (right is not UNDEFINED and not _is_number(right)):
+                raise Bail  # T2001 / T2002
+            if left is UNDEFINED or right is UNDEFINED:
+                return UNDEFINED
+            a, b = float(left), float(right)
+            if op == "+":
+                result = a + b
+            elif op == "-":
+                result = a - b
+            elif op == "*":
+                result = a * b
+            elif b == 0:
+                raise Bail  # D1001
+            elif op == "/":
+                result = a / b
+            else:
+                result = math.fmod(a, b)
+            if not math.isfinite(result):
+                raise Bail  # D1001
+            return _whole(result)
+
+        return arithmetic
+
+    return make
+
+
+def _js_equal(a: Any, b: Any) -> bool:
+    ka, kb = type(a), type(b)
+    if ka is bool or kb is bool:
+        return ka is kb and a == b
+    if ka is dict:
+        return kb is dict and a.keys() == b.keys() and all(_js_equal(a[k], b[k]) for k in a)
+    if ka is list:
+        return kb is list and len(a) == len(b) and all(_js_equal(x, y) for x, y in zip(a, b, strict=True))
+    if kb is dict or kb is list:
+        return False
+    if (ka is str) != (kb is str):
+        return False
+    return bool(a == b)
+
+
+def _equality(negate: bool) -> Callable[[Closure, Closure], Closure]:
+    def make(lhs: Closure, rhs: Closure) -> Closure:
+        def equality(run: Run, lo: Locals) -> Any:
+            left = lhs(run, lo)
+            right = rhs(run, lo)
+            if left is UNDEFINED or right is UNDEFINED:
+                return False
+            return _js_equal(left, right) is not negate
+
+        return equality
+
+    return make
+
+
+def _comparison(op: str) -> Callable[[Closure, Closure], Closure]:
+    def make(lhs: Closure, rhs: Closure) -> Closure:
+        def comparison(run: Run, lo: Locals) -> Any:
+            left = lhs(run, lo)
+            right = rhs(run, lo)
+            kl, kr = type(left), type(right)
+            numbers = (kl is int or kl is float) and (kr is int or kr is float)
+            strings = kl is str and kr is str and left.isascii() and right.isascii()  # else: UTF-16 order
+            if not (numbers or strings):
+                comparable = (left is UNDEFINED or kl in (str, int, float)) and (
+                    right is UNDEFINED or kr in (str, int, float))
+                if comparable and (left is UNDEFINED or right is UNDEFINED):
+                    return UNDEFINED
+                raise Bail  # T2009 / T2010, or strings past ASCII
+            if op == "<":
+                return left < right
+            if op == "<=":
+                return left <= right
+            if op == ">":
+                return left > right
+            return left >= right
+
+        return comparison
+
+    return make
+
+
+def _logical(is_and: bool) -> Callable[[Closure, Closure], Closure]:
+    def make(lhs: Closure, rhs: Closure) -> Closure:
+        def logical(run: Run, lo: Locals) -> Any:
+            left = _boolean(lhs(run, lo)) is True
+            if is_and and not left:
+                return False
+            if not is_and and left:
+                return True
+            return _boolean(rhs(run, lo)) is True
+
+        return logical
+
+    return make
+
+
+def _includes(lhs: Closure, rhs: Closure) -> Closure:
+    def includes(run: Run, lo: Locals) -> Any:
+        left = lhs(run, lo)
+        right = rhs(run, lo)
+        if left is UNDEFINED or right is UNDEFINED:
+            return False
+        for item in right if type(right) is list else [right]:
+            kind = type(item)
+            if kind is dict or kind is list or type(left) in (dict, list):
+                if item is left:
+                    return True
+            elif (kind is bool) == (type(left) is bool) and (kind is str) == (type(left) is str) and item == left:
+                return True
+        return False
+
+    return includes
+
+
+_BINARY: dict[str, Callable[[Closure, Closure], Closure]] = {
+    "&": _concat, "+": _arithmetic("+"), "-": _arithmetic("-"), "*": _arithmetic("*"), "/": _arithmetic("/"),
+    "%": _arithmetic("%"), "=": _equality(False), "!=": _equality(True), "<": _comparison("<"),
+    "<=": _comparison("<="), ">": _comparison(">"), ">=": _comparison(">="), "and": _logical(True),
+    "or": _logical(False), "in": _includes,
+}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Built-ins: each answers the values it is sure of and bails on the rest (signature errors and the like)
+
+
+def _merge(_run: Run, value: Any) -> Any:
+    if value is UNDEFINED:
+        return UNDEFINED
+    if type(value) is dict:
+        return dict(value)
+    if type(value) is not list or not all(type(item) is dict for item in value):
+        raise Bail
+    out: dict[str, Any] = {}
+    for item in value:
+        out.update(item)
+    return out
+
+
+def _count(_run: Run, value: Any) -> Any:
+    if value is UNDEFINED:
+        return 0
+    return len(value) if type(value) is list else 1
+
+
+def _sum(_run: Run, value: Any) -> Any:
+    if value is UNDEFINED:
+        return UNDEFINED
+    values = value if type(value) is list else [value]
+    if not all(_is_number(item) for item in values):
+        raise Bail
+    total = 0.0
+    for item in values:
+        total += float(item)
+    if not math.isfinite(total):
+        raise Bail
+    return _whole(total)
+
+
+def _number(_run: Run, value: Any) -> Any:
+    kind = type(value)
+    if kind is int or kind is float or value is UNDEFINED:
+        return value
+    if kind is bool:
+        return 1 if value else 0
+    if kind is str:
+        try:
+            number = JsFunctions.number(value)
+        except JException:
+            raise Bail from None
+        if number is None:
+            raise Bail
+        return _whole(number)
+    raise Bail
+
+
+def _exists(_run: Run, value: Any) -> Any:
+    return value is not UNDEFINED
+
+
+def _length(_run: Run, value: Any) -> Any:
+    if value is UNDEFINED:
+        return UNDEFINED
+    if type(value) is not str:
+        raise Bail
+    if not value.isascii() and any("\ud800" <= c <= "\udfff" for c in value):
+        raise Bail  # surrogate code units: counted as jsonata-js counts them by the full evaluator
+    return len(value)
+
+
+def _case(upper: bool) -> Callable[[Run, Any], Any]:
+    def change(_run: Run, value: Any) -> Any:
+        if value is UNDEFINED:
+            return UNDEFINED
+        if type(value) is not str or not value.isascii():
+            raise Bail
+        return value.upper() if upper else value.lower()
+
+    return change
+
+
+def _join(run: Run, value: Any, separator: Any = "") -> Any:
+    if value is UNDEFINED:
+        return UNDEFINED
+    values = value if type(value) is list else [value]
+    if type(separator) is not str or not all(type(item) is str for item in values):
+        raise Bail
+    text = separator.join(values)
+    if len(text) > run.limits.max_string_length:
+        raise Runaway(MEMORY)
+    return text
+
+
+def _not(_run: Run, value: Any) -> Any:
+    if value is UNDEFINED:
+        return UNDEFINED
+    return not _boolean(value)
+
+
+def _to_boolean(_run: Run, value: Any) -> Any:
+    return _boolean(value)
+
+
+_BUILTINS: dict[str, tuple[Callable[..., Any], tuple[int, ...]]] = {
+    "merge": (_merge, (1,)), "count": (_count, (1,)), "sum": (_sum, (1,)), "string": (_string, (1, 2)),
+    "number": (_number, (1,)), "exists": (_exists, (1,)), "length": (_length, (1,)),
+    "uppercase": (_case(True), (1,)), "lowercase": (_case(False), (1,)), "join": (_join, (1, 2)),
+    "not": (_not, (1,)), "boolean": (_to_boolean, (1,)),
+}
