@@ -103,8 +103,10 @@ class StepFunctionsServer:
 
     def __init__(self, *, engine: Engine | None = None, mocks: MockConfig | None = None,
                  auth: Mapping[str, str] | None = None, max_body: int | None = None,
-                 backend: Callable[[], Any] | None = None) -> None:
+                 backend: Callable[[], Any] | None = None, wrap: Callable[[Any], Any] | None = None) -> None:
         self.engine = engine or Engine(time_scale=0)
+        #: turns the API app into the app served (e.g. :func:`express_engine.console.with_console`)
+        self.wrap = wrap
         self.mocks = mocks
         self.auth = auth
         self.max_body = max_body
@@ -177,7 +179,7 @@ class StepFunctionsServer:
         async with backend as (registry, client), anyio.create_task_group() as tg:
             self.port = await tg.start(lambda task_status: serve_http(
                 registry, client, port=0, auth=self.auth, mocks=self.mocks, handlers=self.engine.handlers,
-                max_body=self.max_body or DEFAULT_MAX_BODY, task_status=task_status))
+                max_body=self.max_body or DEFAULT_MAX_BODY, wrap=self.wrap, task_status=task_status))
             self._ready.set()
             await self._stop.wait()
             tg.cancel_scope.cancel()

@@ -149,7 +149,7 @@ class ApiApp:
                                             f"{self.max_body} bytes")
             body = await self._read_body(receive)
             if self.verifier is not None:
-                self._verify(scope, body)
+                self.verify(scope, body)
             op_name = target.decode("latin-1")
             if not op_name.startswith(TARGET_PREFIX):
                 raise api.UnknownOperationException(
@@ -204,7 +204,8 @@ class ApiApp:
                 metrics.count(op_known, status)
         await _respond(send, status, payload, request_id)
 
-    def _verify(self, scope: Scope, body: bytes) -> None:
+    def verify(self, scope: Scope, body: bytes) -> None:
+        """Raise the AWS error unless the request is correctly signed (only called with a verifier)."""
         assert self.verifier is not None
         headers: dict[str, str] = {}
         for name, value in scope["headers"]:
@@ -300,14 +301,15 @@ async def serve_http(registry: Any, client: Any, *, host: str = "127.0.0.1", por
                      auth: Mapping[str, str] | SigV4Verifier | None = None, max_body: int = DEFAULT_MAX_BODY,
                      mocks: MockConfig | None = None, handlers: HandlerRegistry | None = None,
                      allow_anonymous: bool = False, log_level: str = "warning",
-                     metrics: bool | ApiMetrics = True,
+                     metrics: bool | ApiMetrics = True, wrap: Callable[[ApiApp], Any] | None = None,
                      task_status: TaskStatus[int] = anyio.TASK_STATUS_IGNORED) -> None:
     """Serve the API until cancelled (or SIGINT/SIGTERM); ``await tg.start(serve_http, ...)`` gives the port.
 
     ``port=0`` picks a free port. ``auth=None`` takes credentials from ``EXPRESS_ENGINE_CREDENTIALS``
     (``KEY:SECRET[,...]``); without any the server only listens on loopback addresses unless
     ``allow_anonymous`` is set. Pass ``auth={}`` to turn authentication off explicitly. ``GET /metrics``
-    serves Prometheus metrics (unauthenticated, like ``/health``) unless ``metrics=False``.
+    serves Prometheus metrics (unauthenticated, like ``/health``) unless ``metrics=False``. ``wrap`` turns
+    the API app into the ASGI app served (the web console: :func:`express_engine.console.with_console`).
     """
     import uvicorn
 
@@ -318,7 +320,8 @@ async def serve_http(registry: Any, client: Any, *, host: str = "127.0.0.1", por
                          "(SigV4) or allow anonymous access explicitly")
     app = create_app(registry, client, auth=auth, max_body=max_body, mocks=mocks, handlers=handlers,
                      metrics=metrics)
-    config = uvicorn.Config(app, host=host, port=port, http=_protocol_class(), loop="none", lifespan="off",
+    served = wrap(app) if wrap is not None else app
+    config = uvicorn.Config(served, host=host, port=port, http=_protocol_class(), loop="none", lifespan="off",
                             access_log=False, log_level=log_level, server_header=False, backlog=4096,
                             proxy_headers=False,
                             timeout_keep_alive=75, timeout_graceful_shutdown=5)

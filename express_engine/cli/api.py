@@ -19,7 +19,7 @@ from typing import Any
 from ..api.auth import credentials_from_env, parse_credentials
 from ..api.server import DEFAULT_MAX_BODY, DEFAULT_PORT, is_loopback
 from ..gctune import settle_heap
-from .common import EXIT_OK, emit, run_async, time_scale, usage_error
+from .common import EXIT_OK, console_wrap, emit, run_async, sink_spec, time_scale, usage_error
 
 #: Exit status when the server cannot start (port taken, Redis unreachable).
 EXIT_UNAVAILABLE = 3
@@ -38,7 +38,7 @@ async def _run(args: argparse.Namespace, auth: dict[str, str] | None, mocks: Any
             settle_heap()
             await serve_http(registry, client, host=args.host, port=args.port, auth=auth, mocks=mocks,
                              handlers=handlers, max_body=args.max_body, allow_anonymous=args.allow_anonymous,
-                             metrics=not args.no_metrics)
+                             metrics=not args.no_metrics, wrap=console_wrap(args, None))
         return
     from ..service.client import Client
     from ..service.keys import connect
@@ -53,7 +53,7 @@ async def _run(args: argparse.Namespace, auth: dict[str, str] | None, mocks: Any
             settle_heap()
             await serve_http(registry, client, host=args.host, port=args.port, auth=auth, mocks=mocks,
                              handlers=handlers, max_body=args.max_body, allow_anonymous=args.allow_anonymous,
-                             metrics=not args.no_metrics)
+                             metrics=not args.no_metrics, wrap=console_wrap(args, args.log_sink))
     finally:
         await redis.aclose()
 
@@ -122,4 +122,7 @@ def register(subparsers: Any) -> None:
                    help="serve Lambda function NAME with a Python callable (--local, and TestState); repeatable")
     p.add_argument("--time-scale", type=time_scale, default=1.0, help="multiply Wait/Retry delays (--local)")
     p.add_argument("--no-metrics", action="store_true", help="do not serve Prometheus metrics at GET /metrics")
+    p.add_argument("--log-sink", default=None, type=sink_spec,
+                   help="the workers' default log sink (redis:STREAM lets the web console list executions)")
+    p.add_argument("--no-console", action="store_true", help="do not serve the web console at GET /")
     p.set_defaults(func=cmd_api)

@@ -66,3 +66,12 @@ def sink_spec(text: str) -> str:
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return text
+
+
+def console_wrap(args: argparse.Namespace, default_sink: str | None) -> Any:
+    """The ``wrap`` that serves the web console in front of the API (None with ``--no-console``)."""
+    if getattr(args, "no_console", False):
+        return None
+    from ..console import with_console
+
+    return with_console(default_sink=default_sink)

@@ -22,7 +22,17 @@ from ..gctune import settle_heap
 from ..service.keys import RETRYABLE, connect
 from ..service.process import ProcessSpec, setup_logging, supervise, supervise_until_signal
 from ..service.worker import WorkerOptions
-from .common import EXIT_FAILED, EXIT_INVALID, EXIT_OK, emit, read_text_file, run_async, sink_spec, time_scale
+from .common import (
+    EXIT_FAILED,
+    EXIT_INVALID,
+    EXIT_OK,
+    console_wrap,
+    emit,
+    read_text_file,
+    run_async,
+    sink_spec,
+    time_scale,
+)
 
 log = logging.getLogger("express_engine.serve")
 
@@ -228,7 +238,7 @@ async def _http(serve_http: Callable[..., Any], registry: Any, client: Any, redi
         settle_heap()
         await serve_http(registry, client, host=host, port=port, handlers=handlers,
                          mocks=load_mock_config(spec.mock_config), auth=args.auth,
-                         allow_anonymous=args.allow_anonymous)
+                         allow_anonymous=args.allow_anonymous, wrap=console_wrap(args, args.log_sink))
 
 
 # -- argument parsing -------------------------------------------------------------------------------------
@@ -316,5 +326,6 @@ def register(subparsers: Any) -> None:
                         "$EXPRESS_ENGINE_CREDENTIALS); without credentials only loopback addresses are served")
     p.add_argument("--allow-anonymous", action="store_true",
                    help="serve a non-loopback address without authentication")
+    p.add_argument("--no-console", action="store_true", help="do not serve the web console at GET /")
     _worker_args(p)
     p.set_defaults(func=cmd_serve)
