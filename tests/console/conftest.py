@@ -111,3 +111,13 @@ def browser() -> Iterator[Any]:
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+CREDENTIALS = {"AKIACONSOLE": "console-secret"}
+
+
+@pytest.fixture(scope="session")
+def console_auth_server() -> Iterator[StepFunctionsServer]:
+    """The API + console with SigV4 required (in-process engine)."""
+    with StepFunctionsServer(engine=Engine(time_scale=0), auth=CREDENTIALS, wrap=with_console()) as srv:
+        yield srv

@@ -258,3 +258,52 @@ def test_page_needs_no_network_beyond_the_engine(browser: Any, console_server: A
     urls = browser.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
     assert urls and all(u.startswith(console_server.endpoint_url + "/") for u in urls), urls
     assert browser.execute_script("return typeof dagre.layout") == "function"
+
+
+def test_tests_a_single_state(browser: Any, console_server: Any, machines: dict[str, str]) -> None:
+    open_console(browser, console_server)
+    click_machine(browser, "hello")
+    browser.find_element("css selector", ".tabs button[data-tab=teststate]").click()
+    from selenium.webdriver.support.ui import Select
+
+    Select(browser.find_element("css selector", "#test-state")).select_by_visible_text("Greet")
+    area = browser.find_element("css selector", "#test-input")
+    area.clear()
+    area.send_keys('{"name": "state"}')
+    browser.find_element("css selector", "#test-form button").click()
+    text = wait_for(browser, "const r = document.querySelector('#test-response'); return r && r.textContent")
+    result = json.loads(text)
+    assert result["status"] == "SUCCEEDED" and result["nextState"] == "Formal?"
+    assert json.loads(result["output"])["greeting"] == "hello state"
+
+
+def test_signs_in_when_the_server_requires_credentials(browser: Any, console_auth_server: Any) -> None:
+    from conftest import CREDENTIALS
+
+    sfn = console_auth_server.boto3_client()
+    machine(sfn, "signed", HELLO, {"level": "OFF"})
+    # Unsigned, the API refuses the console's own endpoints as it refuses any request.
+    status, error = api(console_auth_server, "executions", stateMachineArn="x")
+    assert status == 400 and error["__type"] == "UnrecognizedClientException"
+    browser.execute_script("sessionStorage.clear()")
+    open_console(browser, console_auth_server)
+    assert browser.find_element("css selector", "#login").is_displayed()
+    key, secret = next(iter(CREDENTIALS.items()))
+    for selector, text in (("#login-key", key), ("#login-secret", "wrong"), ("#login-region", "")):
+        box = browser.find_element("css selector", selector)
+        box.clear()
+        box.send_keys(text)
+    browser.find_element("css selector", "#login button").click()
+    message = wait_for(browser, "const m = document.querySelector('#message'); return !m.hidden && m.textContent")
+    assert "InvalidSignatureException" in message
+    box = browser.find_element("css selector", "#login-secret")
+    box.clear()
+    box.send_keys(secret)
+    browser.find_element("css selector", "#login button").click()
+    wait_for(browser, "return document.querySelector('#login').hidden")
+    click_machine(browser, "signed")
+    assert drawn_states(browser, "#graph") == {"Greet", "Formal?", "Sign", "Done"}
+    browser.find_element("css selector", ".tabs button[data-tab=executions]").click()
+    note = wait_for(browser, "const n = document.querySelector('#exec-note'); return !n.hidden && n.textContent")
+    assert "Logging is OFF" in note
+    browser.execute_script("sessionStorage.clear()")

@@ -25,25 +25,54 @@ function pretty(text) {
   try { return JSON.stringify(JSON.parse(text), null, 2); } catch (e) { return String(text); }
 }
 
+/* Credentials (when the server requires SigV4) live in this tab's sessionStorage only. */
+function credentials() {
+  try { return JSON.parse(sessionStorage.getItem("ee-credentials")); } catch (e) { return null; }
+}
+
+const AUTH_ERRORS = ["UnrecognizedClientException", "InvalidSignatureException"];
+
+function needLogin(message) {
+  $("#login").hidden = false;
+  if (message) showMessage(message);
+}
+
+/* fetch(), signed with aws4fetch (SigV4, service "states") once credentials are given. */
+async function send(url, init) {
+  const c = credentials();
+  if (!c) return fetch(url, init);
+  if (!(window.crypto && crypto.subtle)) {
+    throw new Error("Signing requests needs the browser's WebCrypto, which it offers only to secure pages: " +
+                    "open the console over https, or on localhost / 127.0.0.1");
+  }
+  const client = new aws4fetch.AwsClient({ accessKeyId: c.key, secretAccessKey: c.secret, service: "states",
+                                           region: c.region || "us-east-1", retries: 0 });
+  return client.fetch(new URL(url, location.href).toString(), init);
+}
+
+async function answer(response) {
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    if (AUTH_ERRORS.includes(data.__type)) needLogin();
+    throw new Error((data.__type || ("HTTP " + response.status)) + ": " + (data.message || response.statusText));
+  }
+  return data;
+}
+
 /* One AWS JSON 1.0 call; throws Error(message) with the service's error type and message. */
 async function sfn(operation, body) {
-  const response = await fetch("/", {
+  const response = await send("/", {
     method: "POST",
     headers: { "Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": "AWSStepFunctions." + operation },
     body: JSON.stringify(body || {}),
   });
-  const data = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error((data.__type || ("HTTP " + response.status)) + ": " + (data.message || response.statusText));
-  return data;
+  return answer(response);
 }
 
 async function consoleApi(name, params) {
   const query = new URLSearchParams();
   for (const k in params) if (params[k] !== null && params[k] !== undefined && params[k] !== "") query.set(k, params[k]);
-  const response = await fetch("/console/api/" + name + "?" + query);
-  const data = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error((data.__type || ("HTTP " + response.status)) + ": " + (data.message || response.statusText));
-  return data;
+  return answer(await send("/console/api/" + name + "?" + query));
 }
 
 /* -- state machines ------------------------------------------------------------------------------ */
@@ -424,7 +453,21 @@ document.addEventListener("DOMContentLoaded", async () => {
     if (!arn) { showMessage("Enter an execution ARN (arn:aws:states:REGION:ACCOUNT:express:MACHINE:NAME:ID)."); return; }
     openExecution(arn);
   };
-  try { await loadMachines(); } catch (e) { showMessage("Cannot list state machines: " + e.message); }
+  $("#login").onsubmit = async ev => {
+    ev.preventDefault();
+    sessionStorage.setItem("ee-credentials", JSON.stringify({ key: $("#login-key").value.trim(),
+      secret: $("#login-secret").value, region: $("#login-region").value.trim() }));
+    showMessage("");
+    try { await loadMachines(); $("#login").hidden = true; }
+    catch (e) { showMessage("Cannot list state machines: " + e.message); }
+  };
+  let config = {};
+  try { config = await (await fetch("/console/api/config")).json(); } catch (e) { /* an older server: try anyway */ }
+  if (config.auth && !credentials()) {
+    needLogin();
+  } else {
+    try { await loadMachines(); } catch (e) { showMessage("Cannot list state machines: " + e.message); }
+  }
   const hash = location.hash.match(/^#execution=(.+)$/);
   if (hash) openExecution(decodeURIComponent(hash[1]));
   live();
