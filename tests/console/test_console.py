@@ -158,23 +158,51 @@ def drawn_states(browser: Any, svg: str) -> set[str]:
         f"return [...document.querySelectorAll('{svg} g.state')].map(g => g.dataset.state)"))
 
 
-def test_lists_machines_and_draws_every_example(browser: Any, console_server: Any, machines: dict[str, str],
-                                                artifacts: Path) -> None:
+def test_lists_machines(browser: Any, console_server: Any, machines: dict[str, str]) -> None:
     open_console(browser, console_server)
-    listed = set(browser.execute_script(
-        "return [...document.querySelectorAll('#machines tbody .name')].map(c => c.textContent)"))
-    assert set(machines) <= listed
-    assert EXAMPLES, "no example definitions found"
-    for path in EXAMPLES:
-        name = path.name.removesuffix(".asl.json")
-        click_machine(browser, name)
-        expected = state_names(json.loads(path.read_text()))
-        assert drawn_states(browser, "#graph") == expected, name
-        assert browser.execute_script("return document.querySelectorAll('#graph .terminal.start').length") >= 1
-        definition = browser.find_element("css selector", "#definition").text
-        assert json.loads(definition) == json.loads(path.read_text())
-        browser.save_screenshot(str(artifacts / f"graph-{name}.png"))
-    # Choice rules label their edges; Catch edges are drawn apart from Next edges.
+    listed = browser.execute_script(
+        "return [...document.querySelectorAll('#machines tbody tr')].map(r => [...r.children].map(c => c.textContent))")
+    names = [row[0] for row in listed]
+    assert set(machines) <= set(names) and names == sorted(names)
+    levels = wait_for(browser, "const c = [...document.querySelectorAll('#machines tbody .level')]; "
+                               "return c.every(x => x.textContent) && c.map(x => x.textContent)")
+    level = dict(zip(names, levels, strict=True))
+    assert level["quiet"] == "OFF" and level["hello"] == "ALL"
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.parent.name for p in EXAMPLES])
+def test_draws_the_graph_of_each_example(browser: Any, console_server: Any, machines: dict[str, str],
+                                         artifacts: Path, path: Path) -> None:
+    name = path.name.removesuffix(".asl.json")
+    if browser.current_url.rstrip("/") != console_server.endpoint_url:
+        open_console(browser, console_server)
+    click_machine(browser, name)
+    expected = state_names(json.loads(path.read_text()))
+    assert drawn_states(browser, "#graph") == expected
+    terminals = browser.execute_script(
+        "return [...document.querySelectorAll('#graph .terminal')].map(t => t.textContent)")
+    assert "Start" in terminals and "End" in terminals
+    assert json.loads(browser.find_element("css selector", "#definition").text) == json.loads(path.read_text())
+    # Parallel branches and Map item processors are drawn inside their state's box.
+    nested = browser.execute_script("return document.querySelectorAll('#graph g.state.container').length")
+    assert nested == sum(1 for s in _all_states(json.loads(path.read_text())) if s.get("Type") in ("Parallel", "Map"))
+    browser.save_screenshot(str(artifacts / f"graph-{name}.png"))
+
+
+def _all_states(container: dict[str, Any]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for state in container.get("States", {}).values():
+        found.append(state)
+        for branch in state.get("Branches", []):
+            found += _all_states(branch)
+        if state.get("ItemProcessor") or state.get("Iterator"):
+            found += _all_states(state.get("ItemProcessor") or state.get("Iterator"))
+    return found
+
+
+def test_labels_choice_rules_and_tells_catch_edges_apart(browser: Any, console_server: Any,
+                                                         machines: dict[str, str]) -> None:
+    open_console(browser, console_server)
     click_machine(browser, "hello")
     labels = browser.execute_script(
         "return [...document.querySelectorAll('#graph .edge-label')].map(t => t.firstChild.textContent)")
