@@ -91,8 +91,11 @@ class LogStreamReader:
         """Whether the stream has been written to."""
         return bool(await self.redis.exists(self.stream))
 
-    async def _pages(self, top: str, bottom: str = "-") -> Any:
-        """``(stream id, event)`` pairs from ``top`` (inclusive; ``(ID`` exclusive) down, a page at a time."""
+    async def _pages(self, top: str, bottom: str = "-", needle: bytes = b"") -> Any:
+        """``(stream id, event)`` pairs from ``top`` (inclusive; ``(ID`` exclusive) down, a page at a time.
+
+        Entries whose text does not contain ``needle`` are not parsed (their event is None).
+        """
         scanned = 0
         while scanned < self.max_scan:
             count = min(self.page, self.max_scan - scanned)
@@ -102,8 +105,10 @@ class LogStreamReader:
             scanned += len(entries)
             for entry_id, fields in entries:
                 raw = fields.get(b"message", fields.get("message"))
+                if isinstance(raw, str):
+                    raw = raw.encode()
                 try:
-                    event = loads(raw) if raw is not None else None
+                    event = loads(raw) if raw is not None and needle in raw else None
                 except ValueError:
                     event = None
                 yield _text(entry_id), event if isinstance(event, dict) else None
@@ -121,7 +126,7 @@ class LogStreamReader:
         page = ExecutionPage()
         current: ExecutionSummary | None = None
         last_id = ""  # stream id of the last entry of the newest finished run: the next page starts below it
-        async for entry_id, event in self._pages(top, bottom):
+        async for entry_id, event in self._pages(top, bottom, prefix.encode()):
             if entry_id is None:
                 page.truncated = True
                 page.next_token = f"({last_id}" if last_id else None
@@ -172,7 +177,7 @@ class LogStreamReader:
         ``at`` (the ``logId`` of a listing) starts the read at the execution's last event.
         """
         found: list[dict[str, Any]] = []
-        async for entry_id, event in self._pages(at or "+"):
+        async for entry_id, event in self._pages(at or "+", needle=execution_arn.encode()):
             if entry_id is None:
                 break
             if event is not None and event.get("execution_arn") == execution_arn:
