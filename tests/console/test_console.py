@@ -163,6 +163,7 @@ def test_lists_machines(browser: Any, console_server: Any, machines: dict[str, s
     listed = browser.execute_script(
         "return [...document.querySelectorAll('#machines tbody tr')].map(r => [...r.children].map(c => c.textContent))")
     names = [row[0] for row in listed]
+    assert not browser.find_element("css selector", "#login").is_displayed()  # no credentials needed on loopback
     assert set(machines) <= set(names) and names == sorted(names)
     levels = wait_for(browser, "const c = [...document.querySelectorAll('#machines tbody .level')]; "
                                "return c.every(x => x.textContent) && c.map(x => x.textContent)")
@@ -329,9 +330,42 @@ def test_signs_in_when_the_server_requires_credentials(browser: Any, console_aut
     box.send_keys(secret)
     browser.find_element("css selector", "#login button").click()
     wait_for(browser, "return document.querySelector('#login').hidden")
+    assert not browser.find_element("css selector", "#login").is_displayed()
     click_machine(browser, "signed")
     assert drawn_states(browser, "#graph") == {"Greet", "Formal?", "Sign", "Done"}
     browser.find_element("css selector", ".tabs button[data-tab=executions]").click()
     note = wait_for(browser, "const n = document.querySelector('#exec-note'); return !n.hidden && n.textContent")
     assert "Logging is OFF" in note
     browser.execute_script("sessionStorage.clear()")
+
+
+FANOUT = {
+    "StartAt": "Each item",
+    "States": {
+        "Each item": {"Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 0,
+                      "ItemProcessor": {"StartAt": "Square", "States": {
+                          "Square": {"Type": "Pass", "Parameters": {"n.$": "$"}, "End": True}}},
+                      "End": True},
+    },
+}
+
+
+def test_opens_an_execution_with_a_map_of_1000_iterations(browser: Any, console_server: Any, console_sfn: Any,
+                                                          machines: dict[str, str], artifacts: Path) -> None:
+    arn = machine(console_sfn, "fanout", FANOUT)
+    result = console_sfn.start_sync_execution(stateMachineArn=arn, input=json.dumps({"items": list(range(1000))}))
+    assert result["status"] == "SUCCEEDED"
+    open_console(browser, console_server, "#execution=" + result["executionArn"])
+    wait_for(browser, "return document.querySelector('#exec-status-badge').textContent === 'SUCCEEDED'")
+    summary = browser.find_element("css selector", "#exec-summary").text
+    assert int(summary.rsplit(" · ", 1)[1].split()[0]) > 4000  # every iteration's events were read
+    # The event list is drawn a page at a time.
+    assert browser.execute_script("return document.querySelectorAll('#events tbody tr:not(.more)').length") == 200
+    browser.find_element("css selector", "#events tr.more").click()
+    assert browser.execute_script("return document.querySelectorAll('#events tbody tr:not(.more)').length") == 400
+    browser.execute_script("document.querySelector('#exec-graph g.state[data-state=Square]')"
+                           ".dispatchEvent(new MouseEvent('click', {bubbles: true}))")
+    assert "1000 times" in browser.find_element("css selector", "#state-detail").text
+    classes = browser.execute_script("return [...document.querySelectorAll('#exec-graph g.state')]"
+                                     ".map(g => g.dataset.state + ':' + g.classList.contains('succeeded'))")
+    assert sorted(classes) == ["Each item:true", "Square:true"]
