@@ -369,3 +369,24 @@ def test_opens_an_execution_with_a_map_of_1000_iterations(browser: Any, console_
     classes = browser.execute_script("return [...document.querySelectorAll('#exec-graph g.state')]"
                                      ".map(g => g.dataset.state + ':' + g.classList.contains('succeeded'))")
     assert sorted(classes) == ["Each item:true", "Square:true"]
+
+
+def test_draws_a_definition_of_150_states_without_overlaps(browser: Any, console_server: Any, console_sfn: Any,
+                                                           machines: dict[str, str]) -> None:
+    states: dict[str, Any] = {}
+    for i in range(50):  # 50 x (Choice -> one of two Pass states) = 150 states
+        nxt = f"Check {i + 1}" if i < 49 else None
+        states[f"Check {i}"] = {"Type": "Choice", "Default": f"B{i}",
+                                "Choices": [{"Variable": "$.n", "NumericGreaterThan": i, "Next": f"A{i}"}]}
+        for side in ("A", "B"):
+            states[f"{side}{i}"] = {"Type": "Pass", **({"Next": nxt} if nxt else {"End": True})}
+    machine(console_sfn, "large", {"StartAt": "Check 0", "States": states})
+    open_console(browser, console_server)
+    click_machine(browser, "large")
+    boxes = browser.execute_script(
+        "return [...document.querySelectorAll('#graph g.state > rect')].map(r => "
+        "[+r.getAttribute('x'), +r.getAttribute('y'), +r.getAttribute('width'), +r.getAttribute('height')])")
+    assert len(boxes) == 150 and drawn_states(browser, "#graph") == set(states)
+    overlapping = [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:]
+                   if a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]]
+    assert overlapping == []
