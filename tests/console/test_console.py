@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -108,6 +109,14 @@ def test_executions_are_listed_newest_first_in_pages(console_server: Any, consol
     assert first["status"] == "SUCCEEDED" and first["durationMs"] is not None and first["startDate"]
     status, page = api(console_server, "executions", stateMachineArn=arn, status="FAILED")
     assert status == 200 and page["executions"] == []
+    # Time bounds are stream-id bounds (epoch ms): none logged in the future, or before the epoch's first second.
+    later = str(int(time.time() * 1000) + 3_600_000)
+    status, page = api(console_server, "executions", stateMachineArn=arn, since=later)
+    assert status == 200 and page["executions"] == []
+    status, page = api(console_server, "executions", stateMachineArn=arn, until="1000")
+    assert status == 200 and page["executions"] == []
+    status, page = api(console_server, "executions", stateMachineArn=arn, since=str(first["startDate"] - 60_000))
+    assert status == 200 and page["executions"][0]["executionArn"] == first["executionArn"]
     status, one = api(console_server, "execution", executionArn=first["executionArn"], logId=first["logId"])
     assert status == 200
     types = [e["type"] for e in one["events"]]
@@ -274,8 +283,10 @@ def test_shows_a_failed_executions_path_and_error(browser: Any, console_server: 
     browser.find_element("css selector", "#find button").click()
     message = wait_for(browser, "const m = document.querySelector('#message'); return !m.hidden && m.textContent")
     assert message.startswith("ExecutionDoesNotExist")
+    browser.get("about:blank")
     open_console(browser, console_server, "#execution=" + result["executionArn"])
     wait_for(browser, "return document.querySelector('#exec-status-badge').textContent === 'FAILED'")
+    assert browser.find_element("css selector", "#exec-title").text.startswith("payment / ")
 
 
 def test_page_needs_no_network_beyond_the_engine(browser: Any, console_server: Any, machines: dict[str, str]) -> None:
@@ -390,3 +401,36 @@ def test_draws_a_definition_of_150_states_without_overlaps(browser: Any, console
     overlapping = [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:]
                    if a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]]
     assert overlapping == []
+
+
+RETRYING = {
+    "StartAt": "Charge",
+    "States": {
+        "Charge": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:Flaky",
+                   "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 1, "MaxAttempts": 2}],
+                   "Next": "Done"},
+        "Done": {"Type": "Succeed"},
+    },
+}
+
+
+def test_colours_a_retried_state_and_updates_live_counts(browser: Any, console_server: Any, console_sfn: Any,
+                                                         machines: dict[str, str]) -> None:
+    arn = machine(console_sfn, "retrying", RETRYING)
+    open_console(browser, console_server)
+    started = wait_for(browser, "const m = document.querySelector('#live').textContent.match(/started (\\d+)/); "
+                                "return m && m[1]")
+    result = console_sfn.start_sync_execution(stateMachineArn=arn, input='{"order": "r-1"}')
+    assert result["status"] == "SUCCEEDED"
+    # The header's counts follow without a reload.
+    wait_for(browser, "const m = document.querySelector('#live').textContent.match(/started (\\d+)/); "
+                      f"return m && +m[1] > {int(started)}")
+    open_console(browser, console_server, "#execution=" + result["executionArn"])
+    wait_for(browser, "return document.querySelector('#exec-status-badge').textContent === 'SUCCEEDED'")
+    classes = browser.execute_script("return [...document.querySelectorAll('#exec-graph g.state')]"
+                                     ".map(g => g.dataset.state + ':' + g.classList.contains('retried'))")
+    assert sorted(classes) == ["Charge:true", "Done:false"]
+    browser.execute_script("document.querySelector('#exec-graph g.state[data-state=Charge]')"
+                           ".dispatchEvent(new MouseEvent('click', {bubbles: true}))")
+    detail = browser.find_element("css selector", "#state-detail").text
+    assert "Retries\n1" in detail and "provider timed out" in detail

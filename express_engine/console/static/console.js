@@ -339,6 +339,7 @@ async function openExecution(arn, logId) {
   eventRows(0);
   const execInput = started && started.details.input;
   showState(null, null, status, execInput, ld.output);
+  state.shownArn = arn;
   history.replaceState(null, "", "#execution=" + encodeURIComponent(arn));
 }
 
@@ -458,7 +459,8 @@ document.addEventListener("DOMContentLoaded", async () => {
   $("#exec-more").onclick = () => loadExecutions(true);
   $("#start-form").onsubmit = startExecution;
   $("#test-form").onsubmit = testState;
-  $("#exec-back").onclick = () => { $("#execution").hidden = true; $("#detail").hidden = false; history.replaceState(null, "", "#");
+  $("#exec-back").onclick = () => { $("#execution").hidden = true; $("#detail").hidden = false; state.shownArn = null;
+    history.replaceState(null, "", "#");
     if (state.machine) openMachine(state.machine.stateMachineArn, "executions"); };
   for (const b of document.querySelectorAll("[data-fit]")) b.onclick = () => {
     const svg = b.closest(".graph-box").querySelector("svg");
@@ -487,8 +489,12 @@ document.addEventListener("DOMContentLoaded", async () => {
   } else {
     try { await loadMachines(); } catch (e) { showMessage("Cannot list state machines: " + e.message); }
   }
-  const hash = location.hash.match(/^#execution=(.+)$/);
-  if (hash) openExecution(decodeURIComponent(hash[1]));
+  const fromHash = () => {
+    const hash = location.hash.match(/^#execution=(.+)$/);
+    if (hash && state.shownArn !== decodeURIComponent(hash[1])) openExecution(decodeURIComponent(hash[1]));
+  };
+  window.addEventListener("hashchange", fromHash);
+  fromHash();
   live();
   setInterval(live, 2000);
   document.body.dataset.ready = "1";
