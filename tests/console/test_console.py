@@ -434,3 +434,19 @@ def test_colours_a_retried_state_and_updates_live_counts(browser: Any, console_s
                            ".dispatchEvent(new MouseEvent('click', {bubbles: true}))")
     detail = browser.find_element("css selector", "#state-detail").text
     assert "Retries\n1" in detail and "provider timed out" in detail
+
+
+def test_says_why_executions_cannot_be_read_from_another_sink() -> None:
+    from express_engine import Engine
+    from express_engine.console import with_console
+    from express_engine.testing import StepFunctionsServer
+
+    for sink, expected in (("stdout", "go to stdout, which the console cannot read back"),
+                           (None, "the workers' default sink"),
+                           ("redis:ee:logs", "no Redis connection")):
+        with StepFunctionsServer(engine=Engine(time_scale=0), wrap=with_console(default_sink=sink)) as server:
+            arn = machine(server.boto3_client(), "elsewhere", HELLO)
+            status, page = api(server, "executions", stateMachineArn=arn)
+            assert status == 200 and not page["readable"] and expected in page["message"], page
+            status, error = api(server, "executions", stateMachineArn=arn.replace("elsewhere", "missing"))
+            assert status == 400 and error["__type"] == "StateMachineDoesNotExist"
