@@ -90,8 +90,8 @@ class InProcessStepFunctions:
     async def run(self, machine: str | Mapping[str, Json] | Path | StateMachineRecord, input: Json = None, *,
                   name: str | None = None, test_case: str | None = None) -> ExecutionResult:
         """Run an execution to completion (``machine``: a record, an ARN or a definition)."""
-        from .runtime.records import StateMachineRecord
         from .runtime.mocks import split_test_case
+        from .runtime.records import StateMachineRecord
 
         if isinstance(machine, StateMachineRecord):
             arn = machine.arn
@@ -114,10 +114,12 @@ class StepFunctionsServer:
 
     def __init__(self, *, engine: Engine | None = None, mocks: MockConfig | None = None,
                  auth: Mapping[str, str] | None = None, max_body: int | None = None,
-                 backend: Callable[[], Any] | None = None) -> None:
+                 backend: Callable[[], Any] | None = None, wrap: Callable[[Any], Any] | None = None) -> None:
         from .runtime.engine import Engine
 
         self.engine = engine or Engine(time_scale=0)
+        #: turns the API app into the app served (e.g. :func:`express_engine.console.with_console`)
+        self.wrap = wrap
         self.mocks = mocks
         self.auth = auth
         self.max_body = max_body
@@ -192,7 +194,7 @@ class StepFunctionsServer:
         async with backend as (registry, client), anyio.create_task_group() as tg:
             self.port = await tg.start(lambda task_status: serve_http(
                 registry, client, port=0, auth=self.auth, mocks=self.mocks, handlers=self.engine.handlers,
-                max_body=self.max_body or DEFAULT_MAX_BODY, task_status=task_status))
+                max_body=self.max_body or DEFAULT_MAX_BODY, wrap=self.wrap, task_status=task_status))
             self._ready.set()
             await self._stop.wait()
             tg.cancel_scope.cancel()

@@ -176,7 +176,7 @@ class ApiApp:
                                             f"{self.max_body} bytes")
             body = await self._read_body(receive)
             if self.verifier is not None:
-                self._verify(scope, body)
+                self.verify(scope, body)
             op_name = target.decode("latin-1")
             if not op_name.startswith(TARGET_PREFIX):
                 raise api.UnknownOperationException(
@@ -243,7 +243,8 @@ class ApiApp:
                 metrics.count(op_known, status)
         await _respond(send, status, payload, request_id)
 
-    def _verify(self, scope: Scope, body: bytes) -> None:
+    def verify(self, scope: Scope, body: bytes) -> None:
+        """Raise the AWS error unless the request is correctly signed (only called with a verifier)."""
         assert self.verifier is not None
         headers: dict[str, str] = {}
         for name, value in scope["headers"]:
@@ -446,7 +447,7 @@ async def serve_http(registry: StateMachineRegistry, client: StartClient, *, hos
                      metrics: bool | ApiMetrics = True, workers: WorkerCounter | None = None,
                      request_timeout: float = DEFAULT_REQUEST_TIMEOUT, keep_alive: int = DEFAULT_KEEP_ALIVE,
                      max_connections: int | None = None, drain: float = DEFAULT_DRAIN,
-                     stop: anyio.Event | None = None,
+                     stop: anyio.Event | None = None, wrap: Callable[[ApiApp], Any] | None = None,
                      task_status: TaskStatus[int] = anyio.TASK_STATUS_IGNORED) -> None:
     """Serve the API until cancelled, ``stop`` is set, or SIGINT/SIGTERM (main thread, no ``stop``).
 
@@ -454,7 +455,8 @@ async def serve_http(registry: StateMachineRegistry, client: StartClient, *, hos
     credentials from ``EXPRESS_ENGINE_CREDENTIALS`` (``KEY:SECRET[,...]``); without any the server only
     listens on loopback addresses unless ``allow_anonymous`` is set. Pass ``auth={}`` to turn
     authentication off explicitly. ``GET /metrics`` serves Prometheus metrics (unauthenticated, like
-    ``/health``) unless ``metrics=False``.
+    ``/health``) unless ``metrics=False``. ``wrap`` turns the API app into the ASGI app served (the web
+    console: :func:`express_engine.console.with_console`).
 
     Stopping closes the listening socket at once and gives requests in flight ``drain`` seconds to
     finish; any still running then is answered ServiceUnavailable. See :func:`_protocol_class` for
@@ -469,8 +471,9 @@ async def serve_http(registry: StateMachineRegistry, client: StartClient, *, hos
                          "(SigV4) or allow anonymous access explicitly")
     app = create_app(registry, client, auth=auth, max_body=max_body, mocks=mocks, handlers=handlers,
                      metrics=metrics, workers=workers)
+    served = wrap(app) if wrap is not None else app
     cap = max_connections if max_connections is not None else _default_max_connections()
-    config = uvicorn.Config(app, host=host, port=port, http=_protocol_class(request_timeout, cap), loop="none",
+    config = uvicorn.Config(served, host=host, port=port, http=_protocol_class(request_timeout, cap), loop="none",
                             lifespan="off", access_log=False, log_level=log_level, server_header=False,
                             backlog=4096, proxy_headers=False, timeout_keep_alive=keep_alive,
                             # (a fallback: in-flight requests are answered by abort_inflight before it)

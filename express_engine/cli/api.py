@@ -22,12 +22,14 @@ from ..gctune import settle_heap
 from .common import (
     EXIT_OK,
     add_wait_for_redis,
+    console_wrap,
     egress_args,
     egress_policy,
     emit,
     http_limits,
     redis_reachable,
     run_async,
+    sink_spec,
     time_scale,
     usage_error,
 )
@@ -51,7 +53,7 @@ async def _run(args: argparse.Namespace, auth: dict[str, str] | None, mocks: Any
             await serve_http(registry, client, host=args.host, port=args.port, auth=auth, mocks=mocks,
                              handlers=handlers, max_body=args.max_body, allow_anonymous=args.allow_anonymous,
                              metrics=not args.no_metrics, request_timeout=args.request_timeout,
-                             max_connections=args.max_connections, drain=args.grace)
+                             max_connections=args.max_connections, drain=args.grace, wrap=console_wrap(args, None))
         return
     from ..service.client import Client
     from ..service.keys import connect
@@ -67,7 +69,8 @@ async def _run(args: argparse.Namespace, auth: dict[str, str] | None, mocks: Any
             await serve_http(redis_registry, redis_client, host=args.host, port=args.port, auth=auth, mocks=mocks,
                              handlers=handlers, max_body=args.max_body, allow_anonymous=args.allow_anonymous,
                              metrics=not args.no_metrics, request_timeout=args.request_timeout,
-                             max_connections=args.max_connections, drain=args.grace)
+                             max_connections=args.max_connections, drain=args.grace,
+                             wrap=console_wrap(args, args.log_sink))
     finally:
         await redis.aclose()
 
@@ -156,4 +159,7 @@ def register(subparsers: Any) -> None:
     http_limits(p)
     egress_args(p)
     add_wait_for_redis(p)
+    p.add_argument("--log-sink", default=None, type=sink_spec,
+                   help="the workers' default log sink (redis:STREAM lets the web console list executions)")
+    p.add_argument("--no-console", action="store_true", help="do not serve the web console at GET /")
     p.set_defaults(func=cmd_api)

