@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import re
 
-from ..errors import PREDEFINED
-
 #: AWS's limit on state names.
 MAX_STATE_NAME_LENGTH = 80
 #: AWS's limit on Map ``Label`` values.
@@ -100,8 +98,6 @@ RETRIER_FIELDS = frozenset({
 })
 #: Fields of a Catch entry.
 CATCHER_FIELDS = frozenset({"ErrorEquals", "Next", "ResultPath", "Output", "Assign", "Comment"})
-#: The ``States.*`` error names ErrorEquals may use.
-KNOWN_STATES_ERRORS = frozenset({"States.ALL", *PREDEFINED})
 
 _CHOICE_OPERATORS = frozenset({
     f"{family}{op}{suffix}"

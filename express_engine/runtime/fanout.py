@@ -312,7 +312,9 @@ def _tolerance(st: m.Map, value: Json, env: StateEnv, states: dict[str, Json] | 
             raise errors.Runtime("ToleratedFailurePercentage must be between 0 and 100.") from None
         pct = _number(raw_pct)
         if pct is None:
-            raise errors.Runtime("ToleratedFailurePercentage must be between 0 and 100.")
+            # Worded like AWS's recorded ToleratedFailureCountPath / MaxConcurrencyPath causes (a Java float here).
+            raise errors.Runtime(f'The ToleratedFailurePercentagePath field refers to value "{render(raw_pct)}" '
+                                 f"which is not a valid float: {st.tolerated_percentage_path.text}")
     if count is not None and count < 0:
         raise errors.Runtime("ToleratedFailureCount cannot be negative.")
     if pct is not None and not 0 <= pct <= 100:
