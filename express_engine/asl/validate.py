@@ -444,7 +444,18 @@ class _Validator:
         elif key == "Label":
             self.label(value, loc)
         elif key in ("ItemReader", "ItemBatcher", "ResultWriter"):
-            self.obj(value, loc)
+            if self.obj(value, loc):
+                self.map_config(key, value, loc)
+
+    def map_config(self, key: str, config: dict[str, Any], loc: str) -> None:
+        """A literal and its ``...Path`` twin exclude each other in ItemBatcher and ItemReader.ReaderConfig
+        ("specify either ..., but not both": AWS's input-output-itembatcher.html and
+        input-output-itemreader.html)."""
+        if key == "ItemBatcher":
+            for pair in tables.ITEM_BATCHER_PAIRS:
+                self.one_of(config, pair, loc, required=False)
+        elif key == "ItemReader" and type(config.get("ReaderConfig")) is dict:
+            self.one_of(config["ReaderConfig"], ("MaxItems", "MaxItemsPath"), f"{loc}/ReaderConfig", required=False)
 
     def label(self, value: Any, loc: str) -> None:
         if not self.string(value, loc):

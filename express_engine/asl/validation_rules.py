@@ -83,6 +83,9 @@ EXCLUSIVE_PAIRS: dict[str, tuple[tuple[str, str], ...]] = {
         ("ToleratedFailureCount", "ToleratedFailureCountPath"),
     ),
 }
+#: ItemBatcher's mutually exclusive pairs.
+ITEM_BATCHER_PAIRS = (("MaxItemsPerBatch", "MaxItemsPerBatchPath"),
+                      ("MaxInputBytesPerBatch", "MaxInputBytesPerBatchPath"))
 #: The Wait state's mutually exclusive fields; AWS lists them in this order in its message.
 WAIT_FIELDS = ("SecondsPath", "Seconds", "TimestampPath", "Timestamp")
 #: Path fields read as single-node paths on the input, the context ($$) or a variable ($name).

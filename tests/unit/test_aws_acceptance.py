@@ -203,3 +203,38 @@ async def test_output_path_selecting_nothing(run: Any) -> None:
         "States.Runtime", PREFIX + "Invalid path '$.no.such.path' : Missing property in path $['no']")
     res = await run(one({"Type": "Pass", "InputPath": "$.nope", "End": True}), {"a": 1})
     assert res["cause"] == PREFIX + "Invalid path '$.nope' : No results for path: $['nope']"
+
+
+@pytest.mark.parametrize("field", ["ToleratedFailurePercentagePath", "ToleratedFailureCountPath", "MaxConcurrencyPath"])
+async def test_map_path_fields_selecting_nothing_share_one_wording(run: Any, field: str) -> None:
+    # AWS's text for these is not recorded (README, "Where we knowingly differ"): one wording for all three.
+    res = await run(_map(**{field: "$.missing"}), {"items": [1]})
+    assert (res["error"], res["cause"]) == (
+        "States.Runtime", PREFIX + f"The {field} field refers to a path that does not exist: $.missing")
+
+
+# -- Map batching and reader limits -----------------------------------------------------------------------
+
+def test_item_batcher_and_reader_limits_exclude_their_path_twins() -> None:
+    # input-output-itembatcher.html / input-output-itemreader.html: "specify either ..., but not both"
+    # (asl-validator's invalid-map-item-batcher-dupe-subfields and invalid-map-distributed fixtures).
+    processor = {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"}, "StartAt": "L",
+                 "States": {"L": {"Type": "Pass", "End": True}}}
+    batcher = {"MaxItemsPerBatch": 2, "MaxItemsPerBatchPath": "$.b", "MaxInputBytesPerBatch": 1024,
+               "MaxInputBytesPerBatchPath": "$.b"}
+    reader = {"ReaderConfig": {"InputType": "CSV", "CSVHeaderLocation": "FIRST_ROW", "MaxItems": 1,
+                               "MaxItemsPath": "$.n"},
+              "Resource": "arn:aws:states:::s3:getObject", "Parameters": {"Bucket": "b", "Key": "k"}}
+    definition = one({"Type": "Map", "ItemProcessor": processor, "ItemBatcher": batcher, "ItemReader": reader,
+                      "End": True})
+    for sm_type in ("EXPRESS", "STANDARD"):
+        assert problems(definition, sm_type) == [
+            (SCHEMA, "There should only be one of the following fields: [MaxItemsPerBatch, MaxItemsPerBatchPath]",
+             "/States/X/ItemBatcher"),
+            (SCHEMA, "There should only be one of the following fields: [MaxInputBytesPerBatch, "
+             "MaxInputBytesPerBatchPath]", "/States/X/ItemBatcher"),
+            (SCHEMA, "There should only be one of the following fields: [MaxItems, MaxItemsPath]",
+             "/States/X/ItemReader/ReaderConfig"),
+        ]
+    batcher_ok = {"MaxItemsPerBatch": 2, "MaxInputBytesPerBatchPath": "$.b"}
+    assert problems(one({"Type": "Map", "ItemProcessor": processor, "ItemBatcher": batcher_ok, "End": True})) == []
