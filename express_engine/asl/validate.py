@@ -443,9 +443,8 @@ class _Validator:
                 self.error("Value cannot be empty", loc)
         elif key == "Label":
             self.label(value, loc)
-        elif key in ("ItemReader", "ItemBatcher", "ResultWriter"):
-            if self.obj(value, loc):
-                self.map_config(key, value, loc)
+        elif key in ("ItemReader", "ItemBatcher", "ResultWriter") and self.obj(value, loc):
+            self.map_config(key, value, loc)
 
     def map_config(self, key: str, config: dict[str, Any], loc: str) -> None:
         """A literal and its ``...Path`` twin exclude each other in ItemBatcher and ItemReader.ReaderConfig
