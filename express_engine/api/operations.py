@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from .. import service_errors as api
-from ..errors import Diagnostic
+from ..errors import DefinitionError, Diagnostic
 from ..eventloop import offload
 from ..jsonutil import MAX_PAYLOAD_BYTES, Json
 from ..runtime.configuration import ENCRYPTION_TYPES, KMS_KEY_ID_LENGTH, KMS_REUSE_SECONDS
@@ -229,6 +229,13 @@ _ROLE_ARN_RE = re.compile(r"arn:aws(-cn|-us-gov)?:iam::\d+:role/[\w+=,.@/-]{1,51
 _LOG_GROUP_ARN_RE = re.compile(r"arn:aws(-cn|-us-gov)?:logs:[a-z0-9-]+:\d{12}:log-group:[\w.\-/#]{1,512}(:\*)?")
 
 
+def _check_definition(definition: str, sm_type: str) -> None:
+    """Raise InvalidDefinition (CreateStateMachine's message) when ``definition`` is invalid for ``sm_type``."""
+    problems = [d for d in Engine.validate(definition, sm_type=sm_type) if d.severity == "ERROR"]
+    if problems:
+        raise api.InvalidDefinition(DefinitionError(problems).message, problems)
+
+
 def check_role_arn(role_arn: str | None) -> None:
     """Raise AWS's InvalidArn unless ``role_arn`` (when given) is an IAM role ARN."""
     if role_arn is not None and not _ROLE_ARN_RE.fullmatch(role_arn):
@@ -365,6 +372,9 @@ class Operations:
         if version_description is not None and not publish:
             raise api.ValidationException("Version description can only be set when publish is true")
         if sm_type != "EXPRESS":
+            # One rule set for both types: a definition AWS refuses is InvalidDefinition whatever the type;
+            # only a valid one meets the engine's own limit.
+            _check_definition(definition, sm_type or "STANDARD")
             raise api.StateMachineTypeNotSupported(
                 "express-engine runs EXPRESS state machines only: create the machine with type EXPRESS "
                 "(the API's default type is STANDARD, which is not supported)")

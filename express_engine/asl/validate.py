@@ -25,6 +25,7 @@ from typing import Any
 from ..errors import Diagnostic
 from . import validation_rules as tables
 from .definition_json import MAX_NESTING_DEPTH, NOT_AN_OBJECT_MESSAGE, TOO_DEEP_MESSAGE, too_deep_location
+from .optimized_integrations import unknown_integration_message
 from .paths import PathSyntaxError, compile_path, compile_reference_path
 from .timestamps import is_timestamp
 
@@ -406,7 +407,12 @@ class _Validator:
             self.single_path(value, loc)
         elif key in ("ErrorPath", "CausePath"):
             self.path_or_intrinsic(key, value, loc)
-        elif key in ("Parameters", "ResultSelector", "Assign"):
+        elif key == "Parameters":
+            # A payload template: AWS also takes an array here (an AWS sample Pass state deployed as
+            # EXPRESS uses one), templating the objects inside it.
+            if type(value) is not list:
+                self.obj(value, loc)
+        elif key in ("ResultSelector", "Assign"):
             self.obj(value, loc)
         elif key in ("Arguments", "ItemSelector"):
             if not _is_expression(value):
@@ -438,8 +444,18 @@ class _Validator:
                 self.error("Value cannot be empty", loc)
         elif key == "Label":
             self.label(value, loc)
-        elif key in ("ItemReader", "ItemBatcher", "ResultWriter"):
-            self.obj(value, loc)
+        elif key in ("ItemReader", "ItemBatcher", "ResultWriter") and self.obj(value, loc):
+            self.map_config(key, value, loc)
+
+    def map_config(self, key: str, config: dict[str, Any], loc: str) -> None:
+        """A literal and its ``...Path`` twin exclude each other in ItemBatcher and ItemReader.ReaderConfig
+        ("specify either ..., but not both": AWS's input-output-itembatcher.html and
+        input-output-itemreader.html)."""
+        if key == "ItemBatcher":
+            for pair in tables.ITEM_BATCHER_PAIRS:
+                self.one_of(config, pair, loc, required=False)
+        elif key == "ItemReader" and type(config.get("ReaderConfig")) is dict:
+            self.one_of(config["ReaderConfig"], ("MaxItems", "MaxItemsPath"), f"{loc}/ReaderConfig", required=False)
 
     def label(self, value: Any, loc: str) -> None:
         if not self.string(value, loc):
@@ -456,8 +472,13 @@ class _Validator:
         self.labels.add(value)
 
     def task_resource(self, state: dict[str, Any], loc: str) -> None:
-        """The Express-only restrictions on Task resources (AWS-recorded messages)."""
-        if self.express and (refusal := express_refusal(state.get("Resource"))):
+        """Task resources: the Express-only restrictions (AWS-recorded messages), then, for every machine
+        type, the optimized integrations AWS offers (see :mod:`.optimized_integrations`)."""
+        resource = state.get("Resource")
+        refusal = express_refusal(resource) if self.express else None
+        if refusal is None:
+            refusal = unknown_integration_message(resource)
+        if refusal is not None:
             self.error(refusal, f"{loc}/Resource")
 
     def targets(self, state: dict[str, Any], loc: str, siblings: set[str]) -> None:
@@ -569,13 +590,9 @@ class _Validator:
         if "States.ALL" in names and (len(names) > 1 or not is_last):
             self.error("States.ALL must appear alone and at end of list", loc)
         for j, name in enumerate(names):
-            if not self.string(name, f"{loc}[{j}]"):
-                continue
-            # Names under the reserved "States." prefix must be predefined ones (ASL spec).
-            if name.startswith("States.") and name not in tables.KNOWN_STATES_ERRORS and not name.startswith(
-                "States.Http."
-            ):
-                self.error(f"Custom error names can not start with 'States.': {name}", f"{loc}[{j}]")
+            # Any string: AWS accepts matching unknown "States."-prefixed names (the ASL text forbids only
+            # *raising* them), e.g. States.QuorumMet in AWS's own deployed sample machines.
+            self.string(name, f"{loc}[{j}]")
 
 
 def _edges(state: dict[str, Any]) -> list[str]:

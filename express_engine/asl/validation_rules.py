@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import re
 
-from ..errors import PREDEFINED
-
 #: AWS's limit on state names.
 MAX_STATE_NAME_LENGTH = 80
 #: AWS's limit on Map ``Label`` values.
@@ -85,6 +83,9 @@ EXCLUSIVE_PAIRS: dict[str, tuple[tuple[str, str], ...]] = {
         ("ToleratedFailureCount", "ToleratedFailureCountPath"),
     ),
 }
+#: ItemBatcher's mutually exclusive pairs.
+ITEM_BATCHER_PAIRS = (("MaxItemsPerBatch", "MaxItemsPerBatchPath"),
+                      ("MaxInputBytesPerBatch", "MaxInputBytesPerBatchPath"))
 #: The Wait state's mutually exclusive fields; AWS lists them in this order in its message.
 WAIT_FIELDS = ("SecondsPath", "Seconds", "TimestampPath", "Timestamp")
 #: Path fields read as single-node paths on the input, the context ($$) or a variable ($name).
@@ -100,8 +101,6 @@ RETRIER_FIELDS = frozenset({
 })
 #: Fields of a Catch entry.
 CATCHER_FIELDS = frozenset({"ErrorEquals", "Next", "ResultPath", "Output", "Assign", "Comment"})
-#: The ``States.*`` error names ErrorEquals may use.
-KNOWN_STATES_ERRORS = frozenset({"States.ALL", *PREDEFINED})
 
 _CHOICE_OPERATORS = frozenset({
     f"{family}{op}{suffix}"

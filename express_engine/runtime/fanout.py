@@ -309,10 +309,13 @@ def _tolerance(st: m.Map, value: Json, env: StateEnv, states: dict[str, Json] | 
         try:
             raw_pct = st.tolerated_percentage_path.get(value, env)
         except (PathNotFound, VariableNotFound):
-            raise errors.Runtime("ToleratedFailurePercentage must be between 0 and 100.") from None
+            raise errors.Runtime("The ToleratedFailurePercentagePath field refers to a path that does not exist: "
+                                 f"{st.tolerated_percentage_path.text}") from None
         pct = _number(raw_pct)
         if pct is None:
-            raise errors.Runtime("ToleratedFailurePercentage must be between 0 and 100.")
+            # Worded like AWS's recorded ToleratedFailureCountPath / MaxConcurrencyPath causes (a Java float here).
+            raise errors.Runtime(f'The ToleratedFailurePercentagePath field refers to value "{render(raw_pct)}" '
+                                 f"which is not a valid float: {st.tolerated_percentage_path.text}")
     if count is not None and count < 0:
         raise errors.Runtime("ToleratedFailureCount cannot be negative.")
     if pct is not None and not 0 <= pct <= 100:
