@@ -30,8 +30,8 @@ from ..asl.validate import validate_definition
 from ..errors import DefinitionError, Diagnostic
 from ..jsonutil import MAX_PAYLOAD_BYTES, Json, JsonError, dumpb, dumps, is_json, loads
 from ..sink_spec import parse_sink_spec
-from .execution import EventRecorder, Execution, Frame, Inspection, Sleep
-from .interpreter import graph_is_sync, run_graph, run_graph_sync
+from .execution import EventRecorder, Execution, Frame, Inspection, Sleep, SliceSpent
+from .interpreter import graph_is_sync, resume_graph_sync, run_graph, run_graph_sync
 from .tasks import Handler, HandlerRegistry
 
 log = logging.getLogger("express_engine")
@@ -579,8 +579,12 @@ class Engine:
                     f"No handler is registered for the Task resource '{missing[0]}'. Register one with "
                     "Engine.register_handler(ARN, fn) or --handler ARN=module:function.")
             if graph_is_sync(machine.graph):
-                # Never suspends: the loop itself checks the deadline, no cancel scope needed.
-                output = run_graph_sync(ex, machine.graph, value, frame)
+                # Suspends only to give other tasks a turn: the loop itself checks the deadline, no cancel scope
+                # needed.
+                try:
+                    output = run_graph_sync(ex, machine.graph, value, frame)
+                except SliceSpent as spent:
+                    output = await resume_graph_sync(ex, machine.graph, spent, frame)
             else:
                 with anyio.move_on_after(limit) as scope:
                     output = await run_graph(ex, machine.graph, value, frame)

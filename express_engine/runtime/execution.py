@@ -19,6 +19,18 @@ from .tasks import HandlerRegistry
 
 Sleep = Callable[[float], Awaitable[None]]
 
+#: Longest stretch of computing (seconds) one execution does before it lets the event loop run the others.
+SLICE_SECONDS = 0.002
+
+
+class SliceSpent(Exception):
+    """A graph of never-suspending states used up its execution's slice: resume at ``idx`` with ``value``."""
+
+    def __init__(self, idx: int, value: Json) -> None:
+        super().__init__(idx)
+        self.idx = idx
+        self.value = value
+
 
 def iso_millis(epoch: float) -> str:
     """``2024-07-15T13:00:19.123Z``: the timestamp format of the context object."""
@@ -91,6 +103,7 @@ class Execution:
         "redrive_count",
         "role_arn",
         "sleep",
+        "slice_end",
         "start_time",
         "state_machine_arn",
         "state_machine_name",
@@ -130,6 +143,8 @@ class Execution:
         self.recorder = recorder
         self.last_event_id = 0
         self.deadline = deadline if deadline is not None else float("inf")
+        #: (monotonic) when the execution should next let other tasks run (see :data:`SLICE_SECONDS`)
+        self.slice_end = time.monotonic() + SLICE_SECONDS
         self._execution_ctx: dict[str, Json] | None = None
         self._state_machine_ctx: dict[str, Json] | None = None
         self.mock = mock

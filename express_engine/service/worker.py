@@ -34,6 +34,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import orjson
 from anyio.abc import TaskGroup
 from redis.exceptions import ResponseError
@@ -42,6 +43,7 @@ from .. import service_errors as api
 from ..logs import LogRouter, Sink
 from ..logs.buffer import Policy
 from ..runtime.engine import DEFAULT_ACCOUNT, DEFAULT_REGION, TEXT_GROWTH, Engine, StateMachineRecord
+from ..runtime.execution import SLICE_SECONDS
 from ..runtime.interpreter import graph_is_sync
 from ..runtime.tasks import HandlerRegistry
 from . import consumer_group as group
@@ -301,6 +303,7 @@ class Worker:
     async def _dispatch(self, tg: TaskGroup, entries: list[Any], deliveries: dict[str, int] | None) -> None:
         """Run (or answer, or dead-letter) each entry read or reclaimed."""
         now_ms = time.time() * 1000
+        turn_end = time.monotonic() + SLICE_SECONDS
         owned = self._owned
         for raw_id, fields in entries:
             if raw_id is None:
@@ -353,10 +356,16 @@ class Worker:
                 else:
                     await self._dead_letter(entry_id, fields, f"{exc.error.code}: {exc.error.message}", n)
                 continue
-            if graph_is_sync(record.machine.graph):
-                # Never suspends (except to hand over its logs): cheaper to run now than as a task.
+            graph = record.machine.graph
+            if graph_is_sync(graph) and not graph.loops:
+                # Never suspends (except to hand over its logs) and ends after a bounded number of transitions:
+                # cheaper to run now than as a task. A batch of them still gives the loop a turn every slice.
                 await self._execute(entry_id, record, start, sync, mock)
-            else:
+                now = time.monotonic()
+                if now > turn_end:
+                    await anyio.lowlevel.checkpoint()
+                    turn_end = time.monotonic() + SLICE_SECONDS
+            else:  # (a loop may run for minutes: as a task, it yields every slice without holding the intake)
                 self._inflight[entry_id] = time.monotonic()
                 tg.start_soon(self._execute_task, entry_id, record, start, sync, mock)
 
