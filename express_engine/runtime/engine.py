@@ -30,7 +30,7 @@ from ..asl.validate import validate_definition
 from ..errors import DefinitionError, Diagnostic
 from ..jsonutil import MAX_PAYLOAD_BYTES, Json, JsonError, dumpb, dumps, is_json, loads
 from ..sink_spec import parse_sink_spec
-from .execution import EventRecorder, Execution, Frame, Inspection, Sleep, SliceSpent
+from .execution import MAX_LOG_BYTES, MAX_LOG_EVENTS, EventRecorder, Execution, Frame, Inspection, Sleep, SliceSpent
 from .interpreter import graph_is_sync, resume_graph_sync, run_graph, run_graph_sync
 from .tasks import Handler, HandlerRegistry
 
@@ -330,6 +330,8 @@ class Engine:
         time_scale: float = 1.0,
         log_handler: LogHandler | None = None,
         max_duration: float = EXPRESS_MAX_SECONDS,
+        max_log_events: int = MAX_LOG_EVENTS,
+        max_log_bytes: int = MAX_LOG_BYTES,
     ) -> None:
         self.handlers = handlers if handlers is not None else HandlerRegistry()
         self.region = region
@@ -340,6 +342,9 @@ class Engine:
         self._sleep = sleep
         self.log_handler = log_handler
         self.max_duration = max_duration
+        #: the log budget of one execution (see :class:`~express_engine.runtime.execution.EventRecorder`)
+        self.max_log_events = max_log_events
+        self.max_log_bytes = max_log_bytes
         self.machines: dict[str, StateMachineRecord] = {}
         self._task_group: TaskGroup | None = None
 
@@ -545,7 +550,8 @@ class Engine:
         machine = record.machine
         arn = arn or self.execution_arn(record, name)
         level = record.logging.level
-        recorder = EventRecorder(record.logging.include_execution_data, level) if (
+        recorder = EventRecorder(record.logging.include_execution_data, level, max_events=self.max_log_events,
+                                 max_bytes=self.max_log_bytes) if (
             level != "OFF" and self.log_handler is not None) else None
         limit = min(self.max_duration, machine.timeout_seconds or self.max_duration)
         # (positional: keyword arguments cost a tenth of a trivial execution here)
@@ -603,6 +609,7 @@ class Engine:
         stop = time.time()
         output_text = dumps(output) if status == "SUCCEEDED" and serialise else None
         if recorder is not None:
+            recorder.close()
             if status == "SUCCEEDED":
                 details = {"output": output_text, "outputDetails": {"truncated": False}} if recorder.include_data \
                     else {}

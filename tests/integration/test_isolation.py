@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from typing import Any
 
@@ -63,3 +64,32 @@ async def test_a_looping_execution_does_not_stall_short_ones(redis_url: str, nam
     assert statuses == ["SUCCEEDED"] * 1000
     # The loop is still running (not starved out either: still pending, neither finished nor failed).
     assert int((await redis.xpending(f"{namespace}:starts", "workers"))["pending"]) == 1
+
+
+def _peak_rss_mb(pid: int) -> float:
+    for line in open(f"/proc/{pid}/status"):  # noqa: SIM115 - a one-off read
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmHWM in /proc/PID/status")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs Linux /proc")
+async def test_an_execution_buffering_unbounded_log_events_fails_cleanly(
+        redis_url: str, namespace: str, redis: Any, registry: Registry, client: Client,
+        worker_process: Any) -> None:
+    loop_arn = (await registry.create("loop", LOOP, logging_configuration={
+        "level": "ALL", "includeExecutionData": True})).arn
+    short_arn = (await registry.create("short", SHORT)).arn
+    worker = worker_process(redis_url, namespace)
+    await worker.ready(redis, namespace)
+    assert (await client.start_sync_execution(short_arn, "{}"))["status"] == "SUCCEEDED"
+    before = _peak_rss_mb(worker.proc.pid)
+    result = await client.start_sync_execution(loop_arn, json.dumps({"data": "x" * 200}), timeout=25)
+    assert result["status"] == "FAILED", result
+    assert result["error"] == "States.Runtime"
+    assert "exceeded its log buffer" in result["cause"]
+    # The worker is alive and well, and its memory grew by the execution's budget at most (64 MiB of data plus
+    # the events' own overhead), not by what the loop would have logged in its 30 s.
+    assert (await client.start_sync_execution(short_arn, "{}"))["status"] == "SUCCEEDED"
+    grown = _peak_rss_mb(worker.proc.pid) - before
+    assert grown < 300, f"worker RSS grew by {grown:.0f} MB"
