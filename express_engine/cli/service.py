@@ -114,7 +114,8 @@ def _spec(args: argparse.Namespace, redis_url: str) -> ProcessSpec:
         namespace=args.namespace, consumer=args.consumer, concurrency=args.concurrency, batch=args.batch,
         claim_idle=args.claim_idle, max_deliveries=args.max_deliveries, grace=args.grace,
         log_sink=args.log_sink, log_buffer=args.log_buffer, log_policy=args.log_policy,
-        time_scale=args.time_scale, reply_skip=not args.no_reply_skip)
+        time_scale=args.time_scale, reply_skip=not args.no_reply_skip,
+        stats_interval=getattr(args, "stats_interval", 5.0))
     return ProcessSpec(redis_url=redis_url, options=options, handlers=tuple(args.handler or ()),
                        mock_config=args.mock_config, log_level=args.verbosity)
 
@@ -271,6 +272,8 @@ def _worker_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-reply-skip", action="store_true",
                    help="read the answer to every acknowledgement (for proxies that mishandle CLIENT REPLY SKIP)")
     p.add_argument("--consumer", default=None, help="consumer name (default: host-pid-random)")
+    p.add_argument("--stats-interval", type=float, default=5.0,
+                   help="seconds between publications of the worker statistics (default 5)")
     p.add_argument("--verbosity", default="WARNING", help="diagnostics level on stderr (default WARNING)")
 
 

@@ -6,8 +6,10 @@ Delivery (api digest §8): async starts are at-least-once, sync starts at-most-o
   what is running), so a busy worker stops reading: backpressure. Executions whose machine never
   suspends (Pass/Choice/... only) run right away, one after the other; the others run as tasks.
 - **Acknowledgement** — an entry is acknowledged (``XACK`` + ``XDEL``, in the same script as the sync
-  reply to its caller) only after its execution finished and its log events were handed to the log
-  sink. Acknowledgements are batched by one flusher task.
+  reply to its caller) only after its execution finished and its log events were *written* by the log
+  sink (a file sink flushed them to the operating system, a Redis sink had them confirmed): a worker killed
+  in between leaves the start pending, so it runs again and is logged (at-least-once for logs too).
+  Acknowledgements are batched by one flusher task.
 - **Reclaim** — entries of a dead worker stay pending; live workers take them over with
   ``XAUTOCLAIM`` once idle for ``claim_idle`` seconds. A worker renews the lease of executions it is
   still running (``XCLAIM ... JUSTID``) so that slow executions are not taken from it. A reclaimed
@@ -41,7 +43,7 @@ from redis.exceptions import ResponseError
 
 from .. import service_errors as api
 from ..logs import LogRouter, Sink
-from ..logs.buffer import Policy
+from ..logs.buffer import BufferedSink, Policy
 from ..runtime.engine import DEFAULT_ACCOUNT, DEFAULT_REGION, TEXT_GROWTH, Engine, StateMachineRecord
 from ..runtime.execution import SLICE_SECONDS
 from ..runtime.interpreter import graph_is_sync
@@ -149,6 +151,9 @@ class Worker:
         self._all_done = anyio.Event()
         #: (entry id, (reply channel, sent-starts hash, request id) or None, reply payload)
         self._done: list[Done] = []
+        #: finished entries whose log events the sink has not written yet: (receipt, acknowledgement), in order
+        self._unwritten: list[tuple[tuple[BufferedSink, int], Done]] = []
+        self._unwritten_ready = anyio.Event()
         self._ack_ready = anyio.Event()
         self._acking = 0  # acknowledgements being sent by the flusher
         self._finish_script = redis.register_script(FINISH)  # (EVALSHA, loading the script when missing)
@@ -175,6 +180,7 @@ class Worker:
         async with LogRouter(default=o.log_sink, redis=self.redis, max_events=o.log_buffer, policy=o.log_policy,
                              stream_maxlen=o.log_stream_maxlen, sinks=self._sinks) as router:
             self.router = router
+            router.track_receipts = True
             self.engine = Engine(handlers=self.handlers, log_handler=router, time_scale=o.time_scale,
                                  region=o.region, account=o.account)
             await self._retry(group.ensure_group, self.redis, self.keys)
@@ -183,6 +189,7 @@ class Worker:
             self._reclaim_only = set(await self._retry(group.pending, self.redis, self.keys, self.consumer, o.batch))
             async with anyio.create_task_group() as service:
                 service.start_soon(self._ack_loop)
+                service.start_soon(self._log_wait_loop)
                 service.start_soon(self._stats_loop)
                 async with anyio.create_task_group() as executions:
                     executions.start_soon(self._claim_loop, executions)
@@ -201,7 +208,7 @@ class Worker:
                 # Ctrl-C reaches an embedded server too), and an unacknowledged start only runs again.
                 self._ack_ready.set()
                 with anyio.move_on_after(ACK_FLUSH_SECONDS) as scope:
-                    while self._done or self._acking:
+                    while self._done or self._acking or self._unwritten:
                         await anyio.sleep(0.01)
                 if scope.cancelled_caught:
                     log.error("%d finished executions may not have been acknowledged (Redis unreachable): they "
@@ -425,18 +432,41 @@ class Worker:
         self.stats.count(response["status"])
         if "ts" in start:
             self.stats.latency_ms.add(time.time() * 1000 - start["ts"])
+        receipt = self.router.receipt(start["arn"]) if self.router is not None else None
         if sync:
-            self._finish(entry_id, _reply_to(start), orjson.dumps(response))
+            self._finish(entry_id, _reply_to(start), orjson.dumps(response), receipt)
         else:
-            self._finish(entry_id)
+            self._finish(entry_id, receipt=receipt)
 
     def _reply_error(self, entry_id: str, start: dict[str, Any], error: api.ServiceError) -> None:
         self._finish(entry_id, _reply_to(start), orjson.dumps(error.to_dict()))
 
-    def _finish(self, entry_id: str, reply: tuple[str, str, str] | None = None, payload: bytes | None = None) -> None:
-        """Queue the acknowledgement of an entry (and its sync reply: where it goes, payload)."""
+    def _finish(self, entry_id: str, reply: tuple[str, str, str] | None = None, payload: bytes | None = None,
+                receipt: tuple[BufferedSink, int] | None = None) -> None:
+        """Queue the acknowledgement of an entry (and its sync reply: where it goes, payload); with a log
+        ``receipt``, once the sink has written the execution's events."""
+        if receipt is not None:
+            self._unwritten.append((receipt, (entry_id, reply, payload)))
+            self._unwritten_ready.set()
+            return
         self._done.append((entry_id, reply, payload))
         self._ack_ready.set()
+
+    async def _log_wait_loop(self) -> None:
+        """Queue for acknowledgement the finished entries whose log events have been written."""
+        unwritten = self._unwritten
+        while True:
+            await self._unwritten_ready.wait()
+            self._unwritten_ready = anyio.Event()
+            while unwritten:
+                sink, seq = unwritten[0][0]
+                await sink.wait_done(seq)
+                n = 0
+                while n < len(unwritten) and unwritten[n][0][0].is_done(unwritten[n][0][1]):
+                    n += 1
+                self._done.extend(done for _, done in unwritten[:n])
+                del unwritten[:n]
+                self._ack_ready.set()
 
     # -- acknowledgements ----------------------------------------------------------------------------------
 
