@@ -145,6 +145,7 @@ class Execution:
         "state_machine_arn",
         "state_machine_name",
         "time_scale",
+        "turns",
         "variables_bytes",
     )
 
@@ -182,6 +183,8 @@ class Execution:
         self.deadline = deadline if deadline is not None else float("inf")
         #: (monotonic) when the execution should next let other tasks run (see :data:`SLICE_SECONDS`)
         self.slice_end = time.monotonic() + SLICE_SECONDS
+        #: how many times it gave the event loop a turn
+        self.turns = 0
         self._execution_ctx: dict[str, Json] | None = None
         self._state_machine_ctx: dict[str, Json] | None = None
         self.mock = mock

@@ -42,6 +42,7 @@ from anyio.abc import TaskGroup
 from redis.exceptions import ResponseError
 
 from .. import service_errors as api
+from ..histogram import duration_bucket
 from ..logs import LogRouter, Sink
 from ..logs.buffer import BufferedSink, Policy
 from ..runtime.engine import DEFAULT_ACCOUNT, DEFAULT_REGION, TEXT_GROWTH, Engine, StateMachineRecord
@@ -55,6 +56,9 @@ from .registry import Registry
 from .stats import WorkerStats
 
 log = logging.getLogger("express_engine.worker")
+
+#: The totals field of each execution status.
+_STATUS_FIELDS = {"SUCCEEDED": "succeeded", "FAILED": "failed", "TIMED_OUT": "timed_out"}
 
 #: Seconds a stopping worker keeps trying to acknowledge what it finished.
 ACK_FLUSH_SECONDS = 5.0
@@ -429,27 +433,30 @@ class Worker:
                 self._owned.discard(entry_id)
                 self._reclaim_only.add(entry_id)
             return
-        self.stats.count(response["status"])
-        if "ts" in start:
-            self.stats.latency_ms.add(time.time() * 1000 - start["ts"])
+        status = response["status"]
+        self.stats.count(status)
+        ms = time.time() * 1000 - start["ts"] if "ts" in start else 0.0
+        if ms:
+            self.stats.latency_ms.add(ms)
+        tag = f"{_STATUS_FIELDS.get(status, 'failed')} {duration_bucket(ms / 1000)} {ms:.3f}"
         receipt = self.router.receipt(start["arn"]) if self.router is not None else None
         if sync:
-            self._finish(entry_id, _reply_to(start), orjson.dumps(response), receipt)
+            self._finish(entry_id, _reply_to(start), orjson.dumps(response), receipt, tag)
         else:
-            self._finish(entry_id, receipt=receipt)
+            self._finish(entry_id, receipt=receipt, tag=tag)
 
     def _reply_error(self, entry_id: str, start: dict[str, Any], error: api.ServiceError) -> None:
         self._finish(entry_id, _reply_to(start), orjson.dumps(error.to_dict()))
 
     def _finish(self, entry_id: str, reply: tuple[str, str, str] | None = None, payload: bytes | None = None,
-                receipt: tuple[BufferedSink, int] | None = None) -> None:
-        """Queue the acknowledgement of an entry (and its sync reply: where it goes, payload); with a log
-        ``receipt``, once the sink has written the execution's events."""
+                receipt: tuple[BufferedSink, int] | None = None, tag: str = "") -> None:
+        """Queue the acknowledgement of an entry (and its sync reply: where it goes, payload; an execution's
+        ``tag`` for the totals); with a log ``receipt``, once the sink has written the execution's events."""
         if receipt is not None:
-            self._unwritten.append((receipt, (entry_id, reply, payload)))
+            self._unwritten.append((receipt, (entry_id, reply, payload, tag)))
             self._unwritten_ready.set()
             return
-        self._done.append((entry_id, reply, payload))
+        self._done.append((entry_id, reply, payload, tag))
         self._ack_ready.set()
 
     async def _log_wait_loop(self) -> None:
@@ -481,7 +488,7 @@ class Worker:
                 self._acking = len(batch)
                 finished: Exception | None = None
                 try:
-                    await self._finish_script(keys=[self.keys.starts], args=finish_args(batch))
+                    await self._finish_script(keys=[self.keys.starts, self.keys.totals], args=finish_args(batch))
                 except (*RETRYABLE, ResponseError) as exc:
                     finished = exc
                 finally:
@@ -494,7 +501,7 @@ class Worker:
     def _finished(self, batch: list[Done], error: Exception | None) -> bool:
         """Book the outcome of a FINISH call; a failed one is queued again. Returns whether it worked."""
         if error is None:
-            self._owned.difference_update(entry_id for entry_id, _, _ in batch)
+            self._owned.difference_update(entry_id for entry_id, _, _, _ in batch)
             return True
         self._give_back(batch)
         if isinstance(error, RETRYABLE):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -57,21 +59,30 @@ async def test_a_looping_execution_does_not_stall_short_ones(redis_url: str, nam
     worker = worker_process(redis_url, namespace)
     await worker.ready(redis, namespace)
     await _short_latencies(client, short_arn, 10, 10)  # (warm-up: machine cache, connections)
+    # The floor: the same short executions while a process outside the worker burns a core as the loop will, so
+    # that what the machine's CPU contention costs (tens of ms at the 99th percentile on a busy shared machine)
+    # is not charged to the worker's scheduling.
+    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        floor = _p99(await _short_latencies(client, short_arn))
+    finally:
+        hog.kill()
+        hog.wait()
     await client.start_execution(loop_arn, "{}")
 
     async def looping() -> bool:
         return int((await redis.xpending(f"{namespace}:starts", "workers"))["pending"]) == 1
     await wait_for(looping, 10)  # the loop is running on the worker
     await anyio.sleep(0.2)
-    # Beside the loop, 1,000 short executions' p99 stays under 50 ms. A busy shared machine adds its own delays
-    # (tens of ms at the 99th percentile when 2 cores run 10 processes): up to 3 rounds, one must make it. Were
-    # the loop holding the worker, every round would take the loop's 30 s.
+    # Beside the loop, 1,000 short executions' p99 stays within 50 ms (of the floor): best of up to 3 rounds, a
+    # shared machine has its moments. Were the loop holding the worker, every round would take its 30 s.
     rounds = []
     for _ in range(3):
         rounds.append(_p99(await _short_latencies(client, short_arn)))
-        if rounds[-1] < 0.050:
+        if rounds[-1] < 0.050 + floor:
             break
-    assert min(rounds) < 0.050, f"short executions' p99 per round beside a looping one: {rounds} s (bound 50 ms)"
+    assert min(rounds) < 0.050 + floor, (f"short executions' p99 per round beside a looping one: {rounds} s; "
+                                         f"beside a busy process instead: {floor} s (bound: 50 ms more)")
     # The loop is still running (not starved out either: still pending, neither finished nor failed).
     assert int((await redis.xpending(f"{namespace}:starts", "workers"))["pending"]) == 1
 
