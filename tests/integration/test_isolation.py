@@ -145,3 +145,40 @@ async def test_a_worker_killed_before_its_logs_are_written_leaves_the_start_to_r
     assert rescuer.stats.redelivered == 1
     types = [e["type"] for e in await log_events(redis, stream)]
     assert types == ["ExecutionStarted", "PassStateEntered", "PassStateExited", "ExecutionSucceeded"]
+
+
+def _metric(text: bytes, name: str) -> float:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    for family in text_string_to_metric_families(text.decode()):
+        for sample in family.samples:
+            if sample.name == name and not sample.labels:
+                return float(sample.value)
+    raise AssertionError(f"no {name} in /metrics")
+
+
+async def test_metrics_count_each_execution_once_across_worker_kills(
+        redis_url: str, namespace: str, redis: Any, registry: Registry, client: Client,
+        worker_process: Any) -> None:
+    from express_engine.api.metrics import ApiMetrics
+
+    waiting = json.dumps({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 1, "End": True}}})
+    arn = (await registry.create("m", waiting)).arn
+    accepted = 0
+    for _ in range(2):  # twice: start a batch, kill its worker while some of it has finished and some not
+        victim = worker_process(redis_url, namespace, "--claim-idle", "1", "--concurrency", "60")
+        await victim.ready(redis, namespace)
+        accepted += len(await client.start_executions(arn, ["{}"] * 100))
+        await anyio.sleep(1.3)  # (the first 60 finish and are acknowledged, the next 40 are mid-Wait)
+        victim.kill()
+    async with running_worker(redis_url, namespace, claim_idle=1.0) as rescuer:
+        async def drained() -> bool:
+            return await redis.xlen(f"{namespace}:starts") == 0
+        await wait_for(drained, 20)
+    assert rescuer.stats.redelivered > 0  # (the kills did interrupt executions)
+    text = await ApiMetrics(redis, namespace).render()
+    assert _metric(text, "express_engine_executions_started_total") == accepted == 200
+    # Every accepted start succeeded exactly once as far as the counters are concerned, whoever ran it.
+    assert _metric(text, "express_engine_executions_succeeded_total") == accepted
+    assert _metric(text, "express_engine_execution_duration_seconds_count") == accepted
+    assert _metric(text, "express_engine_execution_duration_seconds_sum") >= accepted * 1.0
