@@ -182,15 +182,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
         url = server.connection_url
         log.warning("embedded Redis server at %s (data in %s)", url, data_dir)
     try:
-        run_async(_serve, args, _spec(args, url))
+        run_async(_serve, args, _spec(args, url), server)
     finally:
         if server is not None:
             server.stop()
     return EXIT_OK
 
 
-async def _serve(args: argparse.Namespace, spec: ProcessSpec) -> None:
+async def _serve(args: argparse.Namespace, spec: ProcessSpec, server: Any = None) -> None:
     from ..service.client import Client
+    from ..service.embedded import keep_alive
     from ..service.process import Stop
     from ..service.registry import Registry
 
@@ -200,6 +201,8 @@ async def _serve(args: argparse.Namespace, spec: ProcessSpec) -> None:
     try:
         async with anyio.create_task_group() as tg:
             tg.start_soon(stop.watch_signals)
+            if server is not None:  # (restarted when it dies, until serve stops)
+                tg.start_soon(keep_alive, server, stop.requested)
             try:
                 from ..api.server import serve_http
             except ImportError:
