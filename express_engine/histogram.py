@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Iterable
+
+#: Upper bounds (seconds) of the execution duration histograms (Prometheus ``le``); +Inf is implied.
+DURATION_BUCKETS: tuple[float, ...] = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+                                       2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
+
+
+def duration_bucket(seconds: float) -> int:
+    """The index in :data:`DURATION_BUCKETS` of the bucket ``seconds`` falls in (its length for +Inf)."""
+    return bisect.bisect_left(DURATION_BUCKETS, seconds)
 
 
 class Histogram:

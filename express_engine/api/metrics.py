@@ -4,9 +4,10 @@ Two sources are merged at each scrape:
 
 * **cluster-wide**, read from Redis: starts accepted (the ``NS:starts`` stream's ``entries-added``),
   the backlog (stream length, consumer-group lag and pending entries), the dead-letter stream's
-  length, and the statistics every worker process publishes to ``NS:stats`` (executions finished by
-  status, their duration histogram, reclaimed and dead-lettered starts...), summed over the workers.
-  Workers publish every few seconds, so these counters lag by up to that interval. Every API server
+  length, the executions acknowledged by status and their duration histogram (``NS:totals``,
+  incremented by the acknowledgement script: exact, and monotonic across worker crashes), and the
+  statistics every worker process publishes to ``NS:stats`` (reclaimed and dead-lettered starts...),
+  summed over the workers. Workers publish those every few seconds, so they lag by up to that interval. Every API server
   of a namespace reports the same cluster-wide values: scrape one, or aggregate them with ``max``.
 * **this process**: API requests by operation and HTTP status, requests in flight, and the duration
   of StartExecution / StartSyncExecution requests.
@@ -28,13 +29,12 @@ import orjson
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
+from ..histogram import DURATION_BUCKETS
+
 __all__ = ["CONTENT_TYPE", "DURATION_BUCKETS", "ApiMetrics"]
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST.encode()
 
-#: Upper bounds (seconds) of the duration histograms; +Inf is implied.
-DURATION_BUCKETS: tuple[float, ...] = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
-                                       2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 
 _START_OPERATIONS = frozenset({"StartExecution", "StartSyncExecution"})
 _PREFIX = "express_engine_"
@@ -233,8 +233,9 @@ class ApiMetrics:
         pipe.xinfo_groups(f"{ns}:starts")
         pipe.xlen(f"{ns}:dead")
         pipe.hgetall(f"{ns}:stats")
-        stream, groups, dead, stats = await pipe.execute(raise_on_error=False)
-        for reply in (dead, stats):
+        pipe.hgetall(f"{ns}:totals")
+        stream, groups, dead, stats, totals = await pipe.execute(raise_on_error=False)
+        for reply in (dead, stats, totals):
             if isinstance(reply, Exception):
                 raise reply
         if isinstance(stream, Exception):  # the stream does not exist yet: nothing was ever started
@@ -242,7 +243,8 @@ class ApiMetrics:
         if isinstance(groups, Exception):
             groups = []
         return {"stream": stream, "groups": groups, "dead": dead,
-                "workers": [orjson.loads(v) for v in stats.values()]}
+                "workers": [orjson.loads(v) for v in stats.values()],
+                "totals": {_text(k): float(v) for k, v in totals.items()}}
 
 
 def cluster_families(snapshot: dict[str, Any]) -> list[Metric]:
@@ -267,6 +269,12 @@ def cluster_families(snapshot: dict[str, Any]) -> list[Metric]:
         c, s = worker_histogram_buckets({int(b): n for b, n in (w.get("latency_ms") or {}).items()})
         counts = [a + b for a, b in zip(counts, c, strict=True)]
         duration_sum += s
+    acked = snapshot.get("totals")
+    if acked:  # (counted at acknowledgement: exact; the workers' own figures die with them)
+        for k in ("succeeded", "failed", "timed_out"):
+            totals[k] = int(acked.get(k, 0))
+        counts = [int(acked.get(f"b{i}", 0)) for i in range(len(DURATION_BUCKETS) + 1)]
+        duration_sum = acked.get("duration_ms_sum", 0.0) / 1000
     duration = HistogramMetricFamily(
         _PREFIX + "execution_duration_seconds",
         "Execution duration from the start's acceptance to its end, queueing included (all workers).")

@@ -82,6 +82,39 @@ def parse_resource(arn: str) -> m.Resource:
     return m.Resource(arn, "other", "other", arn, None, _DEFAULT_REGION)
 
 
+def _successors(state: m.State) -> list[int]:
+    """The states ``state`` can go to next (Catch targets included)."""
+    out = [state.next] if state.next is not None else []
+    if isinstance(state, m.Choice):
+        out.extend(rule.next for rule in state.rules)
+        if state.default is not None:
+            out.append(state.default)
+    out.extend(c.next for c in getattr(state, "catchers", ()))
+    return out
+
+
+def _has_cycle(states: tuple[m.State, ...]) -> bool:
+    """Whether the transitions between ``states`` form a loop (iterative depth-first search)."""
+    colour = [0] * len(states)  # 0 unseen, 1 on the current path, 2 done
+    for root in range(len(states)):
+        if colour[root]:
+            continue
+        colour[root] = 1
+        stack = [(root, iter(_successors(states[root])))]
+        while stack:
+            node, succ = stack[-1]
+            nxt = next(succ, None)
+            if nxt is None:
+                colour[node] = 2
+                stack.pop()
+            elif colour[nxt] == 1:
+                return True
+            elif colour[nxt] == 0:
+                colour[nxt] = 1
+                stack.append((nxt, iter(_successors(states[nxt]))))
+    return False
+
+
 class _Compiler:
     """Walks a validated definition once and builds the immutable model."""
 
@@ -114,7 +147,8 @@ class _Compiler:
             self.state(name, body, index_of, f"{location}/States/{name}") for name, body in states_def.items()
         )
         sync = all(isinstance(s, (m.Pass, m.Choice, m.Succeed, m.Fail)) for s in states)
-        return m.Graph(states=states, start=index_of[node["StartAt"]], index_of=index_of, sync=sync)
+        return m.Graph(states=states, start=index_of[node["StartAt"]], index_of=index_of, sync=sync,
+                       loops=_has_cycle(states))
 
     def state(self, name: str, body: Mapping[str, Any], index_of: Mapping[str, int], loc: str) -> m.State:
         language = body.get("QueryLanguage")

@@ -252,6 +252,8 @@ class Graph:
     index_of: Mapping[str, int] = field(default_factory=dict)
     #: True when every state is Pass, Choice, Succeed or Fail: the graph never suspends.
     sync: bool = False
+    #: True when a state can be reached again from itself (a loop): the graph may run for any length of time.
+    loops: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -131,7 +131,8 @@ def _spec(args: argparse.Namespace, redis_url: str, api_host: str | None = None)
         namespace=args.namespace, consumer=args.consumer, concurrency=args.concurrency, batch=args.batch,
         claim_idle=args.claim_idle, max_deliveries=args.max_deliveries, grace=args.grace,
         log_sink=args.log_sink, log_buffer=args.log_buffer, log_policy=args.log_policy,
-        time_scale=args.time_scale, reply_skip=not args.no_reply_skip)
+        time_scale=args.time_scale, reply_skip=not args.no_reply_skip,
+        stats_interval=getattr(args, "stats_interval", 5.0))
     return ProcessSpec(redis_url=redis_url, options=options, handlers=tuple(args.handler or ()),
                        mock_config=args.mock_config, log_level=args.verbosity, egress=egress_policy(args, api_host))
 
@@ -211,15 +212,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
         url = server.connection_url
         log.warning("embedded Redis server at %s (data in %s)", redact_url(url), data_dir)
     try:
-        run_async(_serve, args, _spec(args, url, args.host))
+        run_async(_serve, args, _spec(args, url, args.host), server)
     finally:
         if server is not None:
             server.stop()
     return EXIT_OK
 
 
-async def _serve(args: argparse.Namespace, spec: ProcessSpec) -> None:
+async def _serve(args: argparse.Namespace, spec: ProcessSpec, server: Any = None) -> None:
     from ..service.client import Client
+    from ..service.embedded import keep_alive
     from ..service.process import Stop, WorkerCount
     from ..service.registry import Registry
 
@@ -230,6 +232,8 @@ async def _serve(args: argparse.Namespace, spec: ProcessSpec) -> None:
     try:
         async with anyio.create_task_group() as tg:
             tg.start_soon(stop.watch_signals)
+            if server is not None:  # (restarted when it dies, until serve stops)
+                tg.start_soon(keep_alive, server, stop.requested)
             try:
                 from ..api.server import serve_http
             except ImportError:
@@ -305,6 +309,8 @@ def _worker_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-reply-skip", action="store_true",
                    help="read the answer to every acknowledgement (for proxies that mishandle CLIENT REPLY SKIP)")
     p.add_argument("--consumer", default=None, help="consumer name (default: host-pid-random)")
+    p.add_argument("--stats-interval", type=float, default=5.0,
+                   help="seconds between publications of the worker statistics (default 5)")
     p.add_argument("--verbosity", default="WARNING", help="diagnostics level on stderr (default WARNING)")
     egress_args(p)
     add_wait_for_redis(p)

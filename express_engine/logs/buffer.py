@@ -7,6 +7,11 @@ counts it. Drops are never silent: they are counted in :attr:`BufferedSink.dropp
 the ``express_engine.logs`` logger at most every few seconds. A failing sink write is retried with
 backoff for ``retry_for`` seconds (the buffer fills meanwhile, so backpressure applies); after that
 the batch is dropped and counted.
+
+Every message gets a sequence number: :meth:`BufferedSink.put` returns the last one of its batch, and
+:meth:`BufferedSink.wait_done` waits until the sink has dealt with it (written it: ``write`` returned, i.e. a
+file sink flushed it to the operating system, a Redis sink had it confirmed; or dropped it, counted), so a
+worker acknowledges an execution only once its events are out of its memory.
 """
 
 from __future__ import annotations
@@ -51,30 +56,50 @@ class BufferedSink:
         self._done = anyio.Event()
         self._last_report = 0.0
         self._reported_drops = 0
+        #: sequence number of the last message accepted / dealt with (written or dropped)
+        self.accepted_seq = 0
+        self.done_seq = 0
+        self._progress = anyio.Event()
 
     @property
     def pending(self) -> int:
         """Messages accepted but not yet written."""
         return self._pending
 
-    async def put(self, messages: Sequence[bytes]) -> None:
-        """Hand over one execution's messages (kept together: a batch is buffered or dropped whole)."""
+    async def put(self, messages: Sequence[bytes]) -> int:
+        """Hand over one execution's messages (kept together: a batch is buffered or dropped whole).
+
+        Returns the sequence number to give :meth:`wait_done` (0: nothing is left to wait for).
+        """
         if not messages:
-            return
+            return 0
         if self._closing:
             self._drop(len(messages), "sink closed")
-            return
+            return 0
         # A batch larger than the whole buffer is still accepted once the buffer is empty.
         while self._pending and self._pending + len(messages) > self.max_events:
             if self.policy == "drop":
                 self._drop(len(messages), "buffer full")
-                return
+                return 0
             if self._space.is_set():
                 self._space = anyio.Event()
             await self._space.wait()
         self._buf.extend(messages)
         self._pending += len(messages)
+        self.accepted_seq += len(messages)
         self._data.set()
+        return self.accepted_seq
+
+    def is_done(self, seq: int) -> bool:
+        """Whether the messages up to ``seq`` were written (or dropped)."""
+        return seq <= self.done_seq
+
+    async def wait_done(self, seq: int) -> None:
+        """Wait until the messages up to ``seq`` (a :meth:`put` result) were written (or dropped)."""
+        while seq > self.done_seq:
+            if self._progress.is_set():
+                self._progress = anyio.Event()
+            await self._progress.wait()
 
     def _drop(self, n: int, why: str) -> None:
         self.dropped += n
@@ -96,6 +121,8 @@ class BufferedSink:
                     batch = [self._buf.popleft() for _ in range(n)]
                     await self._write(batch)
                     self._pending -= n
+                    self.done_seq += n
+                    self._progress.set()
                     self._space.set()
                 if self._closing:
                     return
@@ -128,6 +155,8 @@ class BufferedSink:
             await self._done.wait()
         if not self._done.is_set() and self._pending:
             self._drop(self._pending, "not written before shutdown")
+            self.done_seq = self.accepted_seq
+            self._progress.set()
         await self.sink.aclose()
         if self.dropped > self._reported_drops:
             log.warning("log sink %s: %d events dropped in total", self.name, self.dropped)

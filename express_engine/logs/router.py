@@ -38,6 +38,9 @@ class LogRouter:
         self._extra = dict(sinks or {})
         self._sinks: dict[str, BufferedSink] = {}
         self._tg: TaskGroup | None = None
+        #: per execution ARN whose events were handed over: the sink and the sequence number to wait for (the
+        #: caller pops it, see :meth:`receipt`)
+        self._receipts: dict[str, tuple[BufferedSink, int]] = {}
 
     async def __aenter__(self) -> LogRouter:
         self._tg = anyio.create_task_group()
@@ -73,7 +76,21 @@ class LogRouter:
         spec = batch.state_machine.logging.sink or self.default
         if spec == "none" or not batch.events:
             return
-        await self.sink(spec).put(format_batch(batch))
+        sink = self.sink(spec)
+        seq = await sink.put(format_batch(batch))
+        if seq and self.track_receipts:
+            self._receipts[batch.execution_arn] = (sink, seq)
+
+    #: whether :meth:`__call__` keeps receipts (a worker turns it on, and pops each one)
+    track_receipts = False
+
+    def receipt(self, execution_arn: str) -> tuple[BufferedSink, int] | None:
+        """Take the receipt of an execution's events: ``(sink, seq)`` for ``sink.wait_done(seq)``; None when
+        nothing is waiting to be written (no events, sink ``none``, or already dropped)."""
+        found = self._receipts.pop(execution_arn, None)
+        if found is not None and found[0].is_done(found[1]):
+            return None
+        return found
 
     def stats(self) -> dict[str, dict[str, int]]:
         """Per sink: events written, dropped and still pending."""

@@ -36,7 +36,7 @@ from .configuration import (
     TracingConfiguration,
     parsed_configuration,
 )
-from .execution import Inspection, Sleep
+from .execution import MAX_LOG_BYTES, MAX_LOG_EVENTS, Inspection, Sleep
 from .executor import LogHandler, run_execution
 from .ids import check_name, new_uuid
 from .inputs import parse_input
@@ -64,6 +64,8 @@ class Engine:
         time_scale: float = 1.0,
         log_handler: LogHandler | None = None,
         max_duration: float = EXPRESS_MAX_SECONDS,
+        max_log_events: int = MAX_LOG_EVENTS,
+        max_log_bytes: int = MAX_LOG_BYTES,
     ) -> None:
         self.handlers = handlers if handlers is not None else HandlerRegistry()
         self.region = region
@@ -74,6 +76,9 @@ class Engine:
         self._sleep = sleep
         self.log_handler = log_handler
         self.max_duration = max_duration
+        #: the log budget of one execution (see :class:`~express_engine.runtime.execution.EventRecorder`)
+        self.max_log_events = max_log_events
+        self.max_log_bytes = max_log_bytes
         self.machines: dict[str, StateMachineRecord] = {}
         self._task_group: TaskGroup | None = None
 
@@ -279,5 +284,5 @@ class Engine:
         return await run_execution(
             record, value, arn=arn or self.execution_arn(record, name), name=name, sync=sync, handlers=self.handlers,
             sleep=self.sleep, log_handler=self.log_handler, max_duration=self.max_duration,
-            redrive_count=redrive_count, mock=mock, respond=respond, input_size=input_size, inspection=inspection,
-            context=context)
+            max_log_events=self.max_log_events, max_log_bytes=self.max_log_bytes, redrive_count=redrive_count,
+            mock=mock, respond=respond, input_size=input_size, inspection=inspection, context=context)

@@ -7,17 +7,31 @@ integer increment per event and nothing else.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections import ChainMap
 from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import UTC, datetime
 from typing import Any
 
+from .. import errors
 from ..asl.model import StateMachine
 from ..jsonutil import Json, dumps
 from .tasks import HandlerRegistry
 
 Sleep = Callable[[float], Awaitable[None]]
+
+#: Longest stretch of computing (seconds) one execution does before it lets the event loop run the others.
+SLICE_SECONDS = 0.002
+
+
+class SliceSpent(Exception):
+    """A graph of never-suspending states used up its execution's slice: resume at ``idx`` with ``value``."""
+
+    def __init__(self, idx: int, value: Json) -> None:
+        super().__init__(idx)
+        self.idx = idx
+        self.value = value
 
 
 def iso_millis(epoch: float) -> str:
@@ -26,21 +40,52 @@ def iso_millis(epoch: float) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
+#: Log events one execution may buffer (they are handed to the sink when it ends) ...
+MAX_LOG_EVENTS = 100_000
+#: ... and their estimated size in bytes: past either, the execution fails with ``States.Runtime``.
+MAX_LOG_BYTES = 64 * 1024 * 1024
+#: Estimated bytes of one buffered event besides its input/output text (its dicts, ids and timestamp).
+_EVENT_OVERHEAD = 400
+
+
 class EventRecorder:
-    """Collects history events of one execution: ``{id, type, details, previous_event_id, timestamp}``."""
+    """Collects history events of one execution: ``{id, type, details, previous_event_id, timestamp}``.
 
-    __slots__ = ("events", "fail_input", "include_data")
+    The events are buffered until the execution ends, within a budget (:data:`MAX_LOG_EVENTS`,
+    :data:`MAX_LOG_BYTES`): an execution that would go past it fails with ``States.Runtime`` rather than take
+    its worker's memory (a loop at level ``ALL`` records millions of events a minute).
+    """
 
-    def __init__(self, include_data: bool = True, level: str = "ALL") -> None:
+    __slots__ = ("bytes", "events", "fail_input", "include_data", "max_bytes", "max_events")
+
+    def __init__(self, include_data: bool = True, level: str = "ALL", *, max_events: int = MAX_LOG_EVENTS,
+                 max_bytes: int = MAX_LOG_BYTES) -> None:
         self.events: list[dict[str, Any]] = []
         #: whether events carry input/output payloads: only when the level logs the events that carry them (ALL;
         #: at ERROR and FATAL the events of a state's data flow are recorded for their ids, then filtered out)
         self.include_data = include_data and level == "ALL"
         #: whether a FailStateEntered carries its input (the only payload an ERROR level logs)
         self.fail_input = include_data and level in ("ALL", "ERROR")
+        self.max_events = max_events
+        self.max_bytes = max_bytes
+        #: estimated size of the events so far
+        self.bytes = 0
 
     def add(self, event_id: int, type_: str, previous: int, details: dict[str, Any] | None) -> None:
-        """Record one event."""
+        """Record one event; raises ``States.Runtime`` when the execution's log budget is spent."""
+        size = _EVENT_OVERHEAD
+        if details:
+            for key in ("input", "output", "cause"):
+                text = details.get(key)
+                if type(text) is str:
+                    size += len(text)
+        self.bytes += size
+        if len(self.events) >= self.max_events or self.bytes > self.max_bytes:
+            self.bytes -= size
+            raise errors.Runtime(
+                f"The execution exceeded its log buffer of {self.max_events} events or {self.max_bytes} bytes "
+                f"(at {len(self.events)} events, {self.bytes} bytes): log less (a lower level, or "
+                "includeExecutionData false) or loop less")
         self.events.append({
             "id": event_id,
             "type": type_,
@@ -48,6 +93,10 @@ class EventRecorder:
             "previous_event_id": previous,
             "timestamp": time.time(),
         })
+
+    def close(self) -> None:
+        """Lift the budget: the events that end the execution are always recorded."""
+        self.max_events = self.max_bytes = sys.maxsize
 
 
 class Inspection:
@@ -91,10 +140,12 @@ class Execution:
         "redrive_count",
         "role_arn",
         "sleep",
+        "slice_end",
         "start_time",
         "state_machine_arn",
         "state_machine_name",
         "time_scale",
+        "turns",
         "variables_bytes",
     )
 
@@ -130,6 +181,10 @@ class Execution:
         self.recorder = recorder
         self.last_event_id = 0
         self.deadline = deadline if deadline is not None else float("inf")
+        #: (monotonic) when the execution should next let other tasks run (see :data:`SLICE_SECONDS`)
+        self.slice_end = time.monotonic() + SLICE_SECONDS
+        #: how many times it gave the event loop a turn
+        self.turns = 0
         self._execution_ctx: dict[str, Json] | None = None
         self._state_machine_ctx: dict[str, Json] | None = None
         self.mock = mock

@@ -19,8 +19,8 @@ import anyio
 from .. import errors
 from ..asl.model import StateMachine
 from ..jsonutil import Json, dumpb, dumps
-from .execution import EventRecorder, Execution, Frame, Inspection, Sleep
-from .interpreter import graph_is_sync, run_graph, run_graph_sync
+from .execution import MAX_LOG_BYTES, MAX_LOG_EVENTS, EventRecorder, Execution, Frame, Inspection, Sleep, SliceSpent
+from .interpreter import graph_is_sync, resume_graph_sync, run_graph, run_graph_sync
 from .records import StateMachineRecord
 from .tasks import HandlerRegistry
 
@@ -84,14 +84,16 @@ class _Outcome:
 
 async def run_execution(record: StateMachineRecord, value: Json, *, arn: str, name: str, sync: bool,
                         handlers: HandlerRegistry, sleep: Sleep, log_handler: LogHandler | None,
-                        max_duration: float, redrive_count: int = 0, mock: Any = None, respond: bool = True,
+                        max_duration: float, max_log_events: int = MAX_LOG_EVENTS,
+                        max_log_bytes: int = MAX_LOG_BYTES, redrive_count: int = 0, mock: Any = None,
+                        respond: bool = True,
                         input_size: int | None = None, inspection: Inspection | None = None,
                         context: dict[str, Json] | None = None) -> dict[str, Json]:
     """Run one execution of ``record`` on ``value``; see :meth:`Engine.run` for the arguments and the result."""
     machine = record.machine
     level = record.logging.level
-    recorder = EventRecorder(record.logging.include_execution_data, level) if (
-        level != "OFF" and log_handler is not None) else None
+    recorder = EventRecorder(record.logging.include_execution_data, level, max_events=max_log_events,
+                             max_bytes=max_log_bytes) if (level != "OFF" and log_handler is not None) else None
     limit = min(max_duration, machine.timeout_seconds or max_duration)
     # (positional: keyword arguments cost a tenth of a trivial execution here)
     ex = Execution(arn, name, machine, record.arn, record.name, value, record.role_arn, handlers, sleep,
@@ -150,8 +152,11 @@ async def _run_graph(ex: Execution, handlers: HandlerRegistry, value: Json, fram
                 + (", or set EXPRESS_ENGINE_AWS=real to call the AWS service." if ":states:::" in missing[0]
                    else "."))
         if graph_is_sync(machine.graph):
-            # Never suspends: the loop itself checks the deadline, no cancel scope needed.
-            return _Outcome(output=run_graph_sync(ex, machine.graph, value, frame))
+            # Suspends only to give other tasks a turn: the loop itself checks the deadline, no cancel scope needed.
+            try:
+                return _Outcome(output=run_graph_sync(ex, machine.graph, value, frame))
+            except SliceSpent as spent:
+                return _Outcome(output=await resume_graph_sync(ex, machine.graph, spent, frame))
         with anyio.move_on_after(limit) as scope:
             output = await run_graph(ex, machine.graph, value, frame)
         if scope.cancelled_caught:
@@ -171,6 +176,7 @@ async def _run_graph(ex: Execution, handlers: HandlerRegistry, value: Json, fram
 async def _ended(ex: Execution, record: StateMachineRecord, recorder: EventRecorder, frame: Frame,
                  outcome: _Outcome, output_text: str | None, log_handler: LogHandler | None) -> None:
     """Record the final event and hand the events the level keeps to the log handler."""
+    recorder.close()
     details: dict[str, Json]
     if outcome.status == "SUCCEEDED":
         details = {"output": output_text, "outputDetails": {"truncated": False}} if recorder.include_data else {}

@@ -6,10 +6,12 @@ that never suspends is run inline, one job after the other: nothing could interl
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 
 from .. import errors
 from ..asl import model as m
@@ -17,22 +19,25 @@ from ..asl.jsonata import unexpected_type_error
 from ..asl.paths import Path, PathNotFound, VariableNotFound
 from ..jsonutil import Json, dumps
 from .dataflow import apply_input_path
-from .execution import Execution, Frame, StateEnv
+from .execution import SLICE_SECONDS, Execution, Frame, SliceSpent, StateEnv
 from .steps import Step, attempt_and_finish, entered, render, states_binding
 
 GraphRunner = Callable[[Execution, m.Graph, Json, Frame], Awaitable[Json]]
 SyncGraphRunner = Callable[[Execution, m.Graph, Json, Frame], Json]
+SyncGraphResumer = Callable[[Execution, m.Graph, SliceSpent, Frame], Awaitable[Json]]
 
 # The interpreter's graph runners, handed over by :func:`use_graph_runners` when it is imported: branches and
 # iterations are sub-graphs, and the interpreter (which dispatches to the steps here) sits above this module.
 _run_graph: GraphRunner
 _run_graph_sync: SyncGraphRunner
+_resume_graph_sync: SyncGraphResumer
 
 
-def use_graph_runners(run_graph: GraphRunner, run_graph_sync: SyncGraphRunner) -> None:
+def use_graph_runners(run_graph: GraphRunner, run_graph_sync: SyncGraphRunner,
+                      resume_graph_sync: SyncGraphResumer) -> None:
     """Set the functions that run a branch's or an iteration's graph (the interpreter's)."""
-    global _run_graph, _run_graph_sync
-    _run_graph, _run_graph_sync = run_graph, run_graph_sync
+    global _run_graph, _run_graph_sync, _resume_graph_sync
+    _run_graph, _run_graph_sync, _resume_graph_sync = run_graph, run_graph_sync, resume_graph_sync
 
 # -- Parallel and Map -------------------------------------------------------------------------------
 
@@ -112,12 +117,20 @@ async def _run_all(ex: Execution, jobs: list[tuple[m.Graph, Json, Frame]],
     failure: list[errors.StatesError] = []
 
     if all(g.sync for g, _, _ in jobs):
-        # No job can suspend, so running them one after another is indistinguishable from concurrency.
+        # No job can suspend, so running them one after another is indistinguishable from concurrency (the
+        # execution still gives the loop a turn whenever its slice is spent, between jobs or within one).
+        clock = time.monotonic
         for i, (graph, value, frame) in enumerate(jobs):
             if on_start:
                 on_start(i, frame)
             try:
-                results[i] = _run_graph_sync(ex, graph, value, frame)
+                try:
+                    results[i] = _run_graph_sync(ex, graph, value, frame)
+                except SliceSpent as spent:
+                    results[i] = await _resume_graph_sync(ex, graph, spent, frame)
+                if clock() > ex.slice_end:
+                    await anyio.lowlevel.checkpoint()
+                    ex.slice_end = clock() + SLICE_SECONDS
             except errors.StatesError as err:
                 try:
                     tolerated = on_error is not None and on_error(i, err)

@@ -1,7 +1,9 @@
 """The run loop over a compiled graph, and one step function per state type.
 
 Pass, Choice, Succeed and Fail never suspend, so a graph made only of them runs in a plain loop
-(:func:`run_graph_sync`); Task, Wait, Parallel and Map are coroutines. Every step returns
+(:func:`run_graph_sync`); Task, Wait, Parallel and Map are coroutines. Either way an execution gives the event
+loop a turn once it has computed for :data:`~express_engine.runtime.execution.SLICE_SECONDS` (looked at every
+few transitions), so one long or looping execution never stalls the others of its worker. Every step returns
 ``(next_index | None, output)``; an error is raised as a :class:`~express_engine.errors.StatesError`.
 """
 
@@ -12,6 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import anyio
 from anyio.lowlevel import checkpoint
 
 from .. import errors
@@ -20,13 +23,19 @@ from ..asl.paths import PathNotFound, VariableNotFound
 from ..asl.timestamps import parse_timestamp
 from ..jsonutil import Json, dumps
 from .dataflow import apply_input_path, apply_result_path, result_path_size_bound
-from .execution import Execution, Frame, StateEnv
+from .execution import SLICE_SECONDS, Execution, Frame, SliceSpent, StateEnv
 from .fanout import step_map, step_parallel, use_graph_runners
 from .steps import Step, entered, finish, locate, render, states_binding, timed_out
 from .task_state import step_task
 
-#: Sync transitions between deadline checks / event-loop checkpoints.
-_CHECK_EVERY = 128
+#: Sync transitions between two looks at the clock (deadline, end of the execution's slice); a power of two.
+_CHECK_EVERY = 8
+
+
+#: Turns an execution takes before it also pauses on each (:func:`give_turn`: after ~50 ms of computing), and
+#: for how long (seconds).
+_TURNS_BEFORE_PAUSES = 25
+PAUSE_SECONDS = 0.001
 
 
 def graph_is_sync(graph: m.Graph) -> bool:
@@ -167,38 +176,79 @@ SYNC_STEPS: dict[type, Callable[[Execution, Any, Json, Frame], Step]] = {
 }
 
 
-def run_graph_sync(ex: Execution, graph: m.Graph, value: Json, frame: Frame) -> Json:
-    """Run a graph of never-suspending states to its end."""
+def run_graph_sync(ex: Execution, graph: m.Graph, value: Json, frame: Frame, idx: int | None = None) -> Json:
+    """Run a graph of never-suspending states to its end (from state ``idx``, default its start).
+
+    Raises :class:`SliceSpent` when the execution's slice is used up before the end: the caller gives the
+    loop a turn and resumes (:func:`resume_graph_sync`).
+    """
     states = graph.states
-    idx: int | None = graph.start
+    if idx is None:
+        idx = graph.start
     steps = SYNC_STEPS
     count = 0
+    mask = _CHECK_EVERY - 1
     while idx is not None:
         st = states[idx]
         idx, value = steps[type(st)](ex, st, value, frame)
         count += 1
-        if count % _CHECK_EVERY == 0 and time.monotonic() > ex.deadline:
-            raise timed_out(ex)
+        if not count & mask:
+            now = time.monotonic()
+            if now > ex.deadline:
+                raise timed_out(ex)
+            if now > ex.slice_end and idx is not None:
+                raise SliceSpent(idx, value)
     return value
+
+
+async def give_turn(ex: Execution) -> None:
+    """Let the event loop run the other tasks, then start a new slice.
+
+    An execution that has computed for many slices in a row also pauses on each turn (:data:`PAUSE_SECONDS`):
+    its worker process then waits for I/O part of the time instead of computing without end, and the operating
+    system, which wakes a waiting process promptly, serves the short executions beside it without delay.
+    """
+    ex.turns += 1
+    if ex.turns > _TURNS_BEFORE_PAUSES:
+        await anyio.sleep(PAUSE_SECONDS)
+    else:
+        await checkpoint()
+    ex.slice_end = time.monotonic() + SLICE_SECONDS
+
+
+async def resume_graph_sync(ex: Execution, graph: m.Graph, spent: SliceSpent, frame: Frame) -> Json:
+    """Go on with a sync graph that spent its slice, one turn of the event loop per slice."""
+    while True:
+        await give_turn(ex)
+        try:
+            return run_graph_sync(ex, graph, spent.value, frame, spent.idx)
+        except SliceSpent as again:
+            spent = again
 
 
 async def run_graph(ex: Execution, graph: m.Graph, value: Json, frame: Frame) -> Json:
     """Run a graph to its end; returns the output of its last state."""
     if graph_is_sync(graph):
-        return run_graph_sync(ex, graph, value, frame)
+        try:
+            return run_graph_sync(ex, graph, value, frame)
+        except SliceSpent as spent:
+            return await resume_graph_sync(ex, graph, spent, frame)
     states = graph.states
     idx: int | None = graph.start
     count = 0
+    mask = _CHECK_EVERY - 1
     while idx is not None:
         st = states[idx]
         sync_step = SYNC_STEPS.get(type(st))
         if sync_step is not None:
             idx, value = sync_step(ex, st, value, frame)
             count += 1
-            if count % _CHECK_EVERY == 0:
-                if time.monotonic() > ex.deadline:
+            if not count & mask:
+                now = time.monotonic()
+                if now > ex.deadline:
                     raise timed_out(ex)
-                await checkpoint()
+                if now > ex.slice_end:
+                    await give_turn(ex)
         else:
             idx, value = await ASYNC_STEPS[type(st)](ex, st, value, frame)
     return value
@@ -287,4 +337,4 @@ ASYNC_STEPS: dict[type, Callable[[Execution, Any, Json, Frame], Any]] = {
     m.Map: step_map,
 }
 
-use_graph_runners(run_graph, run_graph_sync)
+use_graph_runners(run_graph, run_graph_sync, resume_graph_sync)

@@ -22,26 +22,47 @@ log = logging.getLogger("express_engine.worker")
 
 #: Acknowledge finished entries in one command: answer each sync start (record the reply in its client's
 #: hash of sync starts sent, if the request is still there, and publish it on the client's reply channel
-#: as "<request id> <payload>"), then XACK and XDEL the entries. KEYS[1] starts stream; ARGV[1] group,
-#: ARGV[2] number of ids, the ids, then (reply channel, sent-starts hash, request id, payload) quadruples.
+#: as "<request id> <payload>"), XACK the entries, count each execution XACK really acknowledged (a FINISH
+#: sent twice counts once; so does a start run twice) in the totals hash, and XDEL the entries. KEYS[1] starts
+#: stream, KEYS[2] totals hash; ARGV[1] group, ARGV[2] number of ids, the ids, as many tags ("" or
+#: "<status> <duration bucket> <duration ms>"), then (reply channel, sent-starts hash, request id, payload)
+#: quadruples.
 FINISH = """
 local n = tonumber(ARGV[2])
 local ids = {}
-for i = 1, n do ids[i] = ARGV[2 + i] end
-for i = 3 + n, #ARGV, 4 do
+local counts = {}
+local sum = 0
+for i = 1, n do
+  local id, tag = ARGV[2 + i], ARGV[2 + n + i]
+  ids[i] = id
+  if tag ~= '' and redis.call('XACK', KEYS[1], ARGV[1], id) == 1 then
+    local status, bucket, ms = string.match(tag, '^(%S+) (%d+) (%S+)$')
+    counts[status] = (counts[status] or 0) + 1
+    counts['b' .. bucket] = (counts['b' .. bucket] or 0) + 1
+    sum = sum + tonumber(ms)
+  end
+end
+for i = 3 + 2 * n, #ARGV, 4 do
   local sent, rid, payload = ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   if redis.call('HEXISTS', sent, rid) == 1 then
     redis.call('HSET', sent, rid, payload)
   end
   redis.call('PUBLISH', ARGV[i], rid .. ' ' .. payload)
 end
+for field, c in pairs(counts) do
+  redis.call('HINCRBY', KEYS[2], field, c)
+end
+if sum > 0 then
+  redis.call('HINCRBYFLOAT', KEYS[2], 'duration_ms_sum', string.format('%.3f', sum))
+end
 redis.call('XACK', KEYS[1], ARGV[1], unpack(ids))
 redis.call('XDEL', KEYS[1], unpack(ids))
 return n
 """
 
-#: A finished entry: (entry id, where its sync reply goes or None, reply payload).
-Done = tuple[str, tuple[str, str, str] | None, bytes | None]
+#: A finished entry: (entry id, where its sync reply goes or None, reply payload, tag: "" or the execution's
+#: "<status> <duration bucket> <duration ms>" for the totals).
+Done = tuple[str, tuple[str, str, str] | None, bytes | None, str]
 
 #: Entries per FINISH call at most (Lua's unpack() limit is about 8000 values).
 MAX_FINISH = 4000
@@ -68,10 +89,11 @@ def entry_fields(flat: list[bytes]) -> dict[bytes, bytes]:
 
 
 def finish_args(batch: list[Done]) -> list[Any]:
-    """FINISH's arguments for ``batch``: group, number of ids, the ids, then the sync replies."""
+    """FINISH's arguments for ``batch``: group, number of ids, the ids, their tags, then the sync replies."""
     args: list[Any] = [GROUP, len(batch)]
-    args += [entry for entry, _, _ in batch]
-    for _, reply, payload in batch:
+    args += [entry for entry, _, _, _ in batch]
+    args += [tag for _, _, _, tag in batch]
+    for _, reply, payload, _ in batch:
         if reply:
             args += (*reply, payload)
     return args
@@ -92,7 +114,7 @@ async def ack_and_read(conn: Any, keys: Keys, consumer: str, acks: list[Done], c
     if acks:
         if skip_replies:
             commands.append(("CLIENT", "REPLY", "SKIP"))
-        commands.append(("EVAL", FINISH, 1, keys.starts, *finish_args(acks)))
+        commands.append(("EVAL", FINISH, 2, keys.starts, keys.totals, *finish_args(acks)))
     commands.append(("XREADGROUP", "GROUP", GROUP, consumer, "COUNT", count, "BLOCK", block_ms,
                      "STREAMS", keys.starts, ">"))
     try:

@@ -15,6 +15,8 @@ Every key of a namespace ``NS`` starts with ``NS:``:
 - ``NS:sent:<client id>`` (hash, expires): request id -> outcome of each sync start that client sent
   (entry id or refusal), replaced by the reply once a worker has answered it;
 - ``NS:stats`` (hash): consumer name -> JSON statistics of that worker process.
+- ``NS:totals`` (hash): executions acknowledged, by status, and their duration histogram (bucket -> count,
+  ``duration_ms_sum``), incremented by the acknowledgement script itself: no worker crash can erase them.
 """
 
 from __future__ import annotations
@@ -79,6 +81,11 @@ class Keys:
     def stats(self) -> str:
         """Hash of per-worker statistics."""
         return f"{self.namespace}:stats"
+
+    @property
+    def totals(self) -> str:
+        """Hash of the executions acknowledged (by status) and their duration histogram."""
+        return f"{self.namespace}:totals"
 
     def reply(self, client_id: str) -> str:
         """The pub/sub channel the replies to one client's synchronous starts are published on."""

@@ -7,8 +7,10 @@ async starts are at-least-once, sync starts at-most-once.
   what is running), so a busy worker stops reading: backpressure. Executions whose machine never
   suspends (Pass/Choice/... only) run right away, one after the other; the others run as tasks.
 - **Acknowledgement** — an entry is acknowledged (``XACK`` + ``XDEL``, in the same script as the sync
-  reply to its caller) only after its execution finished and its log events were handed to the log
-  sink. Acknowledgements are batched by one flusher task.
+  reply to its caller) only after its execution finished and its log events were *written* by the log
+  sink (a file sink flushed them to the operating system, a Redis sink had them confirmed): a worker killed
+  in between leaves the start pending, so it runs again and is logged (at-least-once for logs too).
+  Acknowledgements are batched by one flusher task.
 - **Reclaim** — entries of a dead worker stay pending; live workers take them over with
   ``XAUTOCLAIM`` once idle for ``claim_idle`` seconds. A worker renews the lease of executions it is
   still running (``XCLAIM ... JUSTID``) so that slow executions are not taken from it. A reclaimed
@@ -35,14 +37,17 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import orjson
 from anyio.abc import TaskGroup
 from redis.exceptions import ResponseError
 
 from .. import service_errors as api
+from ..histogram import duration_bucket
 from ..logs import LogRouter, Sink
-from ..logs.buffer import Policy
+from ..logs.buffer import BufferedSink, Policy
 from ..runtime.engine import DEFAULT_ACCOUNT, DEFAULT_REGION, Engine
+from ..runtime.execution import SLICE_SECONDS
 from ..runtime.inputs import TEXT_GROWTH
 from ..runtime.interpreter import graph_is_sync
 from ..runtime.records import StateMachineRecord
@@ -54,6 +59,9 @@ from .registry import Registry
 from .stats import WorkerStats
 
 log = logging.getLogger("express_engine.worker")
+
+#: The totals field of each execution status.
+_STATUS_FIELDS = {"SUCCEEDED": "succeeded", "FAILED": "failed", "TIMED_OUT": "timed_out"}
 
 #: Seconds a stopping worker keeps trying to acknowledge what it finished.
 ACK_FLUSH_SECONDS = 5.0
@@ -151,6 +159,9 @@ class Worker:
         self._all_done = anyio.Event()
         #: (entry id, (reply channel, sent-starts hash, request id) or None, reply payload)
         self._done: list[Done] = []
+        #: finished entries whose log events the sink has not written yet: (receipt, acknowledgement), in order
+        self._unwritten: list[tuple[tuple[BufferedSink, int], Done]] = []
+        self._unwritten_ready = anyio.Event()
         self._ack_ready = anyio.Event()
         self._acking = 0  # acknowledgements being sent by the flusher
         self._finish_script = redis.register_script(FINISH)  # (EVALSHA, loading the script when missing)
@@ -177,6 +188,7 @@ class Worker:
         async with LogRouter(default=o.log_sink, redis=self.redis, max_events=o.log_buffer, policy=o.log_policy,
                              stream_maxlen=o.log_stream_maxlen, sinks=self._sinks) as router:
             self.router = router
+            router.track_receipts = True
             self.engine = Engine(handlers=self.handlers, log_handler=router, time_scale=o.time_scale,
                                  region=o.region, account=o.account)
             await self._retry(group.ensure_group, self.redis, self.keys)
@@ -185,6 +197,7 @@ class Worker:
             self._reclaim_only = set(await self._retry(group.pending, self.redis, self.keys, self.consumer, o.batch))
             async with anyio.create_task_group() as service:
                 service.start_soon(self._ack_loop)
+                service.start_soon(self._log_wait_loop)
                 service.start_soon(self._stats_loop)
                 async with anyio.create_task_group() as executions:
                     executions.start_soon(self._claim_loop, executions)
@@ -203,7 +216,7 @@ class Worker:
                 # Ctrl-C reaches an embedded server too), and an unacknowledged start only runs again.
                 self._ack_ready.set()
                 with anyio.move_on_after(ACK_FLUSH_SECONDS) as scope:
-                    while self._done or self._acking:
+                    while self._done or self._acking or self._unwritten:
                         await anyio.sleep(0.01)
                 if scope.cancelled_caught:
                     log.error("%d finished executions may not have been acknowledged (Redis unreachable): they "
@@ -309,6 +322,7 @@ class Worker:
     async def _dispatch(self, tg: TaskGroup, entries: list[Any], deliveries: dict[str, int] | None) -> None:
         """Run (or answer, or dead-letter) each entry read or reclaimed."""
         now_ms = time.time() * 1000
+        turn_end = time.monotonic() + SLICE_SECONDS
         owned = self._owned
         for raw_id, fields in entries:
             if raw_id is None:
@@ -363,10 +377,16 @@ class Worker:
                 else:
                     await self._dead_letter(entry_id, fields, f"{exc.error.code}: {exc.error.message}", n)
                 continue
-            if graph_is_sync(record.machine.graph):
-                # Never suspends (except to hand over its logs): cheaper to run now than as a task.
+            graph = record.machine.graph
+            if graph_is_sync(graph) and not graph.loops:
+                # Never suspends (except to hand over its logs) and ends after a bounded number of transitions:
+                # cheaper to run now than as a task. A batch of them still gives the loop a turn every slice.
                 await self._execute(entry_id, record, start, sync, mock)
-            else:
+                now = time.monotonic()
+                if now > turn_end:
+                    await anyio.lowlevel.checkpoint()
+                    turn_end = time.monotonic() + SLICE_SECONDS
+            else:  # (a loop may run for minutes: as a task, it yields every slice without holding the intake)
                 self._inflight[entry_id] = time.monotonic()
                 tg.start_soon(self._execute_task, entry_id, record, start, sync, mock)
 
@@ -424,21 +444,47 @@ class Worker:
                 self._owned.discard(entry_id)
                 self._reclaim_only.add(entry_id)
             return
-        self.stats.count(response["status"])
-        if "ts" in start:
-            self.stats.latency_ms.add(time.time() * 1000 - start["ts"])
+        status = response["status"]
+        self.stats.count(status)
+        ms = time.time() * 1000 - start["ts"] if "ts" in start else 0.0
+        if ms:
+            self.stats.latency_ms.add(ms)
+        tag = f"{_STATUS_FIELDS.get(status, 'failed')} {duration_bucket(ms / 1000)} {ms:.3f}"
+        receipt = self.router.receipt(start["arn"]) if self.router is not None else None
         if sync:
-            self._finish(entry_id, _reply_to(start), orjson.dumps(response))
+            self._finish(entry_id, _reply_to(start), orjson.dumps(response), receipt, tag)
         else:
-            self._finish(entry_id)
+            self._finish(entry_id, receipt=receipt, tag=tag)
 
     def _reply_error(self, entry_id: str, start: dict[str, Any], error: api.ServiceError) -> None:
         self._finish(entry_id, _reply_to(start), orjson.dumps(error.to_dict()))
 
-    def _finish(self, entry_id: str, reply: tuple[str, str, str] | None = None, payload: bytes | None = None) -> None:
-        """Queue the acknowledgement of an entry (and its sync reply: where it goes, payload)."""
-        self._done.append((entry_id, reply, payload))
+    def _finish(self, entry_id: str, reply: tuple[str, str, str] | None = None, payload: bytes | None = None,
+                receipt: tuple[BufferedSink, int] | None = None, tag: str = "") -> None:
+        """Queue the acknowledgement of an entry (and its sync reply: where it goes, payload; an execution's
+        ``tag`` for the totals); with a log ``receipt``, once the sink has written the execution's events."""
+        if receipt is not None:
+            self._unwritten.append((receipt, (entry_id, reply, payload, tag)))
+            self._unwritten_ready.set()
+            return
+        self._done.append((entry_id, reply, payload, tag))
         self._ack_ready.set()
+
+    async def _log_wait_loop(self) -> None:
+        """Queue for acknowledgement the finished entries whose log events have been written."""
+        unwritten = self._unwritten
+        while True:
+            await self._unwritten_ready.wait()
+            self._unwritten_ready = anyio.Event()
+            while unwritten:
+                sink, seq = unwritten[0][0]
+                await sink.wait_done(seq)
+                n = 0
+                while n < len(unwritten) and unwritten[n][0][0].is_done(unwritten[n][0][1]):
+                    n += 1
+                self._done.extend(done for _, done in unwritten[:n])
+                del unwritten[:n]
+                self._ack_ready.set()
 
     # -- acknowledgements ----------------------------------------------------------------------------------
 
@@ -453,7 +499,7 @@ class Worker:
                 self._acking = len(batch)
                 finished: Exception | None = None
                 try:
-                    await self._finish_script(keys=[self.keys.starts], args=finish_args(batch))
+                    await self._finish_script(keys=[self.keys.starts, self.keys.totals], args=finish_args(batch))
                 except (*RETRYABLE, ResponseError) as exc:
                     finished = exc
                 finally:
@@ -466,7 +512,7 @@ class Worker:
     def _finished(self, batch: list[Done], error: Exception | None) -> bool:
         """Book the outcome of a FINISH call; a failed one is queued again. Returns whether it worked."""
         if error is None:
-            self._owned.difference_update(entry_id for entry_id, _, _ in batch)
+            self._owned.difference_update(entry_id for entry_id, _, _, _ in batch)
             return True
         self._give_back(batch)
         if isinstance(error, RETRYABLE):
