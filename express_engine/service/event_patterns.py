@@ -246,6 +246,10 @@ def _nested(sub: Matcher, key: str) -> Matcher:
     return test
 
 
+def _any_of(alternatives: list[Matcher]) -> Matcher:
+    return lambda event: any(alt(event) for alt in alternatives)
+
+
 def _is_or(key: str, value: Json) -> bool:
     return key == "$or" and isinstance(value, list) and len(value) >= 2 and all(isinstance(v, dict) for v in value)
 
@@ -256,8 +260,7 @@ def _compile_object(pattern: dict[str, Json], depth: int = 0) -> Matcher:
     tests: list[Matcher] = []
     for key, value in pattern.items():
         if _is_or(key, value):
-            alternatives = [_compile_object(v, depth + 1) for v in value]  # type: ignore[union-attr]
-            tests.append(lambda event, alts=alternatives: any(alt(event) for alt in alts))
+            tests.append(_any_of([_compile_object(v, depth + 1) for v in value]))
         elif isinstance(value, dict):
             if not value:
                 raise _invalid(f"Empty objects are not allowed (field '{key}')")
