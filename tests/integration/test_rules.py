@@ -149,3 +149,43 @@ async def test_subscription_expiry_runs_from_an_event_and_a_second_rule_sees_the
     finally:
         await rules.remove_targets("on-expired", ["expiry"])
         await rules.remove_targets("on-disabled", ["audit"])
+
+
+def _cli(redis_url: str, namespace: str, *args: str) -> tuple[int, Any]:
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "express_engine", *args, "--redis-url", redis_url,
+                           "--namespace", namespace], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    return proc.returncode, json.loads(proc.stdout)
+
+
+async def test_cli_commands(redis_url: str, namespace: str, redis: Any) -> None:
+    stream = f"{namespace}:cli-orders"
+    hello = str(ROOT / "examples" / "hello" / "hello.asl.json")
+    assert _cli(redis_url, namespace, "create-state-machine", "--name", "hello", "--definition", hello)[0] == 0
+    code, out = _cli(redis_url, namespace, "create-event-source", "--stream", stream, "--state-machine", "hello",
+                     "--batch-size", "10", "--batch-window", "2", "--filter", '{"data": {"kind": ["order"]}}')
+    assert code == 0 and out["name"] == stream and out["batch_size"] == 10
+    assert out["consumerGroup"] == f"express-engine.{namespace}.{stream}"
+    code, out = _cli(redis_url, namespace, "create-event-source", "--stream", "s2", "--state-machine", "hello",
+                     "--filter", '{"data": "x"}')
+    assert code == 2 and out["error"] == "InvalidEventPatternException"
+    code, out = _cli(redis_url, namespace, "list-event-sources")
+    assert [s["name"] for s in out["eventSources"]] == [stream]
+    assert _cli(redis_url, namespace, "get-event-source", "--name", stream)[1]["stats"]["read"] == 0
+    code, out = _cli(redis_url, namespace, "put-rule", "--name", "r1", "--event-pattern", '{"source": ["shop"]}')
+    assert (code, out) == (0, {"RuleArn": "arn:aws:events:us-east-1:123456789012:rule/r1"})
+    code, out = _cli(redis_url, namespace, "put-targets", "--rule", "r1", "--state-machine", "hello")
+    assert (code, out["FailedEntryCount"]) == (0, 0)
+    code, out = _cli(redis_url, namespace, "list-targets-by-rule", "--rule", "r1")
+    assert out["Targets"][0]["Arn"].endswith(":stateMachine:hello")
+    code, out = _cli(redis_url, namespace, "put-events", "--entries",
+                     '[{"Source": "shop", "DetailType": "Order", "Detail": "{\\"id\\": 1}", "EventBusName": "cli"}]')
+    assert code == 0 and out["FailedEntryCount"] == 0
+    await redis.delete("events:cli")
+    assert _cli(redis_url, namespace, "delete-rule", "--name", "r1")[1]["error"] == "ValidationException"
+    assert _cli(redis_url, namespace, "remove-targets", "--rule", "r1", "--ids", "1")[0] == 0
+    assert _cli(redis_url, namespace, "delete-rule", "--name", "r1")[0] == 0
+    assert _cli(redis_url, namespace, "delete-event-source", "--name", stream)[0] == 0
+    assert _cli(redis_url, namespace, "delete-event-source", "--name", stream)[1]["error"] == "ResourceNotFound"
