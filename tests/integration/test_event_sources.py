@@ -151,6 +151,8 @@ async def test_filter_drops_non_matching_entries(redis_url: str, namespace: str,
               {"type": "order", "total": 100}, {"kind": "other"}]
     for e in events:
         await redis.xadd(stream, {"data": json.dumps(e)})
+    before = await scrape(redis, namespace)
+    assert before['express_engine_event_source_lag{source="big-orders"}'] == 5
     async with engine(redis_url, namespace):
         async def all_read() -> bool:
             return (await sources.stats("big-orders"))["read"] == 5
@@ -160,6 +162,22 @@ async def test_filter_drops_non_matching_entries(redis_url: str, namespace: str,
     stats = await sources.stats("big-orders")
     assert (stats["started"], stats["filtered"]) == (2, 3)
     assert (await redis.xinfo_groups(stream))[0]["pending"] == 0
+    after = await scrape(redis, namespace)
+    assert after['express_engine_event_source_lag{source="big-orders"}'] == 0
+    assert after['express_engine_event_source_pending{source="big-orders"}'] == 0
+    assert after['express_engine_event_source_entries_total{outcome="read",source="big-orders"}'] == 5
+    assert after['express_engine_event_source_entries_total{outcome="filtered",source="big-orders"}'] == 3
+    assert after['express_engine_event_source_executions_total{outcome="started",source="big-orders"}'] == 2
+    assert after['express_engine_event_source_dead_letter_stream_length{source="big-orders"}'] == 0
+
+
+async def scrape(redis: Any, namespace: str) -> dict[str, float]:
+    """The /metrics exposition of the namespace, as {series: value}."""
+    from express_engine.api.metrics import ApiMetrics
+
+    body = (await ApiMetrics(redis, namespace).render()).decode()
+    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in body.splitlines()
+            if line and not line.startswith("#")}
 
 
 async def test_poison_entries_go_to_the_dead_letter_stream(redis_url: str, namespace: str, redis: Any,
