@@ -40,6 +40,7 @@ async def _create_source(redis: Any, args: argparse.Namespace) -> int:
     source = EventSource(name=name, stream=args.stream, state_machine_arn=args.state_machine,
                          batch_size=args.batch_size, batch_window=args.batch_window,
                          start_position=args.start_position, filter=args.filter, input_template=args.input_template,
+                         input_path=args.input_path,
                          json_field=args.json_field, mode=args.mode, max_retries=args.max_retries,
                          retry_delay=args.retry_delay, max_deliveries=args.max_deliveries)
     created = await EventSources(redis, namespace=args.namespace).create(source)
@@ -147,6 +148,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--filter", default=None, help="EventBridge event pattern (JSON) records must match")
     p.add_argument("--input-template", default=None,
                    help='ASL payload template shaping each record, e.g. \'{"order.$": "$.data.order"}\'')
+    p.add_argument("--input-path", default=None,
+                   help="JSONPath selecting each record's input instead (e.g. $.data); not with --input-template")
     p.add_argument("--json-field", default=None, help="entry field holding JSON: parsed as the record's data")
     p.add_argument("--mode", choices=("async", "wait"), default="async",
                    help="acknowledge once started (async, default) or once finished (wait: retries, dead letters)")

@@ -47,7 +47,7 @@ from .. import errors
 from .. import service_errors as api
 from ..asl.paths import Env
 from ..asl.templates import compile_template
-from ..jsonutil import Json, dumps, loads
+from ..jsonutil import MAX_PAYLOAD_BYTES, Json, dumpb, dumps, loads
 from ..runtime.engine import DEFAULT_ACCOUNT, DEFAULT_REGION, checked_input
 from .event_patterns import EventPattern, compile_pattern
 from .keys import RETRYABLE, Backoff, Keys, text
@@ -192,6 +192,8 @@ def validate(source: EventSource) -> Compiled:
         raise _validation(f"MaximumBatchingWindowInSeconds must be between 0 and {MAX_BATCH_WINDOW:g}")
     if s.mode not in MODES:
         raise _validation(f"Mode must be one of {', '.join(MODES)}")
+    if s.input_template is not None and s.input_path is not None:
+        raise _validation("Give an input template or an input path, not both")
     if s.max_retries < 0 or s.max_deliveries < 1 or s.retry_delay < 0:
         raise _validation("max_retries and retry_delay must be >= 0, max_deliveries >= 1")
     pos = s.start_position
@@ -286,24 +288,30 @@ def _ms_of(entry_id: str) -> int:
     return int(entry_id.partition("-")[0])
 
 
-def stream_record(stream: str, entry_id: str, fields: dict[bytes, bytes], json_field: str | None) -> Json:
+def stream_record(stream: str, entry_id: str, fields: dict[bytes, bytes], json_field: str | None,
+                  timestamp: int | None = None) -> Json:
     """The record of one stream entry (raises ValueError for an entry that cannot be one)."""
+    record: dict[str, Json] = {"eventSource": "redis:stream", "stream": stream, "id": entry_id,
+                               "timestamp": _ms_of(entry_id) if timestamp is None else timestamp}
+    if json_field is not None:
+        key = json_field.encode()
+        raw = fields.get(key)
+        if raw is None:
+            raise ValueError(f"the entry has no field '{json_field}'")
+        try:
+            record["data"] = loads(raw)
+        except ValueError:
+            raise ValueError(f"field '{json_field}' of the entry is not JSON") from None
+        if len(fields) == 1:
+            return record
+        fields = {k: v for k, v in fields.items() if k != key}
     try:
         data = {k.decode(): v.decode() for k, v in fields.items()}
     except UnicodeDecodeError:
         raise ValueError("the entry holds fields that are not UTF-8 text") from None
-    record: dict[str, Json] = {"eventSource": "redis:stream", "stream": stream, "id": entry_id,
-                               "timestamp": _ms_of(entry_id)}
     if json_field is None:
         record["data"] = data
-        return record
-    if json_field not in data:
-        raise ValueError(f"the entry has no field '{json_field}'")
-    try:
-        record["data"] = loads(data.pop(json_field))
-    except ValueError:
-        raise ValueError(f"field '{json_field}' of the entry is not JSON") from None
-    if data:
+    elif data:
         record["attributes"] = data
     return record
 
@@ -372,15 +380,27 @@ class _Pending:
     entry_id: str
     record: Json
     read_at: float
+    #: bytes of the entry's fields (bounds the record's JSON size, bar the metadata)
+    size: int = 0
+    #: the entry's time (ms), from its id
+    timestamp: int = 0
 
 
 class SourceConsumer:
     """Consumes one source's stream in this process (one consumer of the source's group)."""
 
     def __init__(self, redis: Any, client: Any, namespace: str, source: EventSource, consumer: str,
-                 options: ConsumerOptions, *, region: str = DEFAULT_REGION, account: str = DEFAULT_ACCOUNT) -> None:
+                 options: ConsumerOptions, *, region: str = DEFAULT_REGION, account: str = DEFAULT_ACCOUNT,
+                 local: Any = None) -> None:
         self.redis = redis
         self.client = client
+        #: the worker of this process (``Worker``): executions run in it, not through the start stream
+        self.local = local
+        self._done: list[str] = []
+        self._done_counts: dict[str, int] = {}
+        self._done_ready = anyio.Event()
+        self._record: Any = None
+        self._record_at = 0.0
         self.namespace = namespace
         self.source = source
         self.compiled = Compiled(source)
@@ -409,10 +429,12 @@ class SourceConsumer:
         """Read, reclaim and dispatch until :meth:`stop`."""
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._claim_loop, tg)
+            tg.start_soon(self._done_loop)
             await self._read_loop(tg)
             with anyio.move_on_after(self.options.grace):
                 while self._in_flight:
                     await anyio.sleep(0.02)
+            await self._flush_done()
             tg.cancel_scope.cancel()
 
     async def _read_loop(self, tg: Any) -> None:
@@ -429,8 +451,7 @@ class SourceConsumer:
                 block = o.block
                 if self._buffer and s.batch_window > 0:
                     block = max(0.001, min(block, self._buffer_since + s.batch_window - time.monotonic()))
-                reply = await self.redis.xreadgroup(self.group, self.consumer, {s.stream: ">"},
-                                                    count=min(room, o.read_count), block=int(block * 1000))
+                reply = await self._ack_and_read(min(room, o.read_count), int(block * 1000))
                 entries = _read_entries(reply)
                 await self._take(tg, entries, None)
                 await self._flush(tg, force=False)
@@ -446,6 +467,8 @@ class SourceConsumer:
         await self._flush(tg, force=True)
 
     async def _room(self) -> int:
+        if self.local is not None:
+            return int(min(self.local.free_slots(), self.options.max_in_flight * 10)) - len(self._buffer)
         if self.source.mode == "wait":
             return self.options.max_in_flight - self._in_flight - len(self._buffer)
         return int(self.options.max_queued - await self.redis.xlen(self.starts))
@@ -455,12 +478,15 @@ class SourceConsumer:
     async def _take(self, tg: Any, entries: list[Any], deliveries: dict[str, int] | None) -> None:
         """Turn entries read (or reclaimed) into records; dead-letter the unusable, drop the filtered."""
         s, now = self.source, time.monotonic()
+        pattern = self.compiled.pattern
+        transform = self.compiled.transform if self.compiled.template is not None else None
+        owned = self._owned
         filtered: list[str] = []
         for raw_id, fields in entries:
             if raw_id is None:
                 continue
-            entry_id = text(raw_id)
-            if entry_id in self._owned:
+            entry_id = raw_id.decode() if type(raw_id) is bytes else str(raw_id)
+            if entry_id in owned:
                 continue
             n = deliveries.get(entry_id, 1) if deliveries else 1
             if not fields:
@@ -470,27 +496,32 @@ class SourceConsumer:
                 await self._dead_letter([(entry_id, fields)], f"delivered {n} times without finishing (the limit "
                                         f"is {s.max_deliveries})", n)
                 continue
+            ts = int(entry_id[:entry_id.index("-")]) if "-" in entry_id else int(entry_id)
             try:
                 if s.kind == "events":
                     record = event_envelope(entry_id, fields, s.stream.partition(":")[2], region=self.region,
                                             account=self.account)
                 else:
-                    record = stream_record(s.stream, entry_id, fields, s.json_field)
+                    record = stream_record(s.stream, entry_id, fields, s.json_field, ts)
             except ValueError as exc:
                 await self._dead_letter([(entry_id, fields)], str(exc), n)
                 continue
-            if self.compiled.pattern is not None and not self.compiled.pattern.matches(record):
+            if pattern is not None and not pattern.matches(record):
                 filtered.append(entry_id)
                 continue
-            try:
-                record = self.compiled.transform(record)
-            except ValueError as exc:
-                await self._dead_letter([(entry_id, fields)], str(exc), n)
-                continue
+            if transform is not None:
+                try:
+                    record = transform(record)
+                except ValueError as exc:
+                    await self._dead_letter([(entry_id, fields)], str(exc), n)
+                    continue
             if not self._buffer:
                 self._buffer_since = now
-            self._owned[entry_id] = now
-            self._buffer.append(_Pending(entry_id, record, now))
+            owned[entry_id] = now
+            size = 0
+            for k, v in fields.items():
+                size += len(k) + len(v)
+            self._buffer.append(_Pending(entry_id, record, now, size, ts))
         counts = {"read": len(entries)}
         if filtered:
             counts["filtered"] = len(filtered)
@@ -512,7 +543,9 @@ class SourceConsumer:
             self._buffer_since = min(p.read_at for p in self._buffer)
         if not ready:
             return
-        if s.mode == "async":
+        if self.local is not None:
+            await self._run_here(tg, ready)
+        elif s.mode == "async":
             await self._start_async(ready)
         else:
             for batch in ready:
@@ -570,6 +603,7 @@ class SourceConsumer:
                 try:
                     response = await self.client.start_sync_execution(s.state_machine_arn, doc,
                                                                       timeout=self.options.timeout)
+                    response = {k: response.get(k) for k in ("status", "error", "cause")}
                 except api.StateMachineDoesNotExist as exc:
                     reason = f"{exc.code}: {exc.message}"
                     break
@@ -586,6 +620,151 @@ class SourceConsumer:
         finally:
             self._in_flight -= 1
             self._wake.set()
+
+    # -- executions run in this process's worker -------------------------------------------------------------
+
+    async def _run_here(self, tg: Any, batches: list[list[_Pending]]) -> None:
+        """Run one execution per batch in the local worker; each batch is acknowledged once it finished."""
+        try:
+            machine = await self._machine()
+        except api.StateMachineDoesNotExist as exc:
+            for batch in batches:
+                await self._dead_letter_batch(batch, f"{exc.code}: {exc.message}", 1)
+            return
+        inline = self.source.mode == "async" and self.local.runs_inline(machine)
+        if inline and self.source.batch_size == 1:
+            await self._run_inline_singles(batches, machine)
+            return
+        for batch in batches:
+            value = batch[0].record if self.source.batch_size == 1 else [p.record for p in batch]
+            size = sum(p.size for p in batch) + 200 * len(batch)
+            if size > MAX_PAYLOAD_BYTES:
+                size = len(dumpb(value))
+                if size > MAX_PAYLOAD_BYTES:
+                    await self._dead_letter_batch(batch, f"ValidationException: the input is {size} bytes, over the "
+                                                  f"limit of {MAX_PAYLOAD_BYTES}", 1)
+                    continue
+            if inline:
+                await self._run_local_once(batch, machine, value, size)
+            else:
+                self._in_flight += 1
+                tg.start_soon(self._run_local_task, batch, machine, value, size)
+
+    async def _machine(self) -> Any:
+        """The target's compiled record, looked up again at most once a second (as AWS, executions started
+        within a few seconds of an update may run the previous definition)."""
+        now = time.monotonic()
+        if self._record is None or now - self._record_at > 1.0:
+            self._record = await self.local.registry.get(self.source.state_machine_arn)
+            self._record_at = now
+        return self._record
+
+    async def _run_inline_singles(self, batches: list[list[_Pending]], machine: Any) -> None:
+        """The common case, one execution per entry of a machine that never suspends: a plain loop."""
+        run = self.local.run_local
+        done: list[str] = []
+        ok = failed = 0
+        for (p, *_) in batches:
+            if p.size > MAX_PAYLOAD_BYTES - 1000:
+                await self._run_here_checked([p], machine)
+                continue
+            response = await run(machine, p.record, since_ms=p.timestamp, input_size=p.size + 200)
+            if response["status"] == "SUCCEEDED":
+                ok += 1
+            else:
+                failed += 1
+            done.append(p.entry_id)
+        self._done.extend(done)
+        counts = self._done_counts
+        for k, v in (("started", ok + failed), ("succeeded", ok), ("failed", failed)):
+            if v:
+                counts[k] = counts.get(k, 0) + v
+        self._done_ready.set()
+
+    async def _run_here_checked(self, batch: list[_Pending], machine: Any) -> None:
+        value = batch[0].record
+        size = len(dumpb(value))
+        if size > MAX_PAYLOAD_BYTES:
+            await self._dead_letter_batch(batch, f"ValidationException: the input is {size} bytes, over the "
+                                          f"limit of {MAX_PAYLOAD_BYTES}", 1)
+            return
+        await self._run_local_once(batch, machine, value, size)
+
+    async def _run_local_once(self, batch: list[_Pending], machine: Any, value: Json, size: int) -> None:
+        """An async-mode execution: whatever its outcome, the entries are done once it finished."""
+        response = await self.local.run_local(machine, value, since_ms=batch[0].timestamp, input_size=size)
+        outcome = "succeeded" if response["status"] == "SUCCEEDED" else "failed"
+        self._finished(batch, {"started": 1, outcome: 1})
+
+    async def _run_local_task(self, batch: list[_Pending], machine: Any, value: Json, size: int) -> None:
+        s = self.source
+        try:
+            if s.mode == "async":
+                await self._run_local_once(batch, machine, value, size)
+                return
+            reason = ""
+            for attempt in range(s.max_retries + 1):
+                if attempt:
+                    await self._count({"retried": 1})
+                    await anyio.sleep(s.retry_delay * 2 ** (attempt - 1))
+                response = await self.local.run_local(machine, value, since_ms=batch[0].timestamp,
+                                                      input_size=size)
+                if response["status"] == "SUCCEEDED":
+                    self._finished(batch, {"started": 1, "succeeded": 1})
+                    return
+                reason = f"{response.get('status')}: {response.get('error', '')}: {response.get('cause', '')}"
+                await self._count({"started": 1, "failed": 1})
+            await self._dead_letter_batch(batch, f"execution failed after {s.max_retries + 1} attempts; last: "
+                                          f"{reason}", 1)
+        finally:
+            self._in_flight -= 1
+            self._wake.set()
+
+    def _finished(self, batch: list[_Pending], counts: dict[str, int]) -> None:
+        """Queue the acknowledgement of a finished batch (sent by :meth:`_done_loop`, many at once)."""
+        self._done.extend(p.entry_id for p in batch)
+        for k, v in counts.items():
+            self._done_counts[k] = self._done_counts.get(k, 0) + v
+        self._done_ready.set()
+
+    async def _ack_and_read(self, count: int, block_ms: int) -> Any:
+        """Acknowledge the finished entries and read the next ones, in one round trip."""
+        ids, counts = self._done, self._done_counts
+        self._done, self._done_counts = [], {}
+        pipe = self.redis.pipeline(transaction=False)
+        if ids:
+            pipe.xack(self.source.stream, self.group, *ids)
+        for k, v in counts.items():
+            pipe.hincrby(self.stats, k, v)
+        pipe.xreadgroup(self.group, self.consumer, {self.source.stream: ">"}, count=count, block=block_ms)
+        try:
+            replies = await pipe.execute(raise_on_error=False)
+        except BaseException:
+            self._give_back(ids, counts)
+            raise
+        for i in ids:
+            self._owned.pop(i, None)
+        if isinstance(replies[-1], Exception):
+            raise replies[-1]
+        return replies[-1]
+
+    def _give_back(self, ids: list[str], counts: dict[str, int]) -> None:
+        self._done[:0] = ids
+        for k, v in counts.items():
+            self._done_counts[k] = self._done_counts.get(k, 0) + v
+
+    async def _done_loop(self) -> None:
+        while True:
+            await self._done_ready.wait()
+            self._done_ready = anyio.Event()
+            await anyio.sleep(0.002)  # (the read loop usually sends them along with its next read first)
+            await self._flush_done()
+
+    async def _flush_done(self) -> None:
+        while self._done or self._done_counts:
+            ids, counts = self._done, self._done_counts
+            self._done, self._done_counts = [], {}
+            await self._ack(ids, counts)
 
     # -- acknowledgement, dead letters, statistics ------------------------------------------------------------
 
@@ -720,9 +899,11 @@ class SourceRunner:
 
     def __init__(self, redis: Any, client: Any, *, namespace: str = "ee", consumer: str,
                  options: ConsumerOptions | None = None, region: str = DEFAULT_REGION,
-                 account: str = DEFAULT_ACCOUNT) -> None:
+                 account: str = DEFAULT_ACCOUNT, local: Any = None) -> None:
         self.redis = redis
         self.client = client
+        #: this process's worker: sources run their executions in it (else they start them through ``client``)
+        self.local = local
         self.namespace = namespace
         self.consumer = consumer
         self.options = options or ConsumerOptions()
@@ -771,7 +952,7 @@ class SourceRunner:
                     self._broken[name] = doc  # (not broken: disabled; not run either)
                     continue
                 consumer = SourceConsumer(self.redis, self.client, self.namespace, source, self.consumer, self.options,
-                                          region=self.region, account=self.account)
+                                          region=self.region, account=self.account, local=self.local)
             except Exception as exc:  # a definition this version cannot run: say so once, keep the others going
                 log.error("event source %s cannot run: %r", name, exc)
                 self._broken[name] = doc

@@ -92,7 +92,7 @@ async def _worker_main(spec: ProcessSpec, handlers: HandlerRegistry, mock_config
     # Event sources and rule targets of the namespace, consumed by every worker process.
     sources = SourceRunner(redis, client, namespace=spec.options.namespace, consumer=worker.consumer,
                            options=ConsumerOptions(claim_idle=spec.options.claim_idle, grace=spec.options.grace),
-                           region=spec.options.region, account=spec.options.account)
+                           region=spec.options.region, account=spec.options.account, local=worker)
     try:
         # Task resources served by the engine itself (http:invoke, nested starts, Redis streams).
         async with (install(handlers, client=client, redis=redis, region=spec.options.region),

@@ -56,9 +56,10 @@ async def captured(redis: Any, stream: str) -> list[Any]:
 
 
 @asynccontextmanager
-async def engine(url: str, namespace: str, *, claim_idle: float = 30.0,
-                 handlers: HandlerRegistry | None = None) -> AsyncIterator[None]:
-    """A worker and the event-source runner of one process, in this one."""
+async def engine(url: str, namespace: str, *, claim_idle: float = 30.0, handlers: HandlerRegistry | None = None,
+                 local: bool = True) -> AsyncIterator[None]:
+    """A worker and the event-source runner of one process, in this one (``local``: executions run in the
+    worker, as in a worker process; else the runner starts them through the start stream)."""
     handlers = handlers if handlers is not None else HandlerRegistry()
     r = connect(url)
     try:
@@ -67,7 +68,8 @@ async def engine(url: str, namespace: str, *, claim_idle: float = 30.0,
                                    log_sink="none") as worker):
             client = Client(r, namespace=namespace)
             runner = SourceRunner(r, client, namespace=namespace, consumer=worker.consumer,
-                                  options=ConsumerOptions(block=0.05, claim_idle=claim_idle, refresh=0.1, grace=2))
+                                  options=ConsumerOptions(block=0.05, claim_idle=claim_idle, refresh=0.1, grace=2),
+                                  local=worker if local else None)
             async with anyio.create_task_group() as tg:
                 tg.start_soon(runner.run)
                 try:
@@ -84,15 +86,16 @@ async def stream_count(redis: Any, stream: str, n: int, timeout: float = 10) -> 
     await wait_for(enough, timeout)
 
 
+@pytest.mark.parametrize("local", [True, False], ids=["in-worker", "through-start-stream"])
 async def test_one_execution_per_entry_with_the_entry_as_input(redis_url: str, namespace: str, redis: Any,
-                                                               registry: Registry) -> None:
+                                                               registry: Registry, local: bool) -> None:
     machine = await registry.create("capture", capture(f"{namespace}:out"))
     orders = f"{namespace}:orders"
     sources = EventSources(redis, namespace=namespace)
     source = await sources.create(EventSource(name="orders", stream=orders, state_machine_arn="capture"))
     assert source.state_machine_arn == machine.arn
     ids = [(await redis.xadd(orders, {"order": f"o-{i}", "amount": str(i * 10)})).decode() for i in range(20)]
-    async with engine(redis_url, namespace):
+    async with engine(redis_url, namespace, local=local):
         await stream_count(redis, f"{namespace}:out", 20)
         got = {r["id"]: r for r in await captured(redis, f"{namespace}:out")}
         assert sorted(got) == sorted(ids)
@@ -108,6 +111,8 @@ async def test_one_execution_per_entry_with_the_entry_as_input(redis_url: str, n
     stats = await sources.stats("orders")
     assert (stats["read"], stats["started"], stats["filtered"]) == (20, 20, 0)
     assert await redis.xlen(orders) == 20  # the user's entries stay in the user's stream
+    # in a worker, the executions ran there; otherwise they went through the engine's start stream
+    assert (await redis.xinfo_stream(f"{namespace}:starts"))["entries-added"] == (0 if local else 20)
 
 
 async def test_json_field_and_input_template(redis_url: str, namespace: str, redis: Any, registry: Registry) -> None:
@@ -180,8 +185,9 @@ async def scrape(redis: Any, namespace: str) -> dict[str, float]:
             if line and not line.startswith("#")}
 
 
+@pytest.mark.parametrize("local", [True, False], ids=["in-worker", "through-start-stream"])
 async def test_poison_entries_go_to_the_dead_letter_stream(redis_url: str, namespace: str, redis: Any,
-                                                           registry: Registry) -> None:
+                                                           registry: Registry, local: bool) -> None:
     await registry.create("picky", failing_on_poison(f"{namespace}:out"))
     stream = f"{namespace}:work"
     sources = EventSources(redis, namespace=namespace)
@@ -196,7 +202,7 @@ async def test_poison_entries_go_to_the_dead_letter_stream(redis_url: str, names
         await redis.xadd(stream, {"kind": kind})
     bad_id = (await redis.xadd(json_stream, {"data": "{not json"})).decode()
     await redis.xadd(json_stream, {"data": '{"kind": "fine"}'})
-    async with engine(redis_url, namespace):
+    async with engine(redis_url, namespace, local=local):
         await stream_count(redis, dead_letter_stream(namespace, "work"), 1)
         await stream_count(redis, dead_letter_stream(namespace, "json-work"), 1)
         await stream_count(redis, f"{namespace}:out", 3)
@@ -214,7 +220,7 @@ async def test_poison_entries_go_to_the_dead_letter_stream(redis_url: str, names
 
 async def test_sigkill_mid_batch_loses_nothing(redis_url: str, namespace: str, redis: Any, registry: Registry,
                                                worker_process: Any) -> None:
-    await registry.create("slow", capture(f"{namespace}:out", wait=2))
+    await registry.create("slow", capture(f"{namespace}:out", wait=3))
     stream = f"{namespace}:jobs"
     await EventSources(redis, namespace=namespace).create(EventSource(
         name="jobs", stream=stream, state_machine_arn="slow", mode="wait", batch_size=5, batch_window=1))
@@ -224,10 +230,10 @@ async def test_sigkill_mid_batch_loses_nothing(redis_url: str, namespace: str, r
     await victim.ready(redis, namespace)
     group = group_name(namespace, "jobs")
 
-    async def all_in_hand() -> bool:  # both batches read by the victim, their executions mid-Wait
-        pending = await redis.xpending(stream, group)
-        return bool(pending["pending"] == 10 and await redis.xlen(f"{namespace}:starts") == 2)
+    async def all_in_hand() -> bool:  # every entry read by the victim
+        return bool((await redis.xpending(stream, group))["pending"] == 10)
     await wait_for(all_in_hand, 15)
+    await anyio.sleep(1.5)  # both batches out of their 1 s window: their executions are mid-Wait (3 s)
     victim.kill()  # SIGKILL
     assert await redis.xlen(f"{namespace}:out") == 0
     async with engine(redis_url, namespace, claim_idle=1.0):
