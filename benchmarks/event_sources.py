@@ -13,8 +13,10 @@ worker``, which runs the event sources too):
   ``count / (time the last execution finished - time the producers started)``.
 
 The ratio source ÷ engine says what consuming users' streams costs over submitting starts directly.
-Producers, workers and Redis share the machine's cores, so absolute rates move with whatever else runs;
-the ratio moves less.
+Producers, workers and Redis share the machine's cores, so absolute rates move with whatever else runs
+on it. Each run also reports the CPU time all its processes (producers, workers, Redis) used per
+execution, which does not depend on what else runs: ``cpu ratio`` = engine CPU ÷ source CPU per
+execution is the rate ratio a machine with nothing else running would see when CPU-bound.
 
     python benchmarks/event_sources.py [--count 50000] [--producers 2] [--workers 1] [--runs 1]
                                        [--redis-url URL] [--json]
@@ -133,6 +135,34 @@ def run_source(url: str, count: int, producers: int, workers: int, definition: s
     return {"rate": count / (end - t0), "count": count, **stats}
 
 
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children_cpu() -> float:
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+async def _redis_pid(url: str) -> int:
+    r = connect(url)
+    info = await r.info("server")
+    await r.aclose()
+    return int(info["process_id"])
+
+
+def measured(fn: Any, redis_pid: int, *args: Any) -> dict[str, Any]:
+    """``fn(*args)`` with the CPU time its child processes and the Redis server used, per execution."""
+    children, server = _children_cpu(), _cpu_seconds(redis_pid)
+    out: dict[str, Any] = fn(*args)
+    cpu = _children_cpu() - children + _cpu_seconds(redis_pid) - server
+    out["cpu_us_per_execution"] = cpu / out["count"] * 1e6
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--count", type=int, default=50_000)
@@ -154,17 +184,21 @@ def main() -> None:
         url = server.connection_url
     results: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
                                "count": args.count, "producers": args.producers, "workers": args.workers, "runs": []}
+    pid = _run(_redis_pid(url))
     try:
         for _ in range(args.runs):
-            engine = run_engine(url, args.count, args.producers, args.workers, definition, data.decode(), False)
-            source = run_source(url, args.count, args.producers, args.workers, definition, data)
+            engine = measured(run_engine, pid, url, args.count, args.producers, args.workers, definition,
+                              data.decode(), False)
+            source = measured(run_source, pid, url, args.count, args.producers, args.workers, definition, data)
             ratio = source["rate"] / engine["rate"]
-            results["runs"].append({"engine": engine, "source": source, "ratio": ratio})
+            cpu_ratio = engine["cpu_us_per_execution"] / source["cpu_us_per_execution"]
+            results["runs"].append({"engine": engine, "source": source, "ratio": ratio, "cpu_ratio": cpu_ratio})
             if not args.json:
                 print(f"{args.workers} worker process(es), {args.count:,} W1 executions: engine start stream "
-                      f"{engine['rate']:>7,.0f}/s, through an event source {source['rate']:>7,.0f}/s "
-                      f"(read {source['read']:,}, started {source['started']:,}, executions {source['executions']:,})"
-                      f"  ratio {ratio:.2f}", flush=True)
+                      f"{engine['rate']:>7,.0f}/s ({engine['cpu_us_per_execution']:.0f} us CPU each), through an "
+                      f"event source {source['rate']:>7,.0f}/s ({source['cpu_us_per_execution']:.0f} us CPU each; "
+                      f"read {source['read']:,}, started {source['started']:,}, executions {source['executions']:,})"
+                      f"  ratio {ratio:.2f}, cpu ratio {cpu_ratio:.2f}", flush=True)
     finally:
         if server is not None:
             server.stop()
