@@ -11,22 +11,29 @@ spread over all workers and any number of sources share them.
   where ``data`` holds the entry's fields as an object, or (``json_field``) the named field parsed as
   JSON, the other fields then going to ``attributes``. A ``filter`` (an EventBridge event pattern)
   drops records that do not match (acknowledged, counted); an ``input_template`` (an ASL payload
-  template, ``"key.$": "$.data.x"``) reshapes each record. ``batch_size`` 1 starts one execution per
+  template, ``"key.$": "$.data.x"``) reshapes each record, or an ``input_path`` (``$.data``) selects
+  part of it. ``batch_size`` 1 starts one execution per
   record; more start one per batch, its input the list of records, a batch going out when full or
   ``batch_window`` seconds after its first record.
-* **Acknowledgement** (``XACK`` on the user's stream; entries are never deleted from it): in
-  ``async`` mode once the start was accepted into the engine's start stream (from then on the
-  workers' at-least-once delivery holds it); in ``wait`` mode once the execution finished. A failed
-  or timed-out execution is retried ``max_retries`` times, then the batch goes to the source's
-  dead-letter stream ``NS:source-dead:NAME`` with the reason, and is acknowledged. An entry that can
-  never become an input (a JSON field that is not JSON, an input over 256 KiB, an unknown machine)
-  goes there at once.
+* **Execution and acknowledgement** (``XACK`` on the user's stream; entries are never deleted from
+  it): a source consumed by a worker process (``express-engine worker`` / ``serve``) runs its
+  executions in that worker, in its execution slots, and acknowledges an entry once its execution
+  finished (so it was accepted, and more). Without a local worker (a :class:`SourceRunner` given only
+  a client), ``async`` sources start executions through the engine's start stream and acknowledge
+  once the start was accepted (from then on the workers' at-least-once delivery holds it). In
+  ``wait`` mode a failed or timed-out execution is retried ``max_retries`` times (first after
+  ``retry_delay`` s, doubling), then the batch goes to the source's dead-letter stream
+  ``NS:source-dead:NAME`` with the reason, and is acknowledged; in ``async`` mode a failed execution
+  is only counted. An entry that can never become an input (a JSON field that is not JSON, an input
+  over 256 KiB, an unknown machine) goes to the dead-letter stream at once.
 * **Reclaim**: entries a dead worker had read stay pending in the source's group; live workers take
-  them over with ``XAUTOCLAIM`` after ``claim_idle`` seconds. One delivered more than
-  ``max_deliveries`` times is dead-lettered. Delivery is at least once.
-* **Back-pressure**: an ``async`` source reads only while the engine's start stream holds fewer than
-  ``max_queued`` unfinished starts; a ``wait`` source only while fewer than ``max_in_flight`` of its
-  executions run in this process.
+  them over with ``XAUTOCLAIM`` after ``claim_idle`` seconds (entries held by a live worker are
+  renewed with ``XCLAIM ... JUSTID``). One delivered more than ``max_deliveries`` times is
+  dead-lettered. Delivery is at least once.
+* **Back-pressure**: a source reads only as many entries as its worker has free execution slots
+  (without a local worker: ``async`` sources only while the start stream holds fewer than
+  ``max_queued`` unfinished starts, ``wait`` sources only while fewer than ``max_in_flight`` of their
+  executions run).
 * **Statistics**: per source, in hash ``NS:source-stats:NAME`` (entries read, filtered, executions
   started, succeeded, failed, retried, dead-lettered), updated with each acknowledgement.
 """

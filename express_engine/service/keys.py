@@ -12,7 +12,10 @@ Every key of a namespace ``NS`` starts with ``NS:``:
   message ``"<request id> <payload>"``;
 - ``NS:sent:<client id>`` (hash, expires): request id -> outcome of each sync start that client sent
   (entry id or refusal), replaced by the reply once a worker has answered it;
-- ``NS:stats`` (hash): consumer name -> JSON statistics of that worker process.
+- ``NS:stats`` (hash): consumer name -> JSON statistics of that worker process;
+- ``NS:sources`` (hash): event source name -> JSON definition; ``NS:source-stats:NAME`` (hash) its
+  counters; ``NS:source-dead:NAME`` (stream) its dead letters; ``NS:rules`` (hash): ``bus/rule`` ->
+  JSON rule and targets (see :mod:`.event_sources`, :mod:`.rules`).
 """
 
 from __future__ import annotations
