@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import socket
 import time
@@ -189,9 +190,10 @@ class Worker:
                     await self._read_loop(executions)
                     # Stopping: no more intake; give running executions their grace period.
                     with anyio.move_on_after(o.grace):
-                        while self._inflight:
+                        while self._inflight or self._local:  # (event sources' executions too)
                             self._all_done = anyio.Event()
-                            await self._all_done.wait()
+                            with anyio.move_on_after(0.05 if self._local else math.inf):
+                                await self._all_done.wait()
                     if self._inflight:
                         log.warning("%d executions still running after the %.1f s grace period: cancelled and "
                                     "left pending for another worker", len(self._inflight), o.grace)
