@@ -244,7 +244,33 @@ class ApiMetrics:
             groups = []
         return {"stream": stream, "groups": groups, "dead": dead,
                 "workers": [orjson.loads(v) for v in stats.values()],
-                "totals": {_text(k): float(v) for k, v in totals.items()}}
+                "totals": {_text(k): float(v) for k, v in totals.items()},
+                "sources": await self._read_sources()}
+
+    async def _read_sources(self) -> list[dict[str, Any]]:
+        """Each event source's consumer group (lag, pending), dead-letter stream length and counters."""
+        from ..service.event_sources import dead_letter_stream, group_name, sources_key, stats_key
+
+        ns = self.namespace
+        defs = await self.redis.hgetall(sources_key(ns))
+        if not defs:
+            return []
+        sources = sorted((_text(name), orjson.loads(doc)) for name, doc in defs.items())
+        pipe = self.redis.pipeline(transaction=False)
+        for name, doc in sources:
+            pipe.xinfo_groups(doc["stream"])
+            pipe.xlen(dead_letter_stream(ns, name))
+            pipe.hgetall(stats_key(ns, name))
+        replies = await pipe.execute(raise_on_error=False)
+        out = []
+        for i, (name, _) in enumerate(sources):
+            groups, dead, stats = replies[3 * i:3 * i + 3]
+            wanted = group_name(ns, name)
+            group = None if isinstance(groups, Exception) else next(
+                (g for g in groups if _text(g.get("name")) == wanted), None)
+            out.append({"name": name, "group": group, "dead": 0 if isinstance(dead, Exception) else int(dead),
+                        "stats": {} if isinstance(stats, Exception) else {_text(k): int(v) for k, v in stats.items()}})
+        return out
 
 
 def cluster_families(snapshot: dict[str, Any]) -> list[Metric]:
@@ -305,7 +331,48 @@ def cluster_families(snapshot: dict[str, Any]) -> list[Metric]:
         _gauge("worker_stats_published", "Worker processes (live or gone) whose statistics are summed here.",
                len(workers)),
     ]
-    return out
+    return out + source_families(snapshot.get("sources") or [])
+
+
+#: Event source counters: stats field -> (metric name, label value or None, help).
+_SOURCE_COUNTERS: tuple[tuple[str, str, str | None, str], ...] = (
+    ("read", "event_source_entries", "read", "Entries an event source read from its stream, by outcome."),
+    ("filtered", "event_source_entries", "filtered", ""),
+    ("started", "event_source_executions", "started", "Executions an event source started, by outcome (wait mode "
+     "knows the outcome)."),
+    ("succeeded", "event_source_executions", "succeeded", ""),
+    ("failed", "event_source_executions", "failed", ""),
+    ("retried", "event_source_retries", None, "Executions an event source retried after a failure (wait mode)."),
+    ("dead_lettered", "event_source_dead_lettered", None, "Entries an event source moved to its dead-letter stream."),
+)
+
+
+def source_families(sources: list[dict[str, Any]]) -> list[Metric]:
+    """Per event source (label ``source``): lag, pending, dead-letter stream length and counters."""
+    if not sources:
+        return []
+    lag = GaugeMetricFamily(_PREFIX + "event_source_lag", "Entries of an event source's stream not read yet "
+                            "(its consumer group's lag).", labels=["source"])
+    pending = GaugeMetricFamily(_PREFIX + "event_source_pending", "Entries an event source read and has not "
+                                "acknowledged yet (batching, starting or running).", labels=["source"])
+    dead = GaugeMetricFamily(_PREFIX + "event_source_dead_letter_stream_length",
+                             "Entries in an event source's dead-letter stream.", labels=["source"])
+    counters: dict[str, CounterMetricFamily] = {}
+    for _, metric, label, doc in _SOURCE_COUNTERS:
+        if metric not in counters:
+            counters[metric] = CounterMetricFamily(_PREFIX + metric, doc,
+                                                   labels=["source", "outcome"] if label else ["source"])
+    for src in sources:
+        name, group = src["name"], src["group"]
+        if group is not None:
+            if group.get("lag") is not None:
+                lag.add_metric([name], int(group["lag"]))
+            pending.add_metric([name], int(group.get("pending", 0)))
+        dead.add_metric([name], src["dead"])
+        for field, metric, label, _ in _SOURCE_COUNTERS:
+            value = src["stats"].get(field, 0)
+            counters[metric].add_metric([name, label] if label else [name], value)
+    return [lag, pending, dead, *counters.values()]
 
 
 def _sync_status(result: Any) -> str | None:

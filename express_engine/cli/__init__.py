@@ -2,7 +2,8 @@
 
 Every command prints JSON on stdout and never a traceback for bad input. The commands live in this
 package, one module per group: :mod:`.local` (``execute``, ``validate``: in process), :mod:`.service`
-(Redis: ``serve``, ``worker``, ``create-state-machine``, ``start``, ``start-sync``), :mod:`.api`
+(Redis: ``serve``, ``worker``, ``create-state-machine``, ``start``, ``start-sync``), :mod:`.events`
+(``create-event-source``, ``put-rule``, ``put-targets``, ``put-events``...), :mod:`.api`
 (``api``: the HTTP API alone) and :mod:`.bench` (``bench``).
 """
 
@@ -19,12 +20,12 @@ __all__ = ["build_parser", "main", "run_async"]
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command."""
-    from . import api, bench, local, service
+    from . import api, bench, events, local, service
 
     parser = argparse.ArgumentParser(prog="express-engine",
                                      description="Run Amazon States Language Express workflows.")
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in (local, service, api, bench):
+    for module in (local, service, events, api, bench):
         module.register(sub)
     return parser
 

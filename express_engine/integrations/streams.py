@@ -10,6 +10,9 @@
 * ``arn:aws:states:::events:putEvents`` - ``{Entries: [{Source, DetailType, Detail, EventBusName?}]}``
   -> stream ``events:<bus name>`` (``default``); result ``{Entries: [{EventId}], FailedEntryCount: 0}``.
 
+An event entry also carries ``event-id`` (the EventId returned), ``time`` and, when given, ``resources``
+(JSON): what :mod:`express_engine.service.rules` builds the EventBridge envelope from.
+
 Every entry carries ``source`` (``redis``/``sqs``/``sns``/``events``) and ``message``; the aliases add
 their extra fields (``subject``, ``detail-type``, ``event-source``, ``group-id``). Stream names get the
 configured prefix.
@@ -18,6 +21,7 @@ configured prefix.
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -116,11 +120,24 @@ class StreamPublisher:
         for entry in entries:
             if not isinstance(entry, Mapping):
                 raise _runtime("Each putEvents entry must be a JSON object")
-            bus = entry.get("EventBusName") or "default"
-            bus = bus.rsplit("/", 1)[-1] if isinstance(bus, str) else "default"
-            fields = {"source": "events", "message": _text(entry.get("Detail", {})),
-                      "detail-type": _text(entry.get("DetailType", "")),
-                      "event-source": _text(entry.get("Source", ""))}
+            bus, fields = event_fields(entry)
             await self._add(f"events:{bus}", fields)
-            out.append({"EventId": new_uuid()})
+            out.append({"EventId": fields["event-id"]})
         return {"Entries": out, "FailedEntryCount": 0}
+
+
+def event_fields(entry: Mapping[str, Json]) -> tuple[str, dict[str, str]]:
+    """The bus and the stream entry of one PutEvents entry (``Source``, ``DetailType``, ``Detail``,
+    ``Resources``, ``Time``, ``EventBusName``); the entry carries a new ``event-id`` and the event time.
+    """
+    bus = entry.get("EventBusName") or "default"
+    bus = bus.rsplit("/", 1)[-1] if isinstance(bus, str) else "default"
+    fields = {"source": "events", "message": _text(entry.get("Detail", {})),
+              "detail-type": _text(entry.get("DetailType", "")),
+              "event-source": _text(entry.get("Source", "")),
+              "event-id": new_uuid(),
+              "time": entry["Time"] if isinstance(entry.get("Time"), str) else time.strftime(
+                  "%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    if isinstance(entry.get("Resources"), list):
+        fields["resources"] = dumps(entry["Resources"])
+    return bus, fields

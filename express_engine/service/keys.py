@@ -17,6 +17,9 @@ Every key of a namespace ``NS`` starts with ``NS:``:
 - ``NS:stats`` (hash): consumer name -> JSON statistics of that worker process.
 - ``NS:totals`` (hash): executions acknowledged, by status, and their duration histogram (bucket -> count,
   ``duration_ms_sum``), incremented by the acknowledgement script itself: no worker crash can erase them.
+- ``NS:sources`` (hash): event source name -> JSON definition; ``NS:source-stats:NAME`` (hash) its
+  counters; ``NS:source-dead:NAME`` (stream) its dead letters; ``NS:rules`` (hash): ``bus/rule`` ->
+  JSON rule and targets (see :mod:`.event_sources`, :mod:`.rules`).
 """
 
 from __future__ import annotations

@@ -86,17 +86,24 @@ def run_worker_process(spec: ProcessSpec, *, own_group: bool = False) -> int:
 async def _worker_main(spec: ProcessSpec, handlers: HandlerRegistry, mock_config: Any) -> dict[str, Any]:
     from ..integrations import install
     from .client import Client
+    from .event_sources import ConsumerOptions, SourceRunner
 
     redis = connect(spec.redis_url)
     worker = Worker(redis, spec.options, handlers=handlers, mock_config=mock_config)
     client = Client(redis, namespace=spec.options.namespace, registry=worker.registry)
+    # Event sources and rule targets of the namespace, consumed by every worker process.
+    sources = SourceRunner(redis, client, namespace=spec.options.namespace, consumer=worker.consumer,
+                           options=ConsumerOptions(claim_idle=spec.options.claim_idle, grace=spec.options.grace),
+                           region=spec.options.region, account=spec.options.account, local=worker)
     try:
         # Task resources served by the engine itself (http:invoke, nested starts, Redis streams).
         async with (install(handlers, client=client, redis=redis, region=spec.options.region, egress=spec.egress),
                     anyio.create_task_group() as tg):
             tg.start_soon(_stop_on_signal, worker, tg.cancel_scope)
             tg.start_soon(_stop_when_orphaned, worker)
+            tg.start_soon(sources.run)
             await worker.run()
+            sources.stop()
             tg.cancel_scope.cancel()
     finally:
         await redis.aclose()

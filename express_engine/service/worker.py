@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import socket
 import time
@@ -48,6 +49,7 @@ from ..logs import LogRouter, Sink
 from ..logs.buffer import BufferedSink, Policy
 from ..runtime.engine import DEFAULT_ACCOUNT, DEFAULT_REGION, Engine
 from ..runtime.execution import SLICE_SECONDS
+from ..runtime.ids import new_uuid
 from ..runtime.inputs import TEXT_GROWTH
 from ..runtime.interpreter import graph_is_sync
 from ..runtime.records import StateMachineRecord
@@ -149,6 +151,7 @@ class Worker:
         self._stop_event = anyio.Event()
         self._wake = anyio.Event()  # set on stop and when a slot frees up
         self._inflight: dict[str, float] = {}  # entry id -> monotonic start, for executions run as tasks
+        self._local = 0  # executions run for event sources (run_local)
         #: entries this worker is handling: read or claimed, not yet acknowledged (never dispatched twice)
         self._owned: set[str] = set()
         #: set when a Redis reply may have been lost: look for entries delivered to us that we never got
@@ -205,9 +208,10 @@ class Worker:
                     await self._read_loop(executions)
                     # Stopping: no more intake; give running executions their grace period.
                     with anyio.move_on_after(o.grace):
-                        while self._inflight:
+                        while self._inflight or self._local:  # (event sources' executions too)
                             self._all_done = anyio.Event()
-                            await self._all_done.wait()
+                            with anyio.move_on_after(0.05 if self._local else math.inf):
+                                await self._all_done.wait()
                     if self._inflight:
                         log.warning("%d executions still running after the %.1f s grace period: cancelled and "
                                     "left pending for another worker", len(self._inflight), o.grace)
@@ -253,7 +257,39 @@ class Worker:
     # -- intake -----------------------------------------------------------------------------------------
 
     def _free_slots(self) -> int:
-        return self.options.concurrency - len(self._inflight)
+        return self.options.concurrency - len(self._inflight) - self._local
+
+    # -- executions for event sources (run here, not read from the start stream) --------------------------
+
+    def free_slots(self) -> int:
+        """Executions this worker can take on now (event sources read only as many entries)."""
+        return self._free_slots() if self.engine is not None and not self._stopping else 0
+
+    def runs_inline(self, record: StateMachineRecord) -> bool:
+        """Whether executions of ``record`` never suspend (cheaper run one after the other than as tasks)."""
+        return graph_is_sync(record.machine.graph)
+
+    async def run_local(self, record: StateMachineRecord, value: Any, *, since_ms: float | None = None,
+                        input_size: int | None = None) -> dict[str, Any]:
+        """Run one async execution of ``record`` on ``value`` in this worker's engine, in its slots and statistics.
+
+        Returns ``{status, error?, cause?}``. ``since_ms``: when the event was accepted (for the latency statistic).
+        """
+        engine = self.engine
+        if engine is None:
+            raise api.ServiceUnavailable("The worker is not running")
+        self._local += 1
+        try:
+            response = await engine.run(record, value, name=new_uuid(), sync=False, respond=False,
+                                        input_size=input_size)
+        finally:
+            self._local -= 1
+        if self._local == 0 or self._stopping:
+            self._wake.set()
+        self.stats.count(response["status"])
+        if since_ms is not None:
+            self.stats.latency_ms.add(time.time() * 1000 - since_ms)
+        return response
 
     async def _read_loop(self, tg: TaskGroup) -> None:
         o = self.options
