@@ -44,7 +44,36 @@ if TYPE_CHECKING:  # the engine is imported when a fixture first needs it: loadi
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
-__all__ = ["AwsTestServer", "ExecutionResult", "InProcessStepFunctions", "StepFunctionsServer"]
+__all__ = ["AwsTestServer", "ExecutionResult", "InProcessStepFunctions", "StepFunctionsServer", "free_port",
+           "wait_until_healthy"]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (at the time of the call)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_healthy(port: int, proc: Any, timeout: float = 30.0) -> None:
+    """Wait until the engine's HTTP server on ``port`` answers ``GET /health``; fail if ``proc`` (the
+    ``subprocess.Popen`` serving it) exits first or ``timeout`` seconds pass."""
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1).read()
+            return
+        except OSError:
+            if proc.poll() is not None:
+                raise AssertionError(f"the server exited with status {proc.returncode} before answering") from None
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"the server did not answer /health within {timeout} s") from None
+            time.sleep(0.1)
 
 
 @dataclass
@@ -212,15 +241,12 @@ class AwsTestServer:
         """Start the server and wait until it answers."""
         import os
         import shutil
-        import socket
         import subprocess
         import sys
         import time
         import urllib.request
 
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
+        port = free_port()
         exe = shutil.which("moto_server", path=os.path.dirname(sys.executable)) or shutil.which("moto_server")
         if exe is None:
             raise RuntimeError("moto_server is not installed: pip install 'moto[server]'")

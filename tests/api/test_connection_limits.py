@@ -8,36 +8,24 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 
 import boto3
 import pytest
 from botocore.config import Config
 
+from express_engine.testing import free_port, wait_until_healthy
+
 CAP = 12
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def api_port() -> Iterator[int]:
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "express_engine", "api", "--local", "--port", str(port),
                              "--request-timeout", "1", "--max-connections", str(CAP)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1).read()
-            break
-        except OSError:
-            assert time.monotonic() < deadline and proc.poll() is None, "the API did not start"
-            time.sleep(0.1)
+    wait_until_healthy(port, proc)
     yield port
     proc.terminate()
     assert proc.wait(30) == 0, proc.stderr.read() if proc.stderr else ""  # SIGTERM: a clean stop

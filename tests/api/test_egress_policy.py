@@ -3,12 +3,9 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import threading
-import time
-import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -19,6 +16,7 @@ from botocore.config import Config
 
 from express_engine.integrations.egress import EgressPolicy
 from express_engine.jsonutil import dumps
+from express_engine.testing import free_port, wait_until_healthy
 
 SECRET = "TOP-SECRET-METADATA"
 ROLE = "arn:aws:iam::123456789012:role/r"
@@ -46,12 +44,6 @@ class _Internal(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def internal() -> Iterator[int]:
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Internal)
@@ -63,18 +55,11 @@ def internal() -> Iterator[int]:
 @pytest.fixture(scope="module")
 def public_api() -> Iterator[Any]:
     """The API on every interface (so with credentials, and the egress policy restricted by default)."""
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "express_engine", "api", "--local", "--host", "0.0.0.0",
                              "--port", str(port), "--credentials", "AKIDTEST:secret", "--http-allow", "localhost"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1).read()
-            break
-        except OSError:
-            assert time.monotonic() < deadline and proc.poll() is None, "the API did not start"
-            time.sleep(0.1)
+    wait_until_healthy(port, proc)
     yield boto3.client("stepfunctions", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
                        aws_access_key_id="AKIDTEST", aws_secret_access_key="secret",
                        config=Config(inject_host_prefix=False, retries={"max_attempts": 0}))

@@ -6,7 +6,6 @@ Nothing is mocked in-process: the engine's aiobotocore clients talk HTTP to the 
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,13 +16,6 @@ from express_engine.integrations import install
 from express_engine.integrations.aws_config import AwsSettings
 from express_engine.jsonutil import dumps, loads
 from express_engine.testing import AwsTestServer
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 MotoServer = AwsTestServer
 

@@ -7,15 +7,15 @@ import os
 import signal
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import boto3  # type: ignore[import-untyped]
 from botocore.config import Config  # type: ignore[import-untyped]
 
-from .conftest import AwsRunner, MotoServer, free_port
+from express_engine.testing import free_port, wait_until_healthy
+
+from .conftest import AwsRunner, MotoServer
 from .test_aws_calls import _table, dynamodb_crud
 
 
@@ -39,14 +39,7 @@ async def test_same_workflow_through_serve_and_in_process(moto: MotoServer, aws_
          "--processes", "1"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         start_new_session=True)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1).read()
-                break
-            except OSError:
-                assert time.monotonic() < deadline and proc.poll() is None, "serve did not start"
-                time.sleep(0.2)
+        wait_until_healthy(port, proc)
         sfn = boto3.client("stepfunctions", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
                            aws_access_key_id="k", aws_secret_access_key="s",
                            config=Config(inject_host_prefix=False, retries={"max_attempts": 0}))

@@ -8,7 +8,6 @@ afterwards, so tests never see each other's streams.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ import orjson
 import pytest
 
 from express_engine.service import Client, Registry, Worker, WorkerOptions, connect
+from express_engine.testing import free_port as _free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,12 +44,6 @@ class RedisServer:
 
     def start(self) -> None:
         self.server.start()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,8 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from .conftest import _free_port
+from express_engine.testing import free_port as _free_port
+from express_engine.testing import wait_until_healthy
 
 
 def test_ctrl_c_stops_workers_before_the_embedded_redis(tmp_path: Path) -> None:
@@ -27,14 +28,7 @@ def test_ctrl_c_stops_workers_before_the_embedded_redis(tmp_path: Path) -> None:
          "--processes", "1"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         start_new_session=True)  # (a process group of its own, as a terminal's foreground job has)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1).read()
-                break
-            except OSError:
-                assert time.monotonic() < deadline and proc.poll() is None, "serve did not start"
-                time.sleep(0.2)
+        wait_until_healthy(port, proc)
         sfn = boto3.client("stepfunctions", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
                            aws_access_key_id="k", aws_secret_access_key="s",
                            config=Config(inject_host_prefix=False, retries={"max_attempts": 0}))
@@ -219,14 +213,7 @@ def test_serve_restarts_its_embedded_server_when_it_dies(tmp_path: Path) -> None
          "--processes", "1", "--log-sink", f"file:{sink}"], env=env, stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1).read()
-                break
-            except OSError:
-                assert time.monotonic() < deadline and proc.poll() is None, "serve did not start"
-                time.sleep(0.2)
+        wait_until_healthy(port, proc)
         sfn = boto3.client("stepfunctions", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
                            aws_access_key_id="k", aws_secret_access_key="s",
                            config=Config(inject_host_prefix=False, retries={"max_attempts": 0}))

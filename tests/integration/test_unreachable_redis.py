@@ -7,7 +7,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -20,9 +19,8 @@ from botocore.exceptions import ClientError
 from express_engine import service_errors as api
 from express_engine.service import Client, Registry, Worker, WorkerOptions, connect
 from express_engine.service.keys import wait_until_reachable
-from express_engine.testing import StepFunctionsServer
-
-from .conftest import _free_port
+from express_engine.testing import StepFunctionsServer, wait_until_healthy
+from express_engine.testing import free_port as _free_port
 
 PASS = '{"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}'
 ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:m"
@@ -147,14 +145,7 @@ def test_api_with_wait_for_redis_starts_once_redis_comes_up(tmp_path: Path) -> N
         time.sleep(1.0)
         assert proc.poll() is None  # still waiting for Redis, not given up
         server.start()
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1).read()
-                break
-            except OSError:
-                assert time.monotonic() < deadline and proc.poll() is None, proc.communicate(timeout=5)
-                time.sleep(0.1)
+        wait_until_healthy(port, proc)
     finally:
         proc.terminate()
         proc.communicate(timeout=30)
