@@ -17,15 +17,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote
 
 from .. import errors
-from ..jsonutil import Json, JsonError, dumps, loads
+from ..jsonutil import Json, dumps
 from .aws_clients import AwsClients
 from .aws_errors import task_failed
 from .aws_sdk import TaskHandler, guard
+from .http import http_result
 
 APIGATEWAY_INVOKE = "arn:aws:states:::apigateway:invoke"
 _METHODS = frozenset({"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"})
@@ -144,19 +144,7 @@ class ApiGatewayInvoke:
             raise errors.Timeout(None) from None
         except aiohttp.ClientError as exc:
             raise errors.CustomError(f"APIGateway.{type(exc).__name__}", f"The call to {url} failed: {exc}") from None
-        text = raw_body.decode("utf-8", "replace")
-        response_body: Json = text
-        if "json" in content_type.lower() and raw_body:
-            try:
-                response_body = loads(raw_body)
-            except JsonError:
-                response_body = text
-        try:
-            status_text = reason or HTTPStatus(status).phrase
-        except ValueError:
-            status_text = reason
-        result = {"Headers": out_headers, "ResponseBody": response_body, "StatusCode": status,
-                  "StatusText": status_text}
+        result = http_result(raw_body, content_type, status, reason, out_headers)
         if not 200 <= status < 300:
-            raise errors.CustomError(f"APIGateway.{status}", text)
+            raise errors.CustomError(f"APIGateway.{status}", raw_body.decode("utf-8", "replace"))
         return result

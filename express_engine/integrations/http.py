@@ -198,19 +198,26 @@ class HttpInvoke:
             raise errors.HttpSocket(f"The HTTP request to {url} failed: {exc}") from None
         except aiohttp.ClientError as exc:
             raise errors.HttpSocket(f"The HTTP request to {url} failed: {exc}") from None
-        text = raw.decode("utf-8", "replace")
-        response_body: Json = text
-        if "json" in content_type.lower() and raw:
-            try:
-                response_body = loads(raw)
-            except JsonError:
-                response_body = text
-        try:
-            status_text = reason or HTTPStatus(status).phrase
-        except ValueError:
-            status_text = reason
-        result = {"Headers": resp_headers, "ResponseBody": response_body, "StatusCode": status,
-                  "StatusText": status_text}
+        result = http_result(raw, content_type, status, reason, resp_headers)
         if not 200 <= status < 300:
             raise errors.CustomError(f"States.Http.StatusCode.{status}", dumps(result))
         return result
+
+
+def http_result(raw: bytes, content_type: str, status: int, reason: str,
+                headers: dict[str, list[str]]) -> dict[str, Json]:
+    """An HTTP answer as Step Functions' HTTP Task and API Gateway integration return it: ``Headers``,
+    ``ResponseBody`` (parsed when the content type says JSON and it parses, else the text), ``StatusCode``,
+    ``StatusText``."""
+    text = raw.decode("utf-8", "replace")
+    response_body: Json = text
+    if "json" in content_type.lower() and raw:
+        try:
+            response_body = loads(raw)
+        except JsonError:
+            response_body = text
+    try:
+        status_text = reason or HTTPStatus(status).phrase
+    except ValueError:
+        status_text = reason
+    return {"Headers": headers, "ResponseBody": response_body, "StatusCode": status, "StatusText": status_text}
