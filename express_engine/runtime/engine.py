@@ -281,8 +281,5 @@ class Engine:
         (TestState's ``inspectionData``); ``context``, when given, is the context object every state sees
         (TestState's ``context``).
         """
-        return await run_execution(
-            record, value, arn=arn or self.execution_arn(record, name), name=name, sync=sync, handlers=self.handlers,
-            sleep=self.sleep, log_handler=self.log_handler, max_duration=self.max_duration,
-            max_log_events=self.max_log_events, max_log_bytes=self.max_log_bytes, redrive_count=redrive_count,
-            mock=mock, respond=respond, input_size=input_size, inspection=inspection, context=context)
+        return await run_execution(self, record, value, arn or self.execution_arn(record, name), name, sync,
+                                   redrive_count, mock, respond, input_size, inspection, context)

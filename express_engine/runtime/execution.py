@@ -58,7 +58,7 @@ class EventRecorder:
 
     __slots__ = ("bytes", "events", "fail_input", "include_data", "max_bytes", "max_events")
 
-    def __init__(self, include_data: bool = True, level: str = "ALL", *, max_events: int = MAX_LOG_EVENTS,
+    def __init__(self, include_data: bool = True, level: str = "ALL", max_events: int = MAX_LOG_EVENTS,
                  max_bytes: int = MAX_LOG_BYTES) -> None:
         self.events: list[dict[str, Any]] = []
         #: whether events carry input/output payloads: only when the level logs the events that carry them (ALL;

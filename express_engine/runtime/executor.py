@@ -12,14 +12,14 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 
 from .. import errors
 from ..asl.model import StateMachine
 from ..jsonutil import Json, dumpb, dumps
-from .execution import MAX_LOG_BYTES, MAX_LOG_EVENTS, EventRecorder, Execution, Frame, Inspection, Sleep, SliceSpent
+from .execution import EventRecorder, Execution, Frame, Inspection, SliceSpent
 from .interpreter import graph_is_sync, resume_graph_sync, run_graph, run_graph_sync
 from .records import StateMachineRecord
 from .tasks import HandlerRegistry
@@ -82,21 +82,32 @@ class _Outcome:
     cause: str | None = None
 
 
-async def run_execution(record: StateMachineRecord, value: Json, *, arn: str, name: str, sync: bool,
-                        handlers: HandlerRegistry, sleep: Sleep, log_handler: LogHandler | None,
-                        max_duration: float, max_log_events: int = MAX_LOG_EVENTS,
-                        max_log_bytes: int = MAX_LOG_BYTES, redrive_count: int = 0, mock: Any = None,
-                        respond: bool = True,
-                        input_size: int | None = None, inspection: Inspection | None = None,
-                        context: dict[str, Json] | None = None) -> dict[str, Json]:
-    """Run one execution of ``record`` on ``value``; see :meth:`Engine.run` for the arguments and the result."""
+class Host(Protocol):
+    """What an execution takes from the engine running it (:class:`~express_engine.runtime.engine.Engine`)."""
+
+    handlers: HandlerRegistry
+    log_handler: LogHandler | None
+    max_duration: float
+    max_log_events: int
+    max_log_bytes: int
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` of workflow time."""
+
+
+async def run_execution(host: Host, record: StateMachineRecord, value: Json, arn: str, name: str, sync: bool,
+                        redrive_count: int, mock: Any, respond: bool, input_size: int | None,
+                        inspection: Inspection | None, context: dict[str, Json] | None) -> dict[str, Json]:
+    """Run one execution of ``record`` on ``value`` on ``host``; see :meth:`Engine.run` for the arguments and the
+    result. (Positional: keyword arguments cost a tenth of a trivial execution here.)"""
     machine = record.machine
     level = record.logging.level
-    recorder = EventRecorder(record.logging.include_execution_data, level, max_events=max_log_events,
-                             max_bytes=max_log_bytes) if (level != "OFF" and log_handler is not None) else None
+    handlers, log_handler, max_duration = host.handlers, host.log_handler, host.max_duration
+    recorder = EventRecorder(record.logging.include_execution_data, level, host.max_log_events,
+                             host.max_log_bytes) if (level != "OFF" and log_handler is not None) else None
     limit = min(max_duration, machine.timeout_seconds or max_duration)
     # (positional: keyword arguments cost a tenth of a trivial execution here)
-    ex = Execution(arn, name, machine, record.arn, record.name, value, record.role_arn, handlers, sleep,
+    ex = Execution(arn, name, machine, record.arn, record.name, value, record.role_arn, handlers, host.sleep,
                    recorder, None if sync else redrive_count, time.monotonic() + limit, mock, inspection, context)
     frame = Frame({})  # (previous event 0: AWS's first StateEntered has previous_event_id 0)
     # Input and output are serialised only for someone to read them: the caller or the log events.

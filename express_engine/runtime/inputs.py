@@ -28,7 +28,8 @@ def parse_input(text: str | None) -> Json:
         return {}
     if not isinstance(text, str):
         raise api.InvalidExecutionInput("Invalid State Machine Execution Input: input must be a JSON string")
-    if len(text.encode("utf-8", "surrogatepass")) > MAX_PAYLOAD_BYTES:
+    data = text.encode("utf-8", "surrogatepass")
+    if len(data) > MAX_PAYLOAD_BYTES:
         raise api.ValidationException(
             "1 validation error detected: Value at 'input' failed to satisfy constraint: Member must have length "
             f"less than or equal to {MAX_PAYLOAD_BYTES}")
@@ -37,7 +38,7 @@ def parse_input(text: str | None) -> Json:
     except JsonError as exc:
         raise api.InvalidExecutionInput(
             f"Invalid State Machine Execution Input: '{jackson_message(text, str(exc))}'") from None
-    if too_deep(text.encode("utf-8", "surrogatepass")):
+    if too_deep(data):
         raise _too_deep_input()
     return value
 

@@ -12,7 +12,7 @@ from ..asl import model as m
 from ..asl.paths import PathNotFound, VariableNotFound
 from ..asl.validation_rules import MAX_SECONDS
 from ..jsonutil import Json, JsonError, dumps, loads
-from .dataflow import apply_input_path, check_size
+from .dataflow import apply_input_path, check_result
 from .execution import Execution, Frame, StateEnv
 from .steps import Step, attempt_and_finish, entered, render, states_binding
 from .tasks import LambdaContext, call_handler, function_not_found
@@ -61,7 +61,7 @@ async def _invoke(ex: Execution, st: m.Task, payload: Json, env: StateEnv, timeo
         else:
             result = await _call_resource(ex, st, payload, env, None)
         # AWS names the resource in this message: the function ARN, or the integration ('lambda', ...).
-        check_size(result, res.arn if legacy else res.resource_type)
+        check_result(result, res.arn if legacy else res.resource_type)
     except errors.StatesError as err:
         timed_out = isinstance(err, errors.Timeout)
         if legacy:
