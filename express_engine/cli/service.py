@@ -291,7 +291,7 @@ async def _http(serve_http: Callable[..., Any], registry: StateMachineRegistry, 
         settle_heap()
         await serve_http(registry, client, host=host, port=port, handlers=handlers,
                          mocks=load_mock_config(spec.mock_config), auth=args.auth,
-                         allow_anonymous=args.allow_anonymous, workers=workers, stop=stop,
+                         allow_anonymous=args.allow_anonymous, workers=workers, stop=stop, max_body=args.max_body,
                          # (sync requests in flight wait for workers that get --grace to finish)
                          drain=spec.options.grace + 2.0, request_timeout=args.request_timeout,
                          max_connections=args.max_connections, wrap=console_wrap(args, args.log_sink))
@@ -392,6 +392,8 @@ def register(subparsers: Any) -> None:
                         "$EXPRESS_ENGINE_CREDENTIALS); without credentials only loopback addresses are served")
     p.add_argument("--allow-anonymous", action="store_true",
                    help="serve a non-loopback address without authentication")
+    p.add_argument("--max-body", type=int, default=4 * 1024 * 1024,
+                   help="largest request body in bytes (default 4194304); larger ones are answered 413")
     http_limits(p)
     p.add_argument("--no-console", action="store_true", help="do not serve the web console at GET /")
     _worker_args(p)

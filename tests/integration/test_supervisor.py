@@ -3,6 +3,8 @@ backoff doubles in a crash loop and starts again from the first step after a hea
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
 import re
 import signal
@@ -36,7 +38,7 @@ def test_restart_backoff_starts_again_after_a_healthy_period(redis_url: str, nam
         proc = subprocess.Popen(
             [sys.executable, "-m", "express_engine", "serve", "--redis-url", redis_url, "--namespace", namespace,
              "--port", str(port), "--processes", "1", "--log-sink", "none", "--verbosity", "INFO",
-             "--restart-backoff", f"{FIRST},{MAX}", "--restart-healthy-after", str(HEALTHY)],
+             "--restart-backoff", f"{FIRST},{MAX}", "--restart-healthy-after", str(HEALTHY), "--max-body", "65536"],
             stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
 
     def started() -> list[int]:
@@ -54,6 +56,13 @@ def test_restart_backoff_starts_again_after_a_healthy_period(redis_url: str, nam
 
     try:
         wait_until_healthy(port, proc)
+        # (serve takes the API's --max-body too: checked here, where a serve is running anyway)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("POST", "/", body=b"{" + b" " * 65536 + b"}",
+                     headers={"X-Amz-Target": "AWSStepFunctions.ListStateMachines"})
+        too_large = conn.getresponse()
+        assert (too_large.status, json.loads(too_large.read())["__type"]) == (413, "RequestEntityTooLargeException")
+        conn.close()
         sfn = boto3.client("stepfunctions", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
                            aws_access_key_id="k", aws_secret_access_key="s",
                            config=Config(inject_host_prefix=False, retries={"max_attempts": 0}, read_timeout=60))
