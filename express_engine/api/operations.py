@@ -374,7 +374,7 @@ class Operations:
         if sm_type != "EXPRESS":
             # One rule set for both types: a definition AWS refuses is InvalidDefinition whatever the type;
             # only a valid one meets the engine's own limit.
-            _check_definition(definition, sm_type or "STANDARD")
+            await offload(len(definition), _check_definition, definition, sm_type or "STANDARD")
             raise api.StateMachineTypeNotSupported(
                 "express-engine runs EXPRESS state machines only: create the machine with type EXPRESS "
                 "(the API's default type is STANDARD, which is not supported)")

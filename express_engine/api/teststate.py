@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from .. import errors
@@ -36,6 +37,7 @@ from ..asl.definition_json import parse_definition
 from ..asl.model import Map, Retrier, StateMachine
 from ..asl.validate import express_refusal, integration_pattern
 from ..errors import DefinitionError
+from ..eventloop import offload
 from ..jsonutil import MAX_PAYLOAD_BYTES, Json, JsonError, depth_message, dumps, loads, too_deep
 from ..runtime.configuration import LoggingConfiguration
 from ..runtime.engine import Engine
@@ -43,6 +45,7 @@ from ..runtime.execution import Inspection, StateEnv
 from ..runtime.executor import LogBatch
 from ..runtime.fanout import items_at
 from ..runtime.ids import new_uuid
+from ..runtime.records import StateMachineRecord
 from ..runtime.tasks import HandlerRegistry
 from .operations import MAX_DEFINITION_CHARS, Checker, check_role_arn
 
@@ -185,6 +188,25 @@ def _check_definition(definition: dict[str, Any]) -> StateMachine:
         raise _invalid_definition(exc) from None
 
 
+@dataclass(frozen=True, slots=True)
+class _Test:
+    """A checked TestState request: the machine to run once and what reading its outcome needs."""
+
+    record: StateMachineRecord
+    name: str
+    state: dict[str, Any]
+    kind: Any
+    level: str
+    input_value: Json
+    variables: dict[str, Json] | None
+    context: Any
+    state_mock: Any
+    targets: dict[str, str]
+    retriers: tuple[Retrier, ...]
+    retry_count: int
+    selects_items: bool
+
+
 class TestStateRunner:
     """Runs TestState requests on a private engine (Task resources resolve through ``handlers``)."""
 
@@ -199,7 +221,25 @@ class TestStateRunner:
         self._events[batch.execution_arn] = batch.events
 
     async def run(self, body: dict[str, Any]) -> dict[str, Json]:
-        """Serve one TestState request body; returns the TestState response."""
+        """Serve one TestState request body; returns the TestState response.
+
+        Checking and compiling a large definition takes CPU seconds: it runs in a worker thread then.
+        """
+        definition = body.get("definition") if isinstance(body, dict) else None
+        t = await offload(len(definition) if isinstance(definition, str) else 0, self._prepare, body)
+        inspection = Inspection(t.name)
+        response = await self.engine.run(t.record, t.input_value, name=new_uuid(), sync=True, mock=t.state_mock,
+                                         inspection=inspection, context=t.context)
+        events = self._events.pop(response["executionArn"], [])
+        out, found = self._answer(t.name, t.state, response, events, t.targets, t.retriers, t.retry_count)
+        if t.level != "INFO":
+            selected = not t.selects_items or "afterItemsPath" in inspection.data
+            out["inspectionData"] = _inspection_data(t.state, t.kind, t.level, t.input_value, t.variables, selected,
+                                                     inspection.data, found)
+        return out
+
+    def _prepare(self, body: dict[str, Any]) -> _Test:
+        """The request checked and its one-state machine compiled (AWS's errors for a bad request)."""
         c = Checker(body)
         definition = c.string("definition", required=True, max_len=MAX_DEFINITION_CHARS)
         role_arn = c.string("roleArn", max_len=256)
@@ -284,17 +324,9 @@ class TestStateRunner:
                 answer = _selecting_items(tested, answer)
             state_mock = _StateMock(name, answer)
         record = self.engine.build_record("TestState", _check_definition(machine), role_arn=role_arn or "",
-                                     logging_configuration=LoggingConfiguration("ALL", True))
-        inspection = Inspection(name)
-        response = await self.engine.run(record, input_value, name=new_uuid(), sync=True, mock=state_mock,
-                                    inspection=inspection, context=context)
-        events = self._events.pop(response["executionArn"], [])
-        out, found = self._answer(name, state, response, events, targets, retriers, retry_count)
-        if level != "INFO":
-            selected = not selects_items or "afterItemsPath" in inspection.data
-            out["inspectionData"] = _inspection_data(state, kind, level, input_value, variables, selected,
-                                                     inspection.data, found)
-        return out
+                                          logging_configuration=LoggingConfiguration("ALL", True))
+        return _Test(record, name, state, kind, level, input_value, variables, context, state_mock, targets,
+                     retriers, retry_count, selects_items)
 
     @staticmethod
     def _machine(name: str, state: dict[str, Any], query_language: Any,

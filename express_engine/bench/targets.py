@@ -142,7 +142,7 @@ class RedisTarget(Target):
 
     async def open(self) -> None:
         from ..service.client import Client
-        from ..service.keys import RETRYABLE, connect
+        from ..service.keys import RETRYABLE, connect, redact_url
         from ..service.registry import Registry
 
         self.redis = connect(self.redis_url)
@@ -163,7 +163,7 @@ class RedisTarget(Target):
             raise TargetError(f"{exc.code}: {exc.message}") from None
         except RETRYABLE as exc:
             await self.close()
-            raise TargetError(f"cannot reach Redis at {self.redis_url}: {exc}") from None
+            raise TargetError(f"cannot reach Redis at {redact_url(self.redis_url)}: {exc}") from None
 
     async def call(self) -> Outcome:
         try:
@@ -182,7 +182,9 @@ class RedisTarget(Target):
             await self.redis.aclose()
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "redis_url": self.redis_url, "namespace": self.namespace}
+        from ..service.keys import redact_url
+
+        return {**super().describe(), "redis_url": redact_url(self.redis_url), "namespace": self.namespace}
 
 
 class HttpTarget(Target):

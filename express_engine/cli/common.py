@@ -109,13 +109,13 @@ def egress_policy(args: argparse.Namespace, api_host: str | None) -> Any:
 
 def check_redis_url(args: argparse.Namespace) -> int | None:
     """A UsageError (exit status 2) for an unusable ``--redis-url``, else None."""
-    from ..service.keys import URL_SCHEMES, url_problem
+    from ..service.keys import URL_SCHEMES, redact_url, url_problem
 
     url = getattr(args, "redis_url", None)
     problem = url_problem(url) if isinstance(url, str) else None
-    if problem is None:
+    if problem is None or not isinstance(url, str):
         return None
-    return usage_error(f"--redis-url {url!r} is not a usable Redis URL ({problem}): accepted schemes are "
+    return usage_error(f"--redis-url {redact_url(url)!r} is not a usable Redis URL ({problem}): accepted schemes are "
                        f"{', '.join(URL_SCHEMES)}, e.g. redis://127.0.0.1:6379/0")
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import sys
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from .. import service_errors as api
 from ..gctune import settle_heap
 from ..runtime.interfaces import StartClient, StateMachineRegistry
 from ..service.keys import RETRYABLE, connect, redact_url
-from ..service.process import ProcessSpec, setup_logging, supervise, supervise_until_signal
+from ..service.process import ProcessSpec, RestartPolicy, setup_logging, supervise, supervise_until_signal
 from ..service.worker import WorkerOptions
 from .common import (
     EXIT_FAILED,
@@ -137,6 +138,33 @@ def _spec(args: argparse.Namespace, redis_url: str, api_host: str | None = None)
                        mock_config=args.mock_config, log_level=args.verbosity, egress=egress_policy(args, api_host))
 
 
+def _restart_policy(args: argparse.Namespace) -> RestartPolicy:
+    first, max_delay = args.restart_backoff
+    return RestartPolicy(first=first, max_delay=max_delay, healthy_after=args.restart_healthy_after)
+
+
+def _backoff(text: str) -> tuple[float, float]:
+    """The ``--restart-backoff FIRST,MAX`` argument: seconds, 0 <= FIRST <= MAX."""
+    parts = text.split(",")
+    try:
+        first, max_delay = (float(p) for p in parts) if len(parts) == 2 else (math.nan, math.nan)
+    except ValueError:
+        first = max_delay = math.nan
+    if not 0 <= first <= max_delay < math.inf:
+        raise argparse.ArgumentTypeError(f"must be FIRST,MAX seconds with 0 <= FIRST <= MAX, e.g. 1,10; not {text!r}")
+    return first, max_delay
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value < math.inf:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0, not {text!r}")
+    return value
+
+
 def _check_worker_args(args: argparse.Namespace) -> int | None:
     from ..integrations.aws_config import AwsSettings
     from ..service.process import load_handlers, load_mock_config
@@ -171,7 +199,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     if processes == 1:
         return run_worker_process(spec)
     setup_logging(args.verbosity)
-    run_async(supervise_until_signal, spec, processes)
+    run_async(supervise_until_signal, spec, processes, _restart_policy(args))
     return EXIT_OK
 
 
@@ -244,7 +272,7 @@ async def _serve(args: argparse.Namespace, spec: ProcessSpec, server: Any = None
                 tg.start_soon(_http, serve_http, registry, client, redis, spec, args, workers, stop.requested)
             sys.stderr.write(f"express-engine serving: redis {redact_url(spec.redis_url)}, namespace {args.namespace}, "
                              f"{processes} worker processes\n")
-            await supervise(spec, processes, stop, workers)
+            await supervise(spec, processes, stop, workers, restart=_restart_policy(args))
             tg.cancel_scope.cancel()
     finally:
         await redis.aclose()
@@ -263,7 +291,7 @@ async def _http(serve_http: Callable[..., Any], registry: StateMachineRegistry, 
         settle_heap()
         await serve_http(registry, client, host=host, port=port, handlers=handlers,
                          mocks=load_mock_config(spec.mock_config), auth=args.auth,
-                         allow_anonymous=args.allow_anonymous, workers=workers, stop=stop,
+                         allow_anonymous=args.allow_anonymous, workers=workers, stop=stop, max_body=args.max_body,
                          # (sync requests in flight wait for workers that get --grace to finish)
                          drain=spec.options.grace + 2.0, request_timeout=args.request_timeout,
                          max_connections=args.max_connections, wrap=console_wrap(args, args.log_sink))
@@ -312,6 +340,12 @@ def _worker_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stats-interval", type=float, default=5.0,
                    help="seconds between publications of the worker statistics (default 5)")
     p.add_argument("--verbosity", default="WARNING", help="diagnostics level on stderr (default WARNING)")
+    p.add_argument("--restart-backoff", type=_backoff, default=(1.0, 10.0), metavar="FIRST,MAX",
+                   help="with several processes, a dead worker process is restarted after FIRST seconds, doubling "
+                        "with each death in a row up to MAX (default 1,10)")
+    p.add_argument("--restart-healthy-after", type=_seconds, default=30.0, metavar="SECONDS",
+                   help="a worker process that ran this long before dying is restarted after FIRST seconds "
+                        "again (default 30)")
     egress_args(p)
     add_wait_for_redis(p)
 
@@ -358,6 +392,8 @@ def register(subparsers: Any) -> None:
                         "$EXPRESS_ENGINE_CREDENTIALS); without credentials only loopback addresses are served")
     p.add_argument("--allow-anonymous", action="store_true",
                    help="serve a non-loopback address without authentication")
+    p.add_argument("--max-body", type=int, default=4 * 1024 * 1024,
+                   help="largest request body in bytes (default 4194304); larger ones are answered 413")
     http_limits(p)
     p.add_argument("--no-console", action="store_true", help="do not serve the web console at GET /")
     _worker_args(p)

@@ -53,8 +53,9 @@ async def install(handlers: HandlerRegistry, *, client: Any = None, redis: Any =
     ``client`` (anything with the Client interface's ``start_execution`` / ``start_sync_execution``)
     enables the nested-execution resources; ``redis`` (a ``redis.asyncio.Redis``) the stream ones.
     ``connections`` maps an EventBridge ConnectionArn to extra headers for http:invoke (e.g. an API key);
-    ``region`` goes into its User-Agent; ``egress`` says which addresses it may reach (default: any). ``aws`` are
-    the engine's AWS settings (default: read from the environment, :meth:`AwsSettings.from_env`).
+    ``region`` goes into its User-Agent; ``egress`` says which addresses it (and apigateway:invoke) may reach
+    (default: any). ``aws`` are the engine's AWS settings (default: read from the environment,
+    :meth:`AwsSettings.from_env`).
     Handlers already registered under the same ARN (user overrides) are left in place.
     """
     settings = AwsSettings.from_env() if aws is None else aws
@@ -88,7 +89,7 @@ async def install(handlers: HandlerRegistry, *, client: Any = None, redis: Any =
 
         clients = AwsClients(settings)
         index = ServiceIndex(clients)
-        optimized = OptimizedIntegration(index)
+        optimized = OptimizedIntegration(index, egress)
         resolvers = (SdkIntegration(clients, index).resolve, optimized.resolve)
         for resolver in resolvers:
             handlers.add_resolver(resolver)

@@ -10,7 +10,9 @@ ResponseBody, StatusCode, StatusText}`` with a JSON body parsed. A non-2xx answe
 Headers AWS does not permit (``X-Forwarded*``, ``X-Amz*``, ``Authorization``, ``Host``, ...) fail the task.
 
 The engine's ``AWS_ENDPOINT_URL_EXECUTE_API`` replaces ``https://<ApiEndpoint>`` (for a local stand-in of
-the API; ``AWS_ENDPOINT_URL`` does not apply here).
+the API; ``AWS_ENDPOINT_URL`` does not apply here). Otherwise the host comes from the definition or the
+execution input, so the engine's egress policy applies to it as to ``http:invoke`` (a refused address fails
+the task with ``APIGateway.ClientConnectorError``). Redirects are never followed: a 3xx answer is a non-2xx one.
 """
 
 from __future__ import annotations
@@ -18,13 +20,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from .. import errors
 from ..jsonutil import Json, dumps
 from .aws_clients import AwsClients
 from .aws_errors import task_failed
 from .aws_sdk import TaskHandler, guard
+from .egress import EgressDenied, EgressPolicy, policy_resolver
 from .http import http_result
 
 APIGATEWAY_INVOKE = "arn:aws:states:::apigateway:invoke"
@@ -57,9 +60,12 @@ def _pairs(raw: Json, what: str) -> list[tuple[str, str]]:
 class ApiGatewayInvoke:
     """The apigateway:invoke handler: one pooled aiohttp session, SigV4 through botocore's signer."""
 
-    def __init__(self, clients: AwsClients) -> None:
+    def __init__(self, clients: AwsClients, policy: EgressPolicy | None = None) -> None:
         self.clients = clients
         self.settings = clients.settings
+        # (an endpoint the operator set is not checked: only hosts from definitions and inputs are)
+        self.policy = None if policy is None or policy.unrestricted or self.settings.endpoints.get("executeapi") \
+            else policy
         self._session: Any = None
 
     async def aclose(self) -> None:
@@ -126,14 +132,22 @@ class ApiGatewayInvoke:
             body = raw.encode() if isinstance(raw, str) else dumps(raw).encode()
             headers.setdefault("Content-Type", "application/json")
         region = host.split(".")[2] if host.count(".") >= 4 else (self.settings.region or "us-east-1")
+        refused = f"APIGateway.{aiohttp.ClientConnectorError.__name__}"
+        if self.policy is not None:
+            # (names are checked by the resolver, on the addresses connected to; literal addresses never reach it)
+            reason = self.policy.refusal(urlsplit(url).hostname or "")
+            if reason is not None:
+                raise errors.CustomError(refused, f"The call to {url} was refused: {reason}")
         if auth != "NO_AUTH":
             headers = await self._sign(method.upper(), url, headers, body, region)
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession()
+            connector = None if self.policy is None else aiohttp.TCPConnector(resolver=policy_resolver(self.policy))
+            self._session = aiohttp.ClientSession(connector=connector)
         remaining = context.get_remaining_time_in_millis() / 1000 if context is not None else 60.0
         try:
             async with asyncio.timeout(max(0.001, remaining)):
-                async with self._session.request(method.upper(), url, headers=headers, data=body) as resp:
+                async with self._session.request(method.upper(), url, headers=headers, data=body,
+                                                 allow_redirects=False) as resp:
                     raw_body = await resp.read()
                     status, reason = resp.status, resp.reason or ""
                     out_headers: dict[str, list[str]] = {}
@@ -143,6 +157,8 @@ class ApiGatewayInvoke:
         except TimeoutError:
             raise errors.Timeout(None) from None
         except aiohttp.ClientError as exc:
+            if isinstance(exc, aiohttp.ClientConnectorError) and isinstance(exc.os_error, EgressDenied):
+                raise errors.CustomError(refused, f"The call to {url} was refused: {exc.os_error}") from None
             raise errors.CustomError(f"APIGateway.{type(exc).__name__}", f"The call to {url} failed: {exc}") from None
         result = http_result(raw_body, content_type, status, reason, out_headers)
         if not 200 <= status < 300:

@@ -30,6 +30,7 @@ from ..jsonutil import Json, JsonError, dumps, loads
 from .aws_config import canonical_service
 from .aws_errors import optimized_error, task_failed
 from .aws_sdk import Operation, ServiceIndex, TaskHandler, call, guard
+from .egress import EgressPolicy
 
 OPTIMIZED_ARN = re.compile(r"^arn:aws[\w-]*:states:[\w-]*:\d*:([a-z0-9-]+):([A-Za-z0-9]+)(\.[A-Za-z]+)?$")
 #: Resources served elsewhere: not this module's to resolve.
@@ -95,13 +96,13 @@ _KNOWN: dict[tuple[str, str], tuple[Prepare | None, bool]] = {
 class OptimizedIntegration:
     """Serves optimized-integration resources whose service is configured ``real`` or ``off``."""
 
-    def __init__(self, index: ServiceIndex) -> None:
+    def __init__(self, index: ServiceIndex, egress: EgressPolicy | None = None) -> None:
         from .aws_apigateway import ApiGatewayInvoke
 
         self.index = index
         self.clients = index.clients
         self.settings = index.clients.settings
-        self.apigateway = ApiGatewayInvoke(index.clients)
+        self.apigateway = ApiGatewayInvoke(index.clients, egress)
 
     async def aclose(self) -> None:
         """Close what the handlers hold open."""

@@ -155,7 +155,7 @@ async def wait_until_reachable(url: str, seconds: float) -> None:
             except RETRYABLE as exc:
                 delay = backoff.next()
                 if time.monotonic() + delay > deadline:
-                    raise ServiceUnavailable(f"cannot reach Redis at {url} within {seconds:g} s: "
+                    raise ServiceUnavailable(f"cannot reach Redis at {redact_url(url)} within {seconds:g} s: "
                                              f"{str(exc).rstrip('.')}") from None
                 await anyio.sleep(delay)
     finally:

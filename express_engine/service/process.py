@@ -164,26 +164,38 @@ class Stop:
                     self.hurry.set()
 
 
-class RestartBackoff:
-    """How long a supervisor waits before restarting a worker slot whose process exited.
+@dataclass(frozen=True, slots=True)
+class RestartPolicy:
+    """How a supervisor paces the restarts of a worker slot whose process exited.
 
-    The wait doubles with each death (0.5 s after the first ... at most ``max_delay``) and starts again
-    from the shortest once a process has stayed up for ``healthy_after`` seconds: one crash after hours
-    of service is not the sixth of a crash loop.
+    The first restart waits ``first`` seconds, each further death in a row doubles the wait up to
+    ``max_delay``; a process that stayed up ``healthy_after`` seconds starts the slot afresh.
     """
 
-    def __init__(self, *, base: float = 0.5, max_delay: float = 10.0, healthy_after: float = 30.0) -> None:
-        self.base = base
-        self.max_delay = max_delay
-        self.healthy_after = healthy_after
+    first: float = 1.0
+    max_delay: float = 10.0
+    healthy_after: float = 30.0
+
+
+class RestartBackoff:
+    """The restart delays of one worker slot under a :class:`RestartPolicy`.
+
+    The wait doubles with each death (``first`` after the first ... at most ``max_delay``) and starts again
+    from ``first`` once a process has stayed up for ``healthy_after`` seconds: one crash after hours of
+    service is not the sixth of a crash loop.
+    """
+
+    def __init__(self, policy: RestartPolicy = RestartPolicy()) -> None:
+        self.policy = policy
         self.deaths = 0
 
     def delay(self, uptime: float) -> float:
         """Record a death after ``uptime`` seconds of running; returns the wait before the restart."""
-        if uptime >= self.healthy_after:
+        policy = self.policy
+        if uptime >= policy.healthy_after:
             self.deaths = 0
         self.deaths += 1
-        return float(min(self.max_delay, self.base * 2 ** min(self.deaths, 5)))
+        return float(min(policy.max_delay, policy.first * 2 ** min(self.deaths - 1, 30)))
 
 
 @dataclass(slots=True)
@@ -194,11 +206,12 @@ class WorkerCount:
     alive: int = 0
 
 
-async def supervise(spec: ProcessSpec, processes: int, stop: Stop, workers: WorkerCount | None = None) -> None:
+async def supervise(spec: ProcessSpec, processes: int, stop: Stop, workers: WorkerCount | None = None,
+                    restart: RestartPolicy = RestartPolicy()) -> None:
     """Run ``processes`` worker processes until a stop is requested, restarting any that exits early."""
     ctx = multiprocessing.get_context("spawn")
     children: list[Any] = [None] * processes
-    backoff = [RestartBackoff() for _ in range(processes)]
+    backoff = [RestartBackoff(restart) for _ in range(processes)]
     started = [0.0] * processes
     next_start = [0.0] * processes
     count = workers if workers is not None else WorkerCount()
@@ -223,10 +236,12 @@ async def supervise(spec: ProcessSpec, processes: int, stop: Stop, workers: Work
                 if proc is not None and proc.exitcode is None:
                     continue
                 if proc is not None:
-                    log.error("worker process %d (pid %s) exited with status %s; restarting", i, proc.pid,
-                              proc.exitcode)
+                    uptime = now - started[i]
+                    delay = backoff[i].delay(uptime)
+                    log.error("worker process %d (pid %s) exited with status %s after %.1f s; restarting in %.2f s",
+                              i, proc.pid, proc.exitcode, uptime, delay)
                     children[i] = None
-                    next_start[i] = now + backoff[i].delay(now - started[i])
+                    next_start[i] = now + delay
                 if not stop.requested.is_set() and now >= next_start[i]:
                     launch(i)
     finally:
@@ -258,10 +273,11 @@ async def _stop_children(children: list[Any], timeout: float, hurry: anyio.Event
                 proc.join(1.0)
 
 
-async def supervise_until_signal(spec: ProcessSpec, processes: int) -> None:
+async def supervise_until_signal(spec: ProcessSpec, processes: int,
+                                 restart: RestartPolicy = RestartPolicy()) -> None:
     """:func:`supervise` until SIGTERM/SIGINT (the ``worker --processes P`` command)."""
     stop = Stop()
     async with anyio.create_task_group() as tg:
         tg.start_soon(stop.watch_signals)
-        await supervise(spec, processes, stop)
+        await supervise(spec, processes, stop, restart=restart)
         tg.cancel_scope.cancel()

@@ -17,11 +17,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
+import anyio
 import orjson
 from redis.exceptions import WatchError
 
 from .. import service_errors as api
-from ..eventloop import offload
+from ..eventloop import HEAVY_DEFINITION_CHARS, offload
 from ..runtime.configuration import (
     EncryptionArg,
     EncryptionConfiguration,
@@ -71,6 +72,7 @@ class Registry:
         self._engine = Engine(region=region, account=account)  # compiles and validates; runs nothing
         self._cache: dict[str, tuple[bytes, StateMachineRecord]] = {}
         self._routes: dict[str, tuple[float, Items]] = {}  # alias ARN -> (expiry, routing)
+        self._compiling: dict[str, anyio.Lock] = {}  # ARN -> held while its large definition compiles
 
     # -- names ---------------------------------------------------------------------------------------
 
@@ -89,13 +91,36 @@ class Registry:
 
     # -- documents -> records ----------------------------------------------------------------------------
 
-    def _record(self, arn: str, raw: bytes | str) -> StateMachineRecord:
-        """The record a stored document describes; compiled only when its revision is new to us."""
+    async def _record(self, arn: str, raw: bytes | str) -> StateMachineRecord:
+        """The record a stored document describes; compiled only when its revision is new to us.
+
+        A large definition compiles in a worker thread (the event loop keeps serving), once: concurrent
+        readers of the same machine wait for that compilation instead of starting their own.
+        """
         raw_b = raw.encode() if isinstance(raw, str) else raw
         cached = self._cache.get(arn)
         if cached is not None and cached[0] == raw_b:
             return cached[1]
         doc = orjson.loads(raw_b)
+        if (cached is not None and cached[1].revision_id == doc["revisionId"]) or \
+                len(doc["definition"]) <= HEAVY_DEFINITION_CHARS:
+            return self._store(arn, raw_b, doc, cached)
+        lock = self._compiling.setdefault(arn, anyio.Lock())
+        try:
+            async with lock:
+                cached = self._cache.get(arn)
+                if cached is not None and cached[0] == raw_b:  # (compiled meanwhile by whoever held the lock)
+                    return cached[1]
+                compiled = await offload(len(doc["definition"]), self._engine.build_record, doc["name"],
+                                         doc["definition"], type=doc["type"])
+                return self._store(arn, raw_b, doc, cached, compiled)
+        finally:
+            if not lock.locked() and self._compiling.get(arn) is lock:
+                del self._compiling[arn]
+
+    def _store(self, arn: str, raw_b: bytes, doc: dict[str, Any], cached: tuple[bytes, StateMachineRecord] | None,
+               compiled: StateMachineRecord | None = None) -> StateMachineRecord:
+        """Cache and return the record of ``doc`` (compiled here unless the revision is cached or ``compiled``)."""
         settings: dict[str, Any] = {
             "arn": arn, "version_arn": doc.get("versionArn"), "description": doc.get("description"),
             "role_arn": doc["roleArn"], "tags": doc.get("tags") or {}, "updated": doc.get("updated", False),
@@ -103,11 +128,12 @@ class Registry:
             "tracing": TracingConfiguration.from_api(doc.get("tracing")),
             "encryption": EncryptionConfiguration.from_api(doc.get("encryption")),
         }
-        if cached is not None and cached[1].revision_id == doc["revisionId"]:
+        if compiled is None and cached is not None and cached[1].revision_id == doc["revisionId"]:
             record = replace(cached[1], **settings)
         else:
-            record = self._engine.build_record(doc["name"], doc["definition"], type=doc["type"])
-            record = replace(record, creation_date=doc["creationDate"], revision_id=doc["revisionId"], **settings)
+            if compiled is None:
+                compiled = self._engine.build_record(doc["name"], doc["definition"], type=doc["type"])
+            record = replace(compiled, creation_date=doc["creationDate"], revision_id=doc["revisionId"], **settings)
         self._cache[arn] = (raw_b, record)
         return record
 
@@ -146,7 +172,7 @@ class Registry:
         if created:
             self._cache[record.arn] = (raw, record)
             return record
-        existing = self._record(record.arn, current)
+        existing = await self._record(record.arn, current)
         if existing.same_content(record):
             return existing
         raise api.StateMachineAlreadyExists(f"State Machine Already Exists: '{record.arn}'")
@@ -158,12 +184,12 @@ class Registry:
         if raw is None:
             self._cache.pop(arn, None)
             raise api.StateMachineDoesNotExist(f"State Machine Does Not Exist: '{arn}'")
-        return self._record(arn, raw)
+        return await self._record(arn, raw)
 
     async def list(self) -> list[StateMachineRecord]:
         """Every state machine of the namespace, sorted by name (as AWS lists them)."""
         raw = await self.redis.hgetall(self.keys.machines)
-        records = [self._record(arn, doc) for arn, doc in ((text(a), d) for a, d in raw.items())
+        records = [await self._record(arn, doc) for arn, doc in ((text(a), d) for a, d in raw.items())
                    if split_arn(arn)[1] is None]  # (versions are listed by ListStateMachineVersions)
         return sorted(records, key=lambda r: r.name)
 
@@ -223,7 +249,7 @@ class Registry:
                         raise exc
                     book_raw = await pipe.hget(self.keys.books, machine_arn)
                     book = Book.from_json(machine_arn, orjson.loads(book_raw) if book_raw else None)
-                    result, writes = change(self._record(machine_arn, raw), book)
+                    result, writes = change(await self._record(machine_arn, raw), book)
                     pipe.multi()
                     pipe.hset(self.keys.books, machine_arn, orjson.dumps(book.to_json()))
                     for key, name, value in writes:
@@ -373,7 +399,7 @@ class Registry:
                         if new_revision:
                             raise api.StateMachineDoesNotExist(f"State Machine Does Not Exist: '{arn}'")
                         raise api.ResourceNotFound(f"Resource not found: '{arn}'")
-                    new = await offload(heavy, change, self._record(arn, raw))
+                    new = await offload(heavy, change, await self._record(arn, raw))
                     new_raw = _doc(new)
                     pipe.multi()
                     pipe.hset(self.keys.machines, arn, new_raw)
