@@ -23,7 +23,7 @@ TARGET_PREFIX = "AWSEvents."
 _NAME_PATTERN = "[\\.\\-_A-Za-z0-9]+"
 _DEFAULT_PAGE = 100
 #: PutTargets members this engine acts on; a target with another one is refused (FailedEntries)
-_TARGET_MEMBERS = frozenset({"Id", "Arn", "RoleArn", "Input", "InputPath"})
+_TARGET_MEMBERS = frozenset({"Id", "Arn", "RoleArn", "Input", "InputPath", "InputTransformer"})
 
 
 def _name(c: Checker, field: str, *, required: bool = True) -> str | None:
@@ -148,6 +148,13 @@ class EventsOperations:
             inner.string("RoleArn", max_len=1600)
             inner.string("Input", min_len=0, max_len=8192)
             inner.string("InputPath", min_len=0, max_len=256)
+            transformer = inner.structure("InputTransformer")
+            if transformer is not None:
+                transformer.string("InputTemplate", required=True, max_len=8192)
+                paths = transformer.obj("InputPathsMap")
+                if paths is not None and not all(isinstance(v, str) for v in paths.values()):
+                    raise api.SerializationException(f"Expected a map of strings for "
+                                                     f"'targets.{i}.member.InputTransformer.InputPathsMap'")
         c.done()
         assert rule is not None and targets is not None
         accepted, failed = [], []

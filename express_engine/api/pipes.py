@@ -86,8 +86,12 @@ def _filter(filters: list[Any]) -> str | None:
     return dumps(patterns[0] if len(patterns) == 1 else {"$or": patterns})
 
 
-def _path_name(name: str) -> str:
-    if not _NAME_RE.fullmatch(name):
+#: names of event sources made with the CLI or the Python API (a pipe's own names are stricter)
+_SOURCE_NAME_RE = re.compile(r"[.\-_:A-Za-z0-9]{1,256}")
+
+
+def _path_name(name: str, *, new: bool) -> str:
+    if not (_NAME_RE if new else _SOURCE_NAME_RE).fullmatch(name):
         raise _fail(f"1 validation error detected: Value '{name}' at 'name' failed to satisfy constraint: Member must "
                     "satisfy regular expression pattern: [\\.\\-_A-Za-z0-9]+")
     return name
@@ -129,7 +133,7 @@ class PipesOperations:
             if op == "ListPipes":
                 return await self.list_pipes(query)
             assert name is not None
-            _path_name(name)
+            _path_name(name, new=op == "CreatePipe")
             if op == "CreatePipe":
                 return await self.create_pipe(name, body)
             if op == "UpdatePipe":
@@ -256,7 +260,7 @@ class PipesOperations:
             start = old.start_position
             target = target or old.state_machine_arn
             if tp is None:
-                template, invocation = old.pipes_template, ("REQUEST_RESPONSE" if old.mode == "wait"
+                template, invocation = old.transformer_template, ("REQUEST_RESPONSE" if old.mode == "wait"
                                                             else "FIRE_AND_FORGET")
             desired = desired if "DesiredState" in body else ("RUNNING" if old.enabled else "STOPPED")
             filter_text = _filter(filters) if filters is not None else old.filter
@@ -287,11 +291,15 @@ class PipesOperations:
         return EventSource(
             name=name, stream=stream, state_machine_arn=target, batch_size=k.get("BatchSize", DEFAULT_BATCH_SIZE),
             batch_window=float(k.get("MaximumBatchingWindowInSeconds", 0)), start_position=start,
-            filter=filter_text, pipes_template=template or None, json_field=json_field,
+            filter=filter_text, transformer_template=template or None, json_field=json_field,
             mode="async" if invocation == "FIRE_AND_FORGET" else "wait",
             max_retries=MAX_RETRY_ATTEMPTS if retries == -1 else retries, as_list=True,
             dead_letter=stream_of(dlq_arn, "DeadLetterConfig.Arn") if dlq_arn else None,
             enabled=desired == "RUNNING", pipe=meta,
+            template_variables={"aws.pipes.pipe-arn": str(meta.get("Arn") or self.arn(name)),
+                                "aws.pipes.pipe-name": name, "aws.pipes.target-arn": target,
+                                "aws.pipes.source-arn": str(meta.get("Source") or self.stream_arn(stream))}
+            if template else None,
             **({"creation_date": old.creation_date} if old is not None else {}))
 
     async def create_pipe(self, name: str, body: dict[str, Any]) -> dict[str, Json]:
@@ -361,8 +369,8 @@ class PipesOperations:
             filters = [{"Pattern": source.filter}] if source.filter else []
         target: dict[str, Any] = {"StepFunctionStateMachineParameters": {
             "InvocationType": "REQUEST_RESPONSE" if source.mode == "wait" else "FIRE_AND_FORGET"}}
-        if source.pipes_template is not None:
-            target["InputTemplate"] = source.pipes_template
+        if source.transformer_template is not None:
+            target["InputTemplate"] = source.transformer_template
         tags = dict(meta.get("Tags") or {})
         if source.json_field and JSON_FIELD_TAG not in tags:
             tags[JSON_FIELD_TAG] = source.json_field

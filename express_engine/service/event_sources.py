@@ -125,9 +125,13 @@ class EventSource:
     #: a constant input (JSON text) instead of the record (a rule target's ``Input``)
     input: str | None = None
     enabled: bool = True
-    #: an EventBridge Pipes ``InputTemplate`` (``<$.path>`` placeholders, :mod:`.input_templates`) shaping
-    #: each record, instead of ``input_template``
-    pipes_template: str | None = None
+    #: an EventBridge-style template shaping each record instead of ``input_template`` (:mod:`.input_templates`):
+    #: a Pipes ``InputTemplate`` (``<$.path>`` placeholders), or with ``transformer_paths`` a rule target's
+    #: ``InputTransformer`` (``<name>`` placeholders for those paths)
+    transformer_template: str | None = None
+    transformer_paths: dict[str, str] | None = None
+    #: the template's reserved variables (``aws.pipes.pipe-arn``, ``aws.events.rule-name``...)
+    template_variables: dict[str, str] | None = None
     #: the input is always the list of the batch's records, even of one (as Pipes give Step Functions)
     as_list: bool = False
     #: the stream given-up entries go to (default: :func:`dead_letter_stream`)
@@ -185,13 +189,11 @@ class Compiled:
                 template = compile_template(raw, "/InputTemplate")
             except errors.DefinitionError as exc:
                 raise _validation(f"Invalid input template: {exc}") from None
-        elif source.pipes_template is not None:
+        elif source.transformer_template is not None:
             from .input_templates import compile_input_template
 
-            pipe = source.pipe or {}
-            render = compile_input_template(source.pipes_template, {
-                "aws.pipes.pipe-arn": str(pipe.get("Arn", "")), "aws.pipes.pipe-name": source.name,
-                "aws.pipes.source-arn": str(pipe.get("Source", "")), "aws.pipes.target-arn": source.state_machine_arn})
+            render = compile_input_template(source.transformer_template, source.template_variables,
+                                            source.transformer_paths)
             template = lambda record, _env: render(record)  # noqa: E731
         elif source.input_path is not None:
             from ..asl.paths import PathSyntaxError, compile_path
@@ -226,8 +228,8 @@ def validate(source: EventSource) -> Compiled:
         raise _validation(f"MaximumBatchingWindowInSeconds must be between 0 and {MAX_BATCH_WINDOW:g}")
     if s.mode not in MODES:
         raise _validation(f"Mode must be one of {', '.join(MODES)}")
-    if sum(t is not None for t in (s.input_template, s.input_path, s.pipes_template)) > 1:
-        raise _validation("Give an input template or an input path, not both")
+    if sum(t is not None for t in (s.input_template, s.input_path, s.transformer_template, s.input)) > 1:
+        raise _validation("Give one of an input, an input template or an input path")
     if s.dead_letter is not None and (not s.dead_letter or s.dead_letter == s.stream):
         raise _validation("The dead-letter stream must be named, and not be the source's own stream")
     if s.max_retries < 0 or s.max_deliveries < 1 or s.retry_delay < 0:

@@ -183,6 +183,10 @@ def test_events_on_a_custom_bus_disabled_rules_and_paging(events: Any, sfn: Any,
     for i in range(3):
         events.put_rule(Name=f"r{i}", EventBusName=bus, EventPattern=json.dumps({"source": [f"shop{i}"]}))
     events.put_targets(Rule="r0", EventBusName=bus, Targets=[{"Id": "t", "Arn": out, "InputPath": "$.detail"}])
+    shaped = _machine(sfn, "OrdersShaped", capture(f"{namespace_http}:shaped"))
+    events.put_targets(Rule="r1", EventBusName=bus, Targets=[{"Id": "t", "Arn": shaped, "InputTransformer": {
+        "InputPathsMap": {"n": "$.detail.n", "src": "$.source", "nope": "$.detail.missing"},
+        "InputTemplate": '{"n": <n>, "text": "<src> sent <n>", "rule": "<aws.events.rule-name>", "none": <nope>}'}}])
     try:
         first = events.list_rules(EventBusName=bus, Limit=2)
         rest = events.list_rules(EventBusName=bus, Limit=2, NextToken=first["NextToken"])
@@ -195,12 +199,17 @@ def test_events_on_a_custom_bus_disabled_rules_and_paging(events: Any, sfn: Any,
         events.enable_rule(Name="r0", EventBusName=bus)
         events.put_events(Entries=[{"Source": "shop0", "DetailType": "Order", "Detail": '{"n": 2}',
                                     "EventBusName": bus}])
-        _wait(lambda: r.xlen(f"{namespace_http}:orders") >= 2)
+        events.put_events(Entries=[{"Source": "shop1", "DetailType": "Order", "Detail": '{"n": 3}',
+                                    "EventBusName": bus}])
+        _wait(lambda: r.xlen(f"{namespace_http}:orders") >= 2 and r.xlen(f"{namespace_http}:shaped") >= 1)
+        assert _captured(r, f"{namespace_http}:shaped") == [
+            {"n": 3, "text": "shop1 sent 3", "rule": "r1", "none": None}]
         # (disabled, the rule's target kept its place: the event put meanwhile starts it once enabled again)
         assert sorted(e["n"] for e in _captured(r, f"{namespace_http}:orders")) == [1, 2]
-        assert r.xlen(f"events:{bus}") == 2
+        assert r.xlen(f"events:{bus}") == 3
     finally:
         events.remove_targets(Rule="r0", EventBusName=bus, Ids=["t"])
+        events.remove_targets(Rule="r1", EventBusName=bus, Ids=["t"])
         r.delete(f"events:{bus}")
 
 
@@ -223,9 +232,13 @@ def test_events_errors_are_aws_shapes(events: Any, sfn: Any) -> None:
     out = events.put_targets(Rule="holder", Targets=[
         {"Id": "ok", "Arn": machine},
         {"Id": "lambda", "Arn": "arn:aws:lambda:us-east-1:123456789012:function:f"},
-        {"Id": "shaped", "Arn": machine, "InputTransformer": {"InputTemplate": "<x>"}}])
-    assert out["FailedEntryCount"] == 2
-    assert {e["TargetId"] for e in out["FailedEntries"]} == {"lambda", "shaped"}
+        {"Id": "retried", "Arn": machine, "RetryPolicy": {"MaximumRetryAttempts": 1}},
+        {"Id": "both", "Arn": machine, "Input": "{}", "InputPath": "$.detail"},
+        {"Id": "badpath", "Arn": machine,
+         "InputTransformer": {"InputPathsMap": {"x": "$.a["}, "InputTemplate": "<x>"}}])
+    assert out["FailedEntryCount"] == 4
+    assert {e["TargetId"] for e in out["FailedEntries"]} == {"lambda", "retried", "both", "badpath"}
+    assert {e["ErrorCode"] for e in out["FailedEntries"]} == {"ValidationException"}
     with pytest.raises(ClientError) as exc:
         events.delete_rule(Name="holder")
     assert _code(exc) == ("ValidationException", 400)

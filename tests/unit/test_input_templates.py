@@ -46,3 +46,23 @@ def test_bad_templates_are_refused() -> None:
         compile_input_template('{"x": <$.a[>}')
     with pytest.raises(api.ValidationException, match="at most 8192"):
         compile_input_template("x" * 8193)
+
+
+def test_input_transformer_templates() -> None:
+    """A rule target's InputTransformer: ``<name>`` placeholders for InputPathsMap paths (AWS's examples)."""
+    event = {"time": "2024-01-01T00:00:00Z", "detail": {"instance": "i-123", "status": "running"}}
+    paths = {"instance": "$.detail.instance", "status": "$.detail.status"}
+    variables = {"aws.events.rule-name": "r"}
+    assert compile_input_template("<instance> is in state <status>", variables, paths)(event) == \
+        "i-123 is in state running"
+    assert compile_input_template('"<instance> is in state \\"<status>\\""', variables, paths)(event) == \
+        'i-123 is in state "running"'
+    assert compile_input_template('{"myInstance": <instance>, "myStatus": "<instance> is in state \\"<status>\\""}',
+                                  variables, paths)(event) == {"myInstance": "i-123",
+                                                               "myStatus": 'i-123 is in state "running"'}
+    assert compile_input_template('{"r": "<aws.events.rule-name>", "t": "<aws.events.event.ingestion-time>", '
+                                  '"e": <aws.events.event>, "other": "<unknown>", "p": "<$.x>"}',
+                                  variables, paths)(event) == {"r": "r", "t": "2024-01-01T00:00:00Z", "e": event,
+                                                               "other": "<unknown>", "p": "<$.x>"}
+    with pytest.raises(api.ValidationException, match="InputPathsMap key"):
+        compile_input_template("<x>", {}, {"AWS.x": "$.a"})
