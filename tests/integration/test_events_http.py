@@ -386,3 +386,35 @@ def test_signatures_must_name_the_service(server: StepFunctionsServer) -> None:
             urllib.request.urlopen(req, timeout=10)
         assert exc.value.code == 400
         assert json.loads(exc.value.read())["__type"] == "InvalidSignatureException"
+
+
+def test_an_event_source_made_in_python_is_a_pipe(pipes: Any, sfn: Any, redis_server: RedisServer,
+                                                  namespace_http: str) -> None:
+    from express_engine.service.event_sources import EventSource, EventSources
+
+    machine = _machine(sfn, "FromPython", capture("unused"))
+
+    async def create() -> None:
+        redis = connect(redis_server.url)
+        try:
+            await EventSources(redis, namespace=namespace_http).create(EventSource(
+                name="shop:orders", stream="shop:orders", state_machine_arn=machine, batch_size=10,
+                batch_window=2.0, json_field="data", filter='{"data": {"total": [{"numeric": [">", 100]}]}}'))
+        finally:
+            await redis.aclose()
+
+    anyio.run(create)
+    try:
+        [listed] = [p for p in pipes.list_pipes()["Pipes"] if p["Name"] == "shop:orders"]
+        assert listed["Source"] == _stream_arn("shop:orders")
+        described = pipes.describe_pipe(Name="shop:orders")
+        kinesis = described["SourceParameters"]["KinesisStreamParameters"]
+        assert (kinesis["BatchSize"], kinesis["MaximumBatchingWindowInSeconds"], kinesis["StartingPosition"]) == (
+            10, 2, "LATEST")
+        assert described["SourceParameters"]["FilterCriteria"]["Filters"] == [
+            {"Pattern": '{"data": {"total": [{"numeric": [">", 100]}]}}'}]
+        assert described["Tags"] == {"express-engine:json-field": "data"}
+        assert described["TargetParameters"]["StepFunctionStateMachineParameters"]["InvocationType"] == \
+            "FIRE_AND_FORGET"
+    finally:
+        pipes.delete_pipe(Name="shop:orders")
