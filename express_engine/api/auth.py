@@ -20,6 +20,9 @@ from .. import service_errors as api
 
 #: The service name in the credential scope of Step Functions requests.
 SERVICE = "states"
+#: ... of EventBridge (``AWSEvents.*``) and EventBridge Pipes (``/v1/pipes``) requests.
+EVENTS_SERVICE = "events"
+PIPES_SERVICE = "pipes"
 #: How far the request time may be from ours, as AWS allows.
 MAX_SKEW_SECONDS = 15 * 60
 #: Environment variable with ``KEY:SECRET[,KEY:SECRET...]`` for :func:`credentials_from_env`.
@@ -70,10 +73,11 @@ class SigV4Verifier:
         self._signer, self._request, self._credentials = SigV4Auth, AWSRequest, Credentials
 
     def verify(self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes,
-               now: datetime | None = None) -> str:
+               now: datetime | None = None, service: str = SERVICE) -> str:
         """Raise the AWS error for a request that is not correctly signed; return the access key id.
 
-        ``headers`` maps lower-case names to values (repeated headers already joined with ``,``).
+        ``headers`` maps lower-case names to values (repeated headers already joined with ``,``);
+        ``service`` is the one the request is for, which its credential scope must name (as AWS checks).
         """
         authorization = headers.get("authorization")
         if not authorization:
@@ -87,8 +91,8 @@ class SigV4Verifier:
         secret = self.credentials.get(m["key"])
         if secret is None:
             raise api.UnrecognizedClientException(_INVALID_TOKEN)
-        if m["service"] != SERVICE:
-            raise api.InvalidSignatureException(f"Credential should be scoped to correct service: '{SERVICE}'.")
+        if m["service"] != service:
+            raise api.InvalidSignatureException(f"Credential should be scoped to correct service: '{service}'.")
         signed = m["headers"].split(";")
         if "host" not in signed:
             raise api.InvalidSignatureException("'Host' must be a 'SignedHeader' in the AWS Authorization.")
@@ -113,7 +117,7 @@ class SigV4Verifier:
         url = f"http://{headers['host']}{path}" + (f"?{query}" if query else "")
         request = self._request(method=method, url=url, headers={h: headers[h] for h in signed}, data=body)
         request.context["timestamp"] = amz_date
-        signer = self._signer(self._credentials(m["key"], secret), SERVICE, m["region"])
+        signer = self._signer(self._credentials(m["key"], secret), service, m["region"])
         # botocore's canonical request takes X-Amz-Content-SHA256 at its word: check it against the body
         # (over plain HTTP botocore always hashes it). UNSIGNED-PAYLOAD is S3's alone; here it never matches.
         claimed = headers.get("x-amz-content-sha256")

@@ -259,7 +259,7 @@ class ApiMetrics:
         pipe = self.redis.pipeline(transaction=False)
         for name, doc in sources:
             pipe.xinfo_groups(doc["stream"])
-            pipe.xlen(dead_letter_stream(ns, name))
+            pipe.xlen(doc.get("dead_letter") or dead_letter_stream(ns, name))
             pipe.hgetall(stats_key(ns, name))
         replies = await pipe.execute(raise_on_error=False)
         out = []

@@ -21,6 +21,7 @@ import math
 import signal
 import threading
 import time
+import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
@@ -33,11 +34,15 @@ from ..runtime.ids import new_uuid
 from ..runtime.interfaces import StartClient, StateMachineRegistry
 from ..runtime.mocks import MockConfig
 from ..runtime.tasks import HandlerRegistry
-from .auth import SigV4Verifier, credentials_from_env
+from .auth import EVENTS_SERVICE, PIPES_SERVICE, SERVICE, SigV4Verifier, credentials_from_env
+from .events import TARGET_PREFIX as EVENTS_TARGET_PREFIX
+from .events import EventsOperations
 from .health import HealthCheck, WorkerCounter
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .metrics import ApiMetrics
 from .operations import UNSUPPORTED_OPERATIONS, Operations
+from .pipes import PATH_PREFIX as PIPES_PATH
+from .pipes import PipesOperations
 
 log = logging.getLogger("express_engine.api")
 
@@ -49,6 +54,10 @@ DEFAULT_MAX_BODY = 4 * 1024 * 1024
 DEFAULT_PORT = 8083
 TARGET_PREFIX = "AWSStepFunctions."
 _CONTENT_TYPE = b"application/x-amz-json-1.0"
+_EVENTS_CONTENT_TYPE = b"application/x-amz-json-1.1"
+_PIPES_CONTENT_TYPE = b"application/json"
+_NO_REDIS = ("this server runs executions in process (--local): event buses, rules and pipes need the "
+             "Redis-backed server (express-engine serve, or api --redis-url)")
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -83,12 +92,17 @@ def is_loopback(host: str) -> bool:
 
 
 class ApiApp:
-    """The ASGI application: routes AWS JSON 1.0 requests to :class:`Operations`."""
+    """The ASGI application: routes AWS JSON 1.0 requests to :class:`Operations`, EventBridge's
+    (``AWSEvents.*``, JSON 1.1) to :class:`EventsOperations` and Pipes' (REST-JSON under ``/v1/pipes``)
+    to :class:`PipesOperations` (both only over Redis)."""
 
     def __init__(self, operations: Operations, *, verifier: SigV4Verifier | None = None,
                  max_body: int = DEFAULT_MAX_BODY, metrics: ApiMetrics | None = None,
-                 health: HealthCheck | None = None) -> None:
+                 health: HealthCheck | None = None, events: EventsOperations | None = None,
+                 pipes: PipesOperations | None = None) -> None:
         self.operations = operations
+        self.events = events
+        self.pipes = pipes
         #: answers ``GET /health`` (always 200 without one)
         self.health = health
         self._inflight: set[anyio.CancelScope] = set()
@@ -153,7 +167,12 @@ class ApiApp:
                     length = int(value)
                 except ValueError:
                     length = -1
+        path = scope["path"]
+        if path == PIPES_PATH or path.startswith(PIPES_PATH + "/"):
+            await self._pipes(scope, receive, send, request_id, length)
+            return
         status = 200
+        content_type = _CONTENT_TYPE
         metrics = self.metrics
         op_label = ""  # the operation the request reached, once known (metrics)
         op_known = "unknown"  # the operation named, when it exists (metrics of requests refused before it)
@@ -175,14 +194,27 @@ class ApiApp:
                 raise RequestEntityTooLarge(f"Request body of {length} bytes exceeds the limit of "
                                             f"{self.max_body} bytes")
             body = await self._read_body(receive)
-            if self.verifier is not None:
-                self.verify(scope, body)
             op_name = target.decode("latin-1")
-            if not op_name.startswith(TARGET_PREFIX):
+            events = op_name.startswith(EVENTS_TARGET_PREFIX)
+            if events:
+                content_type = _EVENTS_CONTENT_TYPE
+            if self.verifier is not None:
+                self.verify(scope, body, EVENTS_SERVICE if events else SERVICE)
+            operation: Any
+            if events:
+                op_name = op_name[len(EVENTS_TARGET_PREFIX):]
+                if self.events is None:
+                    raise api.UnknownOperationException(f"Operation {op_name}: {_NO_REDIS}")
+                operation = self.events.get(op_name)
+                if operation is None:
+                    raise api.UnknownOperationException(f"Operation {op_name} is not supported by express-engine's "
+                                                        "EventBridge API")
+            elif not op_name.startswith(TARGET_PREFIX):
                 raise api.UnknownOperationException(
                     f"Unknown operation: expected 'X-Amz-Target: {TARGET_PREFIX}<Operation>', got '{op_name}'")
-            op_name = op_name[len(TARGET_PREFIX):]
-            operation = self.operations.get(op_name)
+            else:
+                op_name = op_name[len(TARGET_PREFIX):]
+                operation = self.operations.get(op_name)
             if operation is None:
                 if op_name in UNSUPPORTED_OPERATIONS:
                     raise api.UnknownOperationException(
@@ -210,28 +242,8 @@ class ApiApp:
             payload = result if isinstance(result, bytes) else orjson.dumps(result)
         except _BodyTooLarge:
             return
-        except api.ServiceError as exc:
-            status = exc.status
-            error = exc.to_dict()
-            extra = getattr(exc, "fields", None)
-            if extra:
-                error.update(extra)
-            payload = orjson.dumps(error)
-        except Exception as exc:  # never leak a traceback to the client
-            if _unavailable(exc):
-                self._unavailable += 1
-                now = time.monotonic()
-                if now - self._unavailable_warned >= UNAVAILABLE_WARNING_EVERY:  # (not one line per request)
-                    log.warning("Redis unavailable serving %s: %s (%d requests answered 503 since the last such "
-                                "warning)", target.decode("latin-1", "replace"), exc, self._unavailable)
-                    self._unavailable_warned, self._unavailable = now, 0
-                status = 503
-                payload = orjson.dumps(api.ServiceUnavailable(
-                    "The engine's Redis server is unreachable; retry later").to_dict())
-            else:
-                log.exception("internal error serving %s", target.decode("latin-1", "replace"))
-                status = 500
-                payload = orjson.dumps(api.InternalFailure("An internal error occurred").to_dict())
+        except Exception as exc:
+            status, payload = self._error(exc, target.decode("latin-1", "replace"))
         except BaseException:  # cancelled (client gone, server stopping): keep the in-flight gauge right
             if op_label:
                 metrics.end(op_label, 499, started, None)  # type: ignore[union-attr]
@@ -241,9 +253,79 @@ class ApiApp:
                 metrics.end(op_label, status, started, result)
             else:
                 metrics.count(op_known, status)
-        await _respond(send, status, payload, request_id)
+        await _respond(send, status, payload, request_id, content_type)
 
-    def verify(self, scope: Scope, body: bytes) -> None:
+    def _error(self, exc: Exception, what: str) -> tuple[int, bytes]:
+        """The HTTP status and AWS error body answering ``exc`` (never a traceback)."""
+        if isinstance(exc, api.ServiceError):
+            error = exc.to_dict()
+            extra = getattr(exc, "fields", None)
+            if extra:
+                error.update(extra)
+            return exc.status, orjson.dumps(error)
+        if _unavailable(exc):
+            self._unavailable += 1
+            now = time.monotonic()
+            if now - self._unavailable_warned >= UNAVAILABLE_WARNING_EVERY:  # (not one line per request)
+                log.warning("Redis unavailable serving %s: %s (%d requests answered 503 since the last such "
+                            "warning)", what, exc, self._unavailable)
+                self._unavailable_warned, self._unavailable = now, 0
+            return 503, orjson.dumps(api.ServiceUnavailable(
+                "The engine's Redis server is unreachable; retry later").to_dict())
+        log.exception("internal error serving %s", what)
+        return 500, orjson.dumps(api.InternalFailure("An internal error occurred").to_dict())
+
+    async def _pipes(self, scope: Scope, receive: Receive, send: Send, request_id: str, length: int) -> None:
+        """A Pipes request (REST-JSON): the operation from the method and path, errors with ``x-amzn-ErrorType``."""
+        method, path = scope["method"], scope["path"]
+        op = "unknown"
+        started = 0.0
+        status = 200
+        metrics = self.metrics
+        try:
+            if length > self.max_body:
+                raise RequestEntityTooLarge(f"Request body of {length} bytes exceeds the limit of "
+                                            f"{self.max_body} bytes")
+            body = await self._read_body(receive)
+            if self.verifier is not None:
+                self.verify(scope, body, PIPES_SERVICE)
+            if self.pipes is None:
+                raise api.UnknownOperationException(_NO_REDIS)
+            route = self.pipes.route(method, path)
+            if route is None:
+                raise api.UnknownOperationException(f"Unknown operation: {method} {path}")
+            op, name = route
+            try:
+                request = orjson.loads(body) if body else {}
+            except orjson.JSONDecodeError as exc:
+                raise api.SerializationException(f"Malformed JSON request body: {exc}") from None
+            if not isinstance(request, dict):
+                raise api.SerializationException("The request body must be a JSON object")
+            query = dict(urllib.parse.parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+            if metrics is not None:
+                started = metrics.begin(op)
+            payload = orjson.dumps(await self.pipes.call(op, name, query, request))
+        except _BodyTooLarge:
+            return
+        except Exception as exc:
+            status, payload = self._error(exc, f"{method} {path}")
+        except BaseException:  # cancelled: keep the in-flight gauge right
+            if started:
+                metrics.end(op, 499, started, None)  # type: ignore[union-attr]
+            raise
+        if metrics is not None:
+            if started:
+                metrics.end(op, status, started, None)
+            else:
+                metrics.count(op, status)
+        headers = [(b"content-type", _PIPES_CONTENT_TYPE), (b"x-amzn-requestid", request_id.encode()),
+                   (b"content-length", str(len(payload)).encode())]
+        if status >= 400:
+            headers.append((b"x-amzn-errortype", orjson.loads(payload)["__type"].encode()))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": payload})
+
+    def verify(self, scope: Scope, body: bytes, service: str = SERVICE) -> None:
         """Raise the AWS error unless the request is correctly signed (only called with a verifier)."""
         assert self.verifier is not None
         headers: dict[str, str] = {}
@@ -254,7 +336,7 @@ class ApiApp:
         raw_path = scope.get("raw_path")
         path = raw_path.decode("latin-1") if raw_path else scope.get("path", "/")
         query = scope.get("query_string", b"").decode("latin-1")
-        self.verifier.verify(scope["method"], path, query, headers, body)
+        self.verifier.verify(scope["method"], path, query, headers, body, service=service)
 
 
 async def _respond(send: Send, status: int, payload: bytes, request_id: str,
@@ -290,8 +372,22 @@ def create_app(registry: StateMachineRegistry, client: StartClient, *,
         keys = getattr(client, "keys", None)
         metrics = ApiMetrics(getattr(client, "redis", None), getattr(keys, "namespace", "ee"))
     health = HealthCheck(getattr(client, "redis", None), workers)
+    events = pipes = None
+    redis = getattr(client, "redis", None)
+    if redis is not None:
+        from ..service.event_sources import EventSources
+        from ..service.registry import Registry
+        from ..service.rules import Rules
+
+        namespace = getattr(getattr(client, "keys", None), "namespace", "ee")
+        redis_registry = registry if isinstance(registry, Registry) else Registry(redis, namespace=namespace)
+        region, account = redis_registry.region, redis_registry.account
+        events = EventsOperations(Rules(redis, namespace=namespace, registry=redis_registry, region=region,
+                                        account=account))
+        pipes = PipesOperations(EventSources(redis, namespace=namespace, registry=redis_registry), region=region,
+                                account=account)
     return ApiApp(Operations(registry, client, mocks=mocks, test_state=runner), verifier=verifier,
-                  max_body=max_body, metrics=metrics or None, health=health)
+                  max_body=max_body, metrics=metrics or None, health=health, events=events, pipes=pipes)
 
 
 class _CoalescingTransport:

@@ -125,6 +125,19 @@ class EventSource:
     #: a constant input (JSON text) instead of the record (a rule target's ``Input``)
     input: str | None = None
     enabled: bool = True
+    #: an EventBridge-style template shaping each record instead of ``input_template`` (:mod:`.input_templates`):
+    #: a Pipes ``InputTemplate`` (``<$.path>`` placeholders), or with ``transformer_paths`` a rule target's
+    #: ``InputTransformer`` (``<name>`` placeholders for those paths)
+    transformer_template: str | None = None
+    transformer_paths: dict[str, str] | None = None
+    #: the template's reserved variables (``aws.pipes.pipe-arn``, ``aws.events.rule-name``...)
+    template_variables: dict[str, str] | None = None
+    #: the input is always the list of the batch's records, even of one (as Pipes give Step Functions)
+    as_list: bool = False
+    #: the stream given-up entries go to (default: :func:`dead_letter_stream`)
+    dead_letter: str | None = None
+    #: what the Pipes API keeps of a source created as a pipe (``Arn``, ``Source``, ``RoleArn``, ``Tags``...)
+    pipe: dict[str, Any] | None = None
     creation_date: float = field(default_factory=lambda: round(time.time(), 3))
 
     def to_json(self) -> str:
@@ -140,8 +153,14 @@ class EventSource:
         """The definition as the CLI and API print it."""
         out: dict[str, Json] = {k: v for k, v in asdict(self).items() if v is not None}
         out["consumerGroup"] = group_name(namespace, self.name)
-        out["deadLetterStream"] = dead_letter_stream(namespace, self.name)
+        out["deadLetterStream"] = self.dead_letter or dead_letter_stream(namespace, self.name)
+        out.pop("dead_letter", None)
         return out
+
+
+def _retry_delay(source: EventSource, attempt: int) -> float:
+    """Seconds before retry ``attempt`` (1, 2, ...): ``retry_delay``, doubling (bounded, for endless retries)."""
+    return float(source.retry_delay * 2 ** min(attempt - 1, 20))
 
 
 def _validation(message: str) -> api.ServiceError:
@@ -170,6 +189,12 @@ class Compiled:
                 template = compile_template(raw, "/InputTemplate")
             except errors.DefinitionError as exc:
                 raise _validation(f"Invalid input template: {exc}") from None
+        elif source.transformer_template is not None:
+            from .input_templates import compile_input_template
+
+            render = compile_input_template(source.transformer_template, source.template_variables,
+                                            source.transformer_paths)
+            template = lambda record, _env: render(record)  # noqa: E731
         elif source.input_path is not None:
             from ..asl.paths import PathSyntaxError, compile_path
 
@@ -203,8 +228,10 @@ def validate(source: EventSource) -> Compiled:
         raise _validation(f"MaximumBatchingWindowInSeconds must be between 0 and {MAX_BATCH_WINDOW:g}")
     if s.mode not in MODES:
         raise _validation(f"Mode must be one of {', '.join(MODES)}")
-    if s.input_template is not None and s.input_path is not None:
-        raise _validation("Give an input template or an input path, not both")
+    if sum(t is not None for t in (s.input_template, s.input_path, s.transformer_template, s.input)) > 1:
+        raise _validation("Give one of an input, an input template or an input path")
+    if s.dead_letter is not None and (not s.dead_letter or s.dead_letter == s.stream):
+        raise _validation("The dead-letter stream must be named, and not be the source's own stream")
     if s.max_retries < 0 or s.max_deliveries < 1 or s.retry_delay < 0:
         raise _validation("max_retries and retry_delay must be >= 0, max_deliveries >= 1")
     pos = s.start_position
@@ -416,12 +443,14 @@ class SourceConsumer:
         self.namespace = namespace
         self.source = source
         self.compiled = Compiled(source)
+        #: one record per execution, its input the record itself (else the list of the batch's records)
+        self._single = source.batch_size == 1 and not source.as_list
         self.consumer = consumer
         self.options = options
         self.region = region
         self.account = account
         self.group = group_name(namespace, source.name)
-        self.dead = dead_letter_stream(namespace, source.name)
+        self.dead = source.dead_letter or dead_letter_stream(namespace, source.name)
         self.stats = stats_key(namespace, source.name)
         self.starts = Keys(namespace).starts
         self._buffer: list[_Pending] = []
@@ -568,7 +597,7 @@ class SourceConsumer:
                 tg.start_soon(self._run_wait, batch)
 
     def _input(self, batch: list[_Pending]) -> str:
-        if self.source.batch_size == 1:
+        if self._single:
             return dumps(batch[0].record)
         return dumps([p.record for p in batch])
 
@@ -614,7 +643,7 @@ class SourceConsumer:
             for attempt in range(s.max_retries + 1):
                 if attempt:
                     await self._count({"retried": 1})
-                    await anyio.sleep(s.retry_delay * 2 ** (attempt - 1))
+                    await anyio.sleep(_retry_delay(s, attempt))
                 try:
                     response = await self.client.start_sync_execution(s.state_machine_arn, doc,
                                                                       timeout=self.options.timeout)
@@ -647,11 +676,11 @@ class SourceConsumer:
                 await self._dead_letter_batch(batch, f"{exc.code}: {exc.message}", 1)
             return
         inline = self.source.mode == "async" and self.local.runs_inline(machine)
-        if inline and self.source.batch_size == 1:
+        if inline and self._single:
             await self._run_inline_singles(batches, machine)
             return
         for batch in batches:
-            value = batch[0].record if self.source.batch_size == 1 else [p.record for p in batch]
+            value = batch[0].record if self._single else [p.record for p in batch]
             size = sum(p.size for p in batch) + 200 * len(batch)
             if size > MAX_PAYLOAD_BYTES:
                 size = len(dumpb(value))
@@ -721,7 +750,7 @@ class SourceConsumer:
             for attempt in range(s.max_retries + 1):
                 if attempt:
                     await self._count({"retried": 1})
-                    await anyio.sleep(s.retry_delay * 2 ** (attempt - 1))
+                    await anyio.sleep(_retry_delay(s, attempt))
                 response = await self.local.run_local(machine, value, since_ms=batch[0].timestamp,
                                                       input_size=size)
                 if response["status"] == "SUCCEEDED":

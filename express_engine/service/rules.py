@@ -6,7 +6,8 @@ A bus ``B`` is the stream ``events:B``, where ``events:putEvents`` (from workflo
 event source (:mod:`.event_sources`, kind ``events``) on the bus stream with its own consumer group,
 created at ``put_targets`` time (it sees events put from then on), its filter the rule's pattern and its
 input the EventBridge event (``version``, ``id``, ``detail-type``, ``source``, ``account``, ``time``,
-``region``, ``resources``, ``detail``), or the target's ``Input`` / ``InputPath``. Targets start
+``region``, ``resources``, ``detail``), or the target's ``Input`` / ``InputPath`` / ``InputTransformer``
+(:mod:`.input_templates`). Targets start
 async executions, so delivery is at least once, as EventBridge's.
 
 Requests and answers follow the EventBridge API (PutRule, PutTargets, ListRules, ListTargetsByRule,
@@ -153,7 +154,13 @@ class Rules:
                 failed.append({"TargetId": tid, "ErrorCode": "LimitExceededException",
                                "ErrorMessage": f"A rule can have at most {MAX_TARGETS} targets"})
                 continue
-            entry = {k: target[k] for k in ("Id", "Arn", "Input", "InputPath", "RoleArn") if k in target}
+            given = [k for k in ("Input", "InputPath", "InputTransformer") if target.get(k) is not None]
+            if len(given) > 1:
+                failed.append({"TargetId": tid, "ErrorCode": "ValidationException",
+                               "ErrorMessage": "Only one of Input, InputPath, or InputTransformer can be provided."})
+                continue
+            entry = {k: target[k] for k in ("Id", "Arn", "Input", "InputPath", "InputTransformer", "RoleArn")
+                     if k in target}
             try:
                 await self._replace_source(bus, doc, entry)
             except api.ServiceError as exc:
@@ -182,10 +189,18 @@ class Rules:
     async def _replace_source(self, bus: str, doc: Mapping[str, Any], target: Mapping[str, Any]) -> None:
         """Create (or re-create, keeping its consumer group) the event source of one target."""
         name = source_name(bus, doc["Name"], target["Id"])
+        transformer = target.get("InputTransformer")
+        if transformer is not None and (not isinstance(transformer, Mapping)
+                                        or not isinstance(transformer.get("InputTemplate"), str)):
+            raise api.ValidationException("InputTransformer must hold an InputTemplate (and an InputPathsMap)")
         source = EventSource(
             name=name, stream=f"events:{bus}", state_machine_arn=target["Arn"], kind="events",
             filter=doc["EventPattern"], rule=f"{bus}/{doc['Name']}", target_id=target["Id"],
             input=target.get("Input"), input_path=target.get("InputPath"),
+            transformer_template=transformer["InputTemplate"] if transformer else None,
+            transformer_paths=dict(transformer.get("InputPathsMap") or {}) if transformer else None,
+            template_variables={"aws.events.rule-arn": doc["Arn"], "aws.events.rule-name": doc["Name"]}
+            if transformer else None,
             enabled=doc.get("State", "ENABLED") == "ENABLED")
         try:
             old = await self.sources.get(name)
