@@ -14,28 +14,21 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import anyio
-from anyio.lowlevel import checkpoint
-
 from .. import errors
 from ..asl import model as m
 from ..asl.paths import PathNotFound, VariableNotFound
 from ..asl.timestamps import parse_timestamp
 from ..jsonutil import Json, dumps
 from .dataflow import apply_input_path, apply_result_path, result_path_size_bound
-from .execution import SLICE_SECONDS, Execution, Frame, SliceSpent, StateEnv
+from .execution import Execution, Frame, SliceSpent, StateEnv
 from .fanout import step_map, step_parallel, use_graph_runners
+from .lanes import give_turn
 from .steps import Step, entered, finish, locate, render, states_binding, timed_out
 from .task_state import step_task
 
 #: Sync transitions between two looks at the clock (deadline, end of the execution's slice); a power of two.
 _CHECK_EVERY = 8
 
-
-#: Turns an execution takes before it also pauses on each (:func:`give_turn`: after ~50 ms of computing), and
-#: for how long (seconds).
-_TURNS_BEFORE_PAUSES = 25
-PAUSE_SECONDS = 0.001
 
 
 def graph_is_sync(graph: m.Graph) -> bool:
@@ -199,21 +192,6 @@ def run_graph_sync(ex: Execution, graph: m.Graph, value: Json, frame: Frame, idx
             if now > ex.slice_end and idx is not None:
                 raise SliceSpent(idx, value)
     return value
-
-
-async def give_turn(ex: Execution) -> None:
-    """Let the event loop run the other tasks, then start a new slice.
-
-    An execution that has computed for many slices in a row also pauses on each turn (:data:`PAUSE_SECONDS`):
-    its worker process then waits for I/O part of the time instead of computing without end, and the operating
-    system, which wakes a waiting process promptly, serves the short executions beside it without delay.
-    """
-    ex.turns += 1
-    if ex.turns > _TURNS_BEFORE_PAUSES:
-        await anyio.sleep(PAUSE_SECONDS)
-    else:
-        await checkpoint()
-    ex.slice_end = time.monotonic() + SLICE_SECONDS
 
 
 async def resume_graph_sync(ex: Execution, graph: m.Graph, spent: SliceSpent, frame: Frame) -> Json:
