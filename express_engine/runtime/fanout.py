@@ -21,6 +21,7 @@ from ..jsonutil import Json, dumps
 from .dataflow import apply_input_path
 from .execution import Execution, Frame, SliceSpent, StateEnv
 from .lanes import give_turn
+from .pool import concurrent_in
 from .steps import Step, attempt_and_finish, entered, render, states_binding
 
 GraphRunner = Callable[[Execution, m.Graph, Json, Frame], Awaitable[Json]]
@@ -184,9 +185,13 @@ async def _run_all(ex: Execution, jobs: list[tuple[m.Graph, Json, Frame]],
                 on_done(i, frame)
 
     workers = len(jobs) if limit <= 0 else min(limit, len(jobs))
-    async with anyio.create_task_group() as tg:
-        for _ in range(workers):
-            tg.start_soon(worker, tg.cancel_scope)
+    concurrent_in(ex, 1)  # (its states are never run in the pool meanwhile: the branches share the execution)
+    try:
+        async with anyio.create_task_group() as tg:
+            for _ in range(workers):
+                tg.start_soon(worker, tg.cancel_scope)
+    finally:
+        concurrent_in(ex, -1)
     if failure:
         raise failure[0]
     return results

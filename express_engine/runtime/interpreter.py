@@ -16,6 +16,7 @@ from typing import Any
 
 from .. import errors
 from ..asl import model as m
+from ..asl.offload import RESTARTABLE, Offload
 from ..asl.paths import PathNotFound, VariableNotFound
 from ..asl.timestamps import parse_timestamp
 from ..jsonutil import Json, dumps
@@ -23,6 +24,7 @@ from .dataflow import apply_input_path, apply_result_path, result_path_size_boun
 from .execution import Execution, Frame, SliceSpent, StateEnv
 from .fanout import step_map, step_parallel, use_graph_runners
 from .lanes import give_turn
+from .pool import Offloaded, may_restart, run_in_pool, undo_entered
 from .steps import Step, entered, finish, locate, render, states_binding, timed_out
 from .task_state import step_task
 
@@ -181,25 +183,45 @@ def run_graph_sync(ex: Execution, graph: m.Graph, value: Json, frame: Frame, idx
     steps = SYNC_STEPS
     count = 0
     mask = _CHECK_EVERY - 1
-    while idx is not None:
-        st = states[idx]
-        idx, value = steps[type(st)](ex, st, value, frame)
-        count += 1
-        if not count & mask:
-            now = time.monotonic()
-            if now > ex.deadline:
-                raise timed_out(ex)
-            if now > ex.slice_end and idx is not None:
-                raise SliceSpent(idx, value)
+    restartable = RESTARTABLE
+    restartable.on = may_restart(ex)  # (an expression that runs long gives up: the state runs in the pool)
+    try:
+        while idx is not None:
+            st = states[idx]
+            idx, value = steps[type(st)](ex, st, value, frame)
+            count += 1
+            if not count & mask:
+                now = time.monotonic()
+                if now > ex.deadline:
+                    raise timed_out(ex)
+                if now > ex.slice_end and idx is not None:
+                    raise SliceSpent(idx, value)
+    except Offload:  # (idx and value are still the state's and its input)
+        assert idx is not None
+        undo_entered(ex, frame)
+        raise Offloaded(idx, value) from None
+    finally:
+        restartable.on = False
     return value
 
 
 async def resume_graph_sync(ex: Execution, graph: m.Graph, spent: SliceSpent, frame: Frame) -> Json:
-    """Go on with a sync graph that spent its slice, one turn of the event loop per slice."""
+    """Go on with a sync graph that spent its slice, one turn of the event loop per slice (or that stopped at a
+    state to run in the pool)."""
     while True:
-        await give_turn(ex)
+        idx: int | None = spent.idx
+        value = spent.value
+        if type(spent) is Offloaded:
+            st = graph.states[spent.idx]
+            idx, value = await run_in_pool(SYNC_STEPS[type(st)], ex, st, value, frame)
+            if idx is None:
+                return value
+            if time.monotonic() > ex.deadline:
+                raise timed_out(ex)
+        else:
+            await give_turn(ex)
         try:
-            return run_graph_sync(ex, graph, spent.value, frame, spent.idx)
+            return run_graph_sync(ex, graph, value, frame, idx)
         except SliceSpent as again:
             spent = again
 
@@ -215,20 +237,37 @@ async def run_graph(ex: Execution, graph: m.Graph, value: Json, frame: Frame) ->
     idx: int | None = graph.start
     count = 0
     mask = _CHECK_EVERY - 1
-    while idx is not None:
-        st = states[idx]
-        sync_step = SYNC_STEPS.get(type(st))
-        if sync_step is not None:
-            idx, value = sync_step(ex, st, value, frame)
-            count += 1
-            if not count & mask:
-                now = time.monotonic()
-                if now > ex.deadline:
-                    raise timed_out(ex)
-                if now > ex.slice_end:
-                    await give_turn(ex)
-        else:
-            idx, value = await ASYNC_STEPS[type(st)](ex, st, value, frame)
+    # Sync states may give up an expression that runs long (see run_graph_sync); set around every await.
+    restartable = RESTARTABLE
+    restart = may_restart(ex)
+    restartable.on = restart
+    try:
+        while idx is not None:
+            st = states[idx]
+            sync_step = SYNC_STEPS.get(type(st))
+            if sync_step is not None:
+                try:
+                    idx, value = sync_step(ex, st, value, frame)
+                except Offload:
+                    restartable.on = False
+                    undo_entered(ex, frame)
+                    idx, value = await run_in_pool(sync_step, ex, st, value, frame)
+                    restartable.on = restart
+                count += 1
+                if not count & mask:
+                    now = time.monotonic()
+                    if now > ex.deadline:
+                        raise timed_out(ex)
+                    if now > ex.slice_end:
+                        restartable.on = False
+                        await give_turn(ex)
+                        restartable.on = restart
+            else:
+                restartable.on = False
+                idx, value = await ASYNC_STEPS[type(st)](ex, st, value, frame)
+                restartable.on = restart
+    finally:
+        restartable.on = False
     return value
 
 # -- Wait ------------------------------------------------------------------------------------------
