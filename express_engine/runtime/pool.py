@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import sys
 from typing import Any
 
 import anyio
@@ -22,6 +23,9 @@ from .steps import Step
 
 #: Threads running offloaded states at once (per event loop); more wait for one.
 OFFLOAD_THREADS = 2
+#: Seconds a thread computing holds the GIL when the event loop asks for it (Python's default is 5 ms: each
+#: step of every other execution would wait that long while a state runs in the pool); set at first use.
+SWITCH_INTERVAL = 0.001
 
 _limiter: tuple[asyncio.AbstractEventLoop | None, anyio.CapacityLimiter | None] = (None, None)
 
@@ -69,6 +73,8 @@ def _pool() -> anyio.CapacityLimiter:
     loop = asyncio.get_running_loop()
     owner, limiter = _limiter
     if owner is not loop or limiter is None:
+        if sys.getswitchinterval() > SWITCH_INTERVAL:
+            sys.setswitchinterval(SWITCH_INTERVAL)
         limiter = anyio.CapacityLimiter(OFFLOAD_THREADS)
         _limiter = (loop, limiter)
     return limiter
