@@ -21,16 +21,19 @@ class Offload(BaseException):  # (a BaseException: no `except Exception` on the 
     """This evaluation has computed on the event loop for :data:`OFFLOAD_AFTER` s: run its state in the pool."""
 
 
-class _Restartable(threading.local):
-    """Whether the code running on this thread can run the current state again elsewhere (set by the runtime)."""
+class _Restartable:
+    """Which thread is running a state that the runtime can run again elsewhere (set by the runtime)."""
 
-    on = False
+    __slots__ = ("thread",)
+
+    def __init__(self) -> None:
+        #: the thread's :func:`threading.get_ident` while a run loop runs a sync state on its event loop, else 0
+        self.thread = 0
 
 
-#: per thread: ``RESTARTABLE.on`` while a run loop runs a sync state on the event loop
 RESTARTABLE = _Restartable()
 
 
 def may_offload() -> bool:
     """Whether an evaluation that has run long here should give up with :class:`Offload`."""
-    return RESTARTABLE.on
+    return RESTARTABLE.thread == threading.get_ident()

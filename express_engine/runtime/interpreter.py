@@ -24,7 +24,7 @@ from .dataflow import apply_input_path, apply_result_path, result_path_size_boun
 from .execution import Execution, Frame, SliceSpent, StateEnv
 from .fanout import step_map, step_parallel, use_graph_runners
 from .lanes import give_turn
-from .pool import Offloaded, may_restart, run_in_pool, undo_entered
+from .pool import Offloaded, restart_thread, run_in_pool, undo_entered
 from .steps import Step, entered, finish, locate, render, states_binding, timed_out
 from .task_state import step_task
 
@@ -184,7 +184,7 @@ def run_graph_sync(ex: Execution, graph: m.Graph, value: Json, frame: Frame, idx
     count = 0
     mask = _CHECK_EVERY - 1
     restartable = RESTARTABLE
-    restartable.on = may_restart(ex)  # (an expression that runs long gives up: the state runs in the pool)
+    restartable.thread = restart_thread(ex)  # (an expression that runs long gives up: the state runs in the pool)
     try:
         while idx is not None:
             st = states[idx]
@@ -201,7 +201,7 @@ def run_graph_sync(ex: Execution, graph: m.Graph, value: Json, frame: Frame, idx
         undo_entered(ex, frame)
         raise Offloaded(idx, value) from None
     finally:
-        restartable.on = False
+        restartable.thread = 0
     return value
 
 
@@ -239,8 +239,8 @@ async def run_graph(ex: Execution, graph: m.Graph, value: Json, frame: Frame) ->
     mask = _CHECK_EVERY - 1
     # Sync states may give up an expression that runs long (see run_graph_sync); set around every await.
     restartable = RESTARTABLE
-    restart = may_restart(ex)
-    restartable.on = restart
+    restart = restart_thread(ex)
+    restartable.thread = restart
     try:
         while idx is not None:
             st = states[idx]
@@ -249,25 +249,25 @@ async def run_graph(ex: Execution, graph: m.Graph, value: Json, frame: Frame) ->
                 try:
                     idx, value = sync_step(ex, st, value, frame)
                 except Offload:
-                    restartable.on = False
+                    restartable.thread = 0
                     undo_entered(ex, frame)
                     idx, value = await run_in_pool(sync_step, ex, st, value, frame)
-                    restartable.on = restart
+                    restartable.thread = restart
                 count += 1
                 if not count & mask:
                     now = time.monotonic()
                     if now > ex.deadline:
                         raise timed_out(ex)
                     if now > ex.slice_end:
-                        restartable.on = False
+                        restartable.thread = 0
                         await give_turn(ex)
-                        restartable.on = restart
+                        restartable.thread = restart
             else:
-                restartable.on = False
+                restartable.thread = 0
                 idx, value = await ASYNC_STEPS[type(st)](ex, st, value, frame)
-                restartable.on = restart
+                restartable.thread = restart
     finally:
-        restartable.on = False
+        restartable.thread = 0
     return value
 
 # -- Wait ------------------------------------------------------------------------------------------

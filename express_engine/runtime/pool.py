@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import sys
+from threading import get_ident
 from typing import Any
 
 import anyio
@@ -47,9 +48,10 @@ def concurrent_in(ex: Execution, delta: int) -> None:
         del _concurrent[ex]
 
 
-def may_restart(ex: Execution) -> bool:
-    """Whether a sync state of ``ex`` may be run again in the pool (not in TestState, nor beside a branch)."""
-    return ex.inspection is None and ex not in _concurrent
+def restart_thread(ex: Execution) -> int:
+    """What ``RESTARTABLE.thread`` is set to while ``ex`` runs sync states on this thread: this thread, or 0
+    when they may not run in the pool (in TestState, beside a concurrent branch)."""
+    return get_ident() if ex.inspection is None and ex not in _concurrent else 0
 
 
 class Offloaded(SliceSpent):
@@ -83,7 +85,7 @@ def _pool() -> anyio.CapacityLimiter:
 async def run_in_pool(step: Any, ex: Execution, st: Any, value: Json, frame: Frame) -> Step:
     """``step(ex, st, value, frame)`` in a thread of the pool (its evaluations are not offloaded again there)."""
     global offloaded
-    assert not RESTARTABLE.on
+    assert RESTARTABLE.thread != get_ident()
     offloaded += 1
     result: Step = await anyio.to_thread.run_sync(functools.partial(step, ex, st, value, frame), limiter=_pool())
     return result

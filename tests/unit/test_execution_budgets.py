@@ -152,7 +152,8 @@ async def test_a_heavy_expression_in_a_loop_or_beside_branches() -> None:
 
 
 async def test_long_running_executions_take_turns_in_the_background_lane() -> None:
-    """Two loops share the event loop in turns behind a ticker: it ticks between any two slices of theirs."""
+    """Two loops that have computed long wait in the background lane, in turns: a ticker beside them ticks on,
+    and both go on to their timeout (neither starves the other)."""
     engine = Engine(max_duration=0.4)
     record = engine.create_state_machine("loop", LOOP)
     ticks: list[float] = []
@@ -174,4 +175,4 @@ async def test_long_running_executions_take_turns_in_the_background_lane() -> No
             loops.start_soon(run)
         tg.cancel_scope.cancel()
     assert [r["status"] for r in results] == ["TIMED_OUT", "TIMED_OUT"]
-    assert len(ticks) > 0.4 / SLICE_SECONDS / 4
+    assert len(ticks) > 10  # (loops holding the event loop would let it tick once before and once after)
