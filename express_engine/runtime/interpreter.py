@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from threading import get_ident
 from typing import Any
 
 from .. import errors
@@ -24,7 +25,7 @@ from .dataflow import apply_input_path, apply_result_path, result_path_size_boun
 from .execution import Execution, Frame, SliceSpent, StateEnv
 from .fanout import step_map, step_parallel, use_graph_runners
 from .lanes import give_turn
-from .pool import Offloaded, restart_thread, run_in_pool, undo_entered
+from .pool import CONCURRENT, Offloaded, restart_thread, run_in_pool, undo_entered
 from .steps import Step, entered, finish, locate, render, states_binding, timed_out
 from .task_state import step_task
 
@@ -183,8 +184,9 @@ def run_graph_sync(ex: Execution, graph: m.Graph, value: Json, frame: Frame, idx
     steps = SYNC_STEPS
     count = 0
     mask = _CHECK_EVERY - 1
+    # (an expression that runs long gives up: the state runs in the pool; see restart_thread, inlined)
     restartable = RESTARTABLE
-    restartable.thread = restart_thread(ex)  # (an expression that runs long gives up: the state runs in the pool)
+    restartable.thread = get_ident() if ex.inspection is None and ex not in CONCURRENT else 0
     try:
         while idx is not None:
             st = states[idx]

@@ -36,22 +36,22 @@ offloaded = 0
 
 #: executions running branches (Parallel, Map) concurrently, and how many fan-outs of theirs do: their states
 #: never run in the pool (a thread would change the execution, its event ids, while another branch does)
-_concurrent: dict[Execution, int] = {}
+CONCURRENT: dict[Execution, int] = {}
 
 
 def concurrent_in(ex: Execution, delta: int) -> None:
     """Count a fan-out of ``ex`` running its branches concurrently in (``delta`` 1) or out (-1)."""
-    n = _concurrent.get(ex, 0) + delta
+    n = CONCURRENT.get(ex, 0) + delta
     if n:
-        _concurrent[ex] = n
+        CONCURRENT[ex] = n
     else:
-        del _concurrent[ex]
+        del CONCURRENT[ex]
 
 
 def restart_thread(ex: Execution) -> int:
     """What ``RESTARTABLE.thread`` is set to while ``ex`` runs sync states on this thread: this thread, or 0
     when they may not run in the pool (in TestState, beside a concurrent branch)."""
-    return get_ident() if ex.inspection is None and ex not in _concurrent else 0
+    return get_ident() if ex.inspection is None and ex not in CONCURRENT else 0
 
 
 class Offloaded(SliceSpent):
