@@ -3,7 +3,9 @@
 Pass, Choice, Succeed and Fail never suspend, so a graph made only of them runs in a plain loop
 (:func:`run_graph_sync`); Task, Wait, Parallel and Map are coroutines. Either way an execution gives the event
 loop a turn once it has computed for :data:`~express_engine.runtime.execution.SLICE_SECONDS` (looked at every
-few transitions), so one long or looping execution never stalls the others of its worker. Every step returns
+few transitions; after many slices, behind everything else: :mod:`.lanes`), so one long or looping execution
+never stalls the others of its worker; a sync state whose expression computes for longer than a slice runs
+again in a thread (:mod:`.pool`). Every step returns
 ``(next_index | None, output)``; an error is raised as a :class:`~express_engine.errors.StatesError`.
 """
 
