@@ -51,6 +51,7 @@ from .jsonata_scope import children as _children
 from .jsonata_scope import free_variables
 from .jsonata_values import NULL, UnsupportedResult, json_type, known_plain, plain, remember_plain, to_json, to_jsonata
 from .model import JsonataExpr
+from .offload import OFFLOAD_AFTER, Offload, may_offload
 
 
 def is_expression(value: Json) -> bool:
@@ -218,21 +219,27 @@ def _join_surrogate_pairs(root: Any) -> None:
 class _Guard:
     """Per-evaluation depth and time bound, called by jsonata-python on entry and exit of every node."""
 
-    __slots__ = ("deadline", "depth", "max_depth", "ticks")
+    __slots__ = ("deadline", "depth", "max_depth", "offload_at", "ticks")
 
     def __init__(self, limits: EvaluationLimits) -> None:
         self.depth = 0
         self.ticks = 0
         self.max_depth = limits.max_depth
-        self.deadline = time.monotonic() + limits.timeout_ms / 1000
+        now = time.monotonic()
+        self.deadline = now + limits.timeout_ms / 1000
+        self.offload_at = now + OFFLOAD_AFTER
 
     def enter(self, _expr: Any, _input: Any, _env: Any) -> None:
         self.depth += 1
         if self.depth > self.max_depth:
             raise Runaway(STACK_OVERFLOW)
         self.ticks += 1
-        if not self.ticks & 31 and time.monotonic() > self.deadline:
-            raise Runaway(TIMEOUT)
+        if not self.ticks & 31:
+            now = time.monotonic()
+            if now > self.offload_at and may_offload():
+                raise Offload
+            if now > self.deadline:
+                raise Runaway(TIMEOUT)
 
     def exit(self, _expr: Any, _input: Any, _env: Any, _result: Any) -> None:
         self.depth -= 1

@@ -26,6 +26,7 @@ from jsonata.parser import Parser
 from .jsonata_functions import MEMORY, TIMEOUT, EvaluationLimits, Runaway
 from .jsonata_js import JsFunctions
 from .jsonata_values import NULL, nulls_in
+from .offload import OFFLOAD_AFTER, Offload, may_offload
 
 UNDEFINED: Any = type("Undefined", (), {"__repr__": lambda self: "UNDEFINED", "__slots__": ()})()
 """JSONata's *undefined* (no value) in compiled evaluation; ``None`` is JSON null there."""
@@ -58,6 +59,8 @@ class Run:
                 self.deadline = now + self.limits.timeout_ms / 1000
             elif now > self.deadline:
                 raise Runaway(TIMEOUT)
+            elif now > self.deadline - self.limits.timeout_ms / 1000 + OFFLOAD_AFTER and may_offload():
+                raise Offload
 
 
 Locals = dict[str, Any]

@@ -73,12 +73,7 @@ class EventRecorder:
 
     def add(self, event_id: int, type_: str, previous: int, details: dict[str, Any] | None) -> None:
         """Record one event; raises ``States.Runtime`` when the execution's log budget is spent."""
-        size = _EVENT_OVERHEAD
-        if details:
-            for key in ("input", "output", "cause"):
-                text = details.get(key)
-                if type(text) is str:
-                    size += len(text)
+        size = self.size(details)
         self.bytes += size
         if len(self.events) >= self.max_events or self.bytes > self.max_bytes:
             self.bytes -= size
@@ -93,6 +88,17 @@ class EventRecorder:
             "previous_event_id": previous,
             "timestamp": time.time(),
         })
+
+    @staticmethod
+    def size(details: dict[str, Any] | None) -> int:
+        """The estimated size of an event with ``details`` (what counts against the budget)."""
+        size = _EVENT_OVERHEAD
+        if details:
+            for key in ("input", "output", "cause"):
+                text = details.get(key)
+                if type(text) is str:
+                    size += len(text)
+        return size
 
     def close(self) -> None:
         """Lift the budget: the events that end the execution are always recorded."""

@@ -19,7 +19,9 @@ from ..asl.jsonata import unexpected_type_error
 from ..asl.paths import Path, PathNotFound, VariableNotFound
 from ..jsonutil import Json, dumps
 from .dataflow import apply_input_path
-from .execution import SLICE_SECONDS, Execution, Frame, SliceSpent, StateEnv
+from .execution import Execution, Frame, SliceSpent, StateEnv
+from .lanes import give_turn
+from .pool import concurrent_in
 from .steps import Step, attempt_and_finish, entered, render, states_binding
 
 GraphRunner = Callable[[Execution, m.Graph, Json, Frame], Awaitable[Json]]
@@ -129,8 +131,7 @@ async def _run_all(ex: Execution, jobs: list[tuple[m.Graph, Json, Frame]],
                 except SliceSpent as spent:
                     results[i] = await _resume_graph_sync(ex, graph, spent, frame)
                 if clock() > ex.slice_end:
-                    await anyio.lowlevel.checkpoint()
-                    ex.slice_end = clock() + SLICE_SECONDS
+                    await give_turn(ex)
             except errors.StatesError as err:
                 try:
                     tolerated = on_error is not None and on_error(i, err)
@@ -184,9 +185,13 @@ async def _run_all(ex: Execution, jobs: list[tuple[m.Graph, Json, Frame]],
                 on_done(i, frame)
 
     workers = len(jobs) if limit <= 0 else min(limit, len(jobs))
-    async with anyio.create_task_group() as tg:
-        for _ in range(workers):
-            tg.start_soon(worker, tg.cancel_scope)
+    concurrent_in(ex, 1)  # (its states are never run in the pool meanwhile: the branches share the execution)
+    try:
+        async with anyio.create_task_group() as tg:
+            for _ in range(workers):
+                tg.start_soon(worker, tg.cancel_scope)
+    finally:
+        concurrent_in(ex, -1)
     if failure:
         raise failure[0]
     return results

@@ -3,7 +3,9 @@
 Pass, Choice, Succeed and Fail never suspend, so a graph made only of them runs in a plain loop
 (:func:`run_graph_sync`); Task, Wait, Parallel and Map are coroutines. Either way an execution gives the event
 loop a turn once it has computed for :data:`~express_engine.runtime.execution.SLICE_SECONDS` (looked at every
-few transitions), so one long or looping execution never stalls the others of its worker. Every step returns
+few transitions; after many slices, behind everything else: :mod:`.lanes`), so one long or looping execution
+never stalls the others of its worker; a sync state whose expression computes for longer than a slice runs
+again in a thread (:mod:`.pool`). Every step returns
 ``(next_index | None, output)``; an error is raised as a :class:`~express_engine.errors.StatesError`.
 """
 
@@ -12,30 +14,26 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from threading import get_ident
 from typing import Any
-
-import anyio
-from anyio.lowlevel import checkpoint
 
 from .. import errors
 from ..asl import model as m
+from ..asl.offload import RESTARTABLE, Offload
 from ..asl.paths import PathNotFound, VariableNotFound
 from ..asl.timestamps import parse_timestamp
 from ..jsonutil import Json, dumps
 from .dataflow import apply_input_path, apply_result_path, result_path_size_bound
-from .execution import SLICE_SECONDS, Execution, Frame, SliceSpent, StateEnv
+from .execution import Execution, Frame, SliceSpent, StateEnv
 from .fanout import step_map, step_parallel, use_graph_runners
+from .lanes import give_turn
+from .pool import CONCURRENT, Offloaded, restart_thread, run_in_pool, undo_entered
 from .steps import Step, entered, finish, locate, render, states_binding, timed_out
 from .task_state import step_task
 
 #: Sync transitions between two looks at the clock (deadline, end of the execution's slice); a power of two.
 _CHECK_EVERY = 8
 
-
-#: Turns an execution takes before it also pauses on each (:func:`give_turn`: after ~50 ms of computing), and
-#: for how long (seconds).
-_TURNS_BEFORE_PAUSES = 25
-PAUSE_SECONDS = 0.001
 
 
 def graph_is_sync(graph: m.Graph) -> bool:
@@ -188,40 +186,46 @@ def run_graph_sync(ex: Execution, graph: m.Graph, value: Json, frame: Frame, idx
     steps = SYNC_STEPS
     count = 0
     mask = _CHECK_EVERY - 1
-    while idx is not None:
-        st = states[idx]
-        idx, value = steps[type(st)](ex, st, value, frame)
-        count += 1
-        if not count & mask:
-            now = time.monotonic()
-            if now > ex.deadline:
-                raise timed_out(ex)
-            if now > ex.slice_end and idx is not None:
-                raise SliceSpent(idx, value)
+    # (an expression that runs long gives up: the state runs in the pool; see restart_thread, inlined)
+    restartable = RESTARTABLE
+    restartable.thread = get_ident() if ex.inspection is None and ex not in CONCURRENT else 0
+    try:
+        while idx is not None:
+            st = states[idx]
+            idx, value = steps[type(st)](ex, st, value, frame)
+            count += 1
+            if not count & mask:
+                now = time.monotonic()
+                if now > ex.deadline:
+                    raise timed_out(ex)
+                if now > ex.slice_end and idx is not None:
+                    raise SliceSpent(idx, value)
+    except Offload:  # (idx and value are still the state's and its input)
+        assert idx is not None
+        undo_entered(ex, frame)
+        raise Offloaded(idx, value) from None
+    finally:
+        restartable.thread = 0
     return value
 
 
-async def give_turn(ex: Execution) -> None:
-    """Let the event loop run the other tasks, then start a new slice.
-
-    An execution that has computed for many slices in a row also pauses on each turn (:data:`PAUSE_SECONDS`):
-    its worker process then waits for I/O part of the time instead of computing without end, and the operating
-    system, which wakes a waiting process promptly, serves the short executions beside it without delay.
-    """
-    ex.turns += 1
-    if ex.turns > _TURNS_BEFORE_PAUSES:
-        await anyio.sleep(PAUSE_SECONDS)
-    else:
-        await checkpoint()
-    ex.slice_end = time.monotonic() + SLICE_SECONDS
-
-
 async def resume_graph_sync(ex: Execution, graph: m.Graph, spent: SliceSpent, frame: Frame) -> Json:
-    """Go on with a sync graph that spent its slice, one turn of the event loop per slice."""
+    """Go on with a sync graph that spent its slice, one turn of the event loop per slice (or that stopped at a
+    state to run in the pool)."""
     while True:
-        await give_turn(ex)
+        idx: int | None = spent.idx
+        value = spent.value
+        if type(spent) is Offloaded:
+            st = graph.states[spent.idx]
+            idx, value = await run_in_pool(SYNC_STEPS[type(st)], ex, st, value, frame)
+            if idx is None:
+                return value
+            if time.monotonic() > ex.deadline:
+                raise timed_out(ex)
+        else:
+            await give_turn(ex)
         try:
-            return run_graph_sync(ex, graph, spent.value, frame, spent.idx)
+            return run_graph_sync(ex, graph, value, frame, idx)
         except SliceSpent as again:
             spent = again
 
@@ -237,20 +241,37 @@ async def run_graph(ex: Execution, graph: m.Graph, value: Json, frame: Frame) ->
     idx: int | None = graph.start
     count = 0
     mask = _CHECK_EVERY - 1
-    while idx is not None:
-        st = states[idx]
-        sync_step = SYNC_STEPS.get(type(st))
-        if sync_step is not None:
-            idx, value = sync_step(ex, st, value, frame)
-            count += 1
-            if not count & mask:
-                now = time.monotonic()
-                if now > ex.deadline:
-                    raise timed_out(ex)
-                if now > ex.slice_end:
-                    await give_turn(ex)
-        else:
-            idx, value = await ASYNC_STEPS[type(st)](ex, st, value, frame)
+    # Sync states may give up an expression that runs long (see run_graph_sync); set around every await.
+    restartable = RESTARTABLE
+    restart = restart_thread(ex)
+    restartable.thread = restart
+    try:
+        while idx is not None:
+            st = states[idx]
+            sync_step = SYNC_STEPS.get(type(st))
+            if sync_step is not None:
+                try:
+                    idx, value = sync_step(ex, st, value, frame)
+                except Offload:
+                    restartable.thread = 0
+                    undo_entered(ex, frame)
+                    idx, value = await run_in_pool(sync_step, ex, st, value, frame)
+                    restartable.thread = restart
+                count += 1
+                if not count & mask:
+                    now = time.monotonic()
+                    if now > ex.deadline:
+                        raise timed_out(ex)
+                    if now > ex.slice_end:
+                        restartable.thread = 0
+                        await give_turn(ex)
+                        restartable.thread = restart
+            else:
+                restartable.thread = 0
+                idx, value = await ASYNC_STEPS[type(st)](ex, st, value, frame)
+                restartable.thread = restart
+    finally:
+        restartable.thread = 0
     return value
 
 # -- Wait ------------------------------------------------------------------------------------------

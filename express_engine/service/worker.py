@@ -68,6 +68,9 @@ _STATUS_FIELDS = {"SUCCEEDED": "succeeded", "FAILED": "failed", "TIMED_OUT": "ti
 #: Seconds a stopping worker keeps trying to acknowledge what it finished.
 ACK_FLUSH_SECONDS = 5.0
 
+#: Seconds an execution run inline (in the intake) may take before its machine's executions run as tasks.
+INLINE_SECONDS = 0.02
+
 
 @dataclass(frozen=True, slots=True)
 class WorkerOptions:
@@ -171,6 +174,9 @@ class Worker:
         self._conn: Any = None  # the read loop's own connection (acknowledge + read in one round trip)
         self._skip_replies = False  # whether Redis honours CLIENT REPLY SKIP (probed at start)
         self._ready = anyio.Event()
+        #: the graphs (by id) of machines that never suspend but whose executions took long all the same (a
+        #: JSONata expression run in the thread pool): run as tasks, not inline in the intake
+        self._slow_graphs: dict[int, Any] = {}
 
     # -- lifecycle ------------------------------------------------------------------------------------
 
@@ -414,11 +420,14 @@ class Worker:
                     await self._dead_letter(entry_id, fields, f"{exc.error.code}: {exc.error.message}", n)
                 continue
             graph = record.machine.graph
-            if graph_is_sync(graph) and not graph.loops:
+            if graph_is_sync(graph) and not graph.loops and id(graph) not in self._slow_graphs:
                 # Never suspends (except to hand over its logs) and ends after a bounded number of transitions:
                 # cheaper to run now than as a task. A batch of them still gives the loop a turn every slice.
+                began = time.monotonic()
                 await self._execute(entry_id, record, start, sync, mock)
                 now = time.monotonic()
+                if now - began > INLINE_SECONDS:  # (an expression of it ran long, in the pool: not inline again)
+                    self._slow_graphs[id(graph)] = graph
                 if now > turn_end:
                     await anyio.lowlevel.checkpoint()
                     turn_end = time.monotonic() + SLICE_SECONDS

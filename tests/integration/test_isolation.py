@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -34,21 +32,44 @@ def _p99(values: list[float]) -> float:
     return values[min(len(values) - 1, round(0.99 * (len(values) - 1)))]
 
 
-async def _short_latencies(client: Client, arn: str, callers: int = 10, each: int = 100) -> list[float]:
-    """Sync starts of ``arn`` by ``callers`` concurrent callers, ``each`` one after another: their latencies."""
-    latencies: list[float] = []
+async def _short_latencies(client: Client, arn: str, redis: Any, stream: str, callers: int = 10,
+                           each: int = 100) -> tuple[list[float], list[float]]:
+    """Sync starts of ``arn`` by ``callers`` concurrent callers, ``each`` one after another.
+
+    Returns two latencies per start: on the worker, from when the worker could have read the start (its stream
+    entry's id: Redis's clock when it was added, seen by a plain XREAD beside the consumer group; just before
+    it was sent, for the few entries finished and deleted before that XREAD came back) to the execution's
+    ``stopDate`` (the worker's clock at its end); and as the caller saw it, to the reply's arrival.
+    """
+    on_worker: list[float] = []
+    seen: list[float] = []
+    added: dict[str, float] = {}
+
+    async def observe() -> None:
+        last = "$"
+        while True:
+            for _, entries in await redis.xread({stream: last}, count=100, block=1000):
+                for entry_id, fields in entries:
+                    last = entry_id
+                    added[orjson.loads(fields[b"start"])["arn"]] = int(entry_id.split(b"-")[0]) / 1000
 
     async def caller() -> None:
         for _ in range(each):
-            t0 = time.perf_counter()
+            t0, sent = time.perf_counter(), time.time()
             response = await client.start_sync_execution(arn, '{"a":1}', timeout=30)
-            latencies.append(time.perf_counter() - t0)
+            seen.append(time.perf_counter() - t0)
             assert response["status"] == "SUCCEEDED"
+            # (both ends are rounded to the millisecond)
+            on_worker.append(response["stopDate"] - added.get(response["executionArn"], sent) + 0.001)
 
     async with anyio.create_task_group() as tg:
-        for _ in range(callers):
-            tg.start_soon(caller)
-    return latencies
+        tg.start_soon(observe)
+        await anyio.sleep(0.05)  # (the XREAD is waiting)
+        async with anyio.create_task_group() as starts:
+            for _ in range(callers):
+                starts.start_soon(caller)
+        tg.cancel_scope.cancel()
+    return on_worker, seen
 
 
 async def test_a_looping_execution_does_not_stall_short_ones(redis_url: str, namespace: str, redis: Any,
@@ -56,35 +77,70 @@ async def test_a_looping_execution_does_not_stall_short_ones(redis_url: str, nam
                                                              worker_process: Any) -> None:
     loop_arn = (await registry.create("loop", LOOP)).arn
     short_arn = (await registry.create("short", SHORT)).arn
+    stream = f"{namespace}:starts"
     worker = worker_process(redis_url, namespace)
     await worker.ready(redis, namespace)
-    await _short_latencies(client, short_arn, 10, 10)  # (warm-up: machine cache, connections)
-    # The floor: the same short executions while a process outside the worker burns a core as the loop will, so
-    # that what the machine's CPU contention costs (tens of ms at the 99th percentile on a busy shared machine)
-    # is not charged to the worker's scheduling.
-    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
-    try:
-        floor = _p99(await _short_latencies(client, short_arn))
-    finally:
-        hog.kill()
-        hog.wait()
+    await _short_latencies(client, short_arn, redis, stream, 10, 10)  # (warm-up: machine cache, connections)
     await client.start_execution(loop_arn, "{}")
 
     async def looping() -> bool:
-        return int((await redis.xpending(f"{namespace}:starts", "workers"))["pending"]) == 1
+        return int((await redis.xpending(stream, "workers"))["pending"]) == 1
     await wait_for(looping, 10)  # the loop is running on the worker
-    await anyio.sleep(0.2)
-    # Beside the loop, 1,000 short executions' p99 stays within 50 ms (of the floor): best of up to 3 rounds, a
-    # shared machine has its moments. Were the loop holding the worker, every round would take its 30 s.
-    rounds = []
+    await anyio.sleep(0.2)  # (long enough to be in the background lane)
+    # Beside the loop, 1,000 short executions' p99 stays under 50 ms. The issue is one execution stalling the
+    # others on its worker, so this is the worker's latency: from when it could have read each start to the
+    # end of its execution (see _short_latencies); what the caller's process and the reply's way back cost on
+    # a busy machine is not the worker's doing (reported, not bounded). Best of up to 3 rounds: a shared
+    # machine has its moments. A worker whose loop held the event loop fails (its starts in flight wait for
+    # the loop's 30 s timeout); one that let it run 50 ms slices fails every round too (p99 60-110 ms).
+    rounds: list[tuple[float, float]] = []
     for _ in range(3):
-        rounds.append(_p99(await _short_latencies(client, short_arn)))
-        if rounds[-1] < 0.050 + floor:
+        on_worker, seen = await _short_latencies(client, short_arn, redis, stream)
+        # (a loop holding the worker once, until its end, stalls only the 10 starts in flight then: 1 %)
+        assert max(on_worker) < 1.0, f"a short execution waited {max(on_worker):.1f} s for the loop"
+        rounds.append((_p99(on_worker), _p99(seen)))
+        if rounds[-1][0] < 0.050:
             break
-    assert min(rounds) < 0.050 + floor, (f"short executions' p99 per round beside a looping one: {rounds} s; "
-                                         f"beside a busy process instead: {floor} s (bound: 50 ms more)")
+    print("short executions' p99 beside a loop, in s (on the worker, as the caller saw it):", rounds)
+    assert min(p99 for p99, _ in rounds) < 0.050, (
+        f"short executions' p99 per round beside a looping one (on the worker, as the caller saw it): {rounds} s")
     # The loop is still running (not starved out either: still pending, neither finished nor failed).
-    assert int((await redis.xpending(f"{namespace}:starts", "workers"))["pending"]) == 1
+    assert int((await redis.xpending(stream, "workers"))["pending"]) == 1
+
+
+#: A loop whose Pass computes a heavy JSONata expression (tens of ms) on every turn.
+HEAVY = json.dumps({"QueryLanguage": "JSONata", "StartAt": "H", "TimeoutSeconds": 30, "States": {
+    "H": {"Type": "Pass", "Output": "{% $reduce([1..5000], function($a, $b){$a + $b}) %}", "Next": "H2"},
+    "H2": {"Type": "Choice", "Choices": [{"Condition": "{% $states.input = 0 %}", "Next": "E"}], "Default": "H"},
+    "E": {"Type": "Succeed"}}})
+
+
+async def test_a_heavy_jsonata_expression_does_not_stall_short_ones(
+        redis_url: str, namespace: str, redis: Any, registry: Registry, client: Client,
+        worker_process: Any) -> None:
+    heavy_arn = (await registry.create("heavy", HEAVY)).arn
+    short_arn = (await registry.create("short", SHORT)).arn
+    stream = f"{namespace}:starts"
+    worker = worker_process(redis_url, namespace)
+    await worker.ready(redis, namespace)
+    await _short_latencies(client, short_arn, redis, stream, 10, 10)  # (warm-up)
+    await client.start_execution(heavy_arn, "{}")
+    await anyio.sleep(0.3)  # (it is evaluating: each evaluation goes to the thread pool after a slice)
+    # As beside a Pass/Choice loop (see above), 1,000 short executions beside it: p99 under 50 ms on the worker.
+    # Run on the event loop, the evaluations hold the worker for their whole length (measured: p99 9.4 s, the
+    # execution timing out at 30 s as its evaluations take turns with nothing).
+    rounds: list[tuple[float, float]] = []
+    for _ in range(3):
+        on_worker, seen = await _short_latencies(client, short_arn, redis, stream)
+        assert max(on_worker) < 1.0, f"a short execution waited {max(on_worker):.1f} s for the heavy one"
+        rounds.append((_p99(on_worker), _p99(seen)))
+        if rounds[-1][0] < 0.050:
+            break
+    print("short executions' p99 beside a heavy expression, in s (on the worker, as the caller saw it):", rounds)
+    assert min(p99 for p99, _ in rounds) < 0.050, (
+        f"short executions' p99 per round beside a heavy expression (on the worker, as the caller saw it): "
+        f"{rounds} s")
+    assert int((await redis.xpending(stream, "workers"))["pending"]) == 1  # (still evaluating, in turns)
 
 
 def _peak_rss_mb(pid: int) -> float:

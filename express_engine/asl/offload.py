@@ -1,0 +1,39 @@
+"""Handing a long evaluation over to a thread: the signal, and when an evaluation may give it.
+
+A JSONata evaluation is bounded in time (5 s) but cannot pause half-way: run on the event loop, it would hold
+every other execution of its worker until it ends. So an evaluation that has computed for more than
+:data:`OFFLOAD_AFTER` seconds on the event loop gives up with :class:`Offload` — where the runtime can run its
+state again from the start (the sync states: Pass, Choice, Succeed, Fail, whose only effect before their
+expressions is their ``...StateEntered`` event) in a worker thread of a small pool, while the event loop goes
+on with the others (the GIL passes between threads every few milliseconds: :func:`sys.getswitchinterval`).
+Everywhere else (in a Task's fields, in TestState, in the pool itself), it runs to its end as before.
+"""
+
+from __future__ import annotations
+
+import threading
+
+#: Seconds an evaluation may compute on the event loop before it is run again in the pool.
+OFFLOAD_AFTER = 0.002
+
+
+class Offload(BaseException):  # (a BaseException: no `except Exception` on the way stops it)
+    """This evaluation has computed on the event loop for :data:`OFFLOAD_AFTER` s: run its state in the pool."""
+
+
+class _Restartable:
+    """Which thread is running a state that the runtime can run again elsewhere (set by the runtime)."""
+
+    __slots__ = ("thread",)
+
+    def __init__(self) -> None:
+        #: the thread's :func:`threading.get_ident` while a run loop runs a sync state on its event loop, else 0
+        self.thread = 0
+
+
+RESTARTABLE = _Restartable()
+
+
+def may_offload() -> bool:
+    """Whether an evaluation that has run long here should give up with :class:`Offload`."""
+    return RESTARTABLE.thread == threading.get_ident()
