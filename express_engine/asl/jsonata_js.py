@@ -2,13 +2,13 @@
 
 AWS runs jsonata-js, so a number reads as JavaScript writes it (``1e20`` is ``100000000000000000000``, exponent
 form from ``1e21`` and below ``1e-6``) and ``$string`` rounds numbers to 15 significant digits. Where
-jsonata-python raises a bare Python error (``$number('x')``, ``1/0``, ``$power(-1, 0.5)``, ``$toMillis('bad')``,
+jsonata-python raises a bare Python error (``$number('x')``, ``$power(-1, 0.5)``, ``$toMillis('bad')``,
 ``$encodeUrlComponent`` of a lone surrogate) these functions throw jsonata-js's coded error instead (D3030,
-D1001, D3061, D3110, D3140), so causes read ``... threw an error during evaluation. D3030: ...``. ``$sort``,
-``$round``, ``$formatBase``, ``$sum``, ``$average``, ``$match`` and the picture functions (``$formatInteger``,
-``$parseInteger``, ``$fromMillis``, ``$now``, ``$toMillis``) follow jsonata-js too: D3070, D3130-D3136, and NaN or
-a JavaScript Date where jsonata-js computes one rather than throwing.
-"""
+D3061, D3110, D3140), so causes read ``... threw an error during evaluation. D3030: ...``; ``1/0`` is
+JavaScript's Infinity. ``$sort``, ``$round``, ``$formatBase``, ``$sum``, ``$average``, ``$match`` and the picture
+functions (``$formatInteger``, ``$formatNumber``, ``$parseInteger``, ``$fromMillis``, ``$now``, ``$toMillis``)
+follow jsonata-js too: D3070, D3080-D3093, D3130-D3136, and NaN or a JavaScript Date where jsonata-js computes
+one rather than throwing."""
 
 from __future__ import annotations
 
@@ -97,7 +97,9 @@ def _stringify(value: Any, indent: str, level: int) -> str | None:
         return "true" if value else "false"
     if isinstance(value, int | float):
         if not math.isfinite(value):
-            return "null"
+            if value != value:
+                return "null"
+            raise JException("D1001", -1, value)  # the replacer's isNumeric check (NaN passes: "null")
         return js_number(float(format(value, ".14e")))  # Number(value.toPrecision(15))
     if isinstance(value, str):
         return js_string_literal(value)
@@ -260,9 +262,9 @@ class JsFunctions:
         """
         if isinstance(text, str) and not isinstance(pattern, str) and (limit is None or limit >= 0):
             count = None if limit is None else min(math.ceil(limit), len(text) + 1)
-            matches = _check_matcher(pattern, text, "replace", count)
-            if _is_function(replacement):
-                return _replace_with_function(text, matches, replacement)
+            if _is_function(replacement) and hasattr(pattern, "search"):
+                return text if count == 0 else _replace_with_function(text, pattern, replacement, count)
+            _check_matcher(pattern, text, "replace", count)
         if isinstance(pattern, str) or limit is None or limit < 0 or text is None or text is _NULL:
             return Functions.replace(text, pattern, replacement, limit)
         # (jsonata-js counts matches while count < limit; a text has at most len + 1 of them)
@@ -449,30 +451,55 @@ def _matcher_error(name: str) -> JException:
     return error
 
 
-def _replace_with_function(text: str, matches: list[re.Match[str]], function: Any) -> str:
-    """``$replace`` with a function: called with jsonata-js's match object (``match``, ``index``, ``groups`` -
-    the captures only -, ``next``), its result must be a string (D3012)."""
+def _replace_with_function(text: str, pattern: Any, function: Any, limit: int | None) -> str:
+    """``$replace`` with a regex and a function, as jsonata-js's ``replace`` drives it: the function gets each
+    match object (``match``, ``start``, ``end``, ``groups`` - the captures only -, ``next``) and must return a
+    string (D3012); the next match is the one ``next()`` of the last gives, so a function calling ``next()``
+    moves the search on (see :class:`_RegexMatcher`)."""
+    matcher = _RegexMatcher(pattern, text)
     out: list[str] = []
-    position = 0
-    for index, match in enumerate(matches):
-        out.append(text[position:match.start()])
-        replaced = Functions.func_apply(function, [_match_object(matches, index)])
+    position = count = 0
+    match = matcher.exec(0)
+    while match is not None and (limit is None or count < limit):
+        out.append(text[position:match["start"]])
+        replaced = Functions.func_apply(function, [match])
         if not isinstance(replaced, str):
             raise JException("D3012", -1)
         out.append(replaced)
-        position = match.end()
+        position = match["start"] + len(match["match"])
+        count += 1
+        match = Functions.func_apply(match["next"], [])
     out.append(text[position:])
     return "".join(out)
 
 
-def _match_object(matches: list[re.Match[str]], index: int) -> dict[str, Any]:
-    match = matches[index]
+class _RegexMatcher:
+    """jsonata-js's ``evaluateRegex`` closure over one text: a global RegExp whose ``lastIndex`` every match's
+    ``next()`` shares (a match is searched from the end of the last one found, by anyone)."""
 
-    def following(*_args: Any) -> Any:
-        return _match_object(matches, index + 1) if index + 1 < len(matches) else None
+    __slots__ = ("_pattern", "_text", "last_index")
 
-    return {"match": match.group(0), "index": match.start(), "groups": list(match.groups()),
-            "next": Jsonata.JLambda(following)}
+    def __init__(self, pattern: Any, text: str) -> None:
+        self._pattern = pattern
+        self._text = text
+        self.last_index = 0
+
+    def exec(self, start: int) -> dict[str, Any] | None:
+        found = self._pattern.search(self._text, start) if start <= len(self._text) else None
+        if found is None:
+            self.last_index = 0  # RegExp.prototype.exec resets lastIndex when nothing matches
+            return None
+        self.last_index = found.end()
+        return {"match": found.group(0), "start": found.start(), "end": found.end(),
+                "groups": list(found.groups()), "next": Jsonata.JLambda(self._following)}
+
+    def _following(self, *_args: Any) -> dict[str, Any] | None:
+        if self.last_index >= len(self._text):
+            return None
+        match = self.exec(self.last_index)
+        if match is not None and match["match"] == "":  # it would never progress
+            raise JException("D1004", -1, getattr(self._pattern, "pattern", None))
+        return match
 
 
 class _FirstMatches:
@@ -532,9 +559,13 @@ def _escaped_byte(text: str, i: int, name: str) -> int:
 
 
 def divide(lhs: float, rhs: float, op: str) -> Any:
-    """``/`` and ``%`` as JavaScript computes them; a zero divisor (infinite or NaN result) throws D1001."""
+    """``/`` and ``%`` as JavaScript computes them: a zero divisor gives Infinity or NaN, not Python's
+    ZeroDivisionError. As in jsonata-js, the value flows on: ``$string(1/0)`` throws D3001, ``1/0 + 1`` D1001
+    (where an operand is checked), ``$exists(1/0)`` is true."""
     if rhs == 0:
-        raise JException("D1001", -1, math.nan if lhs == 0 or op == "%" else math.copysign(math.inf, lhs))
+        if op == "%" or lhs == 0 or lhs != lhs:
+            return math.nan
+        return math.copysign(math.inf, lhs) * math.copysign(1.0, rhs)
     return Utils.convert_number(lhs / rhs if op == "/" else math.fmod(lhs, rhs))
 
 
