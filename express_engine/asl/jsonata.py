@@ -87,10 +87,6 @@ def _catalog_template(code: str) -> str | None:
 _CODE_OF_MESSAGE = {text: code for code in JException.error_codes
                     if "{{" not in (text := _catalog_template(code) or "{{")}
 
-# $formatNumber picture errors jsonata-python words its own way
-_PICTURE_TEXT_CODES = {"both integer and fractional parts are empty": "D3085",
-                       "invalid grouping in picture argument": "D3086"}
-
 # jsonata-js names the element type of a typed-array signature this way (T0412).
 _ARRAY_TYPE_NAMES = {"a": "arrays", "b": "booleans", "f": "functions", "n": "numbers", "o": "objects",
                      "s": "strings"}
@@ -105,7 +101,7 @@ def _describe(exc: JException) -> tuple[str, bool]:
     template = _catalog_template(code)
     if template is None:
         # jsonata-python throws a few errors with the message in the code slot ($replace's D3010, D3011)
-        code = _PICTURE_TEXT_CODES.get(code) or _CODE_OF_MESSAGE.get(code, code)
+        code = _CODE_OF_MESSAGE.get(code, code)
         template = _catalog_template(code)
         if template is None:
             return code, False

@@ -28,6 +28,7 @@ from jsonata.signature import Signature
 from jsonata.utils import Utils
 
 from . import jsonata_pictures as pictures
+from .jsonata_format_number import format_number
 
 _NULL = Utils.NULL_VALUE
 
@@ -271,6 +272,7 @@ class JsFunctions:
         count = min(math.ceil(limit), len(text) + 1)
         return text if count == 0 else Functions.safe_replace_all(text, _FirstMatches(pattern, count), replacement)
 
+    format_number = staticmethod(format_number)
     format_integer = staticmethod(pictures.format_integer)
     parse_integer = staticmethod(pictures.parse_integer)
     from_millis = staticmethod(pictures.from_millis)
@@ -578,7 +580,7 @@ _SIGNATURES = (("string", "<x-b?:s>", "string"), ("number", "<(nsb)-:n>", "numbe
                ("round", "<n-n?:n>", "round"), ("match", "<s-f<s:o>n?:a<o>>", "match"),
                ("sum", "<a<n>:n>", "sum"), ("average", "<a<n>:n>", "average"),
                ("replace", "<s-(sf)(sf)n?:s>", "replace"), ("split", "<s-(sf)n?:a<s>>", "split"),
-               ("formatBase", "<n-n?:s>", "format_base"))
+               ("formatBase", "<n-n?:s>", "format_base"), ("formatNumber", "<n-so?:s>", "format_number"))
 
 
 def bind(frame: Jsonata.Frame) -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from express_engine import errors
 from express_engine.asl.jsonata import compile_template
+from express_engine.asl.jsonata_functions import TIMEOUT
 from express_engine.jsonutil import Json
 
 
@@ -119,3 +120,111 @@ def test_regex_errors_are_jsonata_js_errors(expression: str, tail: str) -> None:
 ])
 def test_surrogate_pair_escapes_are_one_character(expression: str, value: Json) -> None:
     assert ev(expression) == value
+
+
+# -- $formatInteger words and $formatNumber -------------------------------------------------------------------
+
+@pytest.mark.parametrize(("expression", "value"), [
+    ("$formatInteger(1e+46, 'w')", "ten billion trillion trillion trillion"),  # formatInteger.json[43]
+    ("$formatInteger(-1e46, 'W')", "-TEN BILLION TRILLION TRILLION TRILLION"),
+    ("$formatInteger(123456789012345678901, 'w')",
+     "one hundred and twenty-three million, four hundred and fifty-six thousand, seven hundred and eighty-nine "
+     "trillion, twelve billion, three hundred and forty-five million, six hundred and eighty-eight thousand and "
+     "sixty-four"),  # the words of the double, as JavaScript computes them
+    ("$formatInteger(1e15+3, 'Ww')", "One Thousand Trillion and Three"),
+    ("$formatInteger(2e12, 'w;o')", "two trillionth"),
+    ("$formatInteger(1234567, 'w')",
+     "one million, two hundred and thirty-four thousand, five hundred and sixty-seven"),
+    ("$formatInteger(1e21, '0')", "1e+21"), ("$formatInteger(2e53+2, '0')", "2e+53"),
+    ("$formatInteger(1/0, '0')", "Infinity"), ("$formatInteger(-1/0, '000')", "-Infinity"),
+])
+def test_format_integer_computes_in_doubles(expression: str, value: Json) -> None:
+    assert ev(expression) == value
+
+
+@pytest.mark.parametrize(("expression", "value"), [
+    ('$formatNumber(0.123, "#.e9")', '0.1e0'),
+    ('$formatNumber(1234.5678, "#,##0.00")', '1,234.57'),
+    ('$formatNumber(1234.5678, "00.000e0")', '12.346e2'),
+    ('$formatNumber(0.234, "0.0e0")', '2.3e-1'),
+    ('$formatNumber(0.234, "#.00e0")', '0.23e0'),
+    ('$formatNumber(0.123, ".00e0")', '.12e0'),
+    ('$formatNumber(0.14, "01%")', '14%'),
+    ('$formatNumber(0.4857, "###.###‰")', '485.7‰'),
+    ('$formatNumber(1234.5678, "#,###.##", {"decimal-separator": ",", "grouping-separator": "."})', '1234,567.8'),
+    ('$formatNumber(-6, "000")', '-006'),
+    ('$formatNumber(1234567.891, "#,##,###.##")', '12,34,567.89'),
+    ('$formatNumber(12, "pre#suf")', 'pre12suf'),
+    ('$formatNumber(-12.345, "#.00;(#.00)")', '(12.34)'),
+    ('$formatNumber(1e21, "#")', '1e+21'),
+    ('$formatNumber(1/0, "#")', 'Infinity'),
+    ('$formatNumber(-1/0, "#,##0.00")', '-NaN.00'),
+    ('$formatNumber(0/0, "#")', '-NaN'),
+    ('$formatNumber(123.456, "0,00.0,00")', '1,23.4,56'),
+    ('$formatNumber(2.5, "0")', '2'),
+    ('$formatNumber(3.5, "0")', '4'),
+    ('$formatNumber(1.005, "0.00")', '1.00'),
+    ('$formatNumber(0, "0.00")', '0.00'),
+    ('$formatNumber(-0.5, "0")', '-0'),
+    ('$formatNumber(1234, "#0,000")', '1,234'),
+    ('$formatNumber(98765.4321, "##0.###e0")', '9.877e4'),
+    ('$formatNumber(0.000123, "0.00e00")', '1.23e-04'),
+    ('$formatNumber(123456789, "0.0e0")', '1.2e8'),
+    ('$formatNumber(5e-324, "0e0")', '5e-324'),
+    ('$formatNumber(12345.6, "#,###,##0.0#")', '12,345.6'),
+    ('$formatNumber(1, "#")', '1'),
+    ('$formatNumber(0.5, "#")', '0'),
+    ('$formatNumber(100, "#,##0;-#")', '100'),
+    ('$formatNumber(-100, "#,##0;(#)")', '(100)'),
+    ('$formatNumber(1e100, "#")', '1e+100'),
+    ('$formatNumber(1e20, "#,###")', '100,000,000,000,000,000,000'),
+    ('$formatNumber(34.555, "#0.00;(#0.00)")', '34.56'),
+    ('$formatNumber(34.565, "#0.00")', '34.56'),
+])
+def test_format_number_is_jsonata_js(expression: str, value: Json) -> None:
+    # (function-formatNumber/case014 is the first)
+    assert ev(expression) == value
+
+
+@pytest.mark.parametrize(("expression", "code"), [
+    ('$formatNumber(20,"0,,0")', 'D3089'),
+    ('$formatNumber(20,"#0.0e0,0")', 'D3093'),
+    ('$formatNumber(1, "0.0.0")', 'D3081'),
+    ('$formatNumber(1, "0%%")', 'D3082'),
+    ('$formatNumber(1, "0‰‰")', 'D3083'),
+    ('$formatNumber(1, "0%‰")', 'D3084'),
+    ('$formatNumber(1, "0a0")', 'D3086'),
+    ('$formatNumber(1, "0,.0")', 'D3087'),
+    ('$formatNumber(1, "0,")', 'D3088'),
+    ('$formatNumber(1, "0#")', 'D3090'),
+    ('$formatNumber(1, ".#0")', 'D3091'),
+    ('$formatNumber(1, "0e0%")', 'D3092'),
+    ('$formatNumber(1, "0e")', 'D3093'),
+    ('$formatNumber(1, "0;0;0")', 'D3080'),
+    ('$formatNumber(1234.5, "#,##0.00", {"zero-digit": "\\u0660"})', 'D3086'),
+])
+def test_format_number_picture_errors_are_jsonata_js_codes(expression: str, code: str) -> None:
+    # (function-formatNumber/case028 and case032 are the first two)
+    assert threw(expression).startswith(f". {code}: ")
+
+
+@pytest.mark.parametrize(("expression", "tail"), [
+    ("$formatNumber(20, '0,,0')",
+     ". D3089: The sub-picture must not contain two adjacent instances of the 'grouping-separator' character"),
+    ("$formatNumber(20, '#0.0e0,0')", ". D3093: The exponent part of the sub-picture must comprise only of one or "
+                                      "more characters that are members of the 'decimal digit family'"),
+    ("$formatNumber(1, '0a0')", ". D3086: The sub-picture must not contain a passive character that is preceded "
+                                "by an active character and that is followed by another active character"),
+    ("$formatNumber(1, '.')", ". D3085: The mantissa part of a sub-picture must contain at least one character "
+                              "that is either an 'optional digit character' or a member of the 'decimal digit "
+                              "family'"),
+])
+def test_format_number_picture_errors_read_as_jsonata_js(expression: str, tail: str) -> None:
+    assert threw(expression) == tail
+
+
+def test_format_number_that_jsonata_js_never_finishes_is_a_timeout() -> None:
+    # jsonata-js scales 0 towards the exponent picture's minimum for ever; AWS's time bound ends it
+    assert threw("$formatNumber(0, '0e0')") == ": " + TIMEOUT
+    assert threw("$formatNumber(-5, '0e0')") == ": " + TIMEOUT
+    assert ev("$formatNumber(5e-324, '0e0')") == "5e-324"
