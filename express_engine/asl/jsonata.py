@@ -48,6 +48,7 @@ from .jsonata_functions import (
     Runaway,
 )
 from .jsonata_js import JsFunctions, divide, js_number, js_string_literal
+from .jsonata_regex import js_regex
 from .jsonata_scope import children as _children
 from .jsonata_scope import free_variables
 from .jsonata_values import (
@@ -161,7 +162,7 @@ class _AslJsonata(Jsonata):
 
     def __init__(self, expression: str) -> None:
         try:
-            super().__init__(expression)
+            super().__init__(expression, regex_engine=js_regex)
         except JException as exc:
             raise _js_tokenizer_error(expression, exc) from None
         except (IndexError, KeyError, RuntimeError) as exc:

@@ -228,3 +228,24 @@ def test_format_number_that_jsonata_js_never_finishes_is_a_timeout() -> None:
     assert threw("$formatNumber(0, '0e0')") == ": " + TIMEOUT
     assert threw("$formatNumber(-5, '0e0')") == ": " + TIMEOUT
     assert ev("$formatNumber(5e-324, '0e0')") == "5e-324"
+
+
+# -- regex literals as JavaScript reads them -------------------------------------------------------------------
+
+@pytest.mark.parametrize(("expression", "value"), [
+    ("$match('ay', /\\y/).match", "y"),  # an identity escape (Python: "bad escape \y")
+    ("$exists($match('a\\nb\\n', /b$/))", False),  # $ is the end of the text, not before a last \n
+    ("$exists($match('a\\rb', /a.b/))", False),  # . stops at every line terminator
+    ("$match('a\\rb', /a$/m).match", "a"),
+    ("$exists($match('x[]', /[]/))", False), ("$match('ab', /[^]b/).match", "ab"),
+    ("$match('ab', /(?<n>a)\\k<n>?b/).groups", ["a"]),
+    ("$replace('\u0663' & '4', /\\d/, '#')", "\u0663#"),  # \d is ASCII
+    ("$exists($match('\u00e9', /\\w/))", False),  # \w is ASCII
+    ("$match('a\u00a0b', /a\\sb/).match", "a\u00a0b"),  # \s is JavaScript's white space
+    ("$match('x\u0001', /\\cA/).index", 1),
+    ("$match('a-b', /[\\w-]+/).match", "a-b"), ("$split('a1b2c', /\\d/)", ["a", "b", "c"]),
+    ("$match('ab\\ncd', /^c/m).index", 3), ("$replace('hello world', /\\bw/, 'W')", "hello World"),
+    ("$contains('abc', /B/i)", True),
+])
+def test_regex_literals_match_as_in_javascript(expression: str, value: Json) -> None:
+    assert ev(expression) == value
