@@ -137,6 +137,7 @@ def test_surrogate_pair_escapes_are_one_character(expression: str, value: Json) 
      "one million, two hundred and thirty-four thousand, five hundred and sixty-seven"),
     ("$formatInteger(1e21, '0')", "1e+21"), ("$formatInteger(2e53+2, '0')", "2e+53"),
     ("$formatInteger(1/0, '0')", "Infinity"), ("$formatInteger(-1/0, '000')", "-Infinity"),
+    ("$formatInteger(5, '1;')", "5"),  # a ';' ending the picture is an empty modifier
 ])
 def test_format_integer_computes_in_doubles(expression: str, value: Json) -> None:
     assert ev(expression) == value
