@@ -15,6 +15,9 @@ from typing import Any
 
 from jsonata.jexception import JException
 
+from .jsonata_numbers import js_number, js_round
+from .jsonata_runaway import TIMEOUT, Runaway
+
 _DEFAULTS = {"decimal-separator": ".", "grouping-separator": ",", "exponent-separator": "e",
              "infinity": "Infinity", "minus-sign": "-", "NaN": "NaN", "percent": "%", "per-mille": "\u2030",
              "zero-digit": "0", "digit": "#", "pattern-separator": ";"}
@@ -70,7 +73,6 @@ def format_number(value: Any, picture: Any, options: Any) -> str | None:
         min_mantissa = math.pow(10, pic["scalingFactor"] - 1)
         mantissa, exponent = adjusted, 0
         if mantissa <= 0 or math.isinf(mantissa):  # jsonata-js scales it for ever: AWS's time bound ends that
-            from .jsonata_functions import TIMEOUT, Runaway  # (jsonata_functions imports this module)
             raise Runaway(TIMEOUT)
         while mantissa < min_mantissa:
             mantissa *= 10
@@ -78,7 +80,6 @@ def format_number(value: Any, picture: Any, options: Any) -> str | None:
         while mantissa > max_mantissa:
             mantissa /= 10
             exponent += 1
-    from .jsonata_js import js_round  # (jsonata_js imports this module)
     rounded = js_round(mantissa, pic["maximumFactionalPartSize"])
 
     def make_string(number: float, places: int) -> str:
@@ -135,7 +136,6 @@ def _to_fixed(number: float, places: int) -> str:
     if math.isinf(number):
         return "Infinity"
     if number >= 1e21:
-        from .jsonata_js import js_number
         return js_number(number)
     if places > 100:
         raise JException("D3080", -1)  # toFixed throws a RangeError; no picture the checks pass reaches it

@@ -20,6 +20,9 @@ from typing import Any
 from jsonata.datetimeutils import DateTimeUtils
 from jsonata.jexception import JException
 
+from .jsonata_numbers import js_number
+from .jsonata_runaway import MEMORY, Runaway
+
 
 def format_integer(value: Any, picture: Any) -> str | None:
     """``$formatInteger``: the value floored (not truncated), as a JavaScript double: words and digits of a number
@@ -45,14 +48,12 @@ def format_integer(value: Any, picture: Any) -> str | None:
         return "-" + words if number < 0 else words
     if math.isinf(number):
         if spec.primary is DateTimeUtils.Formats.LETTERS:
-            from .jsonata_functions import MEMORY, Runaway  # (jsonata_functions imports this module)
             raise Runaway(MEMORY)  # jsonata-js's decimalToLetters(Infinity) grows a string for ever
         if spec.primary is DateTimeUtils.Formats.ROMAN:
             raise RecursionError
         return DateTimeUtils._format_integer(_JsText("Infinity", number < 0), spec)
     floored = math.floor(number)
     if abs(floored) >= 2 ** 53 and spec.primary is DateTimeUtils.Formats.DECIMAL:
-        from .jsonata_js import js_number  # (jsonata_js imports this module)
         return DateTimeUtils._format_integer(_JsText(js_number(float(abs(floored))), floored < 0), spec)
     return DateTimeUtils._format_integer(floored, spec)
 
