@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from jsonata import Jsonata
+from jsonata.functions import Functions
 from jsonata.jexception import JException
 from jsonata.parser import Parser
 from jsonata.utils import Utils
@@ -47,9 +48,20 @@ from .jsonata_functions import (
     Runaway,
 )
 from .jsonata_js import JsFunctions, divide, js_number, js_string_literal
+from .jsonata_regex import js_regex
 from .jsonata_scope import children as _children
 from .jsonata_scope import free_variables
-from .jsonata_values import NULL, UnsupportedResult, json_type, known_plain, plain, remember_plain, to_json, to_jsonata
+from .jsonata_values import (
+    NULL,
+    NonFiniteNumber,
+    UnsupportedResult,
+    json_type,
+    known_plain,
+    plain,
+    remember_plain,
+    to_json,
+    to_jsonata,
+)
 from .model import JsonataExpr
 from .offload import OFFLOAD_AFTER, Offload, may_offload
 
@@ -77,10 +89,6 @@ def _catalog_template(code: str) -> str | None:
 _CODE_OF_MESSAGE = {text: code for code in JException.error_codes
                     if "{{" not in (text := _catalog_template(code) or "{{")}
 
-# $formatNumber picture errors jsonata-python words its own way
-_PICTURE_TEXT_CODES = {"both integer and fractional parts are empty": "D3085",
-                       "invalid grouping in picture argument": "D3086"}
-
 # jsonata-js names the element type of a typed-array signature this way (T0412).
 _ARRAY_TYPE_NAMES = {"a": "arrays", "b": "booleans", "f": "functions", "n": "numbers", "o": "objects",
                      "s": "strings"}
@@ -95,7 +103,7 @@ def _describe(exc: JException) -> tuple[str, bool]:
     template = _catalog_template(code)
     if template is None:
         # jsonata-python throws a few errors with the message in the code slot ($replace's D3010, D3011)
-        code = _PICTURE_TEXT_CODES.get(code) or _CODE_OF_MESSAGE.get(code, code)
+        code = _CODE_OF_MESSAGE.get(code, code)
         template = _catalog_template(code)
         if template is None:
             return code, False
@@ -155,15 +163,32 @@ class _AslJsonata(Jsonata):
 
     def __init__(self, expression: str) -> None:
         try:
-            super().__init__(expression)
-        except JException:
-            raise
+            super().__init__(expression, regex_engine=js_regex)
+        except JException as exc:
+            raise _js_tokenizer_error(expression, exc) from None
         except (IndexError, KeyError, RuntimeError) as exc:
             coded = _coded_parse_error(expression, exc)
             if coded is None:
                 raise
             raise coded from None
         _join_surrogate_pairs(self.ast)
+
+    def evaluate_partial_application(self, expr: Any, input: Any, environment: Any) -> Any:
+        """jsonata-js's ``evaluatePartialApplication``: a name that evaluates to nothing but is a function's
+        (``substring(?, 0, ?)``, the ``$`` forgotten) is T1007; jsonata-python tested the opposite and gave T1008.
+        """
+        arguments = [arg if arg.type == "operator" and arg.value == "?" else self.eval(arg, input, environment)
+                     for arg in expr.arguments]
+        procedure = expr.procedure
+        proc = self.eval(procedure, input, environment)
+        if proc is None and procedure.type == "path" and environment.lookup(str(procedure.steps[0].value)) is not None:
+            raise JException("T1007", expr.position, procedure.steps[0].value)
+        if Functions.is_lambda(proc):
+            return self.partial_apply_procedure(proc, arguments)
+        if Utils.is_function(proc):
+            return self.partial_apply_native_function(proc, arguments)
+        raise JException("T1008", expr.position,
+                         procedure.steps[0].value if procedure.type == "path" else procedure.value)
 
     def evaluate_range_expression(self, lhs: Any, rhs: Any) -> Any:
         if (isinstance(lhs, int) and isinstance(rhs, int) and not isinstance(lhs, bool)
@@ -185,6 +210,20 @@ class _AslJsonata(Jsonata):
         if op in ("/", "%") and Utils.is_numeric(lhs) and Utils.is_numeric(rhs):
             return divide(float(lhs), float(rhs), op)  # JavaScript's, not Python's ZeroDivisionError
         return super().evaluate_numeric_expression(lhs, rhs, op)
+
+
+_NUMBER_TOKEN = re.compile(r"-?(0|([1-9][0-9]*))(\.[0-9]+)?([Ee][-+]?[0-9]+)?")
+
+
+def _js_tokenizer_error(expression: str, exc: JException) -> JException:
+    """jsonata-js's code and token where jsonata-python's tokenizer words an error its own way."""
+    if exc.error == "S0301" and exc.current is not None:  # an unknown escape ("\y"), not an empty regex
+        return JException("S0103", exc.location, exc.current)
+    if exc.error == "S0102" and exc.current is None:  # a number past the largest double: jsonata-js names it
+        found = _NUMBER_TOKEN.match(expression, exc.location)
+        if found is not None:
+            return JException("S0102", exc.location, found.group())
+    return exc
 
 
 def _coded_parse_error(expression: str, exc: Exception) -> JException | None:
@@ -348,6 +387,8 @@ class _Expression:
                 f"{_field_sentence(self.text, self.field)} returned nothing (undefined).")
         try:
             return to_json(result)
+        except NonFiniteNumber as exc:  # jsonata-js's code for a number out of JSON's range ("... null")
+            raise self._threw(_describe(JException("D1001", -1, exc.value))[0], True) from None
         except UnsupportedResult:
             raise errors.QueryEvaluationError(
                 f"{_field_sentence(self.text, self.field)} returned an unsupported result type.") from None

@@ -24,13 +24,11 @@ from jsonata.utils import Utils
 
 from ..jsonutil import too_deep
 from . import jsonata_js
+from .jsonata_runaway import MEMORY as MEMORY
+from .jsonata_runaway import STACK_OVERFLOW as STACK_OVERFLOW
+from .jsonata_runaway import TIMEOUT as TIMEOUT
+from .jsonata_runaway import Runaway as Runaway
 from .jsonata_values import INT64_MAX, INT64_MIN, NULL, nulls_in
-
-# Runaway messages: AWS's (jsonata-js test harness wording, one space after each full stop) [3P, measured].
-STACK_OVERFLOW = ("Stack overflow error: Check for non-terminating recursive function. "
-                  "Consider rewriting as tail-recursive.")
-TIMEOUT = "Expression evaluation timeout: Check for infinite loop"
-MEMORY = "Expression evaluation memory limit exceeded: Check for excessive memory usage"
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,14 +49,6 @@ class EvaluationLimits:
 
 
 DEFAULT_LIMITS = EvaluationLimits()
-
-
-class Runaway(JException):
-    """A bound was exceeded. A JException so that jsonata-python's ``and``/``or`` re-raise it as is."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, -1)
-        self.message = message
 
 
 def _signature_error(name: str, position: int) -> JException:

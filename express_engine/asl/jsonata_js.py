@@ -2,13 +2,13 @@
 
 AWS runs jsonata-js, so a number reads as JavaScript writes it (``1e20`` is ``100000000000000000000``, exponent
 form from ``1e21`` and below ``1e-6``) and ``$string`` rounds numbers to 15 significant digits. Where
-jsonata-python raises a bare Python error (``$number('x')``, ``1/0``, ``$power(-1, 0.5)``, ``$toMillis('bad')``,
+jsonata-python raises a bare Python error (``$number('x')``, ``$power(-1, 0.5)``, ``$toMillis('bad')``,
 ``$encodeUrlComponent`` of a lone surrogate) these functions throw jsonata-js's coded error instead (D3030,
-D1001, D3061, D3110, D3140), so causes read ``... threw an error during evaluation. D3030: ...``. ``$sort``,
-``$round``, ``$formatBase``, ``$sum``, ``$average``, ``$match`` and the picture functions (``$formatInteger``,
-``$parseInteger``, ``$fromMillis``, ``$now``, ``$toMillis``) follow jsonata-js too: D3070, D3130-D3136, and NaN or
-a JavaScript Date where jsonata-js computes one rather than throwing.
-"""
+D3061, D3110, D3140), so causes read ``... threw an error during evaluation. D3030: ...``; ``1/0`` is
+JavaScript's Infinity. ``$sort``, ``$round``, ``$formatBase``, ``$sum``, ``$average``, ``$match`` and the picture
+functions (``$formatInteger``, ``$formatNumber``, ``$parseInteger``, ``$fromMillis``, ``$now``, ``$toMillis``)
+follow jsonata-js too: D3070, D3080-D3093, D3130-D3136, and NaN or a JavaScript Date where jsonata-js computes
+one rather than throwing."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ import math
 import re
 import urllib.parse
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 
 from jsonata import Jsonata
@@ -28,6 +27,9 @@ from jsonata.signature import Signature
 from jsonata.utils import Utils
 
 from . import jsonata_pictures as pictures
+from .jsonata_format_number import format_number
+from .jsonata_numbers import js_number as js_number
+from .jsonata_numbers import js_round as js_round
 
 _NULL = Utils.NULL_VALUE
 
@@ -43,35 +45,6 @@ def signature_symbol(original: Callable[[Signature, Any], str]) -> Callable[[Sig
         return "l" if value is _NULL else original(self, value)
 
     return get_symbol
-
-
-def js_number(value: float | int) -> str:
-    """``Number.prototype.toString()``: shortest round-trip digits, exponent form below 1e-6 and from 1e21."""
-    if isinstance(value, int):
-        if abs(value) < 1 << 53:
-            return str(value)
-        value = float(value)  # JavaScript only has doubles
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
-    if value == 0:
-        return "0"
-    sign = "-" if value < 0 else ""
-    _, digit_tuple, exponent = Decimal(repr(abs(value))).as_tuple()
-    digits = "".join(map(str, digit_tuple)).rstrip("0")
-    assert isinstance(exponent, int)
-    point = len(digit_tuple) + exponent  # the decimal point sits after this many digits
-    k = len(digits)
-    if k <= point <= 21:
-        return sign + digits + "0" * (point - k)
-    if 0 < point <= 21:
-        return f"{sign}{digits[:point]}.{digits[point:]}"
-    if -6 < point <= 0:
-        return f"{sign}0.{'0' * -point}{digits}"
-    e = point - 1
-    mantissa = digits if k == 1 else f"{digits[0]}.{digits[1:]}"
-    return f"{sign}{mantissa}e{'+' if e >= 0 else '-'}{abs(e)}"
 
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
@@ -97,7 +70,9 @@ def _stringify(value: Any, indent: str, level: int) -> str | None:
         return "true" if value else "false"
     if isinstance(value, int | float):
         if not math.isfinite(value):
-            return "null"
+            if value != value:
+                return "null"
+            raise JException("D1001", -1, value)  # the replacer's isNumeric check (NaN passes: "null")
         return js_number(float(format(value, ".14e")))  # Number(value.toPrecision(15))
     if isinstance(value, str):
         return js_string_literal(value)
@@ -260,15 +235,16 @@ class JsFunctions:
         """
         if isinstance(text, str) and not isinstance(pattern, str) and (limit is None or limit >= 0):
             count = None if limit is None else min(math.ceil(limit), len(text) + 1)
-            matches = _check_matcher(pattern, text, "replace", count)
-            if _is_function(replacement):
-                return _replace_with_function(text, matches, replacement)
+            if _is_function(replacement) and hasattr(pattern, "search"):
+                return text if count == 0 else _replace_with_function(text, pattern, replacement, count)
+            _check_matcher(pattern, text, "replace", count)
         if isinstance(pattern, str) or limit is None or limit < 0 or text is None or text is _NULL:
             return Functions.replace(text, pattern, replacement, limit)
         # (jsonata-js counts matches while count < limit; a text has at most len + 1 of them)
         count = min(math.ceil(limit), len(text) + 1)
         return text if count == 0 else Functions.safe_replace_all(text, _FirstMatches(pattern, count), replacement)
 
+    format_number = staticmethod(format_number)
     format_integer = staticmethod(pictures.format_integer)
     parse_integer = staticmethod(pictures.parse_integer)
     from_millis = staticmethod(pictures.from_millis)
@@ -301,30 +277,6 @@ _PREFIXED = re.compile(r"0(?:[xX][0-9A-Fa-f]+|[oO][0-7]+|[bB][01]+)\Z")
 _RADIX = {"x": 16, "o": 8, "b": 2}
 # jsonata-js datetime.js
 _ISO8601 = re.compile(r"\d{4}(-[01]\d)*(-[0-3]\d)*(T[0-2]\d:[0-5]\d:[0-5]\d)*(\.\d+)?([+-][0-2]\d:?[0-5]\d|Z)?\Z")
-
-
-def js_round(arg: float, precision: Any) -> float:
-    """jsonata-js's ``round``: the decimal point moved in the number's text, ``Math.round``, ties to even."""
-    if precision:  # JavaScript truthiness: 0 and NaN move nothing
-        arg = _shift(arg, precision)
-    result = float(arg)
-    if math.isfinite(result):
-        result = float(math.floor(result) + (1 if result - math.floor(result) >= 0.5 else 0))  # Math.round
-        if abs(result - arg) == 0.5 and abs(math.fmod(result, 2)) == 1:
-            result -= 1
-    if precision:
-        result = _shift(result, -precision)
-    return result + 0.0  # no -0
-
-
-def _shift(value: float, places: float) -> float:
-    """``+(mantissa + 'e' + (exponent + places))`` on the JavaScript text of ``value``; NaN when it is no number."""
-    # Python's repr has the same shortest digits as JavaScript's text, only in another notation
-    mantissa, _, exponent = repr(float(value)).partition("e")
-    try:
-        return float(f"{mantissa}e{js_number(int(exponent or 0) + places)}")
-    except ValueError:  # "infe2", "1e1e+21", "1e309.5": Number() of them is NaN
-        return math.nan
 
 
 _RADIX_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -449,30 +401,55 @@ def _matcher_error(name: str) -> JException:
     return error
 
 
-def _replace_with_function(text: str, matches: list[re.Match[str]], function: Any) -> str:
-    """``$replace`` with a function: called with jsonata-js's match object (``match``, ``index``, ``groups`` -
-    the captures only -, ``next``), its result must be a string (D3012)."""
+def _replace_with_function(text: str, pattern: Any, function: Any, limit: int | None) -> str:
+    """``$replace`` with a regex and a function, as jsonata-js's ``replace`` drives it: the function gets each
+    match object (``match``, ``start``, ``end``, ``groups`` - the captures only -, ``next``) and must return a
+    string (D3012); the next match is the one ``next()`` of the last gives, so a function calling ``next()``
+    moves the search on (see :class:`_RegexMatcher`)."""
+    matcher = _RegexMatcher(pattern, text)
     out: list[str] = []
-    position = 0
-    for index, match in enumerate(matches):
-        out.append(text[position:match.start()])
-        replaced = Functions.func_apply(function, [_match_object(matches, index)])
+    position = count = 0
+    match = matcher.exec(0)
+    while match is not None and (limit is None or count < limit):
+        out.append(text[position:match["start"]])
+        replaced = Functions.func_apply(function, [match])
         if not isinstance(replaced, str):
             raise JException("D3012", -1)
         out.append(replaced)
-        position = match.end()
+        position = match["start"] + len(match["match"])
+        count += 1
+        match = Functions.func_apply(match["next"], [])
     out.append(text[position:])
     return "".join(out)
 
 
-def _match_object(matches: list[re.Match[str]], index: int) -> dict[str, Any]:
-    match = matches[index]
+class _RegexMatcher:
+    """jsonata-js's ``evaluateRegex`` closure over one text: a global RegExp whose ``lastIndex`` every match's
+    ``next()`` shares (a match is searched from the end of the last one found, by anyone)."""
 
-    def following(*_args: Any) -> Any:
-        return _match_object(matches, index + 1) if index + 1 < len(matches) else None
+    __slots__ = ("_pattern", "_text", "last_index")
 
-    return {"match": match.group(0), "index": match.start(), "groups": list(match.groups()),
-            "next": Jsonata.JLambda(following)}
+    def __init__(self, pattern: Any, text: str) -> None:
+        self._pattern = pattern
+        self._text = text
+        self.last_index = 0
+
+    def exec(self, start: int) -> dict[str, Any] | None:
+        found = self._pattern.search(self._text, start) if start <= len(self._text) else None
+        if found is None:
+            self.last_index = 0  # RegExp.prototype.exec resets lastIndex when nothing matches
+            return None
+        self.last_index = found.end()
+        return {"match": found.group(0), "start": found.start(), "end": found.end(),
+                "groups": list(found.groups()), "next": Jsonata.JLambda(self._following)}
+
+    def _following(self, *_args: Any) -> dict[str, Any] | None:
+        if self.last_index >= len(self._text):
+            return None
+        match = self.exec(self.last_index)
+        if match is not None and match["match"] == "":  # it would never progress
+            raise JException("D1004", -1, getattr(self._pattern, "pattern", None))
+        return match
 
 
 class _FirstMatches:
@@ -532,9 +509,13 @@ def _escaped_byte(text: str, i: int, name: str) -> int:
 
 
 def divide(lhs: float, rhs: float, op: str) -> Any:
-    """``/`` and ``%`` as JavaScript computes them; a zero divisor (infinite or NaN result) throws D1001."""
+    """``/`` and ``%`` as JavaScript computes them: a zero divisor gives Infinity or NaN, not Python's
+    ZeroDivisionError. As in jsonata-js, the value flows on: ``$string(1/0)`` throws D3001, ``1/0 + 1`` D1001
+    (where an operand is checked), ``$exists(1/0)`` is true."""
     if rhs == 0:
-        raise JException("D1001", -1, math.nan if lhs == 0 or op == "%" else math.copysign(math.inf, lhs))
+        if op == "%" or lhs == 0 or lhs != lhs:
+            return math.nan
+        return math.copysign(math.inf, lhs) * math.copysign(1.0, rhs)
     return Utils.convert_number(lhs / rhs if op == "/" else math.fmod(lhs, rhs))
 
 
@@ -547,7 +528,7 @@ _SIGNATURES = (("string", "<x-b?:s>", "string"), ("number", "<(nsb)-:n>", "numbe
                ("round", "<n-n?:n>", "round"), ("match", "<s-f<s:o>n?:a<o>>", "match"),
                ("sum", "<a<n>:n>", "sum"), ("average", "<a<n>:n>", "average"),
                ("replace", "<s-(sf)(sf)n?:s>", "replace"), ("split", "<s-(sf)n?:a<s>>", "split"),
-               ("formatBase", "<n-n?:s>", "format_base"))
+               ("formatBase", "<n-n?:s>", "format_base"), ("formatNumber", "<n-so?:s>", "format_number"))
 
 
 def bind(frame: Jsonata.Frame) -> None:

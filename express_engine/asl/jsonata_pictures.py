@@ -20,14 +20,80 @@ from typing import Any
 from jsonata.datetimeutils import DateTimeUtils
 from jsonata.jexception import JException
 
+from .jsonata_numbers import js_number
+from .jsonata_runaway import MEMORY, Runaway
+
 
 def format_integer(value: Any, picture: Any) -> str | None:
-    """``$formatInteger``: the value floored (not truncated); NaN formats as jsonata-js formats it."""
+    """``$formatInteger``: the value floored (not truncated), as a JavaScript double: words and digits of a number
+    past 2^53 are those of the double (``1e46`` is "ten billion trillion trillion trillion", ``1e21`` "1e+21");
+    NaN and Infinity format as jsonata-js formats them."""
     if value is None:
         return None
+    spec = integer_picture(picture)
     if value != value:
-        return _nan_integer(integer_picture(picture))
-    return DateTimeUtils.format_integer(math.floor(value), picture)
+        return _nan_integer(spec)
+    try:
+        number = float(value)
+    except OverflowError:  # a whole number past the largest double is Infinity in JavaScript
+        number = math.copysign(math.inf, value)
+    if spec.primary is DateTimeUtils.Formats.WORDS:
+        if math.isinf(number):
+            raise RecursionError  # jsonata-js's numberToWords(Infinity) never reaches its base case
+        words = number_to_words(abs(float(math.floor(number))), spec.ordinal)
+        if spec.case_type is DateTimeUtils.TCase.UPPER:
+            words = words.upper()
+        elif spec.case_type is DateTimeUtils.TCase.LOWER:
+            words = words.lower()
+        return "-" + words if number < 0 else words
+    if math.isinf(number):
+        if spec.primary is DateTimeUtils.Formats.LETTERS:
+            raise Runaway(MEMORY)  # jsonata-js's decimalToLetters(Infinity) grows a string for ever
+        if spec.primary is DateTimeUtils.Formats.ROMAN:
+            raise RecursionError
+        return DateTimeUtils._format_integer(_JsText("Infinity", number < 0), spec)
+    floored = math.floor(number)
+    if abs(floored) >= 2 ** 53 and spec.primary is DateTimeUtils.Formats.DECIMAL:
+        return DateTimeUtils._format_integer(_JsText(js_number(float(abs(floored))), floored < 0), spec)
+    return DateTimeUtils._format_integer(floored, spec)
+
+
+_FEW = ("Zero", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine", "Ten", "Eleven", "Twelve",
+        "Thirteen", "Fourteen", "Fifteen", "Sixteen", "Seventeen", "Eighteen", "Nineteen")
+_ORDINALS = ("Zeroth", "First", "Second", "Third", "Fourth", "Fifth", "Sixth", "Seventh", "Eighth", "Ninth",
+             "Tenth", "Eleventh", "Twelfth", "Thirteenth", "Fourteenth", "Fifteenth", "Sixteenth", "Seventeenth",
+             "Eighteenth", "Nineteenth")
+_DECADES = ("Twenty", "Thirty", "Forty", "Fifty", "Sixty", "Seventy", "Eighty", "Ninety", "Hundred")
+_MAGNITUDES = ("Thousand", "Million", "Billion", "Trillion")
+
+
+def number_to_words(value: float, ordinal: bool) -> str:
+    """jsonata-js's ``numberToWords``, computed in doubles as JavaScript computes it (jsonata-python mixed in
+    Python's exact integers, so a number past 2^53 got the words of digits no double holds)."""
+    return _lookup(value, False, ordinal)
+
+
+def _lookup(num: float, prev: bool, ordinal: bool) -> str:
+    if num <= 19:
+        return (" and " if prev else "") + (_ORDINALS[int(num)] if ordinal else _FEW[int(num)])
+    if num < 100:
+        tens, remainder = math.floor(num / 10), math.fmod(num, 10)
+        words = (" and " if prev else "") + _DECADES[tens - 2]
+        if remainder > 0:
+            return words + "-" + _lookup(remainder, False, ordinal)
+        return words[:-1] + "ieth" if ordinal else words
+    if num < 1000:
+        hundreds, remainder = math.floor(num / 100), math.fmod(num, 100)
+        words = (", " if prev else "") + _FEW[hundreds] + " Hundred"
+    else:
+        magnitude = min(math.floor(math.log10(num) / 3), len(_MAGNITUDES))  # "trillion" is the largest word
+        factor = math.pow(10, magnitude * 3)
+        mantissa = float(math.floor(num / factor))
+        remainder = num - mantissa * factor
+        words = (", " if prev else "") + _lookup(mantissa, False, False) + " " + _MAGNITUDES[magnitude - 1]
+    if remainder > 0:
+        return words + _lookup(remainder, True, ordinal)
+    return words + "th" if ordinal else words
 
 
 def parse_integer(value: Any, picture: Any) -> int | float | None:
@@ -150,17 +216,24 @@ _matcher_of = DateTimeUtils._generate_regex_with_component
 _generate_regex = DateTimeUtils._generate_regex
 
 
-class _JsNaN:
-    """NaN as jsonata-js's ``_formatInteger`` sees it: not negative, its own absolute value, written ``NaN``."""
+class _JsText:
+    """A number as jsonata-js's ``_formatInteger`` writes its digits (``'' + value``): NaN, Infinity, or a double
+    past 2^53 (``1e+21``); negative as told, its absolute value the same text."""
+
+    __slots__ = ("_negative", "_text")
+
+    def __init__(self, text: str, negative: bool = False) -> None:
+        self._text = text
+        self._negative = negative
 
     def __lt__(self, other: Any) -> bool:
-        return False
+        return self._negative
 
-    def __abs__(self) -> _JsNaN:
-        return self
+    def __abs__(self) -> _JsText:
+        return _JsText(self._text)
 
     def __str__(self) -> str:
-        return "NaN"
+        return self._text
 
 
 def _nan_integer(spec: Any) -> str:
@@ -169,7 +242,7 @@ def _nan_integer(spec: Any) -> str:
         raise RecursionError  # jsonata-js's numberToWords(NaN) never reaches its base case
     if spec.primary in (DateTimeUtils.Formats.LETTERS, DateTimeUtils.Formats.ROMAN):
         return ""
-    return DateTimeUtils._format_integer(_JsNaN(), spec)
+    return DateTimeUtils._format_integer(_JsText("NaN"), spec)
 
 
 # -- $fromMillis and $now: a JavaScript Date -------------------------------------------------------------------

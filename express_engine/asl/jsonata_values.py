@@ -79,6 +79,15 @@ class UnsupportedResult(Exception):
     """The result holds a value JSON cannot carry (a function, a regex, a non-finite number)."""
 
 
+class NonFiniteNumber(UnsupportedResult):
+    """The result holds Infinity (``1/0``, ``$sum([1e308, 1e308])``): jsonata-js computes it, JSON has no such
+    number. (NaN is no number at all: a plain unsupported result.)"""
+
+    def __init__(self, value: float) -> None:
+        super().__init__(value)
+        self.value = value
+
+
 # In orjson's output, a float that may be integral ("3.0", "1e+16"), which JavaScript writes as an
 # integer. Two searches: each pattern starts with a literal, which re scans for quickly.
 _POINT_ZERO = re.compile(rb"\.0(?:[,\]}]|$)")
@@ -97,7 +106,8 @@ def to_json(value: Any) -> Json:
             data = orjson.dumps(value, option=orjson.OPT_PASSTHROUGH_SUBCLASS)
         except TypeError:
             return _normalise(value)
-        if _POINT_ZERO.search(data) is None and _EXPONENT.search(data) is None:
+        # orjson writes Infinity and NaN as null: a result with a null is walked, which finds them
+        if _POINT_ZERO.search(data) is None and _EXPONENT.search(data) is None and b"null" not in data:
             return value
         return _normalise(value)
     return _normalise(value)
@@ -165,7 +175,7 @@ def _normalise(value: Any) -> Json:
             raise UnsupportedResult from None
     if kind is float:
         if not math.isfinite(value):
-            raise UnsupportedResult
+            raise UnsupportedResult if value != value else NonFiniteNumber(value)
         # JavaScript writes 3.0 as 3 and -0 as 0
         return int(value) if value.is_integer() and -9.2e18 < value < 9.2e18 else value
     if value is NULL or value is None:

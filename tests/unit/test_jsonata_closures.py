@@ -98,7 +98,8 @@ def test_a_workflow_variable_hides_a_builtin_of_its_name():
 @pytest.mark.parametrize(("expression", "expected"), [
     (r"$length('\uD834\uDD1E')", 1),  # a surrogate-pair escape is one character, as in JavaScript
     (r"'\uD83D\uDE00'", "\U0001F600"),
-    ("$replace('a1b22', /[0-9]+/, function($m) {$m.match & '@' & $string($m.index) & $string($m.groups)})",
+    # jsonata-js 2.0.6's match object is {match, start, end, groups, next} (jsonata.js evaluateRegex): no index
+    ("$replace('a1b22', /[0-9]+/, function($m) {$m.match & '@' & $string($m.start) & $string($m.groups)})",
      "a1@1[]b22@3[]"),
     ("$replace('x=1', /(\\w)=(\\d)/, function($m) {$m.groups[1] & $m.groups[0]})", "1x"),
 ])

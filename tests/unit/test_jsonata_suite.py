@@ -31,13 +31,6 @@ EXPECTED_FAILURES: dict[str, str] = {
     "range-operator/case021.json": _RANGE,
     "range-operator/case024.json": _RANGE,
     "tail-recursion/case001.json": "non-tail recursion 99 deep (depth ~300): beyond AWS's depth bound (README)",
-    "function-formatInteger/formatInteger.json[43]": "gap: $formatInteger words picture",
-    "function-formatNumber/case014.json": "gap: $formatNumber picture",
-    "function-formatNumber/case028.json": "gap: $formatNumber picture errors (D3089)",
-    "function-formatNumber/case032.json": "gap: $formatNumber picture errors (D3093)",
-    "function-string/case019.json": "gap: 1/0 throws D1001 at once, where jsonata-js gives Infinity to $string (D3001)",
-    "literals/case015.json": "gap: an unknown escape is S0301, not S0103",
-    "partial-application/case003.json": "gap: partial application of a non-function name is T1008, not T1007",
 }
 
 #: cases not run here: jsonata-python needs more than the 5 s bound for them (each would take 5 s to fail)
