@@ -35,7 +35,7 @@ from jsonata.utils import Utils
 from .. import errors
 from ..jsonutil import Json, dumps
 from . import jsonata_patches
-from .jsonata_closures import UNDEFINED, Bail, CompiledExpression, compile_closure
+from .jsonata_closures import UNDEFINED, Bail, CompiledExpression, compile_closure, direct_states_path
 from .jsonata_functions import (
     ASL_FRAME,
     BUILTIN_NAMES,
@@ -49,7 +49,18 @@ from .jsonata_functions import (
 from .jsonata_js import JsFunctions, divide, js_number, js_string_literal
 from .jsonata_scope import children as _children
 from .jsonata_scope import free_variables
-from .jsonata_values import NULL, UnsupportedResult, json_type, known_plain, plain, remember_plain, to_json, to_jsonata
+from .jsonata_values import (
+    INT64_MAX,
+    INT64_MIN,
+    NULL,
+    UnsupportedResult,
+    json_type,
+    known_plain,
+    plain,
+    remember_plain,
+    to_json,
+    to_jsonata,
+)
 from .model import JsonataExpr
 
 
@@ -262,8 +273,8 @@ def _plain_inputs(fast: CompiledExpression, states: Mapping[str, Json],
 class _Expression:
     """One parsed expression and what its evaluation needs to bind."""
 
-    __slots__ = ("fast", "field", "free_variables", "limits", "local", "parsed", "states_fields", "text",
-                 "variables")
+    __slots__ = ("fast", "field", "free_variables", "function", "limits", "local", "parsed", "states_fields",
+                 "text", "variables")
 
     def __init__(self, text: str, field: str, parsed: _AslJsonata, analysis: _Analysis,
                  limits: EvaluationLimits) -> None:
@@ -276,6 +287,11 @@ class _Expression:
         self.states_fields = analysis.states_fields
         self.local = threading.local()
         self.fast = compile_closure(parsed.ast, limits)
+        #: ``(states, variables) -> value``: :meth:`evaluate`, or for a plain ``$states.a.b`` its walk inline
+        self.function: Callable[[Mapping[str, Json], Mapping[str, Json]], Json] = self.evaluate
+        path = direct_states_path(parsed.ast)
+        if path is not None:
+            self.function = self._direct(*path)
 
     def _instance(self) -> _AslJsonata:
         # jsonata-python keeps evaluation state (environment, input, timestamp) on the instance that
@@ -286,31 +302,77 @@ class _Expression:
         Jsonata.CURRENT.jsonata = instance
         return instance
 
+    def _direct(self, field: str, keys: tuple[str, ...]
+                ) -> Callable[[Mapping[str, Json], Mapping[str, Json]], Json]:
+        """``$states.<field>.<key>...``, the commonest expression: dict lookups, then what they find normalised
+        (3.0 is written 3); a step over an array (sequence semantics) goes to the full evaluator."""
+        undefined = UNDEFINED
+        full = self._evaluate_full
+        nothing = self._undefined
+
+        def finish(value: Any, states: Mapping[str, Json], variables: Mapping[str, Json]) -> Json:
+            if value is undefined:
+                raise nothing()
+            try:
+                return plain(value)
+            except UnsupportedResult:
+                return full(states, variables)
+
+        if len(keys) == 1:
+            (key,) = keys
+
+            def path_1(states: Mapping[str, Json], variables: Mapping[str, Json]) -> Json:
+                value = states.get(field, undefined)
+                if type(value) is dict:
+                    value = value.get(key, undefined)
+                elif type(value) is list:
+                    return full(states, variables)
+                else:
+                    value = undefined
+                kind = type(value)
+                if kind is str or kind is bool or value is None or (kind is int and INT64_MIN <= value <= INT64_MAX):
+                    return value
+                return finish(value, states, variables)
+
+            return path_1
+
+        def path(states: Mapping[str, Json], variables: Mapping[str, Json]) -> Json:
+            value = states.get(field, undefined)
+            for key in keys:
+                if type(value) is dict:
+                    value = value.get(key, undefined)
+                elif type(value) is list:
+                    return full(states, variables)
+                else:
+                    value = undefined
+                    break
+            kind = type(value)
+            if kind is str or kind is bool or value is None or (kind is int and INT64_MIN <= value <= INT64_MAX):
+                return value
+            return finish(value, states, variables)
+
+        return path
+
+    def _undefined(self) -> errors.QueryEvaluationError:
+        return errors.QueryEvaluationError(f"{_field_sentence(self.text, self.field)} returned nothing (undefined).")
+
     def evaluate(self, states: Mapping[str, Json], variables: Mapping[str, Json]) -> Json:
         fast = self.fast
         if fast is not None:
             try:
-                if fast.direct:  # a plain path: what it finds is normalised, if need be
-                    value = fast.call(states, variables)
-                    kind = type(value)
-                    if kind is str or kind is bool or value is None:
-                        return value
-                    if value is not UNDEFINED:
-                        value = plain(value)
-                else:  # read the inputs normalised (3.0 is written 3; once per payload): the result is plain
-                    if not _known_plain_inputs(fast, states, variables):
-                        states, variables = _plain_inputs(fast, states, variables)
-                    value = fast(states, variables)
-                    if type(value) is dict or type(value) is list:
-                        remember_plain(value, value)  # the next state, reading it, need not check it
+                # read the inputs normalised (3.0 is written 3; once per payload): the result is plain
+                if not _known_plain_inputs(fast, states, variables):
+                    states, variables = _plain_inputs(fast, states, variables)
+                value = fast(states, variables)
+                if type(value) is dict or type(value) is list:
+                    remember_plain(value, value)  # the next state, reading it, need not check it
             except (Bail, UnsupportedResult):  # the full evaluator decides (an error, sequence semantics)
                 pass
             except Runaway as exc:
                 raise self._threw(exc.message, False) from None
             else:
                 if value is UNDEFINED:
-                    raise errors.QueryEvaluationError(
-                        f"{_field_sentence(self.text, self.field)} returned nothing (undefined).")
+                    raise self._undefined()
                 return value
         return self._evaluate_full(states, variables)
 
@@ -337,8 +399,7 @@ class _Expression:
         except Exception as exc:  # jsonata-python lets a few Python errors out (1/0 among them)
             raise self._threw(str(exc) or type(exc).__name__, False) from None
         if result is None:
-            raise errors.QueryEvaluationError(
-                f"{_field_sentence(self.text, self.field)} returned nothing (undefined).")
+            raise self._undefined()
         try:
             return to_json(result)
         except UnsupportedResult:
@@ -518,7 +579,7 @@ class _Compiler:
             if not is_expression(node):
                 return None
             expression = self.expression(node, field, location)
-            return expression.evaluate if expression is not None else _constant(None)
+            return expression.function if expression is not None else _constant(None)
         if isinstance(node, dict):
             parts = [(key, self.node(value, f"{field}/{key}", f"{location}/{_pointer_escape(key)}"), value)
                      for key, value in node.items()]
@@ -526,8 +587,12 @@ class _Compiler:
                 return None
             frozen = tuple(parts)
 
+            # Plain loops, not comprehensions: on Python 3.11 a comprehension is a function call of its own.
             def build_object(states: Mapping[str, Json], variables: Mapping[str, Json]) -> Json:
-                return {key: value if fn is None else fn(states, variables) for key, fn, value in frozen}
+                out = {}
+                for key, fn, value in frozen:
+                    out[key] = value if fn is None else fn(states, variables)
+                return out
 
             return build_object
         if isinstance(node, list):
@@ -538,7 +603,10 @@ class _Compiler:
             frozen_items = tuple(items)
 
             def build_list(states: Mapping[str, Json], variables: Mapping[str, Json]) -> Json:
-                return [item if fn is None else fn(states, variables) for fn, item in frozen_items]
+                out = []
+                for fn, item in frozen_items:
+                    out.append(item if fn is None else fn(states, variables))
+                return out
 
             return build_list
         return None

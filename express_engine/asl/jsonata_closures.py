@@ -68,18 +68,14 @@ class CompiledExpression:
     """A compiled tree: call it with ``(states, variables)``; ``states_fields`` and ``variables`` are the
     ``$states`` fields and workflow variables it reads (its results are built from those and from literals)."""
 
-    __slots__ = ("body", "call", "direct", "limits", "states_fields", "variables")
+    __slots__ = ("body", "limits", "states_fields", "variables")
 
     def __init__(self, body: Closure, limits: EvaluationLimits, states_fields: frozenset[str],
-                 variables: frozenset[str], direct: Callable[[Mapping[str, Any], Mapping[str, Any]], Any] | None
-                 ) -> None:
+                 variables: frozenset[str]) -> None:
         self.body = body
         self.limits = limits
         self.states_fields = states_fields
         self.variables = variables
-        #: ``(states, variables) -> value``: the plain ``$states.a.b`` path without the evaluation record
-        self.call = direct or self.__call__
-        self.direct = direct is not None
 
     def __call__(self, states: Mapping[str, Any], variables: Mapping[str, Any]) -> Any:
         return self.body(Run(states, variables, self.limits), {})
@@ -115,31 +111,21 @@ def compile_closure(root: Any, limits: EvaluationLimits, *, context: bool = Fals
         body = compiler.node(root, frozenset())
     except _NotCompiled:
         return None
-    return CompiledExpression(body, limits, frozenset(compiler.states_fields), frozenset(compiler.variables),
-                              _direct_states_path(root))
+    return CompiledExpression(body, limits, frozenset(compiler.states_fields), frozenset(compiler.variables))
 
 
-def _direct_states_path(root: Any) -> Callable[[Mapping[str, Any], Mapping[str, Any]], Any] | None:
-    """For ``$states.<field>.<name>...`` (the commonest expression), the walk itself, called without a Run."""
+def direct_states_path(root: Any) -> tuple[str, tuple[str, ...]] | None:
+    """``(field, keys)`` when ``root`` is the plain path ``$states.<field>.<key>...`` (the commonest expression),
+    which the caller walks inline."""
     steps = getattr(root, "steps", None) or []
     if (root.type != "path" or len(steps) < 2 or steps[0].type != "variable" or steps[0].value != "states"
-            or any(step.type != "name" for step in steps[1:])):
+            or any(step.type != "name" or not isinstance(step.value, str) for step in steps[1:])):
         return None
-    field = str(steps[1].value)
-    keys = tuple(str(step.value) for step in steps[2:])
-
-    def walk(states: Mapping[str, Any], _variables: Mapping[str, Any]) -> Any:
-        value = states.get(field, UNDEFINED)
-        for key in keys:
-            if type(value) is dict:
-                value = value.get(key, UNDEFINED)
-            elif type(value) is list:
-                raise Bail
-            else:
-                return UNDEFINED
-        return value
-
-    return walk
+    for step in steps:
+        for attr in _MODIFIERS:
+            if getattr(step, attr, None):
+                return None
+    return str(steps[1].value), tuple(str(step.value) for step in steps[2:])
 
 
 def _depth(node: Any) -> int:
