@@ -35,7 +35,7 @@ from jsonata.utils import Utils
 from .. import errors
 from ..jsonutil import Json, dumps
 from . import jsonata_patches
-from .jsonata_closures import UNDEFINED, Bail, CompiledExpression, compile_closure, direct_states_path
+from .jsonata_closures import UNDEFINED, Bail, CompiledExpression, compile_closure, direct_states_path, names_from
 from .jsonata_functions import (
     ASL_FRAME,
     BUILTIN_NAMES,
@@ -305,7 +305,7 @@ class _Expression:
     def _direct(self, field: str, keys: tuple[str, ...]
                 ) -> Callable[[Mapping[str, Json], Mapping[str, Json]], Json]:
         """``$states.<field>.<key>...``, the commonest expression: dict lookups, then what they find normalised
-        (3.0 is written 3); a step over an array (sequence semantics) goes to the full evaluator."""
+        (3.0 is written 3); from an array on, the steps map over its items (:func:`names_from`)."""
         undefined = UNDEFINED
         full = self._evaluate_full
         nothing = self._undefined
@@ -326,7 +326,7 @@ class _Expression:
                 if type(value) is dict:
                     value = value.get(key, undefined)
                 elif type(value) is list:
-                    return full(states, variables)
+                    value = names_from(value, keys)
                 else:
                     value = undefined
                 kind = type(value)
@@ -338,11 +338,12 @@ class _Expression:
 
         def path(states: Mapping[str, Json], variables: Mapping[str, Json]) -> Json:
             value = states.get(field, undefined)
-            for key in keys:
+            for position, key in enumerate(keys):
                 if type(value) is dict:
                     value = value.get(key, undefined)
-                elif type(value) is list:
-                    return full(states, variables)
+                elif type(value) is list:  # mapped over its items (sequence semantics)
+                    value = names_from(value, keys[position:])
+                    break
                 else:
                     value = undefined
                     break
