@@ -250,6 +250,22 @@ class _Compiler:
                     raise Bail  # an empty array ends the path as that array
                 return value
 
+        elif first.type == "variable" and first.value == "states" and "states" not in local:
+            # `$states.<field>.<name>...` up to the first other step: its value is the first sequence
+            count = next(i for i, step in enumerate(rest) if step.type != "name" or not isinstance(step.value, str))
+            if count == 0:
+                raise _NotCompiled  # the whole of $states
+            field = str(rest[0].value)
+            more = tuple(str(step.value) for step in rest[1:count])
+            self.states_fields.add(field)
+            rest = rest[count:]
+
+            def begin(run: Run, _lo: Locals) -> Any:
+                value = names_from(run.states.get(field, UNDEFINED), more)
+                if value is UNDEFINED:
+                    return []
+                return value if type(value) is list else [value]
+
         elif first.type == "variable":
             variable = self.node(first, local)
 
