@@ -219,7 +219,19 @@ class _Compiler:
             if first.type == "variable" and first.value == "states" and "states" not in local:
                 field, more = keys[0], keys[1:]
                 self.states_fields.add(field)
-                return lambda run, _lo: names_from(run.states.get(field, UNDEFINED), more)
+
+                def states_path(run: Run, _lo: Locals) -> Any:
+                    value = run.states.get(field, UNDEFINED)
+                    for key in more:  # (names_from inline for objects, the commonest case)
+                        if type(value) is dict:
+                            value = value.get(key, UNDEFINED)
+                        elif type(value) is list:
+                            return names_from(run.states.get(field, UNDEFINED), more)
+                        else:
+                            return UNDEFINED
+                    return value
+
+                return states_path
             if first.type == "variable":
                 start = self._variable(first, local)
                 return lambda run, lo: names_from(start(run, lo), keys)
@@ -227,6 +239,9 @@ class _Compiler:
         if first.type == "name":
             if not self.reads_context():
                 raise _NotCompiled  # a path from the context, which ASL has not
+            if all(step.type == "name" and isinstance(step.value, str) for step in steps):
+                names = tuple(str(step.value) for step in steps)
+                return lambda run, _lo: names_from(run.context, names)
             rest = steps  # every step, the first included, is evaluated for each item of the context
 
             def begin(run: Run, _lo: Locals) -> Any:
