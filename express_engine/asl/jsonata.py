@@ -557,6 +557,7 @@ class JsonataTemplate:
     variables: frozenset[str]
     states_fields: frozenset[str]
     _evaluate: Callable[[Mapping[str, Json], Mapping[str, Json]], Json]
+    _sized: Callable[[Mapping[str, Json], Mapping[str, Json]], tuple[Json, int]] | None = None
 
     def evaluate(self, states: Mapping[str, Json], variables: Mapping[str, Json]) -> Json:
         """The value for one state: ``states`` is the ``$states`` binding, ``variables`` the workflow's.
@@ -566,6 +567,48 @@ class JsonataTemplate:
         """
         return self._evaluate(states, variables)
 
+    def evaluate_sized(self, states: Mapping[str, Json], variables: Mapping[str, Json]) -> tuple[Json, int]:
+        """:meth:`evaluate`, and an upper bound of the value's size as JSON in bytes (-1 when none is known):
+        an object template of expressions that give short scalars is not serialised to check the payload limit."""
+        if self._sized is not None:
+            return self._sized(states, variables)
+        return self._evaluate(states, variables), -1
+
+
+_Part = tuple[str, Callable[..., Json] | None, Json]
+
+
+def _sized_object(parts: tuple[_Part, ...]) -> Callable[[Mapping[str, Json], Mapping[str, Json]], tuple[Json, int]]:
+    """The object template ``parts`` with an upper bound of its JSON size: the constant part measured once, each
+    expression's value bounded by its type (an ASCII string at 6 bytes a character, as ``\\u0001``; a number at
+    24, as ``-1.2345678901234567e-308``); a container or another string leaves the size unknown (-1)."""
+    constant = 2 + max(0, len(parts) - 1) + sum(len(dumps(key)) + 1 for key, _, _ in parts)
+    constant += sum(len(dumps(value)) for _, fn, value in parts if fn is None)
+
+    def build_sized(states: Mapping[str, Json], variables: Mapping[str, Json]) -> tuple[Json, int]:
+        out = {}
+        size = constant
+        known = True
+        for key, fn, value in parts:
+            if fn is None:
+                out[key] = value
+                continue
+            item = fn(states, variables)
+            out[key] = item
+            kind = type(item)
+            if kind is str:
+                if item.isascii():  # type: ignore[union-attr]
+                    size += 6 * len(item) + 2  # type: ignore[arg-type]
+                else:
+                    known = False
+            elif kind is int or kind is float or kind is bool or item is None:
+                size += 24
+            else:
+                known = False
+        return out, size if known else -1
+
+    return build_sized
+
 
 @dataclass(slots=True)
 class _Compiler:
@@ -573,6 +616,8 @@ class _Compiler:
     allowed_states_fields: frozenset[str] | None
     diagnostics: list[errors.Diagnostic]
     expressions: list[_Expression]
+    #: the size-bounding form of the object template last compiled
+    sized: Callable[[Mapping[str, Json], Mapping[str, Json]], tuple[Json, int]] | None = None
 
     def node(self, node: Json, field: str, location: str) -> Callable[..., Json] | None:
         """The evaluator for ``node``, or None when it holds no expression (a constant)."""
@@ -595,6 +640,8 @@ class _Compiler:
                     out[key] = value if fn is None else fn(states, variables)
                 return out
 
+            all_expressions = all(fn is None or is_expression(value) for _, fn, value in frozen)
+            self.sized = _sized_object(frozen) if all_expressions else None
             return build_object
         if isinstance(node, list):
             items = [(self.node(item, f"{field}[{i}]", f"{location}/{i}"), item)
@@ -682,7 +729,8 @@ def compile_template(node: Json, field: str, location: str, *,
     whole = compiler.expressions[0].text if is_expression(node) and compiler.expressions else None
     if fn is None:
         return JsonataTemplate(True, field, None, variables, fields, _constant(node))
-    return JsonataTemplate(False, field, whole, variables, fields, fn)
+    sized = compiler.sized if isinstance(node, dict) else None  # (the last object compiled is the outermost)
+    return JsonataTemplate(False, field, whole, variables, fields, fn, sized)
 
 
 def unexpected_type_error(template: JsonataExpr, expected: str,

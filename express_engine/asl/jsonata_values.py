@@ -86,6 +86,11 @@ _EXPONENT = re.compile(rb"e[-+][0-9]")
 _POINT_ZERO_TAIL = re.compile(rb"\.0(?=[,\]}]|$)")
 
 
+def _has_exponent(data: bytes) -> bool:
+    # (a substring test first: it is several times faster than the regex, which tries every "e" of the text)
+    return (b"e+" in data or b"e-" in data) and _EXPONENT.search(data) is not None
+
+
 def _normalise_text(value: Json, data: bytes) -> Json:
     """:func:`_normalise` of a container, given its orjson text holding ``3.0``-like floats and no exponent.
 
@@ -110,7 +115,7 @@ def to_json(value: Any) -> Json:
             data = orjson.dumps(value, option=orjson.OPT_PASSTHROUGH_SUBCLASS)
         except TypeError:
             return _normalise(value)
-        if _EXPONENT.search(data) is not None:
+        if _has_exponent(data):
             return _normalise(value)
         if _POINT_ZERO.search(data) is None:
             return value
@@ -145,7 +150,7 @@ def plain(value: Json) -> Json:
             data = orjson.dumps(value)
         except TypeError:  # not JSON: the full evaluator reports it
             raise UnsupportedResult from None
-        if _EXPONENT.search(data) is not None:
+        if _has_exponent(data):
             out = _normalise(value)
         else:
             out = value if _POINT_ZERO.search(data) is None else _normalise_text(value, data)
