@@ -619,6 +619,11 @@ def _names_step(sequence: list[Any], key: str, last: bool) -> Any:
     results = []
     for item in sequence:
         found = _lookup(item, key)
+        if type(found) is _Seq:  # (an array item's fields: collapsed as every evaluation's sequence is)
+            if not found:
+                continue
+            if len(found) == 1:
+                found = found[0]
         if found is not UNDEFINED:
             results.append(found)
     if last and len(results) == 1 and type(results[0]) is list:

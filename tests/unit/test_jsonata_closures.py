@@ -130,7 +130,9 @@ def test_parser_errors_are_jsonata_js_errors(text, message):
 _SEQUENCE_INPUTS = [
     {"items": [{"sku": "a", "tags": ["x", "y"]}, {"sku": "b", "tags": ["z"]}, {"n": 1}], "one": [{"sku": "s"}],
      "nested": [[{"sku": "p"}], [{"sku": "q"}, [{"sku": "r"}]]], "empty": [], "obj": {"sku": "o", "tags": ["t"]},
-     "single": [{"tags": ["only"]}], "nums": [1, 2.0, 3.5]},
+     "single": [{"tags": ["only"]}], "nums": [1, 2.0, 3.5],
+     # an array item's fields are collapsed like any evaluation's sequence: [] of nothing, [5] of one
+     "mixed": ["s", {"b": []}, []], "deep": [[{"b": [5]}]], "deep2": [[{"b": [5, 6]}], {"b": 7}]},
 ]
 
 
@@ -141,7 +143,8 @@ _SEQUENCE_INPUTS = [
     "$states.input.nums.$string()", "$states.input.nums.($ * 2)", "$states.input.items.tags.$uppercase()",
     "($x := $states.input.items; $y := $x.sku; $count($y))", "[1..4].($ * $)", "[1..3].$string()",
     "$lookup($states.input.items, 'sku')", "$lookup($states.input.obj, 'tags')", "$states.input.single.tags[0]",
-    "($a := 1; ($a := 2); $a)", "{'n': [0..2]}", "$states.input.items.sku.$length()",
+    "($a := 1; ($a := 2); $a)", "{'n': [0..2]}", "$states.input.items.sku.$length()", "$states.input.mixed.b",
+    "$states.input.deep.b", "$states.input.deep2.b",
 ])
 def test_compiled_sequences_answer_as_the_full_evaluator(expression):
     from jsonata import Jsonata
