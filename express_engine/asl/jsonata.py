@@ -36,7 +36,7 @@ from jsonata.utils import Utils
 from .. import errors
 from ..jsonutil import Json, dumps
 from . import jsonata_patches
-from .jsonata_closures import UNDEFINED, Bail, CompiledExpression, compile_closure
+from .jsonata_closures import UNDEFINED, Bail, CompiledExpression, compile_closure, direct_states_path, names_from
 from .jsonata_functions import (
     ASL_FRAME,
     BUILTIN_NAMES,
@@ -52,6 +52,8 @@ from .jsonata_regex import js_regex
 from .jsonata_scope import children as _children
 from .jsonata_scope import free_variables
 from .jsonata_values import (
+    INT64_MAX,
+    INT64_MIN,
     NULL,
     NonFiniteNumber,
     UnsupportedResult,
@@ -308,8 +310,8 @@ def _plain_inputs(fast: CompiledExpression, states: Mapping[str, Json],
 class _Expression:
     """One parsed expression and what its evaluation needs to bind."""
 
-    __slots__ = ("fast", "field", "free_variables", "limits", "local", "parsed", "states_fields", "text",
-                 "variables")
+    __slots__ = ("fast", "field", "free_variables", "function", "limits", "local", "parsed", "states_fields",
+                 "text", "variables")
 
     def __init__(self, text: str, field: str, parsed: _AslJsonata, analysis: _Analysis,
                  limits: EvaluationLimits) -> None:
@@ -322,6 +324,11 @@ class _Expression:
         self.states_fields = analysis.states_fields
         self.local = threading.local()
         self.fast = compile_closure(parsed.ast, limits)
+        #: ``(states, variables) -> value``: :meth:`evaluate`, or for a plain ``$states.a.b`` its walk inline
+        self.function: Callable[[Mapping[str, Json], Mapping[str, Json]], Json] = self.evaluate
+        path = direct_states_path(parsed.ast)
+        if path is not None:
+            self.function = self._direct(*path)
 
     def _instance(self) -> _AslJsonata:
         # jsonata-python keeps evaluation state (environment, input, timestamp) on the instance that
@@ -332,31 +339,78 @@ class _Expression:
         Jsonata.CURRENT.jsonata = instance
         return instance
 
+    def _direct(self, field: str, keys: tuple[str, ...]
+                ) -> Callable[[Mapping[str, Json], Mapping[str, Json]], Json]:
+        """``$states.<field>.<key>...``, the commonest expression: dict lookups, then what they find normalised
+        (3.0 is written 3); from an array on, the steps map over its items (:func:`names_from`)."""
+        undefined = UNDEFINED
+        full = self._evaluate_full
+        nothing = self._undefined
+
+        def finish(value: Any, states: Mapping[str, Json], variables: Mapping[str, Json]) -> Json:
+            if value is undefined:
+                raise nothing()
+            try:
+                return plain(value)
+            except UnsupportedResult:
+                return full(states, variables)
+
+        if len(keys) == 1:
+            (key,) = keys
+
+            def path_1(states: Mapping[str, Json], variables: Mapping[str, Json]) -> Json:
+                value = states.get(field, undefined)
+                if type(value) is dict:
+                    value = value.get(key, undefined)
+                elif type(value) is list:
+                    value = names_from(value, keys)
+                else:
+                    value = undefined
+                kind = type(value)
+                if kind is str or kind is bool or value is None or (kind is int and INT64_MIN <= value <= INT64_MAX):
+                    return value
+                return finish(value, states, variables)
+
+            return path_1
+
+        def path(states: Mapping[str, Json], variables: Mapping[str, Json]) -> Json:
+            value = states.get(field, undefined)
+            for position, key in enumerate(keys):
+                if type(value) is dict:
+                    value = value.get(key, undefined)
+                elif type(value) is list:  # mapped over its items (sequence semantics)
+                    value = names_from(value, keys[position:])
+                    break
+                else:
+                    value = undefined
+                    break
+            kind = type(value)
+            if kind is str or kind is bool or value is None or (kind is int and INT64_MIN <= value <= INT64_MAX):
+                return value
+            return finish(value, states, variables)
+
+        return path
+
+    def _undefined(self) -> errors.QueryEvaluationError:
+        return errors.QueryEvaluationError(f"{_field_sentence(self.text, self.field)} returned nothing (undefined).")
+
     def evaluate(self, states: Mapping[str, Json], variables: Mapping[str, Json]) -> Json:
         fast = self.fast
         if fast is not None:
             try:
-                if fast.direct:  # a plain path: what it finds is normalised, if need be
-                    value = fast.call(states, variables)
-                    kind = type(value)
-                    if kind is str or kind is bool or value is None:
-                        return value
-                    if value is not UNDEFINED:
-                        value = plain(value)
-                else:  # read the inputs normalised (3.0 is written 3; once per payload): the result is plain
-                    if not _known_plain_inputs(fast, states, variables):
-                        states, variables = _plain_inputs(fast, states, variables)
-                    value = fast(states, variables)
-                    if type(value) is dict or type(value) is list:
-                        remember_plain(value, value)  # the next state, reading it, need not check it
+                # read the inputs normalised (3.0 is written 3; once per payload): the result is plain
+                if not _known_plain_inputs(fast, states, variables):
+                    states, variables = _plain_inputs(fast, states, variables)
+                value = fast(states, variables)
+                if type(value) is dict or type(value) is list:
+                    remember_plain(value, value)  # the next state, reading it, need not check it
             except (Bail, UnsupportedResult):  # the full evaluator decides (an error, sequence semantics)
                 pass
             except Runaway as exc:
                 raise self._threw(exc.message, False) from None
             else:
                 if value is UNDEFINED:
-                    raise errors.QueryEvaluationError(
-                        f"{_field_sentence(self.text, self.field)} returned nothing (undefined).")
+                    raise self._undefined()
                 return value
         return self._evaluate_full(states, variables)
 
@@ -383,8 +437,7 @@ class _Expression:
         except Exception as exc:  # jsonata-python lets a few Python errors out (1/0 among them)
             raise self._threw(str(exc) or type(exc).__name__, False) from None
         if result is None:
-            raise errors.QueryEvaluationError(
-                f"{_field_sentence(self.text, self.field)} returned nothing (undefined).")
+            raise self._undefined()
         try:
             return to_json(result)
         except NonFiniteNumber as exc:  # jsonata-js's code for a number out of JSON's range ("... null")
@@ -543,6 +596,7 @@ class JsonataTemplate:
     variables: frozenset[str]
     states_fields: frozenset[str]
     _evaluate: Callable[[Mapping[str, Json], Mapping[str, Json]], Json]
+    _sized: Callable[[Mapping[str, Json], Mapping[str, Json]], tuple[Json, int]] | None = None
 
     def evaluate(self, states: Mapping[str, Json], variables: Mapping[str, Json]) -> Json:
         """The value for one state: ``states`` is the ``$states`` binding, ``variables`` the workflow's.
@@ -552,6 +606,48 @@ class JsonataTemplate:
         """
         return self._evaluate(states, variables)
 
+    def evaluate_sized(self, states: Mapping[str, Json], variables: Mapping[str, Json]) -> tuple[Json, int]:
+        """:meth:`evaluate`, and an upper bound of the value's size as JSON in bytes (-1 when none is known):
+        an object template of expressions that give short scalars is not serialised to check the payload limit."""
+        if self._sized is not None:
+            return self._sized(states, variables)
+        return self._evaluate(states, variables), -1
+
+
+_Part = tuple[str, Callable[..., Json] | None, Json]
+
+
+def _sized_object(parts: tuple[_Part, ...]) -> Callable[[Mapping[str, Json], Mapping[str, Json]], tuple[Json, int]]:
+    """The object template ``parts`` with an upper bound of its JSON size: the constant part measured once, each
+    expression's value bounded by its type (an ASCII string at 6 bytes a character, as ``\\u0001``; a number at
+    24, as ``-1.2345678901234567e-308``); a container or another string leaves the size unknown (-1)."""
+    constant = 2 + max(0, len(parts) - 1) + sum(len(dumps(key)) + 1 for key, _, _ in parts)
+    constant += sum(len(dumps(value)) for _, fn, value in parts if fn is None)
+
+    def build_sized(states: Mapping[str, Json], variables: Mapping[str, Json]) -> tuple[Json, int]:
+        out = {}
+        size = constant
+        known = True
+        for key, fn, value in parts:
+            if fn is None:
+                out[key] = value
+                continue
+            item = fn(states, variables)
+            out[key] = item
+            kind = type(item)
+            if kind is str:
+                if item.isascii():  # type: ignore[union-attr]
+                    size += 6 * len(item) + 2  # type: ignore[arg-type]
+                else:
+                    known = False
+            elif kind is int or kind is float or kind is bool or item is None:
+                size += 24
+            else:
+                known = False
+        return out, size if known else -1
+
+    return build_sized
+
 
 @dataclass(slots=True)
 class _Compiler:
@@ -559,6 +655,8 @@ class _Compiler:
     allowed_states_fields: frozenset[str] | None
     diagnostics: list[errors.Diagnostic]
     expressions: list[_Expression]
+    #: the size-bounding form of the object template last compiled
+    sized: Callable[[Mapping[str, Json], Mapping[str, Json]], tuple[Json, int]] | None = None
 
     def node(self, node: Json, field: str, location: str) -> Callable[..., Json] | None:
         """The evaluator for ``node``, or None when it holds no expression (a constant)."""
@@ -566,7 +664,7 @@ class _Compiler:
             if not is_expression(node):
                 return None
             expression = self.expression(node, field, location)
-            return expression.evaluate if expression is not None else _constant(None)
+            return expression.function if expression is not None else _constant(None)
         if isinstance(node, dict):
             parts = [(key, self.node(value, f"{field}/{key}", f"{location}/{_pointer_escape(key)}"), value)
                      for key, value in node.items()]
@@ -574,9 +672,15 @@ class _Compiler:
                 return None
             frozen = tuple(parts)
 
+            # Plain loops, not comprehensions: on Python 3.11 a comprehension is a function call of its own.
             def build_object(states: Mapping[str, Json], variables: Mapping[str, Json]) -> Json:
-                return {key: value if fn is None else fn(states, variables) for key, fn, value in frozen}
+                out = {}
+                for key, fn, value in frozen:
+                    out[key] = value if fn is None else fn(states, variables)
+                return out
 
+            all_expressions = all(fn is None or is_expression(value) for _, fn, value in frozen)
+            self.sized = _sized_object(frozen) if all_expressions else None
             return build_object
         if isinstance(node, list):
             items = [(self.node(item, f"{field}[{i}]", f"{location}/{i}"), item)
@@ -586,7 +690,10 @@ class _Compiler:
             frozen_items = tuple(items)
 
             def build_list(states: Mapping[str, Json], variables: Mapping[str, Json]) -> Json:
-                return [item if fn is None else fn(states, variables) for fn, item in frozen_items]
+                out = []
+                for fn, item in frozen_items:
+                    out.append(item if fn is None else fn(states, variables))
+                return out
 
             return build_list
         return None
@@ -661,7 +768,8 @@ def compile_template(node: Json, field: str, location: str, *,
     whole = compiler.expressions[0].text if is_expression(node) and compiler.expressions else None
     if fn is None:
         return JsonataTemplate(True, field, None, variables, fields, _constant(node))
-    return JsonataTemplate(False, field, whole, variables, fields, fn)
+    sized = compiler.sized if isinstance(node, dict) else None  # (the last object compiled is the outermost)
+    return JsonataTemplate(False, field, whole, variables, fields, fn, sized)
 
 
 def unexpected_type_error(template: JsonataExpr, expected: str,

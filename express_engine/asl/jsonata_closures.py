@@ -39,11 +39,12 @@ class Bail(Exception):
 class Run:
     """One evaluation: what ``$states`` and the workflow variables hold, and its time bound."""
 
-    __slots__ = ("context", "deadline", "limits", "states", "ticks", "variables")
+    __slots__ = ("context", "deadline", "limits", "root", "states", "ticks", "variables")
 
     def __init__(self, states: Mapping[str, Any], variables: Mapping[str, Any], limits: EvaluationLimits,
                  context: Any = UNDEFINED) -> None:
-        self.context = context
+        self.context = context  # ``$``: the item a path step is evaluated for
+        self.root = context  # ``$$``
         self.states = states
         self.variables = variables
         self.limits = limits
@@ -71,18 +72,14 @@ class CompiledExpression:
     """A compiled tree: call it with ``(states, variables)``; ``states_fields`` and ``variables`` are the
     ``$states`` fields and workflow variables it reads (its results are built from those and from literals)."""
 
-    __slots__ = ("body", "call", "direct", "limits", "states_fields", "variables")
+    __slots__ = ("body", "limits", "states_fields", "variables")
 
     def __init__(self, body: Closure, limits: EvaluationLimits, states_fields: frozenset[str],
-                 variables: frozenset[str], direct: Callable[[Mapping[str, Any], Mapping[str, Any]], Any] | None
-                 ) -> None:
+                 variables: frozenset[str]) -> None:
         self.body = body
         self.limits = limits
         self.states_fields = states_fields
         self.variables = variables
-        #: ``(states, variables) -> value``: the plain ``$states.a.b`` path without the evaluation record
-        self.call = direct or self.__call__
-        self.direct = direct is not None
 
     def __call__(self, states: Mapping[str, Any], variables: Mapping[str, Any]) -> Any:
         return self.body(Run(states, variables, self.limits), {})
@@ -118,31 +115,21 @@ def compile_closure(root: Any, limits: EvaluationLimits, *, context: bool = Fals
         body = compiler.node(root, frozenset())
     except _NotCompiled:
         return None
-    return CompiledExpression(body, limits, frozenset(compiler.states_fields), frozenset(compiler.variables),
-                              _direct_states_path(root))
+    return CompiledExpression(body, limits, frozenset(compiler.states_fields), frozenset(compiler.variables))
 
 
-def _direct_states_path(root: Any) -> Callable[[Mapping[str, Any], Mapping[str, Any]], Any] | None:
-    """For ``$states.<field>.<name>...`` (the commonest expression), the walk itself, called without a Run."""
+def direct_states_path(root: Any) -> tuple[str, tuple[str, ...]] | None:
+    """``(field, keys)`` when ``root`` is the plain path ``$states.<field>.<key>...`` (the commonest expression),
+    which the caller walks inline."""
     steps = getattr(root, "steps", None) or []
     if (root.type != "path" or len(steps) < 2 or steps[0].type != "variable" or steps[0].value != "states"
-            or any(step.type != "name" for step in steps[1:])):
+            or any(step.type != "name" or not isinstance(step.value, str) for step in steps[1:])):
         return None
-    field = str(steps[1].value)
-    keys = tuple(str(step.value) for step in steps[2:])
-
-    def walk(states: Mapping[str, Any], _variables: Mapping[str, Any]) -> Any:
-        value = states.get(field, UNDEFINED)
-        for key in keys:
-            if type(value) is dict:
-                value = value.get(key, UNDEFINED)
-            elif type(value) is list:
-                raise Bail
-            else:
-                return UNDEFINED
-        return value
-
-    return walk
+    for step in steps:
+        for attr in _MODIFIERS:
+            if getattr(step, attr, None):
+                return None
+    return str(steps[1].value), tuple(str(step.value) for step in steps[2:])
 
 
 def _depth(node: Any) -> int:
@@ -169,8 +156,12 @@ def _plain(node: Any) -> None:
 class _Compiler:
     def __init__(self, context: bool) -> None:
         self.context = context
+        self.relative = 0  # > 0 inside a path step: ``$`` and names read the step's item
         self.states_fields: set[str] = set()
         self.variables: set[str] = set()
+
+    def reads_context(self) -> bool:
+        return self.context or self.relative > 0
 
     def node(self, node: Any, local: frozenset[str]) -> Closure:
         if not isinstance(node, Parser.Symbol):
@@ -199,8 +190,10 @@ class _Compiler:
 
     def _variable(self, node: Any, local: frozenset[str]) -> Closure:
         name = node.value
-        if self.context and name in ("", "$"):
-            return lambda run, _lo: run.context  # no path step changes the context in compiled code: $$ is $
+        if name == "" and self.reads_context():
+            return lambda run, _lo: run.context
+        if name == "$" and self.context:
+            return lambda run, _lo: run.root
         if not isinstance(name, str) or name in ("", "$", "states"):
             raise _NotCompiled  # the context, $$, the whole of $states
         if name in local:
@@ -217,43 +210,182 @@ class _Compiler:
         return variable
 
     def _path(self, node: Any, local: frozenset[str]) -> Closure:
-        steps = node.steps or []
-        if self.context and steps and steps[0].type == "name":
-            for step in steps:
-                _plain(step)
-            if any(step.type != "name" or not isinstance(step.value, str) for step in steps):
-                raise _NotCompiled
-            names = tuple(str(step.value) for step in steps)
-            return lambda run, _lo: _walk(run.context, names)
-        if len(steps) < 2 or any(step.type != "name" or not isinstance(step.value, str) for step in steps[1:]):
+        steps = list(node.steps or [])
+        if not steps:
             raise _NotCompiled
         for step in steps:
             _plain(step)
         first = steps[0]
-        keys = tuple(str(step.value) for step in steps[1:])
-        if first.type == "variable" and first.value == "states" and "states" not in local:
-            field, rest = keys[0], keys[1:]
-            self.states_fields.add(field)
+        rest = steps[1:]
+        if rest and all(step.type == "name" and isinstance(step.value, str) for step in rest):
+            keys = tuple(str(step.value) for step in rest)
+            if first.type == "variable" and first.value == "states" and "states" not in local:
+                field, more = keys[0], keys[1:]
+                self.states_fields.add(field)
 
-            if not rest:
-                return lambda run, _lo: run.states.get(field, UNDEFINED)
+                def states_path(run: Run, _lo: Locals) -> Any:
+                    value = run.states.get(field, UNDEFINED)
+                    for key in more:  # (names_from inline for objects, the commonest case)
+                        if type(value) is dict:
+                            value = value.get(key, UNDEFINED)
+                        elif type(value) is list:
+                            return names_from(run.states.get(field, UNDEFINED), more)
+                        else:
+                            return UNDEFINED
+                    return value
 
-            def states_path(run: Run, _lo: Locals) -> Any:
-                value = run.states.get(field, UNDEFINED)
-                for key in rest:
-                    if type(value) is dict:
-                        value = value.get(key, UNDEFINED)
-                    elif type(value) is list:
-                        raise Bail
-                    else:
-                        return UNDEFINED
+                return states_path
+            if first.type == "variable":
+                start = self._variable(first, local)
+                return lambda run, lo: names_from(start(run, lo), keys)
+        begin: Closure
+        if first.type == "name":
+            if not self.reads_context():
+                raise _NotCompiled  # a path from the context, which ASL has not
+            if all(step.type == "name" and isinstance(step.value, str) for step in steps):
+                names = tuple(str(step.value) for step in steps)
+                return lambda run, _lo: names_from(run.context, names)
+            rest = steps  # every step, the first included, is evaluated for each item of the context
+
+            def begin(run: Run, _lo: Locals) -> Any:
+                context = run.context
+                return context if type(context) is list else [context]
+
+        elif not rest:
+            raise _NotCompiled
+        elif getattr(first, "consarray", False):  # an array constructor: its value is the first sequence
+            if first.type != "unary" or first.value != "[":
+                raise _NotCompiled
+            saved, self.context, self.relative = (self.context, self.relative), False, 0  # (it reads no context)
+            try:
+                array = self.node(first, local)
+            finally:
+                self.context, self.relative = saved
+
+            def begin(run: Run, lo: Locals) -> Any:
+                value = array(run, lo)
+                if not value:
+                    raise Bail  # an empty array ends the path as that array
                 return value
 
-            return states_path
-        if first.type != "variable":
-            raise _NotCompiled  # a path from the context, or from a computed value
-        start = self._variable(first, local)
-        return lambda run, lo: _walk(start(run, lo), keys)
+        elif first.type == "variable" and first.value == "states" and "states" not in local:
+            # `$states.<field>.<name>...` up to the first other step: its value is the first sequence
+            count = next(i for i, step in enumerate(rest) if step.type != "name" or not isinstance(step.value, str))
+            if count == 0:
+                raise _NotCompiled  # the whole of $states
+            field = str(rest[0].value)
+            more = tuple(str(step.value) for step in rest[1:count])
+            self.states_fields.add(field)
+            rest = rest[count:]
+
+            def begin(run: Run, _lo: Locals) -> Any:
+                value = names_from(run.states.get(field, UNDEFINED), more)
+                if value is UNDEFINED:
+                    return []
+                return value if type(value) is list else [value]
+
+        elif first.type == "variable":
+            variable = self.node(first, local)
+
+            def begin(run: Run, lo: Locals) -> Any:
+                value = variable(run, lo)
+                if value is UNDEFINED:
+                    return []
+                return value if type(value) is list else [value]
+
+        else:
+            raise _NotCompiled
+        compiled = tuple(self._step(step, local, i == len(rest) - 1) for i, step in enumerate(rest))
+        last = len(compiled) - 1
+
+        def path(run: Run, lo: Locals) -> Any:
+            sequence = begin(run, lo)
+            for index, step in enumerate(compiled):
+                if not sequence:
+                    return UNDEFINED
+                sequence = step(run, lo, sequence, index == last)
+                if type(sequence) is list:  # the last step's single array, as it is
+                    return sequence
+            return _collapse(sequence)
+
+        return path
+
+    def _step(self, step: Any, local: frozenset[str], last: bool) -> Callable[[Run, Locals, list[Any], bool], Any]:
+        """A path step after the first: ``(run, locals, sequence, last) -> _Seq``, or the one array the last step
+        found (returned as it is)."""
+        if step.type == "name":
+            if not isinstance(step.value, str):
+                raise _NotCompiled
+            key = str(step.value)
+
+            def name_step(_run: Run, _lo: Locals, sequence: list[Any], last: bool) -> Any:
+                return _names_step(sequence, key, last)
+
+            return name_step
+        if step.type not in ("function", "unary", "block", "variable", "condition", "binary", "string", "number",
+                             "value"):
+            raise _NotCompiled
+        if step.type == "block" and step.consarray:
+            raise _NotCompiled
+        cons = last and step.type == "unary" and step.value == "[" and bool(getattr(step, "consarray", False))
+        self.relative += 1
+        try:
+            body = self.node(step, local)
+        finally:
+            self.relative -= 1
+
+        def each(run: Run, lo: Locals, sequence: list[Any], last: bool) -> Any:
+            results = []
+            saved = run.context
+            try:
+                for item in sequence:
+                    run.check_time()
+                    run.context = item
+                    value = body(run, lo)
+                    if value is not UNDEFINED:
+                        results.append(value)
+            finally:
+                run.context = saved
+            if last and len(results) == 1 and type(results[0]) is list:
+                return results[0]
+            out = _Seq()
+            for value in results:
+                if type(value) is list and not cons:
+                    out.extend(value)
+                else:
+                    out.append(value)
+            return out
+
+        return each
+
+    def _block(self, node: Any, local: frozenset[str]) -> Closure:
+        parts: list[tuple[str | None, Closure]] = []
+        scope = local
+        for expression in node.expressions or []:
+            if isinstance(expression, Parser.Symbol) and expression.type == "bind":
+                _plain(expression)
+                target = expression.lhs
+                name = getattr(target, "value", None)
+                if (not isinstance(target, Parser.Symbol) or target.type != "variable" or not isinstance(name, str)
+                        or name in ("", "$", "states") or _is_builtin(name)):
+                    raise _NotCompiled
+                value = self.node(expression.rhs, scope)
+                parts.append((name, value))
+                scope = scope | {name}
+            else:
+                parts.append((None, self.node(expression, scope)))
+        frozen = tuple(parts)
+
+        def block(run: Run, lo: Locals) -> Any:
+            inner = dict(lo)
+            result = UNDEFINED
+            for name, fn in frozen:
+                result = fn(run, inner)
+                if name is not None:
+                    inner[name] = result
+            return result
+
+        return block
 
     # -- constructors -----------------------------------------------------------------------------------------
 
@@ -304,8 +436,11 @@ class _Compiler:
             seen.add(key.value)
             pairs.append((str(key.value), self.node(value, local)))
         frozen = tuple(pairs)
+        grouping = self.reads_context()
 
         def build(run: Run, lo: Locals) -> Any:
+            if grouping and type(run.context) is list:
+                raise Bail  # an object constructor groups the items of an array context
             out = {}
             for key, fn in frozen:
                 value = fn(run, lo)
@@ -319,6 +454,8 @@ class _Compiler:
 
     def _binary(self, node: Any, local: frozenset[str]) -> Closure:
         op = node.value
+        if op == "..":
+            return _range(self.node(node.lhs, local), self.node(node.rhs, local))
         make = _BINARY.get(op)
         if make is None:
             raise _NotCompiled
@@ -348,6 +485,15 @@ class _Compiler:
         if name in ("map", "filter"):
             return self._higher_order(name, arguments, local)
         builtin = _BUILTINS.get(name)
+        if builtin is not None and not arguments and name in _CONTEXT_ARGUMENT and self.reads_context():
+            context_fn = builtin[0]
+
+            def call_on_context(run: Run, _lo: Locals) -> Any:
+                if name in run.variables or run.context is UNDEFINED:
+                    raise Bail
+                return context_fn(run, run.context)
+
+            return call_on_context
         if builtin is None or len(arguments) not in builtin[1]:
             raise _NotCompiled
         fn = builtin[0]
@@ -419,25 +565,109 @@ def _constant(value: Any) -> Closure:
     return lambda _run, _lo: value
 
 
-def _walk(value: Any, keys: tuple[str, ...]) -> Any:
-    for key in keys:
+class _Seq(list[Any]):
+    """A sequence within a path (flattened into the next step, collapsed at the end), never a result."""
+
+    __slots__ = ()
+
+
+def names_from(value: Any, keys: tuple[str, ...]) -> Any:
+    """``<value>.<key>...`` as jsonata-js walks it: a field of each item, arrays mapped over and flattened, a single
+    array found by the last step returned as it is, and the sequence found collapsed (nothing is undefined, one item
+    is that item)."""
+    for position, key in enumerate(keys):
         kind = type(value)
         if kind is dict:
             value = value.get(key, UNDEFINED)
             if value is UNDEFINED:
                 return UNDEFINED
         elif kind is list:
-            raise Bail  # a step over an array maps and flattens (sequence semantics)
+            sequence: Any = value
+            last = len(keys) - 1
+            for index in range(position, len(keys)):
+                sequence = _names_step(sequence, keys[index], index == last)
+                if type(sequence) is list:
+                    return sequence
+                if not sequence:
+                    return UNDEFINED
+            return _collapse(sequence)
         else:
             return UNDEFINED  # a field of a string, number, null or undefined
     return value
 
 
+def _lookup(value: Any, key: str) -> Any:
+    """jsonata-js ``lookup``: a field of an object, of every object in an array (a sequence), else undefined."""
+    kind = type(value)
+    if kind is dict:
+        return value.get(key, UNDEFINED)
+    if kind is list or kind is _Seq:
+        return _lookup_all(value, key)
+    return UNDEFINED
+
+
+def _lookup_all(items: list[Any], key: str) -> Any:
+    out = _Seq()
+    for item in items:
+        found = _lookup(item, key)
+        if found is not UNDEFINED:
+            if type(found) is list or type(found) is _Seq:
+                out.extend(found)
+            else:
+                out.append(found)
+    return out
+
+
+def _names_step(sequence: list[Any], key: str, last: bool) -> Any:
+    results = []
+    for item in sequence:
+        found = _lookup(item, key)
+        if type(found) is _Seq:  # (an array item's fields: collapsed as every evaluation's sequence is)
+            if not found:
+                continue
+            if len(found) == 1:
+                found = found[0]
+        if found is not UNDEFINED:
+            results.append(found)
+    if last and len(results) == 1 and type(results[0]) is list:
+        return results[0]  # one array, not a sequence: as it is
+    out = _Seq()
+    for found in results:
+        if type(found) is list or type(found) is _Seq:
+            out.extend(found)
+        else:
+            out.append(found)
+    return out
+
+
+def _is_builtin(name: str) -> bool:
+    from .jsonata_functions import BUILTIN_NAMES
+    return name in BUILTIN_NAMES
+
+
+def _range(lhs: Closure, rhs: Closure) -> Closure:
+    def numbers(run: Run, lo: Locals) -> Any:
+        start = lhs(run, lo)
+        end = rhs(run, lo)
+        if type(start) is not int or type(end) is not int:
+            raise Bail  # undefined, T2003 / T2004 (an integral float was made an int when compiled or computed)
+        if start > end:
+            return UNDEFINED
+        size = end - start + 1
+        if size > 10_000_000 or size > run.limits.max_sequence_items:
+            raise Bail  # D2014, or past the engine's bound: the full evaluator reports it
+        return list(range(start, end + 1))
+
+    return numbers
+
+
 def _collapse(items: list[Any]) -> Any:
-    """A sequence's value: nothing is undefined, one item is that item."""
+    """A sequence's value: nothing is undefined, one item is that item (a plain list)."""
     if not items:
         return UNDEFINED
-    return items[0] if len(items) == 1 else items
+    if len(items) == 1:
+        return items[0]
+    return list(items) if type(items) is _Seq else items
 
 
 def _whole(number: float) -> Any:
@@ -477,8 +707,11 @@ def _boolean(value: Any) -> Any:
 
 
 def _string(run: Run, value: Any, prettify: Any = None) -> Any:
-    if type(value) is str:
+    kind = type(value)
+    if kind is str:
         return value
+    if kind is int and -_EXACT_DIGITS < value < _EXACT_DIGITS and (prettify is None or type(prettify) is bool):
+        return str(value)  # (jsonata-js writes numbers with 15 significant digits: these are exact)
     if value is UNDEFINED:
         return UNDEFINED
     if prettify is not None and type(prettify) is not bool:
@@ -492,6 +725,9 @@ def _string(run: Run, value: Any, prettify: Any = None) -> Any:
     if len(text) > run.limits.max_string_length:
         raise Runaway(MEMORY)
     return text
+
+
+_EXACT_DIGITS = 10**15
 
 
 def _concat(lhs: Closure, rhs: Closure) -> Closure:
@@ -737,9 +973,21 @@ def _to_boolean(_run: Run, value: Any) -> Any:
     return _boolean(value)
 
 
+def _lookup_function(_run: Run, value: Any, key: Any) -> Any:
+    if type(key) is not str:
+        raise Bail
+    if value is UNDEFINED:
+        return UNDEFINED
+    found = _lookup(value, key)
+    return _collapse(found) if type(found) is _Seq else found
+
+
+#: built-ins whose first argument, when none is given, is the context (``-`` in their signature)
+_CONTEXT_ARGUMENT = frozenset({"string", "number", "length", "uppercase", "lowercase", "boolean", "not"})
+
 _BUILTINS: dict[str, tuple[Callable[..., Any], tuple[int, ...]]] = {
     "merge": (_merge, (1,)), "count": (_count, (1,)), "sum": (_sum, (1,)), "string": (_string, (1, 2)),
     "number": (_number, (1,)), "exists": (_exists, (1,)), "length": (_length, (1,)),
     "uppercase": (_case(True), (1,)), "lowercase": (_case(False), (1,)), "join": (_join, (1, 2)),
-    "not": (_not, (1,)), "boolean": (_to_boolean, (1,)),
+    "not": (_not, (1,)), "boolean": (_to_boolean, (1,)), "lookup": (_lookup_function, (2,)),
 }

@@ -44,6 +44,9 @@ class JsonataExpr(Protocol):
     def evaluate(self, states: Mapping[str, Json], variables: Mapping[str, Json]) -> Json:
         """The value for one state."""
 
+    def evaluate_sized(self, states: Mapping[str, Json], variables: Mapping[str, Json]) -> tuple[Json, int]:
+        """The value and an upper bound of its size as JSON in bytes (-1 when none is known)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Retrier:

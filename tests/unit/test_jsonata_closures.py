@@ -85,8 +85,8 @@ def test_a_bail_gives_the_full_evaluators_error():
     # arithmetic on a string: the closure bails, jsonata-python reports T2001 as jsonata-js does
     with pytest.raises(Exception, match="T2001"):
         _evaluate("$states.input.s + 1", {"input": {"s": "x"}})
-    # a path over an array (sequence semantics) is answered by the full evaluator
-    assert _evaluate("$states.input.items.sku", {"input": {"items": [{"sku": "a"}, {"sku": "b"}]}}) == ["a", "b"]
+    # a predicate is not compiled: the full evaluator answers
+    assert _evaluate("$states.input.items[sku='b'].sku", {"input": {"items": [{"sku": "a"}, {"sku": "b"}]}}) == "b"
 
 
 def test_a_workflow_variable_hides_a_builtin_of_its_name():
@@ -126,3 +126,40 @@ def test_parser_errors_are_jsonata_js_errors(text, message):
     with pytest.raises(engine_errors.DefinitionError) as caught:
         ej.compile_template("{% " + text + " %}", "Output", "/States/S/Output")
     assert [d.message for d in caught.value.diagnostics] == [message]
+
+
+_SEQUENCE_INPUTS = [
+    {"items": [{"sku": "a", "tags": ["x", "y"]}, {"sku": "b", "tags": ["z"]}, {"n": 1}], "one": [{"sku": "s"}],
+     "nested": [[{"sku": "p"}], [{"sku": "q"}, [{"sku": "r"}]]], "empty": [], "obj": {"sku": "o", "tags": ["t"]},
+     "single": [{"tags": ["only"]}], "nums": [1, 2.0, 3.5],
+     # an array item's fields are collapsed like any evaluation's sequence: [] of nothing, [5] of one
+     "mixed": ["s", {"b": []}, []], "deep": [[{"b": [5]}]], "deep2": [[{"b": [5, 6]}], {"b": 7}]},
+]
+
+
+@pytest.mark.parametrize("expression", [
+    "$states.input.items.sku", "$states.input.items.tags", "$states.input.one.sku", "$states.input.one",
+    "$states.input.nested.sku", "$states.input.empty.sku", "$states.input.obj.tags", "$states.input.single.tags",
+    "$states.input.items.{'s': sku, 't': tags}", "$states.input.items.[sku]", "$states.input.items.(sku & '!')",
+    "$states.input.nums.$string()", "$states.input.nums.($ * 2)", "$states.input.items.tags.$uppercase()",
+    "($x := $states.input.items; $y := $x.sku; $count($y))", "[1..4].($ * $)", "[1..3].$string()",
+    "$lookup($states.input.items, 'sku')", "$lookup($states.input.obj, 'tags')", "$states.input.single.tags[0]",
+    "($a := 1; ($a := 2); $a)", "{'n': [0..2]}", "$states.input.items.sku.$length()", "$states.input.mixed.b",
+    "$states.input.deep.b", "$states.input.deep2.b",
+])
+def test_compiled_sequences_answer_as_the_full_evaluator(expression):
+    from jsonata import Jsonata
+
+    from express_engine.asl.jsonata_values import to_jsonata
+
+    for data in _SEQUENCE_INPUTS:
+        reference = Jsonata(expression).evaluate(None, {"states": {"input": to_jsonata(data)}})
+        expected = "undefined" if reference is None else to_json(reference)
+        compiled = compile_closure(Jsonata(expression).ast, DEFAULT_LIMITS)
+        if "[0]" not in expression:
+            assert compiled is not None, expression  # the shape is compiled
+        try:
+            got = _evaluate(expression, {"input": data})
+        except Exception as exc:
+            got = "undefined" if "returned nothing" in str(exc) else exc
+        assert got == expected, expression

@@ -283,6 +283,21 @@ async def test_variable_size_limit(run):
     assert res["error"] == "States.DataLimitExceeded"
 
 
+@pytest.mark.parametrize(("size", "fails"), [(270_000, True), (200_000, False), (50_000, False)])
+async def test_output_object_template_size_limit(run, size, fails):
+    # an object template of scalars is measured by a bound, serialised only when the bound passes 256 KiB (a
+    # 200,000-character string is bounded at 1.2 MB but is 200 KB: it passes)
+    output = {"s": "{% $pad('', " + str(size) + ", 'x') %}", "n": "{% 1 %}", "k": True}
+    d = jsonata(("A", {"Type": "Pass", "Output": output, "End": True}))
+    res = await run(d)
+    if fails:
+        assert res["error"] == "States.DataLimitExceeded"
+        assert res["cause"] == ("The state/task 'A' returned a result with a size exceeding the maximum number of "
+                                "bytes service limit.")
+    else:
+        assert res["status"] == "SUCCEEDED" and len(res["output"]["s"]) == size
+
+
 # -- variable size limits (AWS: 256 KiB per variable and per Assign block, 10 MiB per execution) ---------------
 
 def _assigner(names: list[str], size: int, then: dict[str, Any] | None = None) -> dict[str, Any]:
