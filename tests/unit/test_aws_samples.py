@@ -21,7 +21,7 @@ SAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "aws_samples"
 FILES = sorted(SAMPLES.glob("*.asl.json"))
 # Deploy-time substitutions (SAM DefinitionSubstitutions, CDK and Terraform templates).
 _SUBSTITUTION = re.compile(r"\$\{[^}]*\}")
-_PSEUDO = {"${partition}": "aws", "${AWS::Partition}": "aws", "${AWS::Region}": "us-east-1",
+_PSEUDO = {"${partition}": "aws", "${Partition}": "aws", "${AWS::Partition}": "aws", "${AWS::Region}": "us-east-1",
            "${AWS::AccountId}": "123456789012"}
 _ARN = "arn:aws:lambda:us-east-1:123456789012:function:sample"
 _ACTIVITY = "arn:aws:states:us-east-1:123456789012:activity:sample"
