@@ -227,7 +227,7 @@ class _Compiler:
                      loc: str, jsonata: bool) -> m.State:
         rules = []
         for i, rule in enumerate(body["Choices"]):
-            rloc = f"{loc}/Choices/{i}"
+            rloc = f"{loc}/Choices[{i}]"
             if jsonata:
                 predicate = None
                 condition = self.jsonata(rule["Condition"], f"Choices[{i}]/Condition", f"{rloc}/Condition")
@@ -289,7 +289,7 @@ class _Compiler:
     def build_parallel(self, body: Mapping[str, Any], common: dict[str, Any], index_of: Mapping[str, int],
                        loc: str, jsonata: bool) -> m.State:
         self.fanout += 1
-        branches = tuple(self.graph(b, f"{loc}/Branches/{i}") for i, b in enumerate(body["Branches"]))
+        branches = tuple(self.graph(b, f"{loc}/Branches[{i}]") for i, b in enumerate(body["Branches"]))
         return m.Parallel(
             **common,
             branches=branches,
@@ -447,7 +447,7 @@ class _Compiler:
                  jsonata: bool) -> tuple[m.Catcher, ...]:
         out = []
         for i, c in enumerate(body.get("Catch") or ()):
-            cloc = f"{loc}/Catch/{i}"
+            cloc = f"{loc}/Catch[{i}]"
             out.append(m.Catcher(
                 error_equals=tuple(c["ErrorEquals"]),
                 next=index_of[c["Next"]],

@@ -98,6 +98,24 @@ def test_unicode_identifier_variable_names_are_accepted(name: str) -> None:
     assert problems(one({"Type": "Pass", "Assign": {name: 1}, "End": True})) == []
 
 
+def test_locations_inside_arrays_use_aws_index_notation() -> None:
+    # AWS writes array items as ``Name[i]`` (a CloudFormation error quoted in public code:
+    # "Field '_comment' is not supported at /States/.../RefreshOneRetailer/Catch[0]"), for the compiler's
+    # diagnostics too: a Choice rule, a rule nested in And, a Parallel branch.
+    def choice(rule: dict[str, Any]) -> dict[str, Any]:
+        return {"StartAt": "C", "States": {"C": {"Type": "Choice", "Choices": [rule], "Default": "E"},
+                                           "E": {"Type": "Pass", "End": True}}}
+
+    bad = {"Variable": "$.a.", "StringEquals": "x", "Next": "E"}
+    assert [loc for _, _, loc in problems(choice(bad))] == ["/States/C/Choices[0]/Variable"]
+    nested = {"And": [{"Variable": "$.a", "IsPresent": True}, bad], "Next": "E"}
+    assert [loc for _, _, loc in problems(choice({**nested, "And": [nested["And"][0], {
+        k: v for k, v in bad.items() if k != "Next"}]}))] == ["/States/C/Choices[0]/And[1]/Variable"]
+    branch = one({"Type": "Parallel", "End": True, "Branches": [{"StartAt": "P", "States": {
+        "P": {"Type": "Pass", "InputPath": "$.a.", "End": True}}}]})
+    assert [loc for _, _, loc in problems(branch)] == ["/States/X/Branches[0]/States/P/InputPath"]
+
+
 async def test_output_path_may_read_the_context_object(run: Any) -> None:
     # https://docs.aws.amazon.com/step-functions/latest/dg/input-output-contextobject.html: paths starting
     # with "$$." select from the context object, in any path field.

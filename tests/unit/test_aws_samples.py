@@ -1,4 +1,4 @@
-"""AWS's own sample state machines (tests/fixtures/aws_samples, sources in its INDEX.md and sources.json) are all accepted.
+"""AWS's own sample state machines (tests/fixtures/aws_samples, sources in INDEX.md, sources.json) are accepted.
 
 They are deployed on AWS from public aws-samples repositories, so AWS accepts every one: a refusal here is
 our bug. As STANDARD each must validate with no problem at all; as EXPRESS the only problems allowed are
