@@ -42,6 +42,8 @@ _MAX_VARIABLE_NAME = 80
 
 def _is_variable_name(name: str) -> bool:
     return name.isidentifier() and len(name) <= _MAX_VARIABLE_NAME and name != "states"
+
+
 #: ``$states`` fields each JSONata field may read (AWS rejects the others at create time).
 _BASE_STATES_FIELDS = frozenset({"input", "context"})
 _RESULT_STATES_FIELDS = _BASE_STATES_FIELDS | {"result"}
@@ -421,7 +423,7 @@ class _Compiler:
         for key in node:
             name = key[:-2] if key.endswith(".$") and not jsonata else key
             if not _is_variable_name(name):
-                raise _fail(f"The variable name '{name}' is not valid: variable names must be JSONata identifiers "
+                raise _fail(f"The variable name '{name}' is not valid: variable names must be Unicode identifiers "
                             "(letters, digits and '_', not starting with a digit), at most 80 characters, and "
                             "'states' is reserved", f"{location}/{key}")
         if jsonata:
