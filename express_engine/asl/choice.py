@@ -103,7 +103,7 @@ def compile_rule(rule: dict[str, Any], location: str) -> Predicate:
     """Compile one entry of ``Choices`` into a predicate over ``(value, env)``.
 
     ``Next``, ``Comment`` and ``Assign`` of the entry are ignored (the Choice state handles them).
-    ``location`` is the rule's JSON pointer (``/States/Check/Choices/0``), used in diagnostics.
+    ``location`` is the rule's JSON pointer (``/States/Check/Choices[0]``), used in diagnostics.
 
     Raises :class:`errors.DefinitionError` (``SCHEMA_VALIDATION_FAILED``) for a malformed rule.
     The predicate raises :class:`errors.Runtime` when a path it must read resolves to nothing.
@@ -150,7 +150,7 @@ def _compile_expression(op: str, operand: Any, location: str) -> Predicate:
         return not_
     if not isinstance(operand, list) or not operand:
         raise _invalid(f"The value for the field '{op}' must be a non-empty ARRAY of choice rules", location)
-    rules = tuple(_compile(sub, f"{location}/{i}", nested=True) for i, sub in enumerate(operand))
+    rules = tuple(_compile(sub, f"{location}[{i}]", nested=True) for i, sub in enumerate(operand))
     if op == "And":
 
         # Plain loops, not all()/any(): no generator per evaluation on this hot path.

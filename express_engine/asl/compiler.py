@@ -33,7 +33,17 @@ from .validate import validate_definition
 _LAMBDA_ARN = re.compile(r"^arn:aws[a-z-]*:lambda:([a-z0-9-]*):(\d*):function:([^:]+)(?::.+)?$")
 _STATES_ARN = re.compile(r"^arn:aws[a-z-]*:states:([a-z0-9-]*):(\d*):([a-z0-9-]+)(?::(.+))?$")
 _DEFAULT_REGION = "us-east-1"
-_VARIABLE_NAME = re.compile(r"^[^\W\d]\w{0,79}$")
+# Variable names (https://docs.aws.amazon.com/step-functions/latest/dg/workflow-variables.html, "Variable
+# name syntax"): Unicode identifiers as in Unicode Standard Annex #31, an ID_Start character then ID_Continue
+# characters (like JavaScript names, so no "-"), at most 80 characters; "states" is reserved. Python's
+# identifiers are the same Annex #31 names (XID_Start/XID_Continue, and "_" may start one, as in JavaScript).
+_MAX_VARIABLE_NAME = 80
+
+
+def _is_variable_name(name: str) -> bool:
+    return name.isidentifier() and len(name) <= _MAX_VARIABLE_NAME and name != "states"
+
+
 #: ``$states`` fields each JSONata field may read (AWS rejects the others at create time).
 _BASE_STATES_FIELDS = frozenset({"input", "context"})
 _RESULT_STATES_FIELDS = _BASE_STATES_FIELDS | {"result"}
@@ -219,7 +229,7 @@ class _Compiler:
                      loc: str, jsonata: bool) -> m.State:
         rules = []
         for i, rule in enumerate(body["Choices"]):
-            rloc = f"{loc}/Choices/{i}"
+            rloc = f"{loc}/Choices[{i}]"
             if jsonata:
                 predicate = None
                 condition = self.jsonata(rule["Condition"], f"Choices[{i}]/Condition", f"{rloc}/Condition")
@@ -281,7 +291,7 @@ class _Compiler:
     def build_parallel(self, body: Mapping[str, Any], common: dict[str, Any], index_of: Mapping[str, int],
                        loc: str, jsonata: bool) -> m.State:
         self.fanout += 1
-        branches = tuple(self.graph(b, f"{loc}/Branches/{i}") for i, b in enumerate(body["Branches"]))
+        branches = tuple(self.graph(b, f"{loc}/Branches[{i}]") for i, b in enumerate(body["Branches"]))
         return m.Parallel(
             **common,
             branches=branches,
@@ -412,8 +422,8 @@ class _Compiler:
             raise _fail("The value of the field 'Assign' must be an object", location)
         for key in node:
             name = key[:-2] if key.endswith(".$") and not jsonata else key
-            if not _VARIABLE_NAME.match(name) or name == "states":
-                raise _fail(f"The variable name '{name}' is not valid: variable names must be JSONata identifiers "
+            if not _is_variable_name(name):
+                raise _fail(f"The variable name '{name}' is not valid: variable names must be Unicode identifiers "
                             "(letters, digits and '_', not starting with a digit), at most 80 characters, and "
                             "'states' is reserved", f"{location}/{key}")
         if jsonata:
@@ -439,7 +449,7 @@ class _Compiler:
                  jsonata: bool) -> tuple[m.Catcher, ...]:
         out = []
         for i, c in enumerate(body.get("Catch") or ()):
-            cloc = f"{loc}/Catch/{i}"
+            cloc = f"{loc}/Catch[{i}]"
             out.append(m.Catcher(
                 error_equals=tuple(c["ErrorEquals"]),
                 next=index_of[c["Next"]],

@@ -6,7 +6,18 @@ getItem/putItem/updateItem/deleteItem; the ``aws-sdk:dynamodb:query`` SDK integr
 The table is AWS's documented list, not the handlers this engine has:
 https://docs.aws.amazon.com/step-functions/latest/dg/integrate-optimized.html and each service's
 page linked from it (e.g. connect-ddb.html, connect-codebuild.html). ``aws-sdk:*`` resources (the
-SDK integrations, over two hundred services) are not checked here.
+SDK integrations, over two hundred services) are not checked by name.
+
+Each service also supports only some integration patterns (the "Optimized integrations" table of
+https://docs.aws.amazon.com/step-functions/latest/dg/connect-supported-services.html: e.g. DynamoDB
+neither ``.sync`` nor ``.waitForTaskToken``, Lambda no ``.sync``; the SDK integrations ``.waitForTaskToken``
+but no ``.sync``); ``.sync:2`` is Step Functions' own (StartExecution returning JSON output). AWS refuses
+another pattern with the same text, as recorded in CloudFormation errors quoted in public code:
+"SCHEMA_VALIDATION_FAILED: The resource provided arn:aws:states:::dynamodb:putItem.waitForTaskToken is
+not recognized", "... arn:aws:states:::glue:startJobRun.sync:2 is not recognized", and (for an SDK
+integration AWS does not have) "The resource provided arn:aws:states:::aws-sdk:apigatewaymanagementapi:
+postToConnection is not recognized. The value is not a valid resource ARN, or the resource is not
+available in this region. at /States/.../Resource".
 """
 
 from __future__ import annotations
@@ -61,6 +72,15 @@ ENGINE_ACTIONS: dict[str, frozenset[str]] = {
     "express-engine": frozenset({"testState"}),
 }
 
+_CALLBACK = ".waitForTaskToken"
+#: The services offering ``.sync`` / ``.waitForTaskToken`` (connect-supported-services.html).
+SYNC_SERVICES = frozenset({
+    "athena", "batch", "bedrock", "codebuild", "ecs", "eks", "elasticmapreduce", "emr-containers", "emr-serverless",
+    "glue", "databrew", "mediaconvert", "sagemaker", "states",
+})
+CALLBACK_SERVICES = frozenset({
+    "apigateway", "bedrock", "ecs", "eks", "events", "lambda", "sns", "sqs", "states", "aws-sdk",
+})
 _SERVICE_RESOURCE = re.compile(r"^arn:[^:]+:states:::([^:]+)(?::(.*))?$")
 _PATTERN_SUFFIX = re.compile(r"\.(?:sync(?::2)?|waitForTaskToken)$")
 
@@ -72,11 +92,28 @@ def unknown_integration_message(resource: object) -> str | None:
     match = _SERVICE_RESOURCE.match(resource)
     if match is None:
         return None
-    service, action = match.group(1), _PATTERN_SUFFIX.sub("", match.group(2) or "")
+    service, rest = match.group(1), match.group(2) or ""
+    suffix = _PATTERN_SUFFIX.search(rest)
+    pattern = suffix.group(0) if suffix else ""
+    action = rest[: len(rest) - len(pattern)]
+    if pattern and not _supports(service, pattern):
+        return _not_recognized(resource)
     if service == "aws-sdk":
         return None
     known = OPTIMIZED_ACTIONS.get(service) or ENGINE_ACTIONS.get(service)
     if known is not None and action in known:
         return None
+    return _not_recognized(resource)
+
+
+def _supports(service: str, pattern: str) -> bool:
+    if pattern == _CALLBACK:
+        return service in CALLBACK_SERVICES
+    if pattern == ".sync:2":
+        return service == "states"
+    return service in SYNC_SERVICES
+
+
+def _not_recognized(resource: str) -> str:
     return (f"The resource provided {resource} is not recognized. The value is not a valid resource ARN, or the "
             "resource is not available in this region.")

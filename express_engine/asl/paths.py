@@ -199,8 +199,11 @@ def _as_jayway_reads_it(text: str) -> str:
       (``?(...)``) are unescaped by Jayway too and are left alone.
     * A dot-notation name may hold any character (``$.café``); jsonpath-ng's lexer takes only ASCII
       ones, so such a name becomes ``['café']``.
+    * A dot before a bracket (``$.[?(@.OU > 0)]``, ``$.['a']``) is Jayway's spelling of the bracket alone
+      (an AWS sample machine, account-vending-machine in aws-samples/step-functions-workflows-collection,
+      deploys with ``$.[?(...)]``); jsonpath-ng refuses it, so the dot is dropped.
     """
-    if "\\" not in text and text.isascii():
+    if "\\" not in text and text.isascii() and ".[" not in text:
         return text
     out: list[str] = []
     quote = ""
@@ -221,6 +224,9 @@ def _as_jayway_reads_it(text: str) -> str:
             depth += 1
         elif c == ")":
             depth -= 1
+        elif c == "." and text[i + 1:i + 2] == "[" and text[i - 1:i] != "." and depth == 0:
+            i += 1
+            continue
         elif c == "." and text[i + 1:i + 2] != ".":
             j = i + 1
             while j < len(text) and text[j] not in _NAME_END:

@@ -12,9 +12,48 @@ and reachability.
 Expression-level syntax (intrinsic calls, JSONata, Choice operator values, payload templates) is
 left to the compiler; JSONPath syntax of the state-level path fields is checked here.
 
-Codes and messages are AWS's, as its CreateStateMachine and ValidateStateMachineDefinition answer them
-(recorded in the conformance cases). Locations are
-JSON-pointer-like, with AWS's ``[i]`` notation for array items (``/States/P/Branches[0]/States/X``).
+Codes and messages are AWS's, as its CreateStateMachine and ValidateStateMachineDefinition answer them.
+Locations are JSON-pointer-like, with AWS's ``[i]`` notation for array items (``/States/P/Branches[0]/States/X``).
+
+AWS evidence, rule by rule ("snapshot": LocalStack's AWS-recorded
+tests/aws/services/stepfunctions/v2/test_sfn_api_validation.snapshot.json; "case": a conformance case in
+../shared/conformance, recorded against AWS; "quoted": AWS's answer quoted in public code, e.g. a
+CloudFormation error; "docs": the Step Functions developer guide page named):
+
+* not an object: "Definition must be a valid JSON object" (snapshot, not_a_definition[EMPTY_STRING]).
+* required fields: "These fields are required: [States, StartAt]" at ``/`` (snapshot EMPTY_DICT,
+  INVALID_BASE_NO_STARTAT); per state type: docs, each state type's page.
+* unknown fields: "Field 'X' is not supported" at the object (quoted: ``_comment`` in a Catch, ``Message.$``
+  at state level, ``TimeoutSeconds`` on a Parallel, ``QueryLanguage`` on an ItemProcessor or branch,
+  ``ExecutionType`` in INLINE mode).
+* the QueryLanguage rules: "'QueryLanguage' can not be 'JSONPath' if set to 'JSONata' for whole state
+  machine" at the state (snapshot INVALID_DOWNGRADE_QUERY_LANGUAGE), "The QueryLanguage is set to ..., but
+  field '...' is only supported for the ... QueryLanguage" at the state (quoted; docs, transforming-data.html).
+* transitions: MISSING_TRANSITION_TARGET "Missing 'Next' target: X" (also for StartAt) and 'State "A" is not
+  reachable.'; MISSING_END_STATE "Workflow has no terminal state" (quoted).
+* Express: "Express state machine does not support '.waitForTaskToken' service integration " (snapshot
+  ILLEGAL_WFTT; case test_illegal_callbacks); activities and ``.sync`` likewise (docs,
+  choosing-workflow-type.html; the activity text is not recorded).
+* Credentials: "The field 'RoleArn' is required but was missing" (case test_invalid_credentials_field);
+  ``RoleArn.$`` accepted (an AWS sample, account-vending-machine, deploys it).
+* Timestamp: "String does not match RFC3339 timestamp" (case test_wait_timestamp_invalid).
+* intrinsic/JSONPath syntax: "The value for the field 'x.$' must be a valid JSONPath or a valid intrinsic
+  function call" (case test_illegal_escapes).
+* numbers: "Minimum value is 0" for a negative MaxConcurrency (quoted); the ranges (docs: each field's page,
+  e.g. state-map-inline.html, state-task.html, concepts-error-handling.html for the Retry fields).
+* names and labels: 80-character state names and unique names across the machine
+  (docs, amazon-states-language-state-machine-structure.html), Map Label at most 40 characters without
+  the listed characters (docs, state-map-distributed.html).
+* ErrorEquals: "States.ALL must appear alone and at end of list" and non-empty (docs,
+  concepts-error-handling.html); any other name may be matched, ``States.``-prefixed ones included (AWS
+  samples deploy Retry/Catch on States.QuorumMet and the like).
+* Task Resource: optimized integrations, their actions and patterns, see :mod:`.optimized_integrations`.
+
+Rules whose *text* no AWS recording was found for (the verdict follows the docs): "Expected value of type
+[...]", "There should only be one of the following fields", "This object should have only one of the
+following fields", "Value should be one of the following", "Maximum value is", "Value cannot be empty",
+"Value is not a valid resource ARN", "Value is not a Reference Path", the Label and state-name texts,
+"Duplicate State name", "Express state machine does not support Activity ARN" (README, Supported ASL).
 """
 
 from __future__ import annotations

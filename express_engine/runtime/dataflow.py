@@ -22,20 +22,30 @@ def bracket_path(steps: tuple[str | int, ...] | None, text: str) -> str:
     return "$" + "".join(f"['{s}']" if isinstance(s, str) else f"[{s}]" for s in steps)
 
 
-def _missing_property(path: Path, value: Json) -> str:
-    """``$['a']``: the path up to the first step that is missing (Jayway's "Missing property")."""
+def not_found_cause(path: Path, value: Json) -> str:
+    """AWS's cause for a path that selects nothing: ``Invalid path '<path>' : `` and Jayway JsonPath's message.
+
+    Jayway (AWS's JSONPath library) says ``Missing property in path $['a']`` when a property *before* the last
+    step is missing (up to that property), and ``No results for path: $['a']['b']`` (the whole path) when the
+    last step finds nothing. Both recorded against AWS: an OutputPath ``$.no.such.result.path`` on ``{}``
+    gave ``Missing property in path $['no']``, an InputPath ``$.NoSuchInputPath`` gave ``No results for path:
+    $['NoSuchInputPath']`` (the conformance cases test_catch_states_runtime and test_invalid_jsonpath).
+    """
     steps = path.steps or ()
     cur = value
-    for i, step in enumerate(steps):
+    for i, step in enumerate(steps[:-1]):
         if isinstance(step, str):
-            if not isinstance(cur, dict) or step not in cur:
-                return bracket_path(steps[: i + 1], path.text)
+            if not isinstance(cur, dict):
+                break
+            if step not in cur:
+                missing = bracket_path(steps[: i + 1], path.text)
+                return f"Invalid path '{path.text}' : Missing property in path {missing}"
             cur = cur[step]
         else:
             if not isinstance(cur, list) or not -len(cur) <= step < len(cur):
-                return bracket_path(steps[: i + 1], path.text)
+                break
             cur = cur[step]
-    return bracket_path(steps, path.text)
+    return f"Invalid path '{path.text}' : No results for path: {bracket_path(path.steps, path.text)}"
 
 
 def apply_input_path(path: Path | None, raw: Json, env: Env) -> Json:
@@ -46,10 +56,8 @@ def apply_input_path(path: Path | None, raw: Json, env: Env) -> Json:
         return {}
     try:
         return path.get(raw, env)
-    except PathNotFound:
-        raise errors.Runtime(
-            f"Invalid path '{path.text}' : No results for path: {bracket_path(path.steps, path.text)}"
-        ) from None
+    except PathNotFound as exc:
+        raise errors.Runtime(not_found_cause(path, exc.value)) from None
     except VariableNotFound as exc:
         raise errors.Runtime(f"The variable '${exc.name}' is not defined.") from None
 
@@ -62,10 +70,8 @@ def apply_output_path(path: Path | None, value: Json, env: Env) -> Json:
         return {}
     try:
         return path.get(value, env)
-    except PathNotFound:
-        raise errors.Runtime(
-            f"Invalid path '{path.text}' : Missing property in path {_missing_property(path, value)}"
-        ) from None
+    except PathNotFound as exc:
+        raise errors.Runtime(not_found_cause(path, exc.value)) from None
     except VariableNotFound as exc:
         raise errors.Runtime(f"The variable '${exc.name}' is not defined.") from None
 

@@ -18,7 +18,7 @@ from ..asl import model as m
 from ..asl.jsonata import unexpected_type_error
 from ..asl.paths import Path, PathNotFound, VariableNotFound
 from ..jsonutil import Json, dumps
-from .dataflow import apply_input_path
+from .dataflow import apply_input_path, not_found_cause
 from .execution import Execution, Frame, SliceSpent, StateEnv
 from .lanes import give_turn
 from .pool import concurrent_in
@@ -279,8 +279,10 @@ def items_at(items_path: Path, value: Json, env: StateEnv) -> Json:
     """What a Map's ``ItemsPath`` selects in its effective input (States.Runtime when it selects nothing)."""
     try:
         return items_path.get(value, env)
-    except (PathNotFound, VariableNotFound):
-        raise errors.Runtime(f"Invalid path '{items_path.text}' : No results for path: {items_path.text}") from None
+    except PathNotFound as exc:
+        raise errors.Runtime(not_found_cause(items_path, exc.value)) from None
+    except VariableNotFound as exc:
+        raise errors.Runtime(f"The variable '${exc.name}' is not defined.") from None
 
 
 def _evaluate_number(template: m.JsonataExpr, states: dict[str, Json] | None, env: StateEnv,

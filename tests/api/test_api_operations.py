@@ -693,7 +693,7 @@ def test_test_state_mocked_map_needs_its_items_path_to_select_an_array(sfn: Any)
     # A path that selects nothing fails as in a real run.
     missing = sfn.test_state(definition=dumps({**mapped, "ItemsPath": "$.nope"}), input="{}", mock=mock)
     assert (missing["status"], missing["error"], missing["cause"]) == (
-        "FAILED", "States.Runtime", "Invalid path '$.nope' : No results for path: $.nope")
+        "FAILED", "States.Runtime", "Invalid path '$.nope' : No results for path: $['nope']")
     # The items found are afterItemsPath, $$ read in the run's own context object when none is given.
     own = _inspect(sfn, {**mapped, "ItemsPath": "$$.Execution.Input.Values"}, {"Values": items}, mock=mock)
     assert (own["status"], loads(own["output"])) == ("SUCCEEDED", ["A", "B"])

@@ -85,6 +85,37 @@ def test_variable_names_with_a_dash_are_refused() -> None:
     assert problems(one({"Type": "Pass", "Assign": {"a_b": 1, "é1": 2}, "End": True})) == []
 
 
+@pytest.mark.parametrize("name", ["a-b", "1a", "a b", "a.b", "a$", "x" * 81, "states", "-", "\u0301a"])
+def test_variable_names_that_are_not_unicode_identifiers_are_refused(name: str) -> None:
+    # workflow-variables.html, "Variable name syntax": ID_Start then ID_Continue (Unicode Standard Annex #31),
+    # at most 80 characters; $states is reserved. AWS's own wording of this refusal is not recorded.
+    found = problems(one({"Type": "Pass", "Assign": {name: 1}, "End": True}))
+    assert [(code, loc) for code, _, loc in found] == [(SCHEMA, f"/States/X/Assign/{name}")]
+
+
+@pytest.mark.parametrize("name", ["a", "_a", "a1", "café", "x" * 80, "Δx", "a\u0301", "名前", "a_b_C9"])
+def test_unicode_identifier_variable_names_are_accepted(name: str) -> None:
+    assert problems(one({"Type": "Pass", "Assign": {name: 1}, "End": True})) == []
+
+
+def test_locations_inside_arrays_use_aws_index_notation() -> None:
+    # AWS writes array items as ``Name[i]`` (a CloudFormation error quoted in public code:
+    # "Field '_comment' is not supported at /States/.../RefreshOneRetailer/Catch[0]"), for the compiler's
+    # diagnostics too: a Choice rule, a rule nested in And, a Parallel branch.
+    def choice(rule: dict[str, Any]) -> dict[str, Any]:
+        return {"StartAt": "C", "States": {"C": {"Type": "Choice", "Choices": [rule], "Default": "E"},
+                                           "E": {"Type": "Pass", "End": True}}}
+
+    bad = {"Variable": "$.a.", "StringEquals": "x", "Next": "E"}
+    assert [loc for _, _, loc in problems(choice(bad))] == ["/States/C/Choices[0]/Variable"]
+    nested = {"And": [{"Variable": "$.a", "IsPresent": True}, bad], "Next": "E"}
+    assert [loc for _, _, loc in problems(choice({**nested, "And": [nested["And"][0], {
+        k: v for k, v in bad.items() if k != "Next"}]}))] == ["/States/C/Choices[0]/And[1]/Variable"]
+    branch = one({"Type": "Parallel", "End": True, "Branches": [{"StartAt": "P", "States": {
+        "P": {"Type": "Pass", "InputPath": "$.a.", "End": True}}}]})
+    assert [loc for _, _, loc in problems(branch)] == ["/States/X/Branches[0]/States/P/InputPath"]
+
+
 async def test_output_path_may_read_the_context_object(run: Any) -> None:
     # https://docs.aws.amazon.com/step-functions/latest/dg/input-output-contextobject.html: paths starting
     # with "$$." select from the context object, in any path field.
@@ -160,6 +191,32 @@ def test_every_documented_optimized_action_and_the_sdk_integrations_are_accepted
     assert {r: problems(task(r), "STANDARD") for r in patterns} == {r: [] for r in patterns}
 
 
+@pytest.mark.parametrize("resource", [
+    # AWS's refusals as CloudFormation reported them (quoted in public code): DynamoDB has no callback, Glue no
+    # ``.sync:2``; and per https://docs.aws.amazon.com/step-functions/latest/dg/connect-supported-services.html
+    # Lambda, SNS and SQS have no ``.sync``, Athena and Batch no ``.waitForTaskToken``, the SDK integrations no
+    # ``.sync``, and the HTTP Task only Request Response.
+    "arn:aws:states:::dynamodb:putItem.waitForTaskToken", "arn:aws:states:::glue:startJobRun.sync:2",
+    "arn:aws:states:::lambda:invoke.sync", "arn:aws:states:::sns:publish.sync", "arn:aws:states:::sqs:sendMessage.sync",
+    "arn:aws:states:::athena:startQueryExecution.waitForTaskToken", "arn:aws:states:::batch:submitJob.waitForTaskToken",
+    "arn:aws:states:::aws-sdk:s3:listBuckets.sync", "arn:aws:states:::http:invoke.waitForTaskToken",
+    "arn:aws:states:::ecs:runTask.sync:2",
+])
+def test_an_integration_pattern_the_service_does_not_offer_is_refused(resource: str) -> None:
+    assert problems(task(resource), "STANDARD") == [(SCHEMA, NOT_RECOGNIZED.format(resource), "/States/X/Resource")]
+
+
+@pytest.mark.parametrize("resource", [
+    "arn:aws:states:::glue:startJobRun.sync", "arn:aws:states:::ecs:runTask.waitForTaskToken",
+    "arn:aws:states:::ecs:runTask.sync", "arn:aws:states:::batch:submitJob.sync",
+    "arn:aws:states:::events:putEvents.waitForTaskToken", "arn:aws:states:::apigateway:invoke.waitForTaskToken",
+    "arn:aws:states:::states:startExecution.sync", "arn:aws:states:::states:startExecution.waitForTaskToken",
+    "arn:aws:states:::codebuild:startBuild.sync", "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+])
+def test_the_documented_integration_patterns_are_accepted(resource: str) -> None:
+    assert problems(task(resource), "STANDARD") == []
+
+
 # -- run-time cause texts of path fields -----------------------------------------------------------------
 
 def _map(**fields: Any) -> dict[str, Any]:
@@ -203,6 +260,41 @@ async def test_output_path_selecting_nothing(run: Any) -> None:
         "States.Runtime", PREFIX + "Invalid path '$.no.such.path' : Missing property in path $['no']")
     res = await run(one({"Type": "Pass", "InputPath": "$.nope", "End": True}), {"a": 1})
     assert res["cause"] == PREFIX + "Invalid path '$.nope' : No results for path: $['nope']"
+
+
+# Jayway JsonPath (AWS's) tells a missing property before the last step ("Missing property in path", up to it)
+# from a last step that finds nothing ("No results for path:", the whole path), whichever field reads the path:
+# both forms are recorded (test_catch_states_runtime on an OutputPath, test_invalid_jsonpath on an InputPath).
+JAYWAY = [
+    ("$.nope", {"a": 1}, "No results for path: $['nope']"),
+    ("$.a.nope", {"a": {"b": 1}}, "No results for path: $['a']['nope']"),
+    ("$.no.such.path", {"a": 1}, "Missing property in path $['no']"),
+    ("$.a.no.c", {"a": {"b": 1}}, "Missing property in path $['a']['no']"),
+    ("$.a[5]", {"a": [1]}, "No results for path: $['a'][5]"),
+]
+
+
+@pytest.mark.parametrize(("path", "data", "message"), JAYWAY)
+@pytest.mark.parametrize("field", ["InputPath", "OutputPath"])
+async def test_input_and_output_path_selecting_nothing_read_as_jayway_says(
+        run: Any, field: str, path: str, data: Any, message: str) -> None:
+    res = await run(one({"Type": "Pass", field: path, "End": True}), data)
+    assert (res["error"], res["cause"]) == ("States.Runtime", PREFIX + f"Invalid path '{path}' : {message}")
+
+
+@pytest.mark.parametrize(("path", "data", "message"), JAYWAY)
+async def test_items_path_selecting_nothing_reads_as_jayway_says(run: Any, path: str, data: Any, message: str) -> None:
+    res = await run(_map(ItemsPath=path), data)
+    assert (res["error"], res["cause"]) == ("States.Runtime", PREFIX + f"Invalid path '{path}' : {message}")
+
+
+async def test_a_dot_before_a_bracket_is_jayways_bracket(run: Any) -> None:
+    # AWS's account-vending-machine sample (aws-samples/step-functions-workflows-collection) deploys a
+    # ResultSelector "$.[?(@.OU > 0)]"; Jayway reads ``$.[...]`` as ``$[...]``.
+    state = {"Type": "Pass", "Parameters": {"hit.$": "$.[?(@.OU > 0)]", "b.$": "$.['x']"}, "End": True}
+    assert problems(one(state)) == []
+    res = await run(one({"Type": "Pass", "OutputPath": "$.[?(@.OU > 0)]", "End": True}), [{"OU": 1}, {"OU": 0}])
+    assert res["output"] == [{"OU": 1}]
 
 
 @pytest.mark.parametrize("field", ["ToleratedFailurePercentagePath", "ToleratedFailureCountPath", "MaxConcurrencyPath"])

@@ -13,7 +13,7 @@ from express_engine.asl.paths import Env, StaticEnv
 from express_engine.asl.timestamps import is_timestamp, parse_timestamp, timestamp_nanos
 from express_engine.jsonutil import Json
 
-LOC = "/States/Check/Choices/0"
+LOC = "/States/Check/Choices[0]"
 ENV = StaticEnv({"Execution": {"Input": {"n": 3}}}, {"limit": 10, "cfg": {"mode": "fast"}})
 
 
@@ -423,12 +423,12 @@ def test_wildcard_path_matching_nothing_is_an_empty_list_not_an_error() -> None:
         ({"And": [], "Next": "A"}, f"{LOC}/And", "non-empty ARRAY"),
         ({"Or": {"Variable": "$.v", "IsNull": True}}, f"{LOC}/Or", "non-empty ARRAY"),
         ({"Not": [{"Variable": "$.v", "IsNull": True}]}, f"{LOC}/Not", "OBJECT"),
-        ({"And": [{"Variable": "$.v", "IsNull": True, "Next": "A"}], "Next": "A"}, f"{LOC}/And/0", "'Next'"),
+        ({"And": [{"Variable": "$.v", "IsNull": True, "Next": "A"}], "Next": "A"}, f"{LOC}/And[0]", "'Next'"),
         ({"Or": [{"Variable": "$.v", "IsNull": True}, {"Variable": "$.v", "IsNull": False, "Assign": {}}]},
-         f"{LOC}/Or/1", "'Assign'"),
+         f"{LOC}/Or[1]", "'Assign'"),
         ({"Not": {"Variable": "$.v", "IsNull": True, "Next": "A"}}, f"{LOC}/Not", "'Next'"),
-        ({"And": [{"Variable": "$.v"}]}, f"{LOC}/And/0", "comparison operator"),
-        ({"And": [{"Variable": "$.v", "NumericEquals": "x"}]}, f"{LOC}/And/0/NumericEquals", "NUMBER"),
+        ({"And": [{"Variable": "$.v"}]}, f"{LOC}/And[0]", "comparison operator"),
+        ({"And": [{"Variable": "$.v", "NumericEquals": "x"}]}, f"{LOC}/And[0]/NumericEquals", "NUMBER"),
         ({"Variable": "$.v", "And": [{"Variable": "$.v", "IsNull": True}]}, LOC, "'Variable'"),
         ("not an object", LOC, "OBJECT"),
     ],
