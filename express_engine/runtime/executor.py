@@ -17,10 +17,11 @@ from typing import Any, Protocol
 import anyio
 
 from .. import errors
+from ..asl import model as m
 from ..asl.model import StateMachine
 from ..jsonutil import Json, dumpb, dumps
 from .execution import EventRecorder, Execution, Frame, Inspection, SliceSpent
-from .interpreter import graph_is_sync, resume_graph_sync, run_graph, run_graph_sync
+from .interpreter import resume_graph_sync, run_graph, run_graph_sync
 from .records import StateMachineRecord
 from .tasks import HandlerRegistry
 
@@ -113,7 +114,12 @@ async def run_execution(host: Host, record: StateMachineRecord, value: Json, arn
     # Input and output are serialised only for someone to read them: the caller or the log events.
     serialise = respond or (recorder is not None and recorder.include_data)
     input_text = _started(ex, record, recorder, frame, value, serialise, input_size)
-    outcome = await _run_graph(ex, handlers, value, frame, limit, mock)
+    graph = machine.graph
+    if graph.sync:  # (no coroutine for a graph that never suspends: its outcome is most often known at once)
+        ran = _run_sync(ex, graph, value, frame)
+        outcome = await _resume_sync(ex, graph, ran, frame) if isinstance(ran, SliceSpent) else ran
+    else:
+        outcome = await _run_graph(ex, handlers, value, frame, limit, mock)
     stop = time.time()
     output_text = dumps(outcome.output) if outcome.status == "SUCCEEDED" and serialise else None
     if recorder is not None:
@@ -148,6 +154,25 @@ def _started(ex: Execution, record: StateMachineRecord, recorder: EventRecorder 
     return input_text
 
 
+def _run_sync(ex: Execution, graph: m.Graph, value: Json, frame: Frame) -> _Outcome | SliceSpent:
+    """Run a graph of never-suspending states (which needs no cancel scope: the loop itself checks the deadline);
+    how it ended, or the :class:`SliceSpent` to resume from once the event loop had a turn."""
+    try:
+        return _Outcome("SUCCEEDED", run_graph_sync(ex, graph, value, frame))
+    except SliceSpent as spent:
+        return spent
+    except Exception as exc:
+        return _failed(ex, exc)
+
+
+async def _resume_sync(ex: Execution, graph: m.Graph, spent: SliceSpent, frame: Frame) -> _Outcome:
+    """Go on with a sync graph that spent its slice; how it ended."""
+    try:
+        return _Outcome("SUCCEEDED", await resume_graph_sync(ex, graph, spent, frame))
+    except Exception as exc:
+        return _failed(ex, exc)
+
+
 async def _run_graph(ex: Execution, handlers: HandlerRegistry, value: Json, frame: Frame, limit: float,
                      mock: Any) -> _Outcome:
     """Run the machine's graph within ``limit`` seconds; how it ended (never raises for the execution's errors)."""
@@ -162,26 +187,25 @@ async def _run_graph(ex: Execution, handlers: HandlerRegistry, value: Json, fram
                 "Engine.register_handler(ARN, fn) or --handler ARN=module:function"
                 + (", or set EXPRESS_ENGINE_AWS=real to call the AWS service." if ":states:::" in missing[0]
                    else "."))
-        if graph_is_sync(machine.graph):
-            # Suspends only to give other tasks a turn: the loop itself checks the deadline, no cancel scope needed.
-            try:
-                return _Outcome(output=run_graph_sync(ex, machine.graph, value, frame))
-            except SliceSpent as spent:
-                return _Outcome(output=await resume_graph_sync(ex, machine.graph, spent, frame))
         with anyio.move_on_after(limit) as scope:
             output = await run_graph(ex, machine.graph, value, frame)
         if scope.cancelled_caught:
             raise errors.Timeout(None)
-        return _Outcome(output=output)
-    except errors.Timeout as err:
+        return _Outcome("SUCCEEDED", output)
+    except Exception as exc:
+        return _failed(ex, exc)
+
+
+def _failed(ex: Execution, exc: Exception) -> _Outcome:
+    """How an execution ended that raised ``exc``: its States error, a timeout, or an internal error (logged)."""
+    if isinstance(exc, errors.Timeout):
         if time.monotonic() >= ex.deadline or scope_timed_out(ex):
             return _Outcome("TIMED_OUT", None, "States.Timeout", None)
-        return _Outcome("FAILED", None, err.error, err.cause)
-    except errors.StatesError as err:
-        return _Outcome("FAILED", None, err.error or None, err.cause)
-    except Exception as exc:
-        log.exception("internal error in execution %s", ex.arn)
-        return _Outcome("FAILED", None, "States.Runtime", f"Internal engine error: {type(exc).__name__}: {exc}")
+        return _Outcome("FAILED", None, exc.error, exc.cause)
+    if isinstance(exc, errors.StatesError):
+        return _Outcome("FAILED", None, exc.error or None, exc.cause)
+    log.error("internal error in execution %s", ex.arn, exc_info=exc)
+    return _Outcome("FAILED", None, "States.Runtime", f"Internal engine error: {type(exc).__name__}: {exc}")
 
 
 async def _ended(ex: Execution, record: StateMachineRecord, recorder: EventRecorder, frame: Frame,
