@@ -18,7 +18,6 @@ import anyio
 
 from .. import errors
 from ..asl import model as m
-from ..asl.model import StateMachine
 from ..jsonutil import Json, dumpb, dumps
 from .execution import EventRecorder, Execution, Frame, Inspection, SliceSpent
 from .interpreter import resume_graph_sync, run_graph, run_graph_sync
@@ -58,14 +57,6 @@ class LogBatch:
 
 
 LogHandler = Callable[[LogBatch], Awaitable[None]]
-
-
-def billing(duration_ms: float, machine: StateMachine, definition: str, data_bytes: int) -> dict[str, int]:
-    """Express billing: duration rounded up to 100 ms; memory estimated and rounded up to 64 MB."""
-    billed_ms = max(100, math.ceil(duration_ms / 100.0) * 100)
-    estimate_mb = 50 + (len(definition) + data_bytes * max(1, machine.fanout_states)) / (1024 * 1024)
-    billed_mb = math.ceil(estimate_mb / 64.0) * 64
-    return {"billedMemoryUsedInMB": billed_mb, "billedDurationInMilliseconds": billed_ms}
 
 
 def scope_timed_out(ex: Execution) -> bool:
@@ -113,11 +104,25 @@ async def run_execution(host: Host, record: StateMachineRecord, value: Json, arn
     frame = Frame({})  # (previous event 0: AWS's first StateEntered has previous_event_id 0)
     # Input and output are serialised only for someone to read them: the caller or the log events.
     serialise = respond or (recorder is not None and recorder.include_data)
-    input_text = _started(ex, record, recorder, frame, value, serialise, input_size)
+    input_text = ""
+    if serialise:
+        input_bytes = dumpb(value)
+        input_text = input_bytes.decode()
+        frame.sized = (value, len(input_bytes))
+    elif input_size is not None:
+        frame.sized = (value, input_size)
+    if recorder is None:
+        ex.last_event_id += 1  # (ExecutionStarted, only counted: inline, as every call here costs)
+    else:
+        _started(ex, record, recorder, input_text)
     graph = machine.graph
     if graph.sync:  # (no coroutine for a graph that never suspends: its outcome is most often known at once)
-        ran = _run_sync(ex, graph, value, frame)
-        outcome = await _resume_sync(ex, graph, ran, frame) if isinstance(ran, SliceSpent) else ran
+        try:
+            outcome = _Outcome("SUCCEEDED", run_graph_sync(ex, graph, value, frame))
+        except SliceSpent as spent:
+            outcome = await _resume_sync(ex, graph, spent, frame)
+        except Exception as exc:
+            outcome = _failed(ex, exc)
     else:
         outcome = await _run_graph(ex, handlers, value, frame, limit, mock)
     stop = time.time()
@@ -131,38 +136,16 @@ async def run_execution(host: Host, record: StateMachineRecord, value: Json, arn
     return _response(ex, record, outcome, input_text, output_text, stop)
 
 
-def _started(ex: Execution, record: StateMachineRecord, recorder: EventRecorder | None, frame: Frame, value: Json,
-             serialise: bool, input_size: int | None) -> str:
-    """Size the input, record ``ExecutionStarted``; the input's JSON text when it is serialised, else ``""``."""
-    input_text = ""
-    if serialise:
-        input_bytes = dumpb(value)
-        input_text = input_bytes.decode()
-        frame.sized = (value, len(input_bytes))
-    elif input_size is not None:
-        frame.sized = (value, input_size)
-    details: dict[str, Json] | None = None
-    if recorder is not None:
-        details = {"roleArn": record.role_arn}
-        if recorder.include_data:
-            details = {"input": input_text, "inputDetails": {"truncated": False}, "roleArn": record.role_arn}
-        if record.version_arn:  # (a start by version or alias ARN: AWS's ExecutionStartedEventDetails)
-            if record.alias_arn:
-                details["stateMachineAliasArn"] = record.alias_arn
-            details["stateMachineVersionArn"] = record.version_arn
+def _started(ex: Execution, record: StateMachineRecord, recorder: EventRecorder, input_text: str) -> None:
+    """Record ``ExecutionStarted`` (``input_text``: the input's JSON text when it is serialised, else ``""``)."""
+    details: dict[str, Json] = {"roleArn": record.role_arn}
+    if recorder.include_data:
+        details = {"input": input_text, "inputDetails": {"truncated": False}, "roleArn": record.role_arn}
+    if record.version_arn:  # (a start by version or alias ARN: AWS's ExecutionStartedEventDetails)
+        if record.alias_arn:
+            details["stateMachineAliasArn"] = record.alias_arn
+        details["stateMachineVersionArn"] = record.version_arn
     ex.event(None, "ExecutionStarted", details)
-    return input_text
-
-
-def _run_sync(ex: Execution, graph: m.Graph, value: Json, frame: Frame) -> _Outcome | SliceSpent:
-    """Run a graph of never-suspending states (which needs no cancel scope: the loop itself checks the deadline);
-    how it ended, or the :class:`SliceSpent` to resume from once the event loop had a turn."""
-    try:
-        return _Outcome("SUCCEEDED", run_graph_sync(ex, graph, value, frame))
-    except SliceSpent as spent:
-        return spent
-    except Exception as exc:
-        return _failed(ex, exc)
 
 
 async def _resume_sync(ex: Execution, graph: m.Graph, spent: SliceSpent, frame: Frame) -> _Outcome:
@@ -255,6 +238,11 @@ def _response(ex: Execution, record: StateMachineRecord, outcome: _Outcome, inpu
     response["outputDetails"] = {"included": True}
     if outcome.status != "SUCCEEDED":
         _add_error(response, outcome)
-    response["billingDetails"] = billing((stop - start) * 1000, record.machine, record.definition,
-                                         len(input_text) + len(output_text or ""))
+    # Express billing: duration rounded up to 100 ms; memory estimated and rounded up to 64 MB (inline, as every
+    # call here costs).
+    duration_ms = (stop - start) * 1000
+    data_bytes = len(input_text) + len(output_text or "")
+    estimate_mb = 50 + (len(record.definition) + data_bytes * max(1, record.machine.fanout_states)) / (1024 * 1024)
+    response["billingDetails"] = {"billedMemoryUsedInMB": math.ceil(estimate_mb / 64.0) * 64,
+                                  "billedDurationInMilliseconds": max(100, math.ceil(duration_ms / 100.0) * 100)}
     return response
