@@ -12,7 +12,7 @@ import orjson
 from .. import errors
 from ..asl.model import NULL
 from ..asl.paths import Env, Path, PathNotFound, ReferencePath, VariableNotFound
-from ..jsonutil import MAX_JSON_DEPTH, MAX_PAYLOAD_BYTES, Json, JsonError, dumpb, dumps, too_deep
+from ..jsonutil import MAX_JSON_DEPTH, MAX_PAYLOAD_BYTES, Json, dumps, too_deep
 
 
 def bracket_path(steps: tuple[str | int, ...] | None, text: str) -> str:
@@ -96,7 +96,13 @@ def check_size(value: Json, what: str) -> int:
     A value too deep to be written as JSON at all is refused (States.Runtime), before a log or a reply
     tries to write it.
     """
-    return _checked(value, what, depth=False)
+    try:
+        size = len(orjson.dumps(value))  # (not jsonutil.dumpb: this runs for many states)
+    except TypeError as exc:  # (orjson.JSONEncodeError)
+        raise _not_json(what, exc) from None
+    if size > MAX_PAYLOAD_BYTES:
+        raise _too_big(what)
+    return size
 
 
 def check_result(value: Json, what: str) -> int:
@@ -106,25 +112,27 @@ def check_result(value: Json, what: str) -> int:
     (A state's own output can only grow a few levels deeper than what it was built from, so only what enters
     is measured: a depth scan of every state output would cost the fast path a fifth of its speed.)
     """
-    return _checked(value, what, depth=True)
-
-
-def _checked(value: Json, what: str, *, depth: bool) -> int:
     try:
-        data = dumpb(value)
-    except JsonError as exc:
-        if "ecursion" in str(exc):
-            raise _too_deep(what) from None
-        raise errors.Runtime(f"The state/task '{what}' produced a value that is not JSON: {exc}") from None
-    size = len(data)
-    if depth and too_deep(data):
+        data = orjson.dumps(value)
+    except TypeError as exc:
+        raise _not_json(what, exc) from None
+    if too_deep(data):
         raise _too_deep(what)
-    if size > MAX_PAYLOAD_BYTES:
-        raise errors.DataLimitExceeded(
-            f"The state/task '{what}' returned a result with a size exceeding the maximum number of bytes "
-            "service limit."
-        )
-    return size
+    if len(data) > MAX_PAYLOAD_BYTES:
+        raise _too_big(what)
+    return len(data)
+
+
+def _not_json(what: str, exc: TypeError) -> errors.StatesError:
+    if "ecursion" in str(exc):
+        return _too_deep(what)
+    return errors.Runtime(f"The state/task '{what}' produced a value that is not JSON: {exc}")
+
+
+def _too_big(what: str) -> errors.StatesError:
+    return errors.DataLimitExceeded(
+        f"The state/task '{what}' returned a result with a size exceeding the maximum number of bytes service "
+        "limit.")
 
 
 def _too_deep(what: str) -> errors.StatesError:

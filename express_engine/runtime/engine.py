@@ -246,7 +246,9 @@ class Engine:
         value = parse_input(input)
         if name is not None:
             check_name(name)
-        return await self.run(record, value, name=name or new_uuid(), sync=True, mock=mock)
+        name = name or new_uuid()
+        return await run_execution(self, record, value, self.execution_arn(record, name), name, True, 0, mock, True,
+                                   None, None, None)  # (what self.run does, without its layer)
 
     async def start_execution(self, state_machine: str | StateMachineRecord, input: str | None = None,
                               name: str | None = None, *, mock: Any = None) -> dict[str, Json]:

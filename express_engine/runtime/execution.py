@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import time
 from collections import ChainMap
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -257,20 +257,27 @@ class Frame:
     #: of Pass/Choice states never pays for it.
     active: str | Any
 
-    __slots__ = ("active", "map_item", "outer_names", "prev", "sized", "variable_sizes", "variables")
+    __slots__ = ("active", "map_item", "prev", "sized", "variable_sizes", "variables")
 
     def __init__(self, variables: MutableMapping[str, Json], prev: int = 0,
                  map_item: dict[str, Json] | None = None) -> None:
         self.variables = variables
         self.prev = prev
         self.map_item = map_item
-        #: names visible from enclosing scopes (read-only here); ``type() is``, not isinstance(): ChainMap is an
-        #: ABC, and an ABC isinstance check was a sizeable part of starting an execution
-        self.outer_names: Any = variables.parents if type(variables) is ChainMap else None
         #: the last state output known to fit the payload limit, and an upper bound of its JSON size in bytes
         self.sized: tuple[Json, int] | None = None
         #: JSON size of each variable assigned in this scope (counted in ``Execution.variables_bytes``)
         self.variable_sizes: dict[str, int] | None = None
+
+    @property
+    def outer_names(self) -> Mapping[str, Json] | None:
+        """Names visible from enclosing scopes (read-only here); None at the top.
+
+        Looked up only when a state assigns variables: a branch or iteration that assigns none never pays for
+        it. (``type() is``, not isinstance(): ChainMap is an ABC, and an ABC isinstance check is slow.)
+        """
+        variables = self.variables
+        return variables.parents if type(variables) is ChainMap else None
 
     def child(self, prev: int, map_item: dict[str, Json] | None = None) -> Frame:
         """A nested scope: outer variables readable, new assignments local."""

@@ -17,10 +17,10 @@ from typing import Any, Protocol
 import anyio
 
 from .. import errors
-from ..asl.model import StateMachine
+from ..asl import model as m
 from ..jsonutil import Json, dumpb, dumps
 from .execution import EventRecorder, Execution, Frame, Inspection, SliceSpent
-from .interpreter import graph_is_sync, resume_graph_sync, run_graph, run_graph_sync
+from .interpreter import resume_graph_sync, run_graph, run_graph_sync
 from .records import StateMachineRecord
 from .tasks import HandlerRegistry
 
@@ -57,14 +57,6 @@ class LogBatch:
 
 
 LogHandler = Callable[[LogBatch], Awaitable[None]]
-
-
-def billing(duration_ms: float, machine: StateMachine, definition: str, data_bytes: int) -> dict[str, int]:
-    """Express billing: duration rounded up to 100 ms; memory estimated and rounded up to 64 MB."""
-    billed_ms = max(100, math.ceil(duration_ms / 100.0) * 100)
-    estimate_mb = 50 + (len(definition) + data_bytes * max(1, machine.fanout_states)) / (1024 * 1024)
-    billed_mb = math.ceil(estimate_mb / 64.0) * 64
-    return {"billedMemoryUsedInMB": billed_mb, "billedDurationInMilliseconds": billed_ms}
 
 
 def scope_timed_out(ex: Execution) -> bool:
@@ -112,8 +104,27 @@ async def run_execution(host: Host, record: StateMachineRecord, value: Json, arn
     frame = Frame({})  # (previous event 0: AWS's first StateEntered has previous_event_id 0)
     # Input and output are serialised only for someone to read them: the caller or the log events.
     serialise = respond or (recorder is not None and recorder.include_data)
-    input_text = _started(ex, record, recorder, frame, value, serialise, input_size)
-    outcome = await _run_graph(ex, handlers, value, frame, limit, mock)
+    input_text = ""
+    if serialise:
+        input_bytes = dumpb(value)
+        input_text = input_bytes.decode()
+        frame.sized = (value, len(input_bytes))
+    elif input_size is not None:
+        frame.sized = (value, input_size)
+    if recorder is None:
+        ex.last_event_id += 1  # (ExecutionStarted, only counted: inline, as every call here costs)
+    else:
+        _started(ex, record, recorder, input_text)
+    graph = machine.graph
+    if graph.sync:  # (no coroutine for a graph that never suspends: its outcome is most often known at once)
+        try:
+            outcome = _Outcome("SUCCEEDED", run_graph_sync(ex, graph, value, frame))
+        except SliceSpent as spent:
+            outcome = await _resume_sync(ex, graph, spent, frame)
+        except Exception as exc:
+            outcome = _failed(ex, exc)
+    else:
+        outcome = await _run_graph(ex, handlers, value, frame, limit, mock)
     stop = time.time()
     output_text = dumps(outcome.output) if outcome.status == "SUCCEEDED" and serialise else None
     if recorder is not None:
@@ -125,27 +136,24 @@ async def run_execution(host: Host, record: StateMachineRecord, value: Json, arn
     return _response(ex, record, outcome, input_text, output_text, stop)
 
 
-def _started(ex: Execution, record: StateMachineRecord, recorder: EventRecorder | None, frame: Frame, value: Json,
-             serialise: bool, input_size: int | None) -> str:
-    """Size the input, record ``ExecutionStarted``; the input's JSON text when it is serialised, else ``""``."""
-    input_text = ""
-    if serialise:
-        input_bytes = dumpb(value)
-        input_text = input_bytes.decode()
-        frame.sized = (value, len(input_bytes))
-    elif input_size is not None:
-        frame.sized = (value, input_size)
-    details: dict[str, Json] | None = None
-    if recorder is not None:
-        details = {"roleArn": record.role_arn}
-        if recorder.include_data:
-            details = {"input": input_text, "inputDetails": {"truncated": False}, "roleArn": record.role_arn}
-        if record.version_arn:  # (a start by version or alias ARN: AWS's ExecutionStartedEventDetails)
-            if record.alias_arn:
-                details["stateMachineAliasArn"] = record.alias_arn
-            details["stateMachineVersionArn"] = record.version_arn
+def _started(ex: Execution, record: StateMachineRecord, recorder: EventRecorder, input_text: str) -> None:
+    """Record ``ExecutionStarted`` (``input_text``: the input's JSON text when it is serialised, else ``""``)."""
+    details: dict[str, Json] = {"roleArn": record.role_arn}
+    if recorder.include_data:
+        details = {"input": input_text, "inputDetails": {"truncated": False}, "roleArn": record.role_arn}
+    if record.version_arn:  # (a start by version or alias ARN: AWS's ExecutionStartedEventDetails)
+        if record.alias_arn:
+            details["stateMachineAliasArn"] = record.alias_arn
+        details["stateMachineVersionArn"] = record.version_arn
     ex.event(None, "ExecutionStarted", details)
-    return input_text
+
+
+async def _resume_sync(ex: Execution, graph: m.Graph, spent: SliceSpent, frame: Frame) -> _Outcome:
+    """Go on with a sync graph that spent its slice; how it ended."""
+    try:
+        return _Outcome("SUCCEEDED", await resume_graph_sync(ex, graph, spent, frame))
+    except Exception as exc:
+        return _failed(ex, exc)
 
 
 async def _run_graph(ex: Execution, handlers: HandlerRegistry, value: Json, frame: Frame, limit: float,
@@ -162,26 +170,25 @@ async def _run_graph(ex: Execution, handlers: HandlerRegistry, value: Json, fram
                 "Engine.register_handler(ARN, fn) or --handler ARN=module:function"
                 + (", or set EXPRESS_ENGINE_AWS=real to call the AWS service." if ":states:::" in missing[0]
                    else "."))
-        if graph_is_sync(machine.graph):
-            # Suspends only to give other tasks a turn: the loop itself checks the deadline, no cancel scope needed.
-            try:
-                return _Outcome(output=run_graph_sync(ex, machine.graph, value, frame))
-            except SliceSpent as spent:
-                return _Outcome(output=await resume_graph_sync(ex, machine.graph, spent, frame))
         with anyio.move_on_after(limit) as scope:
             output = await run_graph(ex, machine.graph, value, frame)
         if scope.cancelled_caught:
             raise errors.Timeout(None)
-        return _Outcome(output=output)
-    except errors.Timeout as err:
+        return _Outcome("SUCCEEDED", output)
+    except Exception as exc:
+        return _failed(ex, exc)
+
+
+def _failed(ex: Execution, exc: Exception) -> _Outcome:
+    """How an execution ended that raised ``exc``: its States error, a timeout, or an internal error (logged)."""
+    if isinstance(exc, errors.Timeout):
         if time.monotonic() >= ex.deadline or scope_timed_out(ex):
             return _Outcome("TIMED_OUT", None, "States.Timeout", None)
-        return _Outcome("FAILED", None, err.error, err.cause)
-    except errors.StatesError as err:
-        return _Outcome("FAILED", None, err.error or None, err.cause)
-    except Exception as exc:
-        log.exception("internal error in execution %s", ex.arn)
-        return _Outcome("FAILED", None, "States.Runtime", f"Internal engine error: {type(exc).__name__}: {exc}")
+        return _Outcome("FAILED", None, exc.error, exc.cause)
+    if isinstance(exc, errors.StatesError):
+        return _Outcome("FAILED", None, exc.error or None, exc.cause)
+    log.error("internal error in execution %s", ex.arn, exc_info=exc)
+    return _Outcome("FAILED", None, "States.Runtime", f"Internal engine error: {type(exc).__name__}: {exc}")
 
 
 async def _ended(ex: Execution, record: StateMachineRecord, recorder: EventRecorder, frame: Frame,
@@ -231,6 +238,11 @@ def _response(ex: Execution, record: StateMachineRecord, outcome: _Outcome, inpu
     response["outputDetails"] = {"included": True}
     if outcome.status != "SUCCEEDED":
         _add_error(response, outcome)
-    response["billingDetails"] = billing((stop - start) * 1000, record.machine, record.definition,
-                                         len(input_text) + len(output_text or ""))
+    # Express billing: duration rounded up to 100 ms; memory estimated and rounded up to 64 MB (inline, as every
+    # call here costs).
+    duration_ms = (stop - start) * 1000
+    data_bytes = len(input_text) + len(output_text or "")
+    estimate_mb = 50 + (len(record.definition) + data_bytes * max(1, record.machine.fanout_states)) / (1024 * 1024)
+    response["billingDetails"] = {"billedMemoryUsedInMB": math.ceil(estimate_mb / 64.0) * 64,
+                                  "billedDurationInMilliseconds": max(100, math.ceil(duration_ms / 100.0) * 100)}
     return response

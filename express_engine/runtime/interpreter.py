@@ -68,6 +68,13 @@ def step_pass(ex: Execution, st: m.Pass, raw: Json, frame: Frame) -> Step:
     return st.next, out
 
 
+def _passed_on_bound(frame: Frame, raw: Json, value: Json) -> int:
+    """The size bound of a state's output that is its raw input as it came (the usual Choice and Succeed): the
+    input's own, when known (-1: measure it)."""
+    sized = frame.sized
+    return sized[1] if value is raw and sized is not None and sized[0] is raw else -1
+
+
 def _inspect_pass(ex: Execution, st: m.Pass, after_input: Json, value: Json, result: Json, out: Json) -> None:
     assert ex.inspection is not None
     if st.has_result:  # (AWS reports no input steps for a Pass with Result, even when it has them)
@@ -95,14 +102,15 @@ def step_choice(ex: Execution, st: m.Choice, raw: Json, frame: Frame) -> Step:
         value = apply_input_path(st.input_path, raw, env)
         if ex.inspection is not None:
             ex.inspection.record(st.name, afterInputPath=value)
+        bound = _passed_on_bound(frame, raw, value)
         for rule in st.rules:
             assert rule.predicate is not None
             if rule.predicate(value, env):
                 return rule.next, finish(ex, frame, st, "Choice", raw, value, value, env, None, value,
-                                          rule.assign or st.assign)
+                                          rule.assign or st.assign, bound=bound)
         if st.default is None:
             raise errors.NoChoiceMatched("No Matches!")
-        return st.default, finish(ex, frame, st, "Choice", raw, value, value, env, None, value)
+        return st.default, finish(ex, frame, st, "Choice", raw, value, value, env, None, value, bound=bound)
     except errors.StatesError as err:
         raise locate(ex, frame, err, st.name, entered_id) from None
 
@@ -124,7 +132,8 @@ def step_succeed(ex: Execution, st: m.Succeed, raw: Json, frame: Frame) -> Step:
             value = apply_input_path(st.input_path, raw, env)
             if ex.inspection is not None:
                 ex.inspection.record(st.name, afterInputPath=value)
-            out = finish(ex, frame, st, "Succeed", raw, value, value, env, None, value)
+            out = finish(ex, frame, st, "Succeed", raw, value, value, env, None, value,
+                         bound=_passed_on_bound(frame, raw, value))
     except errors.StatesError as err:
         raise locate(ex, frame, err, st.name, entered_id) from None
     return None, out

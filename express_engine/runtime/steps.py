@@ -161,6 +161,9 @@ def finish(ex: Execution, frame: Frame, st: m.StateBase, kind: str, raw: Json, r
             out, bound = output.evaluate_sized(states or {}, env.variables)
     elif st.output_path is not None:
         out = apply_output_path(st.output_path, out, env)
+        path = st.output_path
+        if path is m.NULL or path.steps is None or path.root != "input":
+            bound = -1  # (a bound holds for a part of the value, not for a list of matches or another root)
     frame.sized = (out, bound if 0 <= bound <= MAX_PAYLOAD_BYTES else check_size(out, st.name))
     if assigned:
         commit_variables(ex, frame, assigned)

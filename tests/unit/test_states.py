@@ -553,6 +553,18 @@ async def test_result_path_null_and_output_path_do_not_count_what_they_drop(run)
     assert res["output"] == {"v": "x" * 100_000, "w": "x" * 100_000}
 
 
+async def test_an_output_path_that_matches_more_than_its_input_is_measured_at_its_state(run):
+    # ``$..*`` lists every nested value: 4 copies of the 70 KB string. Choice and Succeed pass a size bound on
+    # unmeasured, so the Pass state itself must measure what it outputs.
+    d = machine(("P", {"Type": "Pass", "OutputPath": "$..*", "Next": "C"}),
+                ("C", {"Type": "Choice", "Choices": [{"Variable": "$[0]", "IsPresent": True, "Next": "S"}],
+                       "Default": "S"}),
+                ("S", {"Type": "Succeed"}))
+    res = await run(d, {"a": {"b": {"c": {"d": "x" * 70_000}}}})
+    assert res["error"] == "States.DataLimitExceeded"
+    assert "'P'" in res["cause"]
+
+
 async def test_oversized_task_result_is_catchable(run, engine):
     engine.register_handler("fn", lambda e, c: "y" * 300_000)
     d = machine(("T", task(Catch=[{"ErrorEquals": ["States.ALL"], "Next": "N"}], End=True)),
