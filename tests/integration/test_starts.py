@@ -205,6 +205,7 @@ async def test_start_errors(namespace: str, redis: Any, registry: Registry, clie
         await small.start_execution("ok")
     with pytest.raises(ExecutionLimitExceeded):
         await small.start_sync_execution("ok", timeout=5)
+    await small.aclose()
 
 
 async def test_registry(redis: Any, namespace: str, registry: Registry) -> None:
