@@ -178,6 +178,8 @@ class RedisTarget(Target):
             return ("ERROR", type(exc).__name__)
 
     async def close(self) -> None:
+        if self.client is not None:
+            await self.client.aclose()
         if self.redis is not None:
             await self.redis.aclose()
 

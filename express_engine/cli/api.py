@@ -60,9 +60,9 @@ async def _run(args: argparse.Namespace, auth: dict[str, str] | None, mocks: Any
     from ..service.registry import Registry
 
     redis = connect(args.redis_url)
+    redis_registry = Registry(redis, namespace=args.namespace)
+    redis_client = Client(redis, namespace=args.namespace, registry=redis_registry)
     try:
-        redis_registry = Registry(redis, namespace=args.namespace)
-        redis_client = Client(redis, namespace=args.namespace, registry=redis_registry)
         # TestState runs in this process: it gets the integrations (http:invoke, nested starts, streams).
         async with install(handlers, client=redis_client, redis=redis, egress=egress):
             settle_heap()
@@ -72,6 +72,7 @@ async def _run(args: argparse.Namespace, auth: dict[str, str] | None, mocks: Any
                              max_connections=args.max_connections, drain=args.grace,
                              wrap=console_wrap(args, args.log_sink))
     finally:
+        await redis_client.aclose()
         await redis.aclose()
 
 

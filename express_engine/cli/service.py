@@ -118,8 +118,11 @@ async def _start_sync(redis: Any, args: argparse.Namespace) -> int:
     from ..service.client import Client
 
     client = Client(redis, namespace=args.namespace)
-    response = await client.start_sync_execution(args.state_machine, _input(args), args.name,
-                                                 test_case=args.test_case, timeout=args.timeout)
+    try:
+        response = await client.start_sync_execution(args.state_machine, _input(args), args.name,
+                                                     test_case=args.test_case, timeout=args.timeout)
+    finally:
+        await client.aclose()
     emit(response)
     return EXIT_OK if response.get("status") == "SUCCEEDED" else EXIT_FAILED
 
@@ -257,6 +260,7 @@ async def _serve(args: argparse.Namespace, spec: ProcessSpec, server: Any = None
     redis = connect(spec.redis_url)
     stop = Stop()
     workers = WorkerCount(wanted=processes)
+    client: Client | None = None
     try:
         async with anyio.create_task_group() as tg:
             tg.start_soon(stop.watch_signals)
@@ -275,6 +279,8 @@ async def _serve(args: argparse.Namespace, spec: ProcessSpec, server: Any = None
             await supervise(spec, processes, stop, workers, restart=_restart_policy(args))
             tg.cancel_scope.cancel()
     finally:
+        if client is not None:
+            await client.aclose()
         await redis.aclose()
 
 

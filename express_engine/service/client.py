@@ -184,6 +184,20 @@ class Client:
         #: state machine name or ARN as given -> (its ARN, the prefix of its executions' ARNs)
         self._arns: dict[str, tuple[str, str]] = {}
 
+    async def aclose(self) -> None:
+        """Stop the background tasks (sync sender, reply reader); call it before closing the Redis client.
+
+        A task left running would take a connection from the closed pool again and leave it open. Sync
+        starts still waiting fail with ServiceUnavailable; finished ones are forgotten when the hash expires.
+        """
+        tasks = [t for t in (self._sync_sender, self._reader) if t is not None and not t.done()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks)
+        for req in list(self._waiting.values()):
+            self._fail(req, api.ServiceUnavailable("The client was closed before the execution's reply arrived"))
+
     # -- requests ----------------------------------------------------------------------------------
 
     async def _routed(self, state_machine_arn: str) -> tuple[str, str | None]:

@@ -106,6 +106,7 @@ async def _worker_main(spec: ProcessSpec, handlers: HandlerRegistry, mock_config
             sources.stop()
             tg.cancel_scope.cancel()
     finally:
+        await client.aclose()
         await redis.aclose()
     # (a second stop signal cancels worker.run(): its statistics so far are still the worker's)
     out = worker.stats.to_dict()

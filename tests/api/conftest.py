@@ -45,8 +45,12 @@ def redis_backend(url: str, engine: Engine, mocks: MockConfig) -> Any:
                 tg.start_soon(worker.run)
                 await worker.wait_ready()
                 registry = Registry(redis)
-                yield registry, Client(redis, registry=registry)
-                worker.stop()
+                client = Client(redis, registry=registry)
+                try:
+                    yield registry, client
+                finally:
+                    await client.aclose()
+                    worker.stop()
         finally:
             await redis.aclose()
 

@@ -28,7 +28,8 @@ def api_port() -> Iterator[int]:
     wait_until_healthy(port, proc)
     yield port
     proc.terminate()
-    assert proc.wait(30) == 0, proc.stderr.read() if proc.stderr else ""  # SIGTERM: a clean stop
+    _, stderr = proc.communicate(timeout=30)  # (closes the pipe)
+    assert proc.returncode == 0, stderr  # SIGTERM: a clean stop
 
 
 def _connect(port: int) -> socket.socket:

@@ -50,6 +50,7 @@ def internal() -> Iterator[int]:
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     yield int(httpd.server_address[1])
     httpd.shutdown()
+    httpd.server_close()
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +65,8 @@ def public_api() -> Iterator[Any]:
                        aws_access_key_id="AKIDTEST", aws_secret_access_key="secret",
                        config=Config(inject_host_prefix=False, retries={"max_attempts": 0}))
     proc.terminate()
-    assert proc.wait(30) == 0, proc.stderr.read() if proc.stderr else ""  # SIGTERM: a clean stop
+    _, stderr = proc.communicate(timeout=30)  # (closes the pipe)
+    assert proc.returncode == 0, stderr  # SIGTERM: a clean stop
 
 
 def _state(url: str) -> dict[str, Any]:

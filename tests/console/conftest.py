@@ -77,8 +77,12 @@ def console_server(console_valkey: str) -> Iterator[StepFunctionsServer]:
                 tg.start_soon(worker.run)
                 await worker.wait_ready()
                 registry = Registry(redis)
-                yield registry, Client(redis, registry=registry)
-                worker.stop()
+                client = Client(redis, registry=registry)
+                try:
+                    yield registry, client
+                finally:
+                    await client.aclose()
+                    worker.stop()
         finally:
             await redis.aclose()
 

@@ -92,8 +92,10 @@ def registry(redis: Any, namespace: str) -> Registry:
 
 
 @pytest.fixture
-def client(redis: Any, namespace: str, registry: Registry) -> Client:
-    return Client(redis, namespace=namespace, registry=registry)
+async def client(redis: Any, namespace: str, registry: Registry) -> AsyncIterator[Client]:
+    c = Client(redis, namespace=namespace, registry=registry)
+    yield c
+    await c.aclose()
 
 
 @asynccontextmanager

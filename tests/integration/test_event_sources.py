@@ -70,12 +70,15 @@ async def engine(url: str, namespace: str, *, claim_idle: float = 30.0, handlers
             runner = SourceRunner(r, client, namespace=namespace, consumer=worker.consumer,
                                   options=ConsumerOptions(block=0.05, claim_idle=claim_idle, refresh=0.1, grace=2),
                                   local=worker if local else None)
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(runner.run)
-                try:
-                    yield
-                finally:
-                    runner.stop()
+            try:
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(runner.run)
+                    try:
+                        yield
+                    finally:
+                        runner.stop()
+            finally:
+                await client.aclose()
     finally:
         await r.aclose()
 

@@ -144,9 +144,10 @@ async def test_a_heavy_jsonata_expression_does_not_stall_short_ones(
 
 
 def _peak_rss_mb(pid: int) -> float:
-    for line in open(f"/proc/{pid}/status"):  # noqa: SIM115 - a one-off read
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     raise AssertionError("no VmHWM in /proc/PID/status")
 
 

@@ -205,6 +205,29 @@ async def test_start_errors(namespace: str, redis: Any, registry: Registry, clie
         await small.start_execution("ok")
     with pytest.raises(ExecutionLimitExceeded):
         await small.start_sync_execution("ok", timeout=5)
+    await small.aclose()
+
+
+async def test_closing_a_client_answers_its_waiting_sync_starts_and_stops_its_tasks(
+        namespace: str, redis: Any, registry: Registry) -> None:
+    await registry.create("waits", PASS)
+    own = Client(redis, namespace=namespace, registry=registry)
+    outcome: list[BaseException] = []
+
+    async def start() -> None:
+        try:
+            await own.start_sync_execution("waits", timeout=60)  # no worker: it waits for a reply
+        except api.ServiceError as exc:
+            outcome.append(exc)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(start)
+        await wait_for(lambda: redis.xlen(f"{namespace}:starts"), 10)
+        with anyio.fail_after(10):
+            await own.aclose()
+    assert isinstance(outcome[0], api.ServiceUnavailable) and "client was closed" in str(outcome[0])
+    # nothing of the client runs on: it would open a connection of the pool again after that closed
+    assert own._reader is None and own._sync_sender is None
 
 
 async def test_registry(redis: Any, namespace: str, registry: Registry) -> None:

@@ -54,6 +54,7 @@ async def test_a_sync_start_with_redis_down_answers_service_unavailable_not_at_i
             with pytest.raises(api.ServiceUnavailable, match="Redis is unreachable"):
                 await client.start_sync_execution(ARN, "{}")
     finally:
+        await client.aclose()
         await redis.aclose()
 
 
@@ -63,10 +64,10 @@ async def test_a_sync_start_waiting_when_redis_goes_away_is_answered_service_una
     server = ValkeyServer(port=_free_port(), data_dir=tmp_path, persist=False)
     server.start()
     redis = connect(server.connection_url)
+    registry = Registry(redis)
+    client = Client(redis, registry=registry, retry_for=0.5)
     try:
-        registry = Registry(redis)
         await registry.create("m", PASS)
-        client = Client(redis, registry=registry, retry_for=0.5)
         async with anyio.create_task_group() as tg:
             outcome: list[BaseException] = []
 
@@ -85,6 +86,7 @@ async def test_a_sync_start_waiting_when_redis_goes_away_is_answered_service_una
                     await anyio.sleep(0.05)
         assert isinstance(outcome[0], api.ServiceUnavailable) and "Redis is unreachable" in str(outcome[0])
     finally:
+        await client.aclose()
         await redis.aclose()
         if server.is_running():
             server.stop()
@@ -94,8 +96,12 @@ async def test_a_sync_start_waiting_when_redis_goes_away_is_answered_service_una
 async def _dead_backend() -> AsyncIterator[tuple[Any, Any]]:
     redis = connect(f"redis://127.0.0.1:{_free_port()}/0")
     registry = Registry(redis)
-    yield registry, Client(redis, registry=registry, retry_for=0.5)
-    await redis.aclose()
+    client = Client(redis, registry=registry, retry_for=0.5)
+    try:
+        yield registry, client
+    finally:
+        await client.aclose()
+        await redis.aclose()
 
 
 def test_the_api_answers_service_unavailable_to_a_sync_start_when_redis_is_down() -> None:
