@@ -175,19 +175,6 @@ class _AslJsonata(Jsonata):
             raise coded from None
         _join_surrogate_pairs(self.ast)
 
-    #: the expression compiled with reads of the context (see :func:`_with_context`); None: not compiled so
-    context_fast: CompiledExpression | None = None
-
-    def eval(self, expr: Any, input: Any, environment: Any) -> Any:
-        """jsonata-python's ``eval``; the whole expression with a context (``$``) given, which ASL never gives but
-        the jsonata-js suite's cases do, is answered by the closures compiled to read it where they can."""
-        fast = self.context_fast
-        if fast is not None and expr is self.ast and input is not None:
-            value = _with_context(fast, input, environment)
-            if value is not _NO_ANSWER:
-                return value
-        return super().eval(expr, input, environment)
-
     def evaluate_partial_application(self, expr: Any, input: Any, environment: Any) -> Any:
         """jsonata-js's ``evaluatePartialApplication``: a name that evaluates to nothing but is a function's
         (``substring(?, 0, ?)``, the ``$`` forgotten) is T1007; jsonata-python tested the opposite and gave T1008.
@@ -225,6 +212,21 @@ class _AslJsonata(Jsonata):
         if op in ("/", "%") and Utils.is_numeric(lhs) and Utils.is_numeric(rhs):
             return divide(float(lhs), float(rhs), op)  # JavaScript's, not Python's ZeroDivisionError
         return super().evaluate_numeric_expression(lhs, rhs, op)
+
+
+class _ContextJsonata(_AslJsonata):
+    """An expression that reads the context (``$``, ``$$``, a field name at the top), which ASL never gives (AWS
+    refuses such expressions when the state machine is created) but the jsonata-js suite's cases do: given one,
+    the closures compiled to read it answer where they can, as they do for the engine's own expressions."""
+
+    context_fast: CompiledExpression
+
+    def eval(self, expr: Any, input: Any, environment: Any) -> Any:
+        if expr is self.ast and input is not None:
+            value = _with_context(self.context_fast, input, environment)
+            if value is not _NO_ANSWER:
+                return value
+        return super().eval(expr, input, environment)
 
 
 _NUMBER_TOKEN = re.compile(r"-?(0|([1-9][0-9]*))(\.[0-9]+)?([Ee][-+]?[0-9]+)?")
@@ -360,7 +362,10 @@ class _Expression:
         self.local = threading.local()
         self.fast = compile_closure(parsed.ast, limits)
         if self.fast is None:
-            parsed.context_fast = compile_closure(parsed.ast, limits, context=True)
+            context_fast = compile_closure(parsed.ast, limits, context=True)
+            if context_fast is not None:
+                parsed.__class__ = _ContextJsonata  # (the per-node override costs only these expressions)
+                parsed.context_fast = context_fast  # type: ignore[attr-defined]
         #: ``(states, variables) -> value``: :meth:`evaluate`, or for a plain ``$states.a.b`` its walk inline
         self.function: Callable[[Mapping[str, Json], Mapping[str, Json]], Json] = self.evaluate
         path = direct_states_path(parsed.ast)
