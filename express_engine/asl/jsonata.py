@@ -214,6 +214,21 @@ class _AslJsonata(Jsonata):
         return super().evaluate_numeric_expression(lhs, rhs, op)
 
 
+class _ContextJsonata(_AslJsonata):
+    """An expression that reads the context (``$``, ``$$``, a field name at the top), which ASL never gives (AWS
+    refuses such expressions when the state machine is created) but the jsonata-js suite's cases do: given one,
+    the closures compiled to read it answer where they can, as they do for the engine's own expressions."""
+
+    context_fast: CompiledExpression
+
+    def eval(self, expr: Any, input: Any, environment: Any) -> Any:
+        if expr is self.ast and input is not None:
+            value = _with_context(self.context_fast, input, environment)
+            if value is not _NO_ANSWER:
+                return value
+        return super().eval(expr, input, environment)
+
+
 _NUMBER_TOKEN = re.compile(r"-?(0|([1-9][0-9]*))(\.[0-9]+)?([Ee][-+]?[0-9]+)?")
 
 
@@ -287,6 +302,28 @@ class _Guard:
 
 
 _RESERVED_NAMES = frozenset({"states", "__evaluate_entry", "__evaluate_exit"})
+_NO_ANSWER: Any = object()
+
+
+def _with_context(fast: CompiledExpression, context: Any, environment: Any) -> Any:
+    """The value of ``fast`` for jsonata-python's input ``context`` and the bindings in ``environment``
+    (as jsonata-python values), or ``_NO_ANSWER`` where the full evaluator must decide."""
+    try:
+        if Utils.is_sequence(context) and getattr(context, "outer_wrapper", False):
+            context = context[0]  # (jsonata-python wraps an array input; the closures wrap it themselves)
+        variables = {}
+        for name in fast.variables:
+            value = environment.lookup(name)
+            if value is not None:
+                variables[name] = to_json(value)
+        states = environment.lookup("states")
+        states = {} if states is None else to_json(states)
+        if type(states) is not dict:
+            return _NO_ANSWER
+        value = fast.with_context(to_json(context), variables, states)
+    except (Bail, UnsupportedResult):
+        return _NO_ANSWER
+    return None if value is UNDEFINED else to_jsonata(value)
 
 
 def _known_plain_inputs(fast: CompiledExpression, states: Mapping[str, Json], variables: Mapping[str, Json]) -> bool:
@@ -324,6 +361,11 @@ class _Expression:
         self.states_fields = analysis.states_fields
         self.local = threading.local()
         self.fast = compile_closure(parsed.ast, limits)
+        if self.fast is None:
+            context_fast = compile_closure(parsed.ast, limits, context=True)
+            if context_fast is not None:
+                parsed.__class__ = _ContextJsonata  # (the per-node override costs only these expressions)
+                parsed.context_fast = context_fast  # type: ignore[attr-defined]
         #: ``(states, variables) -> value``: :meth:`evaluate`, or for a plain ``$states.a.b`` its walk inline
         self.function: Callable[[Mapping[str, Json], Mapping[str, Json]], Json] = self.evaluate
         path = direct_states_path(parsed.ast)

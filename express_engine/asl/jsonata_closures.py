@@ -84,9 +84,10 @@ class CompiledExpression:
     def __call__(self, states: Mapping[str, Any], variables: Mapping[str, Any]) -> Any:
         return self.body(Run(states, variables, self.limits), {})
 
-    def with_context(self, context: Any, variables: Mapping[str, Any]) -> Any:
-        """The value with ``context`` as ``$`` (compiled with ``context=True``; the engine has none)."""
-        return self.body(Run({}, variables, self.limits, context), {})
+    def with_context(self, context: Any, variables: Mapping[str, Any], states: Mapping[str, Any] | None = None
+                     ) -> Any:
+        """The value with ``context`` as ``$`` and ``$$`` (compiled with ``context=True``; ASL binds none)."""
+        return self.body(Run(states or {}, variables, self.limits, context), {})
 
 #: deepest tree compiled: evaluation depth stays far below the depth bound AWS applies (100)
 MAX_TREE_DEPTH = 40
@@ -147,10 +148,20 @@ def _depth(node: Any) -> int:
     return best
 
 
-def _plain(node: Any) -> None:
+def _plain(node: Any, allowed: tuple[str, ...] = ()) -> None:
     for attr in _MODIFIERS:
-        if getattr(node, attr, None):
+        if attr not in allowed and getattr(node, attr, None):
             raise _NotCompiled
+
+
+def _has_modifiers(node: Any) -> bool:
+    return any(getattr(node, attr, None) for attr in _MODIFIERS)
+
+
+#: what a path step may carry: predicates (``[expr]``) and a positional binding (``#$i``)
+_STEP_MODIFIERS = ("stages", "index", "tuple")
+
+Filter = Callable[[Run, Locals, Any, bool], Any]
 
 
 class _Compiler:
@@ -166,12 +177,92 @@ class _Compiler:
     def node(self, node: Any, local: frozenset[str]) -> Closure:
         if not isinstance(node, Parser.Symbol):
             raise _NotCompiled
-        _plain(node)
+        predicate = getattr(node, "predicate", None)
+        _plain(node, ("predicate",) if predicate and node.type == "variable" else ())
         method = getattr(self, "_" + str(node.type), None)
         if method is None:
             raise _NotCompiled
         result: Closure = method(node, local)
+        if predicate:  # `$x[...]`: the value filtered, then collapsed (jsonata-js ``evaluate``)
+            filters = self._filters(predicate, local)
+            inner = result
+
+            def filtered(run: Run, lo: Locals) -> Any:
+                value = inner(run, lo)
+                for apply in filters:
+                    value = apply(run, lo, value, False)
+                return _collapse(value)
+
+            return filtered
         return result
+
+    def _filters(self, stages: list[Any], local: frozenset[str]) -> tuple[Filter, ...]:
+        """jsonata-js ``evaluateFilter`` for each ``[expr]`` stage: ``(run, locals, value, tuples) -> _Seq``."""
+        out = []
+        for stage in stages:
+            if getattr(stage, "type", None) != "filter" or not isinstance(stage.expr, Parser.Symbol):
+                raise _NotCompiled  # a positional binding after a predicate (an 'index' stage)
+            out.append(self._filter(stage.expr, local))
+        return tuple(out)
+
+    def _filter(self, expr: Any, local: frozenset[str]) -> Filter:
+        if expr.type == "number" and not _has_modifiers(expr):
+            if not isinstance(expr.value, int | float) or isinstance(expr.value, bool) or not math.isfinite(
+                    expr.value):
+                raise _NotCompiled
+            position = math.floor(expr.value)
+
+            def by_position(_run: Run, _lo: Locals, value: Any, _tuples: bool) -> Any:
+                if value is UNDEFINED:
+                    raise Bail  # jsonata-js filters a sequence holding undefined
+                items = value if type(value) is list or type(value) is _Seq else [value]
+                index = position + len(items) if position < 0 else position
+                out = _Seq()
+                if 0 <= index < len(items):
+                    item = items[index]
+                    if type(item) is list:
+                        raise Bail  # the array itself is the result, not a sequence
+                    out.append(item)
+                return out
+
+            return by_position
+        self.relative += 1
+        try:
+            body = self.node(expr, local)
+        finally:
+            self.relative -= 1
+
+        def by_predicate(run: Run, lo: Locals, value: Any, tuples: bool) -> Any:
+            if value is UNDEFINED:
+                raise Bail
+            items = value if type(value) is list or type(value) is _Seq else [value]
+            out = _Seq()
+            saved = run.context
+            try:
+                for index, item in enumerate(items):
+                    run.check_time()
+                    if tuples:
+                        run.context, env = item
+                    else:
+                        run.context, env = item, lo
+                    result = body(run, env)
+                    kind = type(result)
+                    if kind is int or kind is float:
+                        selected = math.floor(result)
+                        if (selected + len(items) if selected < 0 else selected) == index:
+                            out.append(item)
+                    elif kind is list and all(type(n) is int or type(n) is float for n in result):
+                        for number in result:  # an array of numbers selects by position (an index twice, twice)
+                            selected = math.floor(number)
+                            if (selected + len(items) if selected < 0 else selected) == index:
+                                out.append(item)
+                    elif _boolean(result) is True:
+                        out.append(item)
+            finally:
+                run.context = saved
+            return out
+
+        return by_predicate
 
     # -- literals, variables, paths ---------------------------------------------------------------------------
 
@@ -214,10 +305,18 @@ class _Compiler:
         if not steps:
             raise _NotCompiled
         for step in steps:
-            _plain(step)
+            _plain(step, _STEP_MODIFIERS)
+            if step.type != "name" and getattr(step, "stages", None) and step.type not in (
+                    "variable", "function", "block"):
+                raise _NotCompiled
         first = steps[0]
         rest = steps[1:]
-        if rest and all(step.type == "name" and isinstance(step.value, str) for step in rest):
+        if any(getattr(step, "index", None) or getattr(step, "tuple", None) for step in steps):
+            return self._tuple_path(steps, local)
+        if _has_modifiers(first) and first.type != "name":
+            raise _NotCompiled
+        if rest and all(step.type == "name" and isinstance(step.value, str) and not _has_modifiers(step)
+                        for step in rest) and not _has_modifiers(first):
             keys = tuple(str(step.value) for step in rest)
             if first.type == "variable" and first.value == "states" and "states" not in local:
                 field, more = keys[0], keys[1:]
@@ -242,14 +341,17 @@ class _Compiler:
         if first.type == "name":
             if not self.reads_context():
                 raise _NotCompiled  # a path from the context, which ASL has not
-            if all(step.type == "name" and isinstance(step.value, str) for step in steps):
+            if all(step.type == "name" and isinstance(step.value, str) and not _has_modifiers(step)
+                   for step in steps):
                 names = tuple(str(step.value) for step in steps)
                 return lambda run, _lo: names_from(run.context, names)
             rest = steps  # every step, the first included, is evaluated for each item of the context
+            # (jsonata-js wraps an array input in a sequence of one: a predicate filters the array's values as one)
+            wrapped = self.relative == 0 and any(getattr(step, "stages", None) for step in steps)
 
             def begin(run: Run, _lo: Locals) -> Any:
                 context = run.context
-                return context if type(context) is list else [context]
+                return context if type(context) is list and not wrapped else [context]
 
         elif not rest:
             raise _NotCompiled
@@ -270,7 +372,8 @@ class _Compiler:
 
         elif first.type == "variable" and first.value == "states" and "states" not in local:
             # `$states.<field>.<name>...` up to the first other step: its value is the first sequence
-            count = next(i for i, step in enumerate(rest) if step.type != "name" or not isinstance(step.value, str))
+            count = next(i for i, step in enumerate(rest)
+                         if step.type != "name" or not isinstance(step.value, str) or _has_modifiers(step))
             if count == 0:
                 raise _NotCompiled  # the whole of $states
             field = str(rest[0].value)
@@ -313,6 +416,9 @@ class _Compiler:
     def _step(self, step: Any, local: frozenset[str], last: bool) -> Callable[[Run, Locals, list[Any], bool], Any]:
         """A path step after the first: ``(run, locals, sequence, last) -> _Seq``, or the one array the last step
         found (returned as it is)."""
+        stages = getattr(step, "stages", None)
+        if stages:
+            return self._staged_step(step, local)
         if step.type == "name":
             if not isinstance(step.value, str):
                 raise _NotCompiled
@@ -357,6 +463,107 @@ class _Compiler:
             return out
 
         return each
+
+    def _step_value(self, step: Any, local: frozenset[str]) -> Callable[[Run, Locals, Any], Any]:
+        """A step's value for one item (jsonata-js ``evaluate(step, item)``, collapsed)."""
+        if step.type == "name":
+            if not isinstance(step.value, str):
+                raise _NotCompiled
+            key = str(step.value)
+
+            def name_value(_run: Run, _lo: Locals, item: Any) -> Any:
+                found = _lookup(item, key)
+                return _collapse(found) if type(found) is _Seq else found
+
+            return name_value
+        if step.type == "unary" and step.value == "[":
+            raise _NotCompiled  # an array constructor as a step keeps its array (not compiled with stages)
+        self.relative += 1
+        try:
+            body = self.node(step, local)
+        finally:
+            self.relative -= 1
+
+        def value(run: Run, lo: Locals, item: Any) -> Any:
+            saved = run.context
+            run.context = item
+            try:
+                return body(run, lo)
+            finally:
+                run.context = saved
+
+        return value
+
+    def _staged_step(self, step: Any, local: frozenset[str]) -> Callable[[Run, Locals, list[Any], bool], Any]:
+        """A step with predicates (jsonata-js ``evaluateStep``): each item's value filtered, the results flattened."""
+        value_of = self._step_value(step, local)
+        filters = self._filters(step.stages, local)
+
+        def staged(run: Run, lo: Locals, sequence: list[Any], _last: bool) -> Any:
+            out = _Seq()
+            for item in sequence:
+                run.check_time()
+                value = value_of(run, lo, item)
+                for apply in filters:
+                    value = apply(run, lo, value, False)
+                out.extend(value)
+            return out
+
+        return staged
+
+    def _tuple_path(self, steps: list[Any], local: frozenset[str]) -> Closure:
+        """A path with positional bindings (``#$i``): from the first such step on, a tuple stream of
+        ``(item, locals)`` as jsonata-js ``evaluateTupleStep`` builds it; the result is the items."""
+        first = steps[0]
+        if first.type != "name" or not self.reads_context():
+            raise _NotCompiled  # (a path from a variable or $states with #: not compiled)
+        start = next(i for i, step in enumerate(steps) if getattr(step, "index", None) or getattr(step, "tuple", None))
+        plain_steps = tuple(self._step(step, local, False) for step in steps[:start])
+        tuple_steps = []
+        scope = local
+        for step in steps[start:]:
+            index = getattr(step, "index", None)
+            if index is not None and (not isinstance(index, str) or not index or index in ("$", "states")
+                                      or _is_builtin(index)):
+                raise _NotCompiled
+            value_of = self._step_value(step, scope)
+            if index is not None:
+                scope = scope | {index}
+            filters = self._filters(getattr(step, "stages", None) or [], scope)
+            tuple_steps.append((value_of, index, filters))
+        frozen = tuple(tuple_steps)
+
+        wrapped = self.relative == 0
+
+        def tuple_path(run: Run, lo: Locals) -> Any:
+            context = run.context
+            sequence: Any = [context] if wrapped or type(context) is not list else context
+            for step in plain_steps:
+                sequence = step(run, lo, sequence, False)
+                if not sequence:
+                    return UNDEFINED
+            tuples: Any = [(item, lo) for item in sequence]
+            for value_of, index, filters in frozen:
+                out = []
+                for item, env in tuples:
+                    run.check_time()
+                    value = value_of(run, env, item)
+                    if value is UNDEFINED:
+                        continue
+                    values = value if type(value) is list or type(value) is _Seq else [value]
+                    for position, each in enumerate(values):
+                        if index is None:
+                            out.append((each, env))
+                        else:
+                            bound = dict(env)
+                            bound[index] = position
+                            out.append((each, bound))
+                tuples = out
+                for apply in filters:
+                    tuples = apply(run, lo, tuples, True)
+            return _collapse(_Seq(item for item, _env in tuples))
+
+        return tuple_path
 
     def _block(self, node: Any, local: frozenset[str]) -> Closure:
         parts: list[tuple[str | None, Closure]] = []

@@ -163,3 +163,34 @@ def test_compiled_sequences_answer_as_the_full_evaluator(expression):
         except Exception as exc:
             got = "undefined" if "returned nothing" in str(exc) else exc
         assert got == expected, expression
+
+
+def test_predicates_and_positional_bindings_are_compiled():
+    for text in ("$states.input.items[qty > 1]", "$states.input.items[qty > 1 and sku != 'a'].sku",
+                 "$states.input.items[-1]", "$count($states.input.items[qty = 0])", "$v[0]"):
+        assert compile_closure(Jsonata(text).ast, DEFAULT_LIMITS) is not None, text
+    assert compile_closure(Jsonata("items#$i.{'i': $i}").ast, DEFAULT_LIMITS, context=True) is not None
+
+
+def test_predicates_select_as_jsonata_js():
+    items = [{"sku": "a", "qty": 0}, {"sku": "b", "qty": 2}, {"sku": "c", "qty": 5}]
+    states = {"input": {"items": items}}
+    assert _evaluate("$states.input.items[qty > 1].sku", states) == ["b", "c"]
+    assert _evaluate("$states.input.items[qty > 1 and sku != 'c']", states) == {"sku": "b", "qty": 2}
+    assert _evaluate("$states.input.items[-1.5].sku", states) == "b"  # floored: -2, counted from the end
+    assert _evaluate("$states.input.items[[0, 2]].sku", states) == ["a", "c"]
+    assert _evaluate("$states.input.items[sku].qty", states) == [0, 2, 5]  # a string is cast to boolean
+    assert _evaluate("$states.input.items[qty < 1 or qty > 4].sku", states) == ["a", "c"]
+
+
+def test_predicate_type_errors_reach_the_full_evaluator():
+    states = {"input": {"items": [{"qty": 1}, {"qty": "2"}]}}
+    with pytest.raises(ej.errors.QueryEvaluationError, match="T2009"):
+        _evaluate("$states.input.items[qty > 1]", states)
+
+
+def test_positional_bindings_with_the_suite_context():
+    compiled = compile_closure(Jsonata("items#$i.{'i': $i, 'next': $$.items[$i + 1].n}").ast, DEFAULT_LIMITS,
+                               context=True)
+    assert compiled is not None
+    assert compiled.with_context({"items": [{"n": 1}, {"n": 2}]}, {}) == [{"i": 0, "next": 2}, {"i": 1}]
