@@ -52,10 +52,11 @@ class Run:
         self.ticks = 0
 
     def check_time(self) -> None:
-        """Every 256 calls, ``Runaway`` once the evaluation has run past its time bound."""
+        """Every 256 calls, ``Runaway`` once the evaluation has run past its time bound (in its thread's CPU
+        time, as :class:`express_engine.asl.jsonata._Guard`)."""
         self.ticks += 1
         if not self.ticks & 255:
-            now = time.monotonic()
+            now = time.thread_time()
             if not self.deadline:
                 self.deadline = now + self.limits.timeout_ms / 1000
             elif now > self.deadline:
