@@ -47,7 +47,7 @@ def test_other_requests_are_answered_while_a_big_definition_is_validated(server:
     assert result[0]["result"] == "OK"
     # (on the event loop, every request sent during the validation waits for it: 0-2 got through, the ones sent
     # before it arrived; off the loop, dozens)
-    assert answered_meanwhile >= 10
+    assert answered_meanwhile >= 5  # quiet: 66-85 answered; held on the loop: 0-1; 8-9 seen at load average 8
 
 
 def _answered_while(server: Any, sfn: Any, call: Any) -> tuple[Any, int]:
@@ -82,7 +82,7 @@ def test_other_requests_are_answered_while_a_big_definition_is_tested(server: An
         definition=text, stateName="S1", input='{"a": 1}'))
     assert (out["status"], out["nextState"], out["output"]) == ("SUCCEEDED", "S2", '{"a":1,"k1":6}')
     # (TestState checks and compiles the whole definition: on the event loop, 0-2 requests got through)
-    assert answered_meanwhile >= 10
+    assert answered_meanwhile >= 5  # quiet: 66-85 answered; held on the loop: 0-1; 8-9 seen at load average 8
 
 
 def test_other_requests_are_answered_while_a_worker_loads_a_big_machine(server: Any, sfn: Any) -> None:
@@ -100,7 +100,7 @@ def test_other_requests_are_answered_while_a_worker_loads_a_big_machine(server: 
     out, answered_meanwhile = _answered_while(server, sfn, lambda client: client.start_sync_execution(
         stateMachineArn=arn, input="{}"))
     assert (out["status"], out["output"]) == ("SUCCEEDED", '{"quick":true}')
-    assert answered_meanwhile >= 10
+    assert answered_meanwhile >= 5  # quiet: 66-85 answered; held on the loop: 0-1; 8-9 seen at load average 8
 
 
 def test_other_requests_are_answered_while_a_big_standard_definition_is_checked(server: Any, sfn: Any) -> None:
@@ -119,4 +119,4 @@ def test_other_requests_are_answered_while_a_big_standard_definition_is_checked(
 
     code, answered_meanwhile = _answered_while(server, sfn, create)
     assert code == "StateMachineTypeNotSupported"  # (only once the definition is known to be valid)
-    assert answered_meanwhile >= 10
+    assert answered_meanwhile >= 5  # quiet: 66-85 answered; held on the loop: 0-1; 8-9 seen at load average 8
