@@ -351,8 +351,8 @@ def _plain_inputs(fast: CompiledExpression, states: Mapping[str, Json],
 class _Expression:
     """One parsed expression and what its evaluation needs to bind."""
 
-    __slots__ = ("fast", "field", "free_variables", "function", "limits", "local", "parsed", "states_fields",
-                 "text", "variables")
+    __slots__ = ("direct_path", "fast", "field", "free_variables", "function", "limits", "local", "parsed",
+                 "states_fields", "text", "variables")
 
     def __init__(self, text: str, field: str, parsed: _AslJsonata, analysis: _Analysis,
                  limits: EvaluationLimits) -> None:
@@ -372,9 +372,10 @@ class _Expression:
                 parsed.context_fast = context_fast  # type: ignore[attr-defined]
         #: ``(states, variables) -> value``: :meth:`evaluate`, or for a plain ``$states.a.b`` its walk inline
         self.function: Callable[[Mapping[str, Json], Mapping[str, Json]], Json] = self.evaluate
-        path = direct_states_path(parsed.ast)
-        if path is not None:
-            self.function = self._direct(*path)
+        #: ``(field, keys)`` of a plain ``$states.<field>.<key>...`` (an object template reads those inline)
+        self.direct_path = direct_states_path(parsed.ast)
+        if self.direct_path is not None:
+            self.function = self._direct(*self.direct_path)
 
     def _instance(self) -> _AslJsonata:
         # jsonata-python keeps evaluation state (environment, input, timestamp) on the instance that
@@ -628,36 +629,40 @@ def _top_level_references(root: Any) -> list[str]:
 # Templates
 
 
-@dataclass(frozen=True, slots=True)
+_Evaluate = Callable[[Mapping[str, Json], Mapping[str, Json]], Json]
+_EvaluateSized = Callable[[Mapping[str, Json], Mapping[str, Json]], tuple[Json, int]]
+
+
 class JsonataTemplate:
     """A JSON value whose ``{% %}`` strings (whole or nested) were parsed once.
 
     ``expression`` is the JSONata text when the whole value is one expression; ``variables`` the
     workflow variables it may read; ``states_fields`` the ``$states`` fields it reads.
+
+    ``evaluate(states, variables)`` gives the value for one state (``states`` is the ``$states`` binding,
+    ``variables`` the workflow's) and raises :class:`errors.QueryEvaluationError` when an expression returned
+    undefined or a function, or failed. ``evaluate_sized`` gives the value and an upper bound of its size as JSON
+    in bytes (-1 when none is known): an object template of expressions that give short scalars is not
+    serialised to check the payload limit. Both are the compiled functions themselves (attributes, not
+    methods: they run for every state, and a method would add a call).
     """
 
-    is_constant: bool
-    field: str
-    expression: str | None
-    variables: frozenset[str]
-    states_fields: frozenset[str]
-    _evaluate: Callable[[Mapping[str, Json], Mapping[str, Json]], Json]
-    _sized: Callable[[Mapping[str, Json], Mapping[str, Json]], tuple[Json, int]] | None = None
+    __slots__ = ("evaluate", "evaluate_sized", "expression", "field", "is_constant", "states_fields",
+                 "variables")
 
-    def evaluate(self, states: Mapping[str, Json], variables: Mapping[str, Json]) -> Json:
-        """The value for one state: ``states`` is the ``$states`` binding, ``variables`` the workflow's.
+    def __init__(self, is_constant: bool, field: str, expression: str | None, variables: frozenset[str],
+                 states_fields: frozenset[str], evaluate: _Evaluate, evaluate_sized: _EvaluateSized | None = None
+                 ) -> None:
+        self.is_constant = is_constant
+        self.field = field
+        self.expression = expression
+        self.variables = variables
+        self.states_fields = states_fields
+        self.evaluate: _Evaluate = evaluate
+        self.evaluate_sized: _EvaluateSized = evaluate_sized if evaluate_sized is not None else _unsized(evaluate)
 
-        Raises:
-            errors.QueryEvaluationError: an expression returned undefined or a function, or failed.
-        """
-        return self._evaluate(states, variables)
-
-    def evaluate_sized(self, states: Mapping[str, Json], variables: Mapping[str, Json]) -> tuple[Json, int]:
-        """:meth:`evaluate`, and an upper bound of the value's size as JSON in bytes (-1 when none is known):
-        an object template of expressions that give short scalars is not serialised to check the payload limit."""
-        if self._sized is not None:
-            return self._sized(states, variables)
-        return self._evaluate(states, variables), -1
+    def __repr__(self) -> str:
+        return f"JsonataTemplate({self.field!r}, {self.expression!r})"
 
 
 _Part = tuple[str, Callable[..., Json] | None, Json]
@@ -695,6 +700,76 @@ def _sized_object(parts: tuple[_Part, ...]) -> Callable[[Mapping[str, Json], Map
     return build_sized
 
 
+def _unsized(build: Callable[[Mapping[str, Json], Mapping[str, Json]], Json]
+             ) -> Callable[[Mapping[str, Json], Mapping[str, Json]], tuple[Json, int]]:
+    def unsized(states: Mapping[str, Json], variables: Mapping[str, Json]) -> tuple[Json, int]:
+        return build(states, variables), -1
+
+    return unsized
+
+
+#: A size term past any real payload's: the bound is then unknown (a non-ASCII string).
+_UNKNOWN_SIZE = 1 << 60
+
+
+def _direct_object(field: str, parts: tuple[tuple[str, str | None, Json], ...], general: Callable[..., Any],
+                   *, sized: bool) -> Callable[..., Any]:
+    """An object template whose expressions are all ``$states.<field>.<key>``, read with one lookup of the field:
+    what the lookups find, when each is a short scalar, is the answer as it is (``sized``: with the bound that
+    :func:`_sized_object` gives); anything else (a container, an integral float, a missing key) is left to
+    ``general``.
+
+    The function is generated as Python source, one statement per key (as :mod:`dataclasses` generates
+    ``__init__``): for the template of a Map's item processor this runs once per item, and a loop over the
+    parts costs about twice as much. Keys and constants reach the source as names bound to their values, never
+    as text.
+    """
+    namespace: dict[str, Any] = {"FIELD": field, "UNDEFINED": UNDEFINED, "general": general, "LOW": INT64_MIN,
+                                 "HIGH": INT64_MAX, "isfinite": math.isfinite, "UNKNOWN": _UNKNOWN_SIZE}
+    constant = 2 + max(0, len(parts) - 1) + sum(len(dumps(key)) + 1 for key, _, _ in parts)
+    constant += sum(len(dumps(value)) for _, read, value in parts if read is None)
+    namespace["CONSTANT"] = constant
+    lines = ["def build_direct(states, variables):",
+             "    source = states.get(FIELD, UNDEFINED)",
+             "    if type(source) is not dict:",
+             "        return general(states, variables)"]
+    members = []
+    sizes = ["CONSTANT"]
+    for i, (key, read, value) in enumerate(parts):
+        namespace[f"K{i}"] = key
+        if read is None:
+            namespace[f"C{i}"] = value
+            members.append(f"K{i}: C{i}")
+            continue
+        namespace[f"R{i}"] = read
+        v, t = f"v{i}", f"t{i}"
+        scalar = (f"({t} is int and LOW <= {v} <= HIGH) or {t} is bool or {v} is None or "
+                  f"({t} is float and not {v}.is_integer() and isfinite({v}))")
+        # (anything else goes to the general path: 3.0 is written 3, a container may hold one, a key may be missing)
+        lines += [f"    {v} = source.get(R{i}, UNDEFINED)", f"    {t} = type({v})"]
+        if sized:
+            lines += [f"    if {t} is str:",
+                      f"        n{i} = 6 * len({v}) + 2 if {v}.isascii() else UNKNOWN",
+                      f"    elif {scalar}:",
+                      f"        n{i} = 24",
+                      "    else:",
+                      "        return general(states, variables)"]
+        else:
+            lines += [f"    if not ({t} is str or {scalar}):",
+                      "        return general(states, variables)"]
+        members.append(f"K{i}: {v}")
+        sizes.append(f"n{i}")
+    lines.append("    out = {" + ", ".join(members) + "}")
+    if sized:
+        lines += [f"    size = {' + '.join(sizes)}",
+                  "    return out, (size if size < UNKNOWN else -1)"]
+    else:
+        lines.append("    return out")
+    exec("\n".join(lines), namespace)  # (source from the template's shape only, see above)
+    build: Callable[..., Any] = namespace["build_direct"]
+    return build
+
+
 @dataclass(slots=True)
 class _Compiler:
     limits: EvaluationLimits
@@ -727,6 +802,11 @@ class _Compiler:
 
             all_expressions = all(fn is None or is_expression(value) for _, fn, value in frozen)
             self.sized = _sized_object(frozen) if all_expressions else None
+            direct = self._direct_parts(frozen)
+            if direct is not None:
+                field, keyed = direct
+                self.sized = _direct_object(field, keyed, self.sized or _unsized(build_object), sized=True)
+                return _direct_object(field, keyed, build_object, sized=False)
             return build_object
         if isinstance(node, list):
             items = [(self.node(item, f"{field}[{i}]", f"{location}/{i}"), item)
@@ -743,6 +823,24 @@ class _Compiler:
 
             return build_list
         return None
+
+    def _direct_parts(self, parts: tuple[_Part, ...]) -> tuple[str, tuple[tuple[str, str | None, Json], ...]] | None:
+        """``(field, ((key, read, constant), ...))`` when every expression of the object template ``parts`` is
+        ``$states.<field>.<read>`` for one field (``read`` None for a constant part), else None."""
+        by_function = {id(e.function): e for e in self.expressions}
+        field = None
+        keyed: list[tuple[str, str | None, Json]] = []
+        for key, fn, value in parts:
+            if fn is None:
+                keyed.append((key, None, value))
+                continue
+            found = by_function.get(id(fn))
+            path = found.direct_path if found is not None and found.function is fn else None
+            if path is None or len(path[1]) != 1 or (field is not None and path[0] != field):
+                return None
+            field = path[0]
+            keyed.append((key, path[1][0], value))
+        return None if field is None else (field, tuple(keyed))
 
     def expression(self, source: str, field: str, location: str) -> _Expression | None:
         jsonata_patches.apply()

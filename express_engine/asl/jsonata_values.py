@@ -91,13 +91,14 @@ class NonFiniteNumber(UnsupportedResult):
 # In orjson's output, a float that may be integral ("3.0", "1e+16"), which JavaScript writes as an
 # integer. Two searches: each pattern starts with a literal, which re scans for quickly.
 _POINT_ZERO = re.compile(rb"\.0(?:[,\]}]|$)")
-_EXPONENT = re.compile(rb"e[-+][0-9]")
+_EXPONENT = re.compile(rb"e\+[0-9]")
 _POINT_ZERO_TAIL = re.compile(rb"\.0(?=[,\]}]|$)")
 
 
 def _has_exponent(data: bytes) -> bool:
-    # (a substring test first: it is several times faster than the regex, which tries every "e" of the text)
-    return (b"e+" in data or b"e-" in data) and _EXPONENT.search(data) is not None
+    # Only a positive exponent can write an integral float (1e-7 is not one). A "+" is rare in JSON text and
+    # found with memchr, several times faster than searching for "e+" in a text with many "e"s.
+    return b"+" in data and _EXPONENT.search(data) is not None
 
 
 def _normalise_text(value: Json, data: bytes) -> Json:

@@ -63,10 +63,12 @@ def timed_out(ex: Execution) -> errors.Timeout:
 
 def states_binding(raw: Json, env: StateEnv, st: Any = None, **extra: Json) -> dict[str, Json]:
     """The ``$states`` object of a JSONata state (context only built when an expression reads it)."""
-    binding: dict[str, Json] = {"input": raw}
     if st is None or st.needs_context:
-        binding["context"] = env.context
-    binding.update(extra)
+        binding: dict[str, Json] = {"input": raw, "context": env.context}
+    else:
+        binding = {"input": raw}
+    if extra:
+        binding.update(extra)
     return binding
 
 
