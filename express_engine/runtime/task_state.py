@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import uuid
 
 import anyio
 
@@ -113,7 +112,7 @@ async def _call_resource(ex: Execution, st: m.Task, payload: Json, env: StateEnv
             raise errors.CustomError("States.Runtime", "The lambda:invoke integration needs a FunctionName")
         entry = ex.handlers.lookup(function)
         name = function.split(":function:")[-1].split(":")[0]
-        ctx = LambdaContext(name, _request_id(), function, deadline)
+        ctx = LambdaContext(name, None, function, deadline)
         if entry is None:
             remote = ex.handlers.lookup(LAMBDA_INVOKE)
             if remote is None:
@@ -135,11 +134,11 @@ async def _call_resource(ex: Execution, st: m.Task, payload: Json, env: StateEnv
             remote = ex.handlers.lookup(LAMBDA_INVOKE)
             if remote is None:
                 raise function_not_found(res.arn, res.region)
-            ctx = LambdaContext(key or res.arn, _request_id(), res.arn, deadline)
+            ctx = LambdaContext(key or res.arn, None, res.arn, deadline)
             response = await call_handler(remote, {"FunctionName": res.arn, "Payload": payload}, ctx)
             return response.get("Payload") if isinstance(response, dict) else response
         raise errors.CustomError("States.TaskFailed", f"No handler is registered for the resource '{res.arn}'")
-    ctx = LambdaContext(key or res.arn, _request_id(), res.arn, deadline)
+    ctx = LambdaContext(key or res.arn, None, res.arn, deadline)
     if ex.inspection is not None and ex.inspection.state == st.name:
         ctx.inspection = ex.inspection
     return _isolated(await call_handler(entry, _isolated(payload), ctx))
@@ -155,10 +154,6 @@ def _lambda_payload(payload: Json) -> Json:
         except JsonError:
             return payload
     return payload
-
-
-def _request_id() -> str:
-    return str(uuid.uuid4())
 
 
 def _task_timeout(st: m.Task, value: Json, env: StateEnv, states: dict[str, Json] | None) -> float | None:

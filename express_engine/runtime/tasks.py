@@ -29,25 +29,44 @@ Resolver = Callable[[str], Handler | None]
 _FUNCTION_NAME_ARN_SUFFIX = ":function:"
 
 
-@dataclass(slots=True)
 class LambdaContext:
-    """The ``context`` argument handlers receive (the useful subset of AWS Lambda's)."""
+    """The ``context`` argument handlers receive (the useful subset of AWS Lambda's).
 
-    function_name: str
-    aws_request_id: str
-    invoked_function_arn: str
-    deadline: float
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 128
-    log_group_name: str = ""
-    log_stream_name: str = ""
-    #: TestState's :class:`~express_engine.runtime.execution.Inspection` of this task's state (None otherwise):
-    #: integrations that make HTTP calls record them there
-    inspection: Any = None
+    ``aws_request_id`` is made when first read (a handler that never reads it never pays for a UUID), unless
+    one is given.
+    """
+
+    __slots__ = ("_request_id", "deadline", "function_name", "function_version", "inspection",
+                 "invoked_function_arn", "log_group_name", "log_stream_name", "memory_limit_in_mb")
+
+    def __init__(self, function_name: str, aws_request_id: str | None, invoked_function_arn: str, deadline: float,
+                 function_version: str = "$LATEST", memory_limit_in_mb: int = 128, log_group_name: str = "",
+                 log_stream_name: str = "", inspection: Any = None) -> None:
+        self.function_name = function_name
+        self._request_id = aws_request_id
+        self.invoked_function_arn = invoked_function_arn
+        self.deadline = deadline
+        self.function_version = function_version
+        self.memory_limit_in_mb = memory_limit_in_mb
+        self.log_group_name = log_group_name
+        self.log_stream_name = log_stream_name
+        #: TestState's :class:`~express_engine.runtime.execution.Inspection` of this task's state (None
+        #: otherwise): integrations that make HTTP calls record them there
+        self.inspection = inspection
+
+    @property
+    def aws_request_id(self) -> str:
+        """The invocation's request id (a UUID, as Lambda's)."""
+        if self._request_id is None:
+            self._request_id = str(uuid.uuid4())
+        return self._request_id
 
     def get_remaining_time_in_millis(self) -> int:
         """Milliseconds left before the task times out."""
         return max(0, int((self.deadline - time.monotonic()) * 1000))
+
+    def __repr__(self) -> str:
+        return f"LambdaContext({self.function_name!r}, {self.invoked_function_arn!r})"
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -212,6 +213,25 @@ async def test_task_calls_local_handler_with_parameters_and_result_selector(run,
     state = task(Parameters={"x.$": "$.a"}, ResultSelector={"g.$": "$.got"}, ResultPath="$.r", End=True)
     res = await run(machine(("T", state)), {"a": 1})
     assert res["output"] == {"a": 1, "r": {"g": {"x": 1}}}
+
+
+async def test_handler_context_is_lambdas(run, engine):
+    seen: list[Any] = []
+
+    def handler(event: Any, ctx: Any) -> Any:
+        seen.append((ctx.aws_request_id, ctx.aws_request_id))
+        return {"fn": ctx.function_name, "arn": ctx.invoked_function_arn, "version": ctx.function_version,
+                "left": 0 < ctx.get_remaining_time_in_millis() <= 60_000}
+
+    engine.register_handler("fn", handler)
+    state = task(TimeoutSeconds=60, End=True)
+    first = await run(machine(("T", state)), {})
+    await run(machine(("T", state)), {})
+    assert first["output"] == {"fn": "fn", "arn": "arn:aws:lambda:us-east-1:123456789012:function:fn",
+                               "version": "$LATEST", "left": True}
+    (a, again), (b, _) = seen
+    assert a == again != b  # one id per invocation, the same each time it is read
+    assert str(uuid.UUID(a)) == a
 
 
 async def test_async_handler(run, engine):
