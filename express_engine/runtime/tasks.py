@@ -11,7 +11,6 @@ import importlib
 import inspect
 import time
 import traceback
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +20,7 @@ import anyio.to_thread
 from .. import errors
 from ..asl.model import Resource
 from ..jsonutil import Json, JsonError, dumps, loads
+from .ids import new_uuid
 
 Handler = Callable[[Json, Any], Json | Awaitable[Json]]
 #: Serves a whole family of resource ARNs (e.g. every ``aws-sdk:*`` one): the handler for an ARN, or None.
@@ -58,7 +58,7 @@ class LambdaContext:
     def aws_request_id(self) -> str:
         """The invocation's request id (a UUID, as Lambda's)."""
         if self._request_id is None:
-            self._request_id = str(uuid.uuid4())
+            self._request_id = new_uuid()
         return self._request_id
 
     def get_remaining_time_in_millis(self) -> int:
@@ -168,7 +168,7 @@ def lambda_error(exc: BaseException) -> errors.CustomError:
     doc = {
         "errorMessage": str(exc),
         "errorType": type(exc).__name__,
-        "requestId": str(uuid.uuid4()),
+        "requestId": new_uuid(),
         "stackTrace": traceback.format_list(frames),
     }
     return errors.CustomError(type(exc).__name__, dumps(doc))
@@ -180,7 +180,7 @@ def function_not_found(function: str, region: str) -> errors.CustomError:
     return errors.CustomError(
         "Lambda.ResourceNotFoundException",
         f"Function not found: {arn} (Service: AWSLambda; Status Code: 404; Error Code: "
-        f"ResourceNotFoundException; Request ID: {uuid.uuid4()}; Proxy: null)",
+        f"ResourceNotFoundException; Request ID: {new_uuid()}; Proxy: null)",
     )
 
 
