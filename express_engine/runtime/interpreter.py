@@ -48,8 +48,10 @@ def step_pass(ex: Execution, st: m.Pass, raw: Json, frame: Frame) -> Step:
     env = StateEnv(ex, frame, st.name, time.time())
     try:
         if st.jsonata:
-            states = states_binding(raw, env, st)
-            out = finish(ex, frame, st, "Pass", raw, raw, raw, env, states, raw)
+            # ($states inline when the context is not read: a Map's item processor runs this once per item)
+            states = states_binding(raw, env, st) if st.needs_context else {"input": raw}
+            out = finish(ex, frame, st, "Pass", raw, raw, raw, env, states, raw,
+                         bound=_passed_on_bound(frame, raw, raw))
         else:
             value = raw if st.input_path is None else apply_input_path(st.input_path, raw, env)
             after_input = value
@@ -94,11 +96,12 @@ def step_choice(ex: Execution, st: m.Choice, raw: Json, frame: Frame) -> Step:
                 assert rule.condition is not None
                 if _condition(rule.condition, states, env, rule.index):
                     out = finish(ex, frame, st, "Choice", raw, raw, raw, env, states, raw,
-                                  rule.assign, rule.output)
+                                  rule.assign, rule.output, bound=_passed_on_bound(frame, raw, raw))
                     return rule.next, out
             if st.default is None:
                 raise errors.NoChoiceMatched("No Matches!")
-            return st.default, finish(ex, frame, st, "Choice", raw, raw, raw, env, states, raw)
+            return st.default, finish(ex, frame, st, "Choice", raw, raw, raw, env, states, raw,
+                                      bound=_passed_on_bound(frame, raw, raw))
         value = apply_input_path(st.input_path, raw, env)
         if ex.inspection is not None:
             ex.inspection.record(st.name, afterInputPath=value)
@@ -127,7 +130,8 @@ def step_succeed(ex: Execution, st: m.Succeed, raw: Json, frame: Frame) -> Step:
     try:
         if st.jsonata:
             states = states_binding(raw, env, st)
-            out = finish(ex, frame, st, "Succeed", raw, raw, raw, env, states, raw)
+            out = finish(ex, frame, st, "Succeed", raw, raw, raw, env, states, raw,
+                         bound=_passed_on_bound(frame, raw, raw))
         else:
             value = apply_input_path(st.input_path, raw, env)
             if ex.inspection is not None:

@@ -160,7 +160,7 @@ def finish(ex: Execution, frame: Frame, st: m.StateBase, kind: str, raw: Json, r
     if st.jsonata:
         output = output if output is not None else st.output
         if output is not None:
-            out, bound = output.evaluate_sized(states or {}, env.variables)
+            out, bound = output.evaluate_sized(states or {}, env.frame.variables)
     elif st.output_path is not None:
         out = apply_output_path(st.output_path, out, env)
         path = st.output_path
