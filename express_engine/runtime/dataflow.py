@@ -96,13 +96,19 @@ def check_size(value: Json, what: str) -> int:
     A value too deep to be written as JSON at all is refused (States.Runtime), before a log or a reply
     tries to write it.
     """
+    return len(checked_text(value, what))
+
+
+def checked_text(value: Json, what: str) -> bytes:
+    """:func:`check_size`, returning the JSON text it measured (a state's output: the reply or a log event may
+    need it)."""
     try:
-        size = len(orjson.dumps(value))  # (not jsonutil.dumpb: this runs for many states)
+        data = orjson.dumps(value)  # (not jsonutil.dumpb: this runs for many states)
     except TypeError as exc:  # (orjson.JSONEncodeError)
         raise _not_json(what, exc) from None
-    if size > MAX_PAYLOAD_BYTES:
+    if len(data) > MAX_PAYLOAD_BYTES:
         raise _too_big(what)
-    return size
+    return data
 
 
 def check_result(value: Json, what: str) -> int:

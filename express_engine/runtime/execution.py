@@ -257,7 +257,7 @@ class Frame:
     #: of Pass/Choice states never pays for it.
     active: str | Any
 
-    __slots__ = ("active", "map_item", "prev", "sized", "variable_sizes", "variables")
+    __slots__ = ("active", "map_item", "prev", "sized", "text", "variable_sizes", "variables")
 
     def __init__(self, variables: MutableMapping[str, Json], prev: int = 0,
                  map_item: dict[str, Json] | None = None) -> None:
@@ -266,6 +266,8 @@ class Frame:
         self.map_item = map_item
         #: the last state output known to fit the payload limit, and an upper bound of its JSON size in bytes
         self.sized: tuple[Json, int] | None = None
+        #: the last state output and its JSON text, when it was serialised to be measured (else None)
+        self.text: tuple[Json, bytes] | None = None
         #: JSON size of each variable assigned in this scope (counted in ``Execution.variables_bytes``)
         self.variable_sizes: dict[str, int] | None = None
 

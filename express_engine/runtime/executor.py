@@ -126,7 +126,10 @@ async def run_execution(host: Host, record: StateMachineRecord, value: Json, arn
     else:
         outcome = await _run_graph(ex, handlers, value, frame, limit, mock)
     stop = time.time()
-    output_text = dumps(outcome.output) if outcome.status == "SUCCEEDED" and serialise else None
+    output_text = None
+    if outcome.status == "SUCCEEDED" and serialise:
+        last = frame.text  # (the last state's output, when it was serialised to be measured)
+        output_text = last[1].decode() if last is not None and last[0] is outcome.output else dumps(outcome.output)
     if recorder is not None:
         await _ended(ex, record, recorder, frame, outcome, output_text, log_handler)
     if not respond:

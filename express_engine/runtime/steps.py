@@ -14,7 +14,7 @@ from typing import Any
 from .. import errors
 from ..asl import model as m
 from ..jsonutil import MAX_PAYLOAD_BYTES, Json, dumpb, dumps
-from .dataflow import apply_output_path, apply_result_path, check_size
+from .dataflow import apply_output_path, apply_result_path, check_size, checked_text
 from .execution import Execution, Frame, StateEnv
 
 #: Total JSON size of the variables an execution may hold at once (AWS: 10 MiB).
@@ -120,14 +120,14 @@ def commit_variables(ex: Execution, frame: Frame, assigned: dict[str, Json]) -> 
 
 
 def exited(ex: Execution, frame: Frame, kind: str, name: str, output: Json,
-            assigned: dict[str, Json] | None) -> None:
+            assigned: dict[str, Json] | None, text: bytes | None = None) -> None:
     if ex.recorder is None:  # logging off: the event is only counted (inline: this runs for every state)
         ex.last_event_id += 1
         frame.prev = ex.last_event_id
         return
     details: dict[str, Any] = {"name": name}
     if ex.recorder.include_data:
-        details["output"] = dumps(output)
+        details["output"] = text.decode() if text is not None else dumps(output)
         details["outputDetails"] = {"truncated": False}
     if assigned:
         details["assignedVariables"] = {k: dumps(v) for k, v in assigned.items()}
@@ -166,10 +166,16 @@ def finish(ex: Execution, frame: Frame, st: m.StateBase, kind: str, raw: Json, r
         path = st.output_path
         if path is m.NULL or path.steps is None or path.root != "input":
             bound = -1  # (a bound holds for a part of the value, not for a list of matches or another root)
-    frame.sized = (out, bound if 0 <= bound <= MAX_PAYLOAD_BYTES else check_size(out, st.name))
+    if 0 <= bound <= MAX_PAYLOAD_BYTES:
+        frame.sized = (out, bound)
+        frame.text = text = None
+    else:
+        text = checked_text(out, st.name)
+        frame.sized = (out, len(text))
+        frame.text = (out, text)
     if assigned:
         commit_variables(ex, frame, assigned)
-    exited(ex, frame, kind, st.name, out, assigned)
+    exited(ex, frame, kind, st.name, out, assigned, text)
     return out
 
 
@@ -214,6 +220,7 @@ def catch(ex: Execution, st: Any, raw: Json, err: errors.StatesError, frame: Fra
         except errors.StatesError as failure:
             raise locate(ex, frame, failure, st.name, entered_id) from None
         check_size(out, st.name)
+        frame.text = None  # (the caught output is not the state's measured one)
         if assigned:
             commit_variables(ex, frame, assigned)
         exited(ex, frame, kind, st.name, out, assigned)
