@@ -221,6 +221,27 @@ async def test_poison_entries_go_to_the_dead_letter_stream(redis_url: str, names
         assert (await redis.xinfo_groups(s))[0]["pending"] == 0
 
 
+@pytest.mark.parametrize("local", [True, False], ids=["in-worker", "through-start-stream"])
+async def test_a_deleted_machine_ends_wait_mode_without_retries(redis_url: str, namespace: str, redis: Any,
+                                                                registry: Registry, local: bool) -> None:
+    await registry.create("gone", capture(f"{namespace}:out"))
+    stream = f"{namespace}:orphans"
+    sources = EventSources(redis, namespace=namespace)
+    await sources.create(EventSource(name="orphans", stream=stream, state_machine_arn="gone", mode="wait",
+                                     max_retries=3, retry_delay=0.0))
+    await registry.delete("gone")
+    await redis.xadd(stream, {"job": "1"})
+    async with engine(redis_url, namespace, local=local):
+        await stream_count(redis, dead_letter_stream(namespace, "orphans"), 1)
+    [(_, dead)] = await redis.xrange(dead_letter_stream(namespace, "orphans"))
+    assert dead[b"job"] == b"1"
+    assert b"StateMachineDoesNotExist" in dead[b"x-reason"]
+    stats = await sources.stats("orphans")
+    assert (stats["started"], stats["retried"], stats["dead_lettered"]) == (0, 0, 1)
+    assert (await redis.xinfo_groups(stream))[0]["pending"] == 0
+    assert await redis.xlen(f"{namespace}:out") == 0
+
+
 async def test_sigkill_mid_batch_loses_nothing(redis_url: str, namespace: str, redis: Any, registry: Registry,
                                                worker_process: Any) -> None:
     await registry.create("slow", capture(f"{namespace}:out", wait=3))
