@@ -242,6 +242,31 @@ async def test_a_deleted_machine_ends_wait_mode_without_retries(redis_url: str, 
     assert await redis.xlen(f"{namespace}:out") == 0
 
 
+@pytest.mark.parametrize("local", [True, False], ids=["in-worker", "through-start-stream"])
+async def test_an_input_over_the_size_limit_is_dead_lettered_in_both_modes(redis_url: str, namespace: str,
+                                                                          redis: Any, registry: Registry,
+                                                                          local: bool) -> None:
+    await registry.create("capture", capture(f"{namespace}:out"))
+    sources = EventSources(redis, namespace=namespace)
+    for mode in ("async", "wait"):
+        await sources.create(EventSource(name=mode, stream=f"{namespace}:{mode}", state_machine_arn="capture",
+                                         mode=mode))
+        await redis.xadd(f"{namespace}:{mode}", {"blob": "x" * 300_000})
+        await redis.xadd(f"{namespace}:{mode}", {"blob": "small"})
+    async with engine(redis_url, namespace, local=local):
+        for mode in ("async", "wait"):
+            await stream_count(redis, dead_letter_stream(namespace, mode), 1)
+        await stream_count(redis, f"{namespace}:out", 2)
+    for mode in ("async", "wait"):
+        [(_, dead)] = await redis.xrange(dead_letter_stream(namespace, mode))
+        assert len(dead[b"blob"]) == 300_000 and dead[b"x-reason"].startswith(b"ValidationException: ")
+        assert b"262144" in dead[b"x-reason"]
+        stats = await sources.stats(mode)
+        assert (stats["started"], stats["dead_lettered"]) == (1, 1)
+        assert (await redis.xinfo_groups(f"{namespace}:{mode}"))[0]["pending"] == 0
+    assert sorted(r["data"]["blob"] for r in await captured(redis, f"{namespace}:out")) == ["small", "small"]
+
+
 async def test_sigkill_mid_batch_loses_nothing(redis_url: str, namespace: str, redis: Any, registry: Registry,
                                                worker_process: Any) -> None:
     await registry.create("slow", capture(f"{namespace}:out", wait=3))
