@@ -602,17 +602,23 @@ class SourceConsumer:
             return dumps(batch[0].record)
         return dumps([p.record for p in batch])
 
+    async def _checked_input(self, batch: list[_Pending]) -> str | None:
+        """The batch's execution input, or None once the batch was dead-lettered because AWS would refuse it."""
+        doc = self._input(batch)
+        try:
+            checked_input(doc)
+        except api.ServiceError as exc:
+            await self._dead_letter_batch(batch, f"{exc.code}: {exc.message}", 1)
+            return None
+        return doc
+
     async def _start_async(self, batches: list[list[_Pending]]) -> None:
         """Start one async execution per batch; acknowledge the entries once the starts were accepted."""
         ok: list[tuple[list[_Pending], str]] = []
         for batch in batches:
-            doc = self._input(batch)
-            try:
-                checked_input(doc)
-            except api.ServiceError as exc:
-                await self._dead_letter_batch(batch, f"{exc.code}: {exc.message}", 1)
-                continue
-            ok.append((batch, doc))
+            doc = await self._checked_input(batch)
+            if doc is not None:
+                ok.append((batch, doc))
         backoff = Backoff(cap=1.0)
         while ok:
             try:
@@ -634,11 +640,8 @@ class SourceConsumer:
         """Run one execution to its end (wait mode), retrying failures; then acknowledge or dead-letter."""
         s = self.source
         try:
-            doc = self._input(batch)
-            try:
-                checked_input(doc)
-            except api.ServiceError as exc:
-                await self._dead_letter_batch(batch, f"{exc.code}: {exc.message}", 1)
+            doc = await self._checked_input(batch)
+            if doc is None:
                 return
             start = partial(self.client.start_sync_execution, s.state_machine_arn, doc, timeout=self.options.timeout)
             # (a missing machine ends the attempts at once; a start refused for another reason is tried again)
