@@ -51,13 +51,17 @@ def _objects(c: Checker, items: list[Any] | None, at: str) -> Iterator[tuple[int
         yield i, item, inner
 
 
-def _page(items: list[dict[str, Any]], key: str, limit: int | None, token: str | None) -> tuple[list[Any], str | None]:
-    """One page of ``items`` (sorted by ``key``) after the one the token names, and the next token."""
+def _paged(member: str, items: list[dict[str, Any]], key: str, limit: int | None, token: str | None) -> dict[str, Json]:
+    """The answer ``{member: page, NextToken?}``: one page of ``items`` (sorted by ``key``) after the one the token
+    names."""
     if token:
         after = _decode_token(token)
         items = [i for i in items if str(i[key]) > after]
     size = limit or _DEFAULT_PAGE
-    return items[:size], _encode_token(str(items[size - 1][key])) if len(items) > size else None
+    out: dict[str, Json] = {member: items[:size]}
+    if len(items) > size:
+        out["NextToken"] = _encode_token(str(items[size - 1][key]))
+    return out
 
 
 class EventsOperations:
@@ -120,11 +124,7 @@ class EventsOperations:
         limit = c.integer("Limit", lo=1, hi=100)
         c.done()
         rules = (await self.rules.list_rules(bus, prefix))["Rules"]
-        page, after = _page(rules, "Name", limit, token)
-        out: dict[str, Json] = {"Rules": page}
-        if after is not None:
-            out["NextToken"] = after
-        return out
+        return _paged("Rules", rules, "Name", limit, token)
 
     async def delete_rule(self, body: dict[str, Any]) -> dict[str, Json]:
         """DeleteRule: a rule without targets (ValidationException otherwise, as on AWS)."""
@@ -192,11 +192,7 @@ class EventsOperations:
         c.done()
         rule, bus = self._rule_args(body, "Rule")
         targets = sorted((await self.rules.list_targets_by_rule(rule, bus))["Targets"], key=lambda t: str(t["Id"]))
-        page, after = _page(targets, "Id", limit, token)
-        out: dict[str, Json] = {"Targets": page}
-        if after is not None:
-            out["NextToken"] = after
-        return out
+        return _paged("Targets", targets, "Id", limit, token)
 
     async def remove_targets(self, body: dict[str, Any]) -> dict[str, Json]:
         """RemoveTargets (their consumer groups go with them)."""
