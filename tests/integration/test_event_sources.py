@@ -41,10 +41,10 @@ def capture(stream: str, wait: int = 0) -> str:
     return json.dumps({"StartAt": start, "States": states})
 
 
-def failing_on_poison(stream: str) -> str:
-    """Fails when the record's data says ``kind: poison``; otherwise captures it."""
+def failing_on_poison(stream: str, kind: str = "$.data.kind") -> str:
+    """Fails when the input's ``kind`` (the record's data's by default) says ``poison``; otherwise captures it."""
     return json.dumps({"StartAt": "C", "States": {
-        "C": {"Type": "Choice", "Choices": [{"Variable": "$.data.kind", "StringEquals": "poison",
+        "C": {"Type": "Choice", "Choices": [{"Variable": kind, "StringEquals": "poison",
                                              "Next": "F"}], "Default": "Out"},
         "F": {"Type": "Fail", "Error": "Poison", "Cause": "cannot process this order"},
         "Out": {"Type": "Task", "Resource": "arn:aws:states:::redis:xadd",
