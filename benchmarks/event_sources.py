@@ -40,38 +40,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from redis_e2e import (  # type: ignore[import-not-found]
-    BATCH,
     WORKFLOWS,
-    _free_port,
     _run,
     _shares,
     _spawn,
-    _wait_go,
     _wait_ready,
+    redis_at,
     run_engine,
     start_workers,
     stop_workers,
+    xadd_producer,
 )
 
 from express_engine.service import Registry, connect
 from express_engine.service.event_sources import EventSource, EventSources, group_name
-
-
-def source_producer(url: str, stream: str, n: int, data: bytes, go: Any) -> None:
-    """Pipelined XADD of ``n`` plain entries ``{data: <json>}`` to the user's stream."""
-    async def main() -> None:
-        r = connect(url)
-        _wait_go(go)
-        sent = 0
-        while sent < n:
-            k = min(BATCH, n - sent)
-            pipe = r.pipeline(transaction=False)
-            for _ in range(k):
-                pipe.xadd(stream, {"data": data})
-            await pipe.execute()
-            sent += k
-        await r.aclose()
-    _run(main())
 
 
 async def _setup(url: str, namespace: str, definition: str, stream: str) -> None:
@@ -123,7 +105,8 @@ def run_source(url: str, count: int, producers: int, workers: int, definition: s
     _run(_source_ready(url, stream, group, workers))
     time.sleep(1.0)
     go = ctx.Event()
-    prods = [_spawn(source_producer, url, stream, n, data, go) for n in _shares(count, producers)]
+    # plain entries {data: <json>} on the user's stream
+    prods = [_spawn(xadd_producer, url, stream, n, {"data": data}, go, False) for n in _shares(count, producers)]
     time.sleep(1.0)  # let the producers import and connect
     t0 = time.time()
     go.set()
@@ -175,17 +158,10 @@ def main() -> None:
 
     definition = (WORKFLOWS / "W1.asl.json").read_text()
     data = orjson.dumps(orjson.loads((WORKFLOWS / "input_1kb.json").read_bytes()))
-    server = None
-    url = args.redis_url
-    if url is None:
-        from express_engine.service.embedded import start_embedded
-
-        server = start_embedded(port=_free_port(), persist=False)
-        url = server.connection_url
     results: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
                                "count": args.count, "producers": args.producers, "workers": args.workers, "runs": []}
-    pid = _run(_redis_pid(url))
-    try:
+    with redis_at(args.redis_url) as url:
+        pid = _run(_redis_pid(url))
         for _ in range(args.runs):
             engine = measured(run_engine, pid, url, args.count, args.producers, args.workers, definition,
                               data.decode(), False)
@@ -199,9 +175,6 @@ def main() -> None:
                       f"event source {source['rate']:>7,.0f}/s ({source['cpu_us_per_execution']:.0f} us CPU each; "
                       f"read {source['read']:,}, started {source['started']:,}, executions {source['executions']:,})"
                       f"  ratio {ratio:.2f}, cpu ratio {cpu_ratio:.2f}", flush=True)
-    finally:
-        if server is not None:
-            server.stop()
     if args.json:
         print(orjson.dumps(results, option=orjson.OPT_INDENT_2).decode())
 

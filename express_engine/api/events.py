@@ -10,7 +10,7 @@ workflows' ``events:putEvents`` tasks write to. Errors: ``ValidationException``,
 from __future__ import annotations
 
 import datetime
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 from .. import service_errors as api
@@ -33,13 +33,35 @@ def _name(c: Checker, field: str, *, required: bool = True) -> str | None:
     return value
 
 
-def _page(items: list[dict[str, Any]], key: str, limit: int | None, token: str | None) -> tuple[list[Any], str | None]:
-    """One page of ``items`` (sorted by ``key``) after the one the token names, and the next token."""
+def _list_length(c: Checker, field: str, items: list[Any] | None, most: int) -> None:
+    """The 1 to ``most`` members AWS allows in a list member (reported at ``field``)."""
+    if items is not None and not 1 <= len(items) <= most:
+        c.fail(field, items, "Member must have length greater than or equal to 1" if not items
+               else f"Member must have length less than or equal to {most}")
+
+
+def _objects(c: Checker, items: list[Any] | None, at: str) -> Iterator[tuple[int, dict[str, Any], Checker]]:
+    """Each member of a list of structures (numbered from 1) with a Checker of its own members, reported as
+    ``<at>.<n>.member.<field>`` with ``c``'s violations; SerializationException for a member that is not an object."""
+    for i, item in enumerate(items or (), 1):
+        if not isinstance(item, dict):
+            raise api.SerializationException(f"Expected an object for '{at}.{i}'")
+        inner = Checker(item, f"{at}.{i}.member.")
+        inner.problems = c.problems
+        yield i, item, inner
+
+
+def _paged(member: str, items: list[dict[str, Any]], key: str, limit: int | None, token: str | None) -> dict[str, Json]:
+    """The answer ``{member: page, NextToken?}``: one page of ``items`` (sorted by ``key``) after the one the token
+    names."""
     if token:
         after = _decode_token(token)
         items = [i for i in items if str(i[key]) > after]
     size = limit or _DEFAULT_PAGE
-    return items[:size], _encode_token(str(items[size - 1][key])) if len(items) > size else None
+    out: dict[str, Json] = {member: items[:size]}
+    if len(items) > size:
+        out["NextToken"] = _encode_token(str(items[size - 1][key]))
+    return out
 
 
 class EventsOperations:
@@ -102,11 +124,7 @@ class EventsOperations:
         limit = c.integer("Limit", lo=1, hi=100)
         c.done()
         rules = (await self.rules.list_rules(bus, prefix))["Rules"]
-        page, after = _page(rules, "Name", limit, token)
-        out: dict[str, Json] = {"Rules": page}
-        if after is not None:
-            out["NextToken"] = after
-        return out
+        return _paged("Rules", rules, "Name", limit, token)
 
     async def delete_rule(self, body: dict[str, Any]) -> dict[str, Json]:
         """DeleteRule: a rule without targets (ValidationException otherwise, as on AWS)."""
@@ -135,14 +153,8 @@ class EventsOperations:
         rule = _name(c, "Rule")
         bus = c.string("EventBusName", max_len=1600)
         targets = c.array("Targets", required=True)
-        if targets is not None and not 1 <= len(targets) <= 100:
-            c.fail("Targets", targets, "Member must have length greater than or equal to 1" if not targets
-                   else "Member must have length less than or equal to 100")
-        for i, target in enumerate(targets or (), 1):
-            if not isinstance(target, dict):
-                raise api.SerializationException(f"Expected an object for 'targets.{i}'")
-            inner = Checker(target, f"targets.{i}.member.")
-            inner.problems = c.problems
+        _list_length(c, "Targets", targets, 100)
+        for i, _, inner in _objects(c, targets, "targets"):
             _name(inner, "Id")
             inner.string("Arn", required=True, max_len=1600)
             inner.string("RoleArn", max_len=1600)
@@ -180,23 +192,16 @@ class EventsOperations:
         c.done()
         rule, bus = self._rule_args(body, "Rule")
         targets = sorted((await self.rules.list_targets_by_rule(rule, bus))["Targets"], key=lambda t: str(t["Id"]))
-        page, after = _page(targets, "Id", limit, token)
-        out: dict[str, Json] = {"Targets": page}
-        if after is not None:
-            out["NextToken"] = after
-        return out
+        return _paged("Targets", targets, "Id", limit, token)
 
     async def remove_targets(self, body: dict[str, Any]) -> dict[str, Json]:
         """RemoveTargets (their consumer groups go with them)."""
         c = Checker(body)
         ids = c.array("Ids", required=True)
         c.boolean("Force")
-        if ids is not None:
-            if not 1 <= len(ids) <= 100:
-                c.fail("Ids", ids, "Member must have length greater than or equal to 1" if not ids
-                       else "Member must have length less than or equal to 100")
-            if not all(isinstance(i, str) for i in ids):
-                raise api.SerializationException("Expected a list of strings for 'Ids'")
+        _list_length(c, "Ids", ids, 100)
+        if ids is not None and not all(isinstance(i, str) for i in ids):
+            raise api.SerializationException("Expected a list of strings for 'Ids'")
         c.done()
         rule, bus = self._rule_args(body, "Rule")
         assert ids is not None
@@ -210,14 +215,8 @@ class EventsOperations:
         c = Checker(body)
         entries = c.array("Entries", required=True)
         c.string("EndpointId", max_len=50)
-        if entries is not None and not 1 <= len(entries) <= 10:
-            c.fail("entries", entries, "Member must have length greater than or equal to 1" if not entries
-                   else "Member must have length less than or equal to 10")
-        for i, entry in enumerate(entries or (), 1):
-            if not isinstance(entry, dict):
-                raise api.SerializationException(f"Expected an object for 'entries.{i}'")
-            inner = Checker(entry, f"entries.{i}.member.")
-            inner.problems = c.problems
+        _list_length(c, "entries", entries, 10)
+        for i, entry, inner in _objects(c, entries, "entries"):
             for field in ("Source", "DetailType", "Detail"):
                 inner.string(field, min_len=0)
             inner.string("EventBusName", max_len=1600)

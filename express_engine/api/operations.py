@@ -639,13 +639,7 @@ class Operations:
 
     async def list_state_machine_versions(self, body: dict[str, Any]) -> dict[str, Json]:
         """ListStateMachineVersions, newest first."""
-        c = Checker(body)
-        arn = c.string("stateMachineArn", required=True, max_len=256)
-        limit = c.integer("maxResults", lo=0, hi=1000)
-        token = c.string("nextToken", max_len=1024)
-        c.done()
-        assert arn is not None
-        check_state_machine_arn(arn)
+        arn, limit, token = _listing(Checker(body))
         refuse_qualified(arn)
         items = await self.registry.list_versions(arn)
         return _paged("stateMachineVersions", items, "stateMachineVersionArn", limit, token)
@@ -706,17 +700,23 @@ class Operations:
 
     async def list_state_machine_aliases(self, body: dict[str, Any]) -> dict[str, Json]:
         """ListStateMachineAliases, newest first; for a version ARN, the aliases that route to it."""
-        c = Checker(body)
-        arn = c.string("stateMachineArn", required=True, max_len=256)
-        limit = c.integer("maxResults", lo=0, hi=1000)
-        token = c.string("nextToken", max_len=1024)
-        c.done()
-        assert arn is not None
-        check_state_machine_arn(arn)
+        arn, limit, token = _listing(Checker(body))
         if is_alias_arn(arn):
             raise api.ValidationException(f"Invalid Arn: expected a state machine or version ARN: '{arn}'")
         items = await self.registry.list_aliases(arn)
         return _paged("stateMachineAliases", items, "stateMachineAliasArn", limit, token)
+
+
+def _listing(c: Checker) -> tuple[str, int | None, str | None]:
+    """The checked ``stateMachineArn``, ``maxResults`` and ``nextToken`` of a request listing a machine's versions
+    or aliases."""
+    arn = c.string("stateMachineArn", required=True, max_len=256)
+    limit = c.integer("maxResults", lo=0, hi=1000)
+    token = c.string("nextToken", max_len=1024)
+    c.done()
+    assert arn is not None
+    check_state_machine_arn(arn)
+    return arn, limit, token
 
 
 def _routing(c: Checker, *, required: bool) -> list[dict[str, Any]] | None:

@@ -72,6 +72,17 @@ class _BodyTooLarge(Exception):
     pass
 
 
+def _request_object(body: bytes) -> dict[str, Any]:
+    """The JSON object a request body holds (``{}`` for none); SerializationException for anything else."""
+    try:
+        request = orjson.loads(body) if body else {}
+    except orjson.JSONDecodeError as exc:
+        raise api.SerializationException(f"Malformed JSON request body: {exc}") from None
+    if not isinstance(request, dict):
+        raise api.SerializationException("The request body must be a JSON object")
+    return request
+
+
 def _unavailable(exc: BaseException) -> bool:
     """Whether ``exc`` means the Redis behind the Registry/Client is unreachable (HTTP 503, which SDKs retry)."""
     if isinstance(exc, ConnectionError):
@@ -137,7 +148,11 @@ class ApiApp:
                     await send({"type": "lifespan.shutdown.complete"})
                     return
 
-    async def _read_body(self, receive: Receive) -> bytes:
+    async def _read_body(self, receive: Receive, length: int) -> bytes:
+        """The request body, refused over ``max_body`` whether ``length`` (its Content-Length, -1: none) or what
+        arrives says so."""
+        if length > self.max_body:
+            raise RequestEntityTooLarge(f"Request body of {length} bytes exceeds the limit of {self.max_body} bytes")
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -190,10 +205,7 @@ class ApiApp:
                     return
                 raise api.UnknownOperationException(
                     "Step Functions requests are POST / with an X-Amz-Target header (AWS JSON 1.0 protocol)")
-            if length > self.max_body:
-                raise RequestEntityTooLarge(f"Request body of {length} bytes exceeds the limit of "
-                                            f"{self.max_body} bytes")
-            body = await self._read_body(receive)
+            body = await self._read_body(receive, length)
             op_name = target.decode("latin-1")
             events = op_name.startswith(EVENTS_TARGET_PREFIX)
             if events:
@@ -222,12 +234,7 @@ class ApiApp:
                         "machines only")
                 raise api.UnknownOperationException(f"Unknown operation {op_name}")
             op_known = op_name
-            try:
-                request = orjson.loads(body) if body else {}
-            except orjson.JSONDecodeError as exc:
-                raise api.SerializationException(f"Malformed JSON request body: {exc}") from None
-            if not isinstance(request, dict):
-                raise api.SerializationException("The request body must be a JSON object")
+            request = _request_object(body)
             if metrics is not None:
                 op_label = op_name
                 started = metrics.begin(op_name)
@@ -283,10 +290,7 @@ class ApiApp:
         status = 200
         metrics = self.metrics
         try:
-            if length > self.max_body:
-                raise RequestEntityTooLarge(f"Request body of {length} bytes exceeds the limit of "
-                                            f"{self.max_body} bytes")
-            body = await self._read_body(receive)
+            body = await self._read_body(receive, length)
             if self.verifier is not None:
                 self.verify(scope, body, PIPES_SERVICE)
             if self.pipes is None:
@@ -295,12 +299,7 @@ class ApiApp:
             if route is None:
                 raise api.UnknownOperationException(f"Unknown operation: {method} {path}")
             op, name = route
-            try:
-                request = orjson.loads(body) if body else {}
-            except orjson.JSONDecodeError as exc:
-                raise api.SerializationException(f"Malformed JSON request body: {exc}") from None
-            if not isinstance(request, dict):
-                raise api.SerializationException("The request body must be a JSON object")
+            request = _request_object(body)
             query = dict(urllib.parse.parse_qsl(scope.get("query_string", b"").decode("latin-1")))
             if metrics is not None:
                 started = metrics.begin(op)

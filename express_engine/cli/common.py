@@ -38,15 +38,20 @@ def read_text_file(path: str, what: str) -> str:
         raise SystemExit(usage_error(f"{what} {path!r} is not UTF-8 text")) from None
 
 
-def time_scale(text: str) -> float:
-    """The ``--time-scale`` argument: a finite number >= 0."""
+def non_negative(text: str, what: str) -> float:
+    """``text`` as a finite number >= 0 (an argparse type); otherwise the usage error "must be <what>"."""
     try:
         value = float(text)
     except ValueError:
         value = math.nan
-    if not 0 <= value < math.inf:
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0 (0 skips waits), not {text!r}")
+    if not 0 <= value < math.inf:  # (also refuses NaN)
+        raise argparse.ArgumentTypeError(f"must be {what}, not {text!r}")
     return value
+
+
+def time_scale(text: str) -> float:
+    """The ``--time-scale`` argument: a finite number >= 0."""
+    return non_negative(text, "a finite number >= 0 (0 skips waits)")
 
 
 def usage_error(message: str) -> int:

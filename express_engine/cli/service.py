@@ -34,6 +34,7 @@ from .common import (
     egress_policy,
     emit,
     http_limits,
+    non_negative,
     read_text_file,
     redis_reachable,
     run_async,
@@ -159,13 +160,7 @@ def _backoff(text: str) -> tuple[float, float]:
 
 
 def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0 <= value < math.inf:
-        raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0, not {text!r}")
-    return value
+    return non_negative(text, "a number of seconds >= 0")
 
 
 def _check_worker_args(args: argparse.Namespace) -> int | None:

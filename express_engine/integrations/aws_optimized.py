@@ -28,8 +28,8 @@ from typing import Any
 from .. import errors
 from ..jsonutil import Json, JsonError, dumps, loads
 from .aws_config import canonical_service
-from .aws_errors import optimized_error, task_failed
-from .aws_sdk import Operation, ServiceIndex, TaskHandler, call, guard
+from .aws_errors import optimized_error
+from .aws_sdk import Operation, ServiceIndex, TaskHandler, call, guard, unsupported_pattern
 from .egress import EgressPolicy
 
 OPTIMIZED_ARN = re.compile(r"^arn:aws[\w-]*:states:[\w-]*:\d*:([a-z0-9-]+):([A-Za-z0-9]+)(\.[A-Za-z]+)?$")
@@ -118,10 +118,7 @@ class OptimizedIntegration:
         if self.settings.mode(service) == "local":
             return None
         if pattern:
-            async def unsupported(params: Json, context: Any) -> Json:
-                raise task_failed(f"The {pattern[1:]} integration pattern is not supported for Express workflows "
-                                  f"({arn})")
-            return unsupported
+            return unsupported_pattern(pattern, arn)
         if (arn_service, action) == ("apigateway", "invoke"):
             return self.apigateway.handler()
         return self.handler(arn_service, service, action)

@@ -118,6 +118,13 @@ def guard(settings: AwsSettings, service: str, action: str) -> None:
                           "(EXPRESS_ENGINE_AWS_ALLOW)")
 
 
+def unsupported_pattern(pattern: str, arn: str) -> TaskHandler:
+    """The handler of a resource with an integration pattern (``.sync``, ``.waitForTaskToken``): it fails the task."""
+    async def unsupported(params: Json, context: Any) -> Json:
+        raise task_failed(f"The {pattern[1:]} integration pattern is not supported for Express workflows ({arn})")
+    return unsupported
+
+
 class SdkIntegration:
     """Serves every ``aws-sdk:*`` resource whose service is configured ``real`` or ``off``."""
 
@@ -136,10 +143,7 @@ class SdkIntegration:
         if self.settings.mode(service) == "local":
             return None
         if pattern:
-            async def unsupported(params: Json, context: Any) -> Json:
-                raise task_failed(f"The {pattern[1:]} integration pattern is not supported for Express workflows "
-                                  f"({arn})")
-            return unsupported
+            return unsupported_pattern(pattern, arn)
 
         async def handle(params: Json, context: Any) -> Json:
             guard(self.settings, service, action)

@@ -44,8 +44,9 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from typing import Any, Literal
 
 import anyio
@@ -601,17 +602,23 @@ class SourceConsumer:
             return dumps(batch[0].record)
         return dumps([p.record for p in batch])
 
+    async def _checked_input(self, batch: list[_Pending]) -> str | None:
+        """The batch's execution input, or None once the batch was dead-lettered because AWS would refuse it."""
+        doc = self._input(batch)
+        try:
+            checked_input(doc)
+        except api.ServiceError as exc:
+            await self._dead_letter_batch(batch, f"{exc.code}: {exc.message}", 1)
+            return None
+        return doc
+
     async def _start_async(self, batches: list[list[_Pending]]) -> None:
         """Start one async execution per batch; acknowledge the entries once the starts were accepted."""
         ok: list[tuple[list[_Pending], str]] = []
         for batch in batches:
-            doc = self._input(batch)
-            try:
-                checked_input(doc)
-            except api.ServiceError as exc:
-                await self._dead_letter_batch(batch, f"{exc.code}: {exc.message}", 1)
-                continue
-            ok.append((batch, doc))
+            doc = await self._checked_input(batch)
+            if doc is not None:
+                ok.append((batch, doc))
         backoff = Backoff(cap=1.0)
         while ok:
             try:
@@ -633,34 +640,14 @@ class SourceConsumer:
         """Run one execution to its end (wait mode), retrying failures; then acknowledge or dead-letter."""
         s = self.source
         try:
-            doc = self._input(batch)
-            try:
-                checked_input(doc)
-            except api.ServiceError as exc:
-                await self._dead_letter_batch(batch, f"{exc.code}: {exc.message}", 1)
+            doc = await self._checked_input(batch)
+            if doc is None:
                 return
-            reason = ""
-            for attempt in range(s.max_retries + 1):
-                if attempt:
-                    await self._count({"retried": 1})
-                    await anyio.sleep(_retry_delay(s, attempt))
-                try:
-                    response = await self.client.start_sync_execution(s.state_machine_arn, doc,
-                                                                      timeout=self.options.timeout)
-                    response = {k: response.get(k) for k in ("status", "error", "cause")}
-                except api.StateMachineDoesNotExist as exc:
-                    reason = f"{exc.code}: {exc.message}"
-                    break
-                except api.ServiceError as exc:
-                    reason = f"{exc.code}: {exc.message}"
-                    continue
-                if response.get("status") == "SUCCEEDED":
-                    await self._ack([p.entry_id for p in batch], {"started": 1, "succeeded": 1})
-                    return
-                reason = f"{response.get('status')}: {response.get('error', '')}: {response.get('cause', '')}"
-                await self._count({"started": 1, "failed": 1})
-            await self._dead_letter_batch(batch, f"execution failed after {s.max_retries + 1} attempts; last: "
-                                          f"{reason}", 1)
+            start = partial(self.client.start_sync_execution, s.state_machine_arn, doc, timeout=self.options.timeout)
+            # (a missing machine ends the attempts at once; a start refused for another reason is tried again)
+            if await self._run_until_success(batch, start, gone=(api.StateMachineDoesNotExist,),
+                                             refused=(api.ServiceError,)):
+                await self._ack([p.entry_id for p in batch], {"started": 1, "succeeded": 1})
         finally:
             self._in_flight -= 1
             self._wake.set()
@@ -746,23 +733,40 @@ class SourceConsumer:
             if s.mode == "async":
                 await self._run_local_once(batch, machine, value, size)
                 return
-            reason = ""
-            for attempt in range(s.max_retries + 1):
-                if attempt:
-                    await self._count({"retried": 1})
-                    await anyio.sleep(_retry_delay(s, attempt))
-                response = await self.local.run_local(machine, value, since_ms=batch[0].timestamp,
-                                                      input_size=size)
-                if response["status"] == "SUCCEEDED":
-                    self._finished(batch, {"started": 1, "succeeded": 1})
-                    return
-                reason = f"{response.get('status')}: {response.get('error', '')}: {response.get('cause', '')}"
-                await self._count({"started": 1, "failed": 1})
-            await self._dead_letter_batch(batch, f"execution failed after {s.max_retries + 1} attempts; last: "
-                                          f"{reason}", 1)
+            run = partial(self.local.run_local, machine, value, since_ms=batch[0].timestamp, input_size=size)
+            if await self._run_until_success(batch, run):
+                self._finished(batch, {"started": 1, "succeeded": 1})
         finally:
             self._in_flight -= 1
             self._wake.set()
+
+    async def _run_until_success(self, batch: list[_Pending], attempt: Callable[[], Awaitable[dict[str, Any]]], *,
+                                 gone: tuple[type[api.ServiceError], ...] = (),
+                                 refused: tuple[type[api.ServiceError], ...] = ()) -> bool:
+        """Wait mode: run ``attempt`` up to 1 + MaxRetries times until an execution succeeds (True); otherwise
+        dead-letter the batch with the last reason (False). A ``gone`` error ends the attempts at once, a
+        ``refused`` one counts as a failed attempt that started nothing; any other error propagates."""
+        s = self.source
+        reason = ""
+        for n in range(s.max_retries + 1):
+            if n:
+                await self._count({"retried": 1})
+                await anyio.sleep(_retry_delay(s, n))
+            try:
+                response = await attempt()
+            except gone as exc:
+                reason = f"{exc.code}: {exc.message}"
+                break
+            except refused as exc:
+                reason = f"{exc.code}: {exc.message}"
+                continue
+            if response.get("status") == "SUCCEEDED":
+                return True
+            reason = f"{response.get('status')}: {response.get('error', '')}: {response.get('cause', '')}"
+            await self._count({"started": 1, "failed": 1})
+        await self._dead_letter_batch(batch, f"execution failed after {s.max_retries + 1} attempts; last: "
+                                      f"{reason}", 1)
+        return False
 
     def _finished(self, batch: list[_Pending], counts: dict[str, int]) -> None:
         """Queue the acknowledgement of a finished batch (sent by :meth:`_done_loop`, many at once)."""

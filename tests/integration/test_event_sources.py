@@ -41,10 +41,10 @@ def capture(stream: str, wait: int = 0) -> str:
     return json.dumps({"StartAt": start, "States": states})
 
 
-def failing_on_poison(stream: str) -> str:
-    """Fails when the record's data says ``kind: poison``; otherwise captures it."""
+def failing_on_poison(stream: str, kind: str = "$.data.kind") -> str:
+    """Fails when the input's ``kind`` (the record's data's by default) says ``poison``; otherwise captures it."""
     return json.dumps({"StartAt": "C", "States": {
-        "C": {"Type": "Choice", "Choices": [{"Variable": "$.data.kind", "StringEquals": "poison",
+        "C": {"Type": "Choice", "Choices": [{"Variable": kind, "StringEquals": "poison",
                                              "Next": "F"}], "Default": "Out"},
         "F": {"Type": "Fail", "Error": "Poison", "Cause": "cannot process this order"},
         "Out": {"Type": "Task", "Resource": "arn:aws:states:::redis:xadd",
@@ -219,6 +219,52 @@ async def test_poison_entries_go_to_the_dead_letter_stream(redis_url: str, names
     assert (stats["succeeded"], stats["failed"], stats["retried"], stats["dead_lettered"]) == (2, 2, 1, 1)
     for s in (stream, json_stream):
         assert (await redis.xinfo_groups(s))[0]["pending"] == 0
+
+
+@pytest.mark.parametrize("local", [True, False], ids=["in-worker", "through-start-stream"])
+async def test_a_deleted_machine_ends_wait_mode_without_retries(redis_url: str, namespace: str, redis: Any,
+                                                                registry: Registry, local: bool) -> None:
+    await registry.create("gone", capture(f"{namespace}:out"))
+    stream = f"{namespace}:orphans"
+    sources = EventSources(redis, namespace=namespace)
+    await sources.create(EventSource(name="orphans", stream=stream, state_machine_arn="gone", mode="wait",
+                                     max_retries=3, retry_delay=0.0))
+    await registry.delete("gone")
+    await redis.xadd(stream, {"job": "1"})
+    async with engine(redis_url, namespace, local=local):
+        await stream_count(redis, dead_letter_stream(namespace, "orphans"), 1)
+    [(_, dead)] = await redis.xrange(dead_letter_stream(namespace, "orphans"))
+    assert dead[b"job"] == b"1"
+    assert b"StateMachineDoesNotExist" in dead[b"x-reason"]
+    stats = await sources.stats("orphans")
+    assert (stats["started"], stats["retried"], stats["dead_lettered"]) == (0, 0, 1)
+    assert (await redis.xinfo_groups(stream))[0]["pending"] == 0
+    assert await redis.xlen(f"{namespace}:out") == 0
+
+
+@pytest.mark.parametrize("local", [True, False], ids=["in-worker", "through-start-stream"])
+async def test_an_input_over_the_size_limit_is_dead_lettered_in_both_modes(redis_url: str, namespace: str,
+                                                                          redis: Any, registry: Registry,
+                                                                          local: bool) -> None:
+    await registry.create("capture", capture(f"{namespace}:out"))
+    sources = EventSources(redis, namespace=namespace)
+    for mode in ("async", "wait"):
+        await sources.create(EventSource(name=mode, stream=f"{namespace}:{mode}", state_machine_arn="capture",
+                                         mode=mode))
+        await redis.xadd(f"{namespace}:{mode}", {"blob": "x" * 300_000})
+        await redis.xadd(f"{namespace}:{mode}", {"blob": "small"})
+    async with engine(redis_url, namespace, local=local):
+        for mode in ("async", "wait"):
+            await stream_count(redis, dead_letter_stream(namespace, mode), 1)
+        await stream_count(redis, f"{namespace}:out", 2)
+    for mode in ("async", "wait"):
+        [(_, dead)] = await redis.xrange(dead_letter_stream(namespace, mode))
+        assert len(dead[b"blob"]) == 300_000 and dead[b"x-reason"].startswith(b"ValidationException: ")
+        assert b"262144" in dead[b"x-reason"]
+        stats = await sources.stats(mode)
+        assert (stats["started"], stats["dead_lettered"]) == (1, 1)
+        assert (await redis.xinfo_groups(f"{namespace}:{mode}"))[0]["pending"] == 0
+    assert sorted(r["data"]["blob"] for r in await captured(redis, f"{namespace}:out")) == ["small", "small"]
 
 
 async def test_sigkill_mid_batch_loses_nothing(redis_url: str, namespace: str, redis: Any, registry: Registry,

@@ -26,7 +26,7 @@ from express_engine.service.event_sources import ConsumerOptions, SourceRunner
 from express_engine.testing import StepFunctionsServer
 
 from .conftest import ROOT, RedisServer
-from .test_event_sources import capture
+from .test_event_sources import capture, failing_on_poison
 
 CREDENTIALS = {"AKIDEVENTS": "events-secret-key"}
 ROLE = "arn:aws:iam::123456789012:role/pipes"
@@ -113,16 +113,6 @@ def _machine(sfn: Any, name: str, definition: str) -> str:
     arn: str = sfn.create_state_machine(name=name, definition=definition, roleArn=ROLE, type="EXPRESS")[
         "stateMachineArn"]
     return arn
-
-
-def _failing_on_poison(stream: str) -> str:
-    """Fails when the (first) record's data says ``kind: poison``; otherwise captures its input."""
-    return json.dumps({"StartAt": "C", "States": {
-        "C": {"Type": "Choice", "Choices": [{"Variable": "$[0].data.kind", "StringEquals": "poison",
-                                             "Next": "F"}], "Default": "Out"},
-        "F": {"Type": "Fail", "Error": "Poison", "Cause": "a poison record"},
-        "Out": {"Type": "Task", "Resource": "arn:aws:states:::redis:xadd",
-                "Parameters": {"Stream": stream, "Message.$": "$"}, "End": True}}})
 
 
 def _wait(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
@@ -308,7 +298,7 @@ def test_pipe_from_a_stream_runs_executions_with_the_right_input(pipes: Any, sfn
 
 def test_pipe_batches_json_data_and_dead_letters(pipes: Any, sfn: Any, r: Any, namespace_http: str) -> None:
     stream, dead = f"{namespace_http}:jobs", f"{namespace_http}:jobs-dead"
-    machine = _machine(sfn, "Jobs", _failing_on_poison(f"{namespace_http}:jobs-out"))
+    machine = _machine(sfn, "Jobs", failing_on_poison(f"{namespace_http}:jobs-out", "$[0].data.kind"))
     pipes.create_pipe(
         Name="jobs", RoleArn=ROLE, Source=_stream_arn(stream), Target=machine,
         SourceParameters={"KinesisStreamParameters": {

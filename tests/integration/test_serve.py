@@ -20,6 +20,20 @@ from express_engine.testing import free_port as _free_port
 from express_engine.testing import wait_until_healthy
 
 
+def _sfn(port: int, key: str = "k", secret: str = "s", **config: Any) -> Any:
+    """A boto3 Step Functions client of the server on ``port`` (no retries)."""
+    return boto3.client("stepfunctions", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+                        aws_access_key_id=key, aws_secret_access_key=secret,
+                        config=Config(inject_host_prefix=False, retries={"max_attempts": 0}, **config))
+
+
+def _kill_group(proc: subprocess.Popen[str]) -> None:
+    """SIGKILL the process group of a serve still running (after a failed test)."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
 def test_ctrl_c_stops_workers_before_the_embedded_redis(tmp_path: Path) -> None:
     port, redis_port = _free_port(), _free_port()
     env = {**os.environ, "XDG_DATA_HOME": str(tmp_path)}
@@ -29,9 +43,7 @@ def test_ctrl_c_stops_workers_before_the_embedded_redis(tmp_path: Path) -> None:
         start_new_session=True)  # (a process group of its own, as a terminal's foreground job has)
     try:
         wait_until_healthy(port, proc)
-        sfn = boto3.client("stepfunctions", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
-                           aws_access_key_id="k", aws_secret_access_key="s",
-                           config=Config(inject_host_prefix=False, retries={"max_attempts": 0}))
+        sfn = _sfn(port)
         arn = sfn.create_state_machine(name="p", definition='{"StartAt": "P", "States": {"P": {"Type": "Pass", '
                                        '"End": true}}}', roleArn="arn:aws:iam::123456789012:role/r",
                                        type="EXPRESS")["stateMachineArn"]
@@ -39,9 +51,7 @@ def test_ctrl_c_stops_workers_before_the_embedded_redis(tmp_path: Path) -> None:
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does: every process of the foreground group
         _, stderr = proc.communicate(timeout=60)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        _kill_group(proc)
     assert proc.returncode == 0, stderr
     assert "unreachable" not in stderr and "may not have been acknowledged" not in stderr, stderr
 
@@ -101,9 +111,7 @@ def test_serve_health_redaction_and_egress(tmp_path: Path) -> None:
         body = _wait_health(port, proc, 200)
         assert body == {"status": "ok", "redis": "ok", "workers": {"alive": 1, "wanted": 1}}
         # Listening beyond loopback, the workers' http:invoke may not reach loopback (the engine's own API here).
-        sfn = boto3.client("stepfunctions", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
-                           aws_access_key_id="AKIDTEST", aws_secret_access_key="secret",
-                           config=Config(inject_host_prefix=False, retries={"max_attempts": 0}))
+        sfn = _sfn(port, "AKIDTEST", "secret")
         fetch = {"Type": "Task", "Resource": "arn:aws:states:::http:invoke", "End": True,
                  "Parameters": {"ApiEndpoint": f"http://127.0.0.1:{port}/health", "Method": "GET"}}
         arn = sfn.create_state_machine(name="fetch", definition=json.dumps({"StartAt": "F", "States": {"F": fetch}}),
@@ -120,9 +128,7 @@ def test_serve_health_redaction_and_egress(tmp_path: Path) -> None:
         os.killpg(proc.pid, signal.SIGTERM)
         _, stderr = proc.communicate(timeout=60)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        _kill_group(proc)
         if redis.is_running():
             redis.stop()
     assert "express-engine serving: redis redis://:***@127.0.0.1" in stderr
@@ -150,9 +156,7 @@ def test_one_sigterm_gives_running_executions_their_grace_with_requests_in_fligh
     outcomes: dict[str, Any] = {}
     try:
         _wait_health(port, proc, 200)
-        sfn = boto3.client("stepfunctions", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
-                           aws_access_key_id="k", aws_secret_access_key="s",
-                           config=Config(inject_host_prefix=False, retries={"max_attempts": 0}, read_timeout=60))
+        sfn = _sfn(port, read_timeout=60)
 
         def machine(name: str, seconds: int) -> str:
             text = json.dumps({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": seconds, "End": True}}})
@@ -189,9 +193,7 @@ def test_one_sigterm_gives_running_executions_their_grace_with_requests_in_fligh
             t.join(60)
         _, stderr = proc.communicate(timeout=60)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        _kill_group(proc)
     assert proc.returncode == 0, stderr
     assert outcomes == {"six-0": "SUCCEEDED", "six-1": "SUCCEEDED", "six-2": "SUCCEEDED",
                         "forever": "ServiceUnavailable"}, stderr
@@ -214,9 +216,7 @@ def test_serve_restarts_its_embedded_server_when_it_dies(tmp_path: Path) -> None
         stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         wait_until_healthy(port, proc)
-        sfn = boto3.client("stepfunctions", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
-                           aws_access_key_id="k", aws_secret_access_key="s",
-                           config=Config(inject_host_prefix=False, retries={"max_attempts": 0}))
+        sfn = _sfn(port)
         role = "arn:aws:iam::123456789012:role/r"
         logging = {"level": "ALL", "destinations": [
             {"cloudWatchLogsLogGroup": {"logGroupArn": "arn:aws:logs:us-east-1:123456789012:log-group:g:*"}}]}
@@ -252,8 +252,6 @@ def test_serve_restarts_its_embedded_server_when_it_dies(tmp_path: Path) -> None
         os.killpg(proc.pid, signal.SIGINT)
         _, stderr = proc.communicate(timeout=60)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        _kill_group(proc)
     assert proc.returncode == 0, stderr
     assert "restarting it" in stderr, stderr

@@ -6,9 +6,6 @@ context: each answer they give (rather than bailing to the full evaluator) must 
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,21 +16,12 @@ from express_engine.asl.jsonata_closures import UNDEFINED, Bail, compile_closure
 from express_engine.asl.jsonata_functions import DEFAULT_LIMITS, Runaway
 from express_engine.asl.jsonata_values import to_json
 
-SUITE = Path(__file__).resolve().parents[3] / "shared" / "jsonata-suite"
-
-
-def _runner() -> Any:
-    spec = importlib.util.spec_from_file_location("jsonata_suite_runner_closures", SUITE / "run_suite.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+from .jsonata_helpers import SUITE, suite_runner
 
 
 @pytest.mark.skipif(not (SUITE / "run_suite.py").is_file(), reason="../shared/jsonata-suite is not beside the checkout")
 def test_closures_answer_as_jsonata_js_on_its_suite():
-    runner = _runner()
+    runner = suite_runner("jsonata_suite_runner_closures")
     datasets = runner.load_datasets(SUITE)
     answered = bailed = 0
     wrong = []

@@ -13,19 +13,7 @@ from express_engine.asl.jsonata import compile_template
 from express_engine.asl.jsonata_functions import TIMEOUT
 from express_engine.jsonutil import Json
 
-
-def ev(expression: str) -> Json:
-    return compile_template("{% " + expression + " %}", "Output", "/States/S/Output").evaluate({"input": {}}, {})
-
-
-def threw(expression: str) -> str:
-    """The part of the cause after "threw an error during evaluation"."""
-    with pytest.raises(errors.QueryEvaluationError) as info:
-        ev(expression)
-    cause = info.value.cause or ""
-    prefix = f"The JSONata expression '{expression}' specified for the field 'Output' threw an error during evaluation"
-    assert cause.startswith(prefix)
-    return cause[len(prefix):]
+from .jsonata_helpers import ev, threw
 
 
 def refused(expression: str) -> list[str]:

@@ -8,17 +8,14 @@ starts passing must be taken off the list, so the list stays true.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections import defaultdict
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from express_engine.asl import jsonata as ej
 
-SUITE = Path(__file__).resolve().parents[3] / "shared" / "jsonata-suite"
+from .jsonata_helpers import SUITE, suite_runner
 
 _EVAL = "$eval: AWS does not bind it (calling it fails with T1006, as on AWS)"
 _RANGE = ("a 10,000,000-number range: within jsonata-js's own bound, beyond AWS's (873,782 numbers, README "
@@ -40,15 +37,6 @@ pytestmark = pytest.mark.skipif(not (SUITE / "run_suite.py").is_file(),
                                 reason="../shared/jsonata-suite is not beside the checkout")
 
 
-def _load_runner() -> Any:
-    spec = importlib.util.spec_from_file_location("jsonata_suite_runner", SUITE / "run_suite.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def _groups() -> list[str]:
     if not (SUITE / "groups").is_dir():
         return []
@@ -57,7 +45,7 @@ def _groups() -> list[str]:
 
 @pytest.fixture(scope="module")
 def suite() -> Any:
-    runner = _load_runner()
+    runner = suite_runner("jsonata_suite_runner")
     cases = runner.load_cases(SUITE)
     datasets = runner.load_datasets(SUITE)
     by_group: dict[str, list[dict[str, Any]]] = defaultdict(list)
