@@ -649,15 +649,58 @@ class JsonataTemplate:
 
         Raises:
             errors.QueryEvaluationError: an expression returned undefined or a function, or failed.
+            Offload: it computed for a slice on the event loop (see :mod:`.offload`), which names it.
         """
-        return self._evaluate(states, variables)
+        try:
+            return self._evaluate(states, variables)
+        except Offload as gave_up:  # (a try costs nothing until it catches)
+            gave_up.name(self, states, variables)
+            raise
 
     def evaluate_sized(self, states: Mapping[str, Json], variables: Mapping[str, Json]) -> tuple[Json, int]:
         """:meth:`evaluate`, and an upper bound of the value's size as JSON in bytes (-1 when none is known):
         an object template of expressions that give short scalars is not serialised to check the payload limit."""
-        if self._sized is not None:
-            return self._sized(states, variables)
-        return self._evaluate(states, variables), -1
+        try:
+            if self._sized is not None:
+                return self._sized(states, variables)
+            return self._evaluate(states, variables), -1
+        except Offload as gave_up:
+            gave_up.name(self, states, variables)
+            raise
+
+    def answer_once(self, value: Json, error: errors.StatesError | None, thread: int) -> Callable[[], None]:
+        """Have the next evaluation of this template on ``thread`` give ``value`` (or raise ``error``), as
+        computed in the pool (an evaluation is pure), without computing; returns what puts it back. Evaluations
+        on other threads (the pool's, for other executions) meanwhile compute as ever."""
+        evaluate, sized = self._evaluate, self._sized
+        pending = [True]
+
+        def answer(states: Mapping[str, Json], variables: Mapping[str, Json]) -> Json:
+            if pending and threading.get_ident() == thread:
+                pending.clear()
+                if error is not None:
+                    raise copy.copy(error)  # (as new: the runtime adds to an error's cause where it is raised)
+                return value
+            return evaluate(states, variables)
+
+        def answer_sized(states: Mapping[str, Json], variables: Mapping[str, Json]) -> tuple[Json, int]:
+            if pending and threading.get_ident() == thread:
+                pending.clear()
+                if error is not None:
+                    raise copy.copy(error)  # (as new: the runtime adds to an error's cause where it is raised)
+                return value, -1
+            assert sized is not None
+            return sized(states, variables)
+
+        object.__setattr__(self, "_evaluate", answer)
+        if sized is not None:
+            object.__setattr__(self, "_sized", answer_sized)
+
+        def restore() -> None:
+            object.__setattr__(self, "_evaluate", evaluate)
+            object.__setattr__(self, "_sized", sized)
+
+        return restore
 
 
 _Part = tuple[str, Callable[..., Json] | None, Json]

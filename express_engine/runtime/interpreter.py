@@ -27,7 +27,7 @@ from .dataflow import apply_input_path, apply_result_path, result_path_size_boun
 from .execution import Execution, Frame, SliceSpent, StateEnv
 from .fanout import step_map, step_parallel, use_graph_runners
 from .lanes import give_turn
-from .pool import CONCURRENT, Offloaded, restart_thread, run_in_pool, undo_entered
+from .pool import CONCURRENT, Offloaded, offloadable, restart_thread, run_in_pool, undo_entered
 from .steps import Step, entered, finish, locate, render, states_binding, timed_out
 from .task_state import step_task
 
@@ -197,7 +197,7 @@ def run_graph_sync(ex: Execution, graph: m.Graph, value: Json, frame: Frame, idx
     mask = _CHECK_EVERY - 1
     # (an expression that runs long gives up: the state runs in the pool; see restart_thread, inlined)
     restartable = RESTARTABLE
-    restartable.thread = get_ident() if ex.inspection is None and ex not in CONCURRENT else 0
+    restartable.thread = get_ident() if ex.inspection is None else 0
     try:
         while idx is not None:
             st = states[idx]
@@ -209,10 +209,12 @@ def run_graph_sync(ex: Execution, graph: m.Graph, value: Json, frame: Frame, idx
                     raise timed_out(ex)
                 if now > ex.slice_end and idx is not None:
                     raise SliceSpent(idx, value)
-    except Offload:  # (idx and value are still the state's and its input)
+    except Offload as gave_up:  # (idx and value are still the state's and its input)
         assert idx is not None
         undo_entered(ex, frame)
-        raise Offloaded(idx, value) from None
+        offloaded = Offloaded(idx, value)
+        offloaded.gave_up = gave_up
+        raise offloaded from None
     finally:
         restartable.thread = 0
     return value
@@ -226,7 +228,11 @@ async def resume_graph_sync(ex: Execution, graph: m.Graph, spent: SliceSpent, fr
         value = spent.value
         if type(spent) is Offloaded:
             st = graph.states[spent.idx]
-            idx, value = await run_in_pool(SYNC_STEPS[type(st)], ex, st, value, frame)
+            if ex in CONCURRENT:  # (a thread must not change the execution beside its branches: see pool.py)
+                idx, value = await offloadable(ex, frame, SYNC_STEPS[type(st)], ex, st, value, frame,
+                                               first=spent.gave_up)
+            else:
+                idx, value = await run_in_pool(SYNC_STEPS[type(st)], ex, st, value, frame)
             if idx is None:
                 return value
             if time.monotonic() > ex.deadline:
@@ -261,10 +267,13 @@ async def run_graph(ex: Execution, graph: m.Graph, value: Json, frame: Frame) ->
             if sync_step is not None:
                 try:
                     idx, value = sync_step(ex, st, value, frame)
-                except Offload:
+                except Offload as gave_up:
                     restartable.thread = 0
                     undo_entered(ex, frame)
-                    idx, value = await run_in_pool(sync_step, ex, st, value, frame)
+                    if ex in CONCURRENT:  # (just the evaluation in the pool, the state again here: see pool.py)
+                        idx, value = await offloadable(ex, frame, sync_step, ex, st, value, frame, first=gave_up)
+                    else:
+                        idx, value = await run_in_pool(sync_step, ex, st, value, frame)
                     restartable.thread = restart
                 count += 1
                 if not count & mask:

@@ -11,16 +11,22 @@ from __future__ import annotations
 import asyncio
 import functools
 import sys
+from collections.abc import Callable
 from threading import get_ident
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
 
-from ..asl.offload import RESTARTABLE
+from .. import errors
+from ..asl.offload import RESTARTABLE, Offload
 from ..jsonutil import Json
 from .execution import Execution, Frame, SliceSpent
-from .steps import Step
+
+#: a step's ``(next_index | None, output)`` (steps.Step; that module uses this one)
+Step = tuple[int | None, Json]
+
+T = TypeVar("T")
 
 #: Threads running offloaded states at once (per event loop); more wait for one.
 OFFLOAD_THREADS = 2
@@ -50,12 +56,15 @@ def concurrent_in(ex: Execution, delta: int) -> None:
 
 def restart_thread(ex: Execution) -> int:
     """What ``RESTARTABLE.thread`` is set to while ``ex`` runs sync states on this thread: this thread, or 0
-    when they may not run in the pool (in TestState, beside a concurrent branch)."""
-    return get_ident() if ex.inspection is None and ex not in CONCURRENT else 0
+    when its evaluations must run to their end here (in TestState)."""
+    return get_ident() if ex.inspection is None else 0
 
 
 class Offloaded(SliceSpent):
-    """A sync graph stopped at state ``idx`` (input ``value``), which is to run in the pool."""
+    """A sync graph stopped at state ``idx`` (input ``value``), which is to run in the pool (or, beside
+    concurrent branches of its execution, again on the loop once ``gave_up``'s evaluation ran in the pool)."""
+
+    gave_up: Offload | None = None
 
 
 def undo_entered(ex: Execution, frame: Frame) -> None:
@@ -89,3 +98,56 @@ async def run_in_pool(step: Any, ex: Execution, st: Any, value: Json, frame: Fra
     offloaded += 1
     result: Step = await anyio.to_thread.run_sync(functools.partial(step, ex, st, value, frame), limiter=_pool())
     return result
+
+
+
+async def evaluate_in_pool(gave_up: Offload) -> tuple[Any, Json, errors.StatesError | None]:
+    """The evaluation that gave up with ``gave_up``, run to its end in a thread of the pool: ``(template,
+    value, error)``. Pure (no effect on the execution), so it may run beside the execution's concurrent
+    branches."""
+    global offloaded
+    assert gave_up.evaluation is not None
+    template, states, variables = gave_up.evaluation
+    offloaded += 1
+    try:
+        value: Json = await anyio.to_thread.run_sync(template.evaluate, states, variables, limiter=_pool())
+    except errors.StatesError as err:
+        return template, None, err
+    return template, value, None
+
+
+async def offloadable(ex: Execution, frame: Frame, fn: Callable[..., T], *args: Any,
+                      first: Offload | None = None) -> T:
+    """``fn(*args)`` on the event loop, where an evaluation in it that computes for a slice gives up: the
+    events ``fn`` recorded are taken back, that one evaluation runs in the pool, and ``fn`` runs again with its
+    outcome ready (for each evaluation that gives up).
+
+    ``fn`` must be deterministic up to each of its evaluations, evaluate each template once, and have no
+    effect before its last evaluation but events (in ``frame``) that running it again would repeat.
+    ``first``: how ``fn`` gave up already (its events taken back).
+    """
+    restartable = RESTARTABLE
+    thread = get_ident()
+    answers: list[tuple[Any, Json, errors.StatesError | None]] = []
+    if first is not None:  # (fn gave up already, its events taken back)
+        answers.append(await evaluate_in_pool(first))
+    while True:
+        restores = [template.answer_once(value, error, thread) for template, value, error in answers]
+        held = restartable.thread
+        restartable.thread = thread if ex.inspection is None else 0
+        last_id, prev = ex.last_event_id, frame.prev
+        recorder = ex.recorder
+        recorded = len(recorder.events) if recorder is not None else 0
+        try:
+            return fn(*args)
+        except Offload as gave_up:
+            pending = gave_up
+            if recorder is not None:  # (nothing else ran meanwhile: the events since are fn's)
+                while len(recorder.events) > recorded:
+                    recorder.bytes -= recorder.size(recorder.events.pop()["details"])
+            ex.last_event_id, frame.prev = last_id, prev
+        finally:
+            restartable.thread = held
+            for restore in reversed(restores):
+                restore()
+        answers.append(await evaluate_in_pool(pending))

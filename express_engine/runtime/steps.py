@@ -16,6 +16,7 @@ from ..asl import model as m
 from ..jsonutil import MAX_PAYLOAD_BYTES, Json, dumpb, dumps
 from .dataflow import apply_output_path, apply_result_path, check_size
 from .execution import Execution, Frame, StateEnv
+from .pool import offloadable
 
 #: Total JSON size of the variables an execution may hold at once (AWS: 10 MiB).
 MAX_VARIABLES_BYTES = 10 * 1024 * 1024
@@ -290,8 +291,11 @@ async def attempt_and_finish(ex: Execution, st: Any, raw: Json, frame: Frame, en
     if isinstance(outcome, Caught):
         return outcome.step
     result, env = outcome
-    states = states_binding(raw, env, st) if st.jsonata else None
-    return after_tail(st, tail(ex, st, raw, result, frame, env, states, kind, entered_id))
+    if st.jsonata:  # (an expression computing long is evaluated in the pool: see offloadable)
+        states = states_binding(raw, env, st)
+        return after_tail(st, await offloadable(ex, frame, tail, ex, st, raw, result, frame, env, states, kind,
+                                                entered_id))
+    return after_tail(st, tail(ex, st, raw, result, frame, env, None, kind, entered_id))
 
 
 def after_tail(st: Any, out: Json | Caught) -> Step:

@@ -14,6 +14,7 @@ from ..asl.validation_rules import MAX_SECONDS
 from ..jsonutil import Json, JsonError, dumps, loads
 from .dataflow import apply_input_path, check_result
 from .execution import Execution, Frame, StateEnv
+from .pool import offloadable
 from .steps import Step, attempt_and_finish, entered, render, states_binding
 from .tasks import LambdaContext, call_handler, function_not_found
 
@@ -188,7 +189,7 @@ async def step_task(ex: Execution, st: m.Task, raw: Json, frame: Frame) -> Step:
     """Run a Task state: payload, resource call under Retry/Catch, then the result data flow."""
     entered_id = entered(ex, frame, "Task", st.name, raw)
 
-    async def attempt(env: StateEnv) -> Json:
+    def prepare(env: StateEnv) -> tuple[Json, float | None]:
         # Evaluated per attempt: $$.State.RetryCount changes between attempts.
         states = states_binding(raw, env, st) if st.jsonata else None
         if states is not None:
@@ -201,7 +202,11 @@ async def step_task(ex: Execution, st: m.Task, raw: Json, frame: Frame) -> Step:
             payload = st.parameters(value, env) if st.parameters is not None else value
             if ex.inspection is not None:
                 ex.inspection.record(st.name, afterInputPath=value, afterParameters=payload)
-        timeout = _task_timeout(st, value, env, states)
+        return payload, _task_timeout(st, value, env, states)
+
+    async def attempt(env: StateEnv) -> Json:
+        # (an expression computing long gives up on the loop and is evaluated in the pool: see offloadable)
+        payload, timeout = await offloadable(ex, frame, prepare, env) if st.jsonata else prepare(env)
         return await _invoke(ex, st, payload, env, timeout)
 
     frame.active = "Task"  # (until it exits: a Task whose branch fails or is cancelled is aborted)

@@ -1,0 +1,105 @@
+"""Heavy JSONata in a Task's, Map's or Parallel's fields: just that evaluation runs in the pool (issue 18)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import anyio
+
+from express_engine import Engine
+from express_engine.runtime import pool
+from express_engine.runtime.executor import LogBatch
+
+HEAVY = "$reduce([1..5000], function($a, $b){$a + $b})"  # (tens of ms: past the slice on any machine)
+LIGHT = "12502500"
+
+
+def _machine(heavy: bool) -> str:
+    """A Task with heavy Arguments and Output, a Map with heavy Items, ItemSelector and MaxConcurrency whose
+    iterations (a Task each: run concurrently) hold a heavy Pass, and a Parallel with heavy Arguments."""
+    e = (lambda text: "{% " + (HEAVY if heavy else LIGHT) + text + " %}")  # noqa: E731
+    return json.dumps({"QueryLanguage": "JSONata", "StartAt": "T", "States": {
+        "T": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:echo",
+              "Arguments": {"n": e("")}, "Output": {"n": "{% $states.result.n %}", "m": e(" + 1")},
+              "Assign": {"v": e(" + 2")}, "TimeoutSeconds": e(" - 12502490"), "Next": "M"},
+        "M": {"Type": "Map", "Items": e(" > 0 ? [1, 2, 3] : []"), "MaxConcurrency": e(" - 12502500"),
+              "ItemSelector": {"i": "{% $states.context.Map.Item.Value %}", "h": e("")},
+              "ItemProcessor": {"StartAt": "IT", "States": {
+                  "IT": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:echo",
+                         "Next": "IP"},
+                  "IP": {"Type": "Pass", "Output": e(" + $states.input.i"), "End": True}}},
+              "Next": "P"},
+        "P": {"Type": "Parallel", "Arguments": e(""), "End": True, "Output": "{% [$states.result, $v] %}",
+              "Branches": [{"StartAt": "B", "States": {"B": {"Type": "Pass", "End": True}}}]}}})
+
+
+async def _run(heavy: bool, calls: list[Any]) -> tuple[dict[str, Any], list[Any], int]:
+    batches: list[LogBatch] = []
+
+    async def handler(batch: LogBatch) -> None:
+        batches.append(batch)
+
+    engine = Engine(log_handler=handler)
+
+    def echo(event: Any, context: Any) -> Any:
+        calls.append(event)
+        return event
+
+    engine.register_handler("echo", echo)
+    record = engine.create_state_machine("m", _machine(heavy), logging_configuration={
+        "level": "ALL", "includeExecutionData": True})
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await anyio.sleep(0)
+
+    before = pool.offloaded
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(ticker)
+        result = await engine.start_sync_execution(record, "{}")
+        tg.cancel_scope.cancel()
+    [batch] = batches
+    events = [(e["id"], e["type"], e["previous_event_id"], e["details"].get("name"),
+               e["details"].get("parameters")) for e in batch.events]
+    return result, events, pool.offloaded - before
+
+
+async def test_heavy_fields_of_task_map_and_parallel_run_in_the_pool_with_the_same_outcome() -> None:
+    heavy_calls: list[Any] = []
+    light_calls: list[Any] = []
+    heavy, heavy_events, offloaded = await _run(True, heavy_calls)
+    light, light_events, light_offloaded = await _run(False, light_calls)
+    assert heavy["status"] == "SUCCEEDED", heavy
+    assert heavy["output"] == light["output"]
+    assert json.loads(light["output"])[1] == 12502502
+    # Each task was invoked as often as with light expressions (once each: never again for an expression
+    # evaluated after it); the history has the same events (no state entered twice), up to how the concurrent
+    # iterations interleave (one waiting for the pool lets another go first).
+    assert heavy_calls == light_calls and len(heavy_calls) == 4
+    assert sorted((e[1], e[3], e[4]) for e in heavy_events) == sorted((e[1], e[3], e[4]) for e in light_events)
+    assert [e[0] for e in heavy_events] == list(range(1, len(light_events) + 1))
+    assert heavy_events[:14] == light_events[:14]  # (up to the iterations: event for event)
+    # Task: Arguments, TimeoutSeconds, Output, Assign; Map: Items, MaxConcurrency, 3 ItemSelectors, 3 Passes
+    # in concurrent iterations; Parallel: Arguments.
+    assert offloaded == 13
+    assert light_offloaded == 0
+
+
+async def test_an_error_of_an_evaluation_in_the_pool_is_the_states_error_on_the_loop() -> None:
+    engine = Engine()
+    engine.register_handler("echo", lambda event, context: event)
+    record = engine.create_state_machine("m", json.dumps({"QueryLanguage": "JSONata", "StartAt": "T", "States": {
+        "T": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:echo",
+              "Output": "{% " + HEAVY + " & $undefinedFn() %}", "End": True,
+              "Catch": [{"ErrorEquals": ["States.QueryEvaluationError"], "Next": "C",
+                         "Output": "{% $states.errorOutput.Error & ':' & $string(" + HEAVY + ") %}"}]},
+        "C": {"Type": "Succeed"}}}))
+    before = pool.offloaded
+    result = await engine.start_sync_execution(record, "{}")
+    assert result["status"] == "SUCCEEDED", result
+    assert json.loads(result["output"]) == "States.QueryEvaluationError:12502500"
+    assert pool.offloaded == before + 2
