@@ -312,10 +312,46 @@ def _wait_seconds_from_path(st: m.Wait, value: Json, env: StateEnv) -> float:
     return float(seconds)
 
 
-
-
 def _seconds_until(ts: datetime) -> float:
     return max(0.0, (ts - datetime.now(UTC)).total_seconds())
+
+
+def _wait_delay(st: m.Wait, value: Json, env: StateEnv, states: dict[str, Json] | None) -> float:
+    """Seconds a Wait state waits, from whichever of its fields it has."""
+    if st.seconds is not None:
+        return st.seconds
+    if st.timestamp is not None:
+        parsed = parse_timestamp(st.timestamp)
+        return _seconds_until(parsed) if parsed is not None else 0.0
+    if st.seconds_path is not None:
+        return _wait_seconds_from_path(st, value, env)
+    if st.timestamp_path is not None:
+        path = st.timestamp_path
+        try:
+            text = path.get(value, env)
+        except (PathNotFound, VariableNotFound):
+            raise errors.Runtime(
+                f"The TimestampPath parameter does not reference an input value: {path.text}") from None
+        parsed = parse_timestamp(text) if isinstance(text, str) else None
+        if parsed is None:
+            raise errors.Runtime(
+                "The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time "
+                f"format string: {path.text} == {render(text)}")
+        return _seconds_until(parsed)
+    if st.seconds_expr is not None:
+        secs = st.seconds_expr.evaluate(states or {}, env.variables)
+        if isinstance(secs, bool) or not isinstance(secs, (int, float)) or secs < 0:
+            raise errors.QueryEvaluationError(
+                f"The Seconds field must be a non-negative integer, but was: {render(secs)}")
+        return float(secs)
+    assert st.timestamp_expr is not None
+    text = st.timestamp_expr.evaluate(states or {}, env.variables)
+    parsed = parse_timestamp(text) if isinstance(text, str) else None
+    if parsed is None:
+        raise errors.QueryEvaluationError(
+            "The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time format "
+            f"string: {render(text)}")
+    return _seconds_until(parsed)
 
 
 async def step_wait(ex: Execution, st: m.Wait, raw: Json, frame: Frame) -> Step:
@@ -323,46 +359,20 @@ async def step_wait(ex: Execution, st: m.Wait, raw: Json, frame: Frame) -> Step:
     frame.active = "Wait"  # (until it exits: a Wait whose branch fails or is cancelled is aborted)
     env = StateEnv(ex, frame, st.name, time.time())
     try:
-        states = states_binding(raw, env, st) if st.jsonata else None
-        value = raw if st.jsonata else apply_input_path(st.input_path, raw, env)
-        if st.seconds is not None:
-            delay = st.seconds
-        elif st.timestamp is not None:
-            parsed = parse_timestamp(st.timestamp)
-            delay = _seconds_until(parsed) if parsed is not None else 0.0
-        elif st.seconds_path is not None:
-            delay = _wait_seconds_from_path(st, value, env)
-        elif st.timestamp_path is not None:
-            path = st.timestamp_path
-            try:
-                text = path.get(value, env)
-            except (PathNotFound, VariableNotFound):
-                raise errors.Runtime(
-                    f"The TimestampPath parameter does not reference an input value: {path.text}") from None
-            parsed = parse_timestamp(text) if isinstance(text, str) else None
-            if parsed is None:
-                raise errors.Runtime(
-                    "The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time "
-                    f"format string: {path.text} == {render(text)}")
-            delay = _seconds_until(parsed)
-        elif st.seconds_expr is not None:
-            secs = st.seconds_expr.evaluate(states or {}, env.variables)
-            if isinstance(secs, bool) or not isinstance(secs, (int, float)) or secs < 0:
-                raise errors.QueryEvaluationError(
-                    f"The Seconds field must be a non-negative integer, but was: {render(secs)}")
-            delay = float(secs)
+        if st.jsonata:  # (an expression computing long is evaluated in the pool: see offloadable)
+            states = states_binding(raw, env, st)
+            delay = (await offloadable(ex, frame, _wait_delay, st, raw, env, states)
+                     if st.seconds_expr is not None or st.timestamp_expr is not None
+                     else _wait_delay(st, raw, env, states))
+            if delay > 0:
+                await ex.sleep(delay)
+            out = await offloadable(ex, frame, finish, ex, frame, st, "Wait", raw, raw, raw, env, states, raw)
         else:
-            assert st.timestamp_expr is not None
-            text = st.timestamp_expr.evaluate(states or {}, env.variables)
-            parsed = parse_timestamp(text) if isinstance(text, str) else None
-            if parsed is None:
-                raise errors.QueryEvaluationError(
-                    "The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time format "
-                    f"string: {render(text)}")
-            delay = _seconds_until(parsed)
-        if delay > 0:
-            await ex.sleep(delay)
-        out = finish(ex, frame, st, "Wait", raw, value, value, env, states, value)
+            value = apply_input_path(st.input_path, raw, env)
+            delay = _wait_delay(st, value, env, None)
+            if delay > 0:
+                await ex.sleep(delay)
+            out = finish(ex, frame, st, "Wait", raw, value, value, env, None, value)
     except errors.StatesError as err:
         raise locate(ex, frame, err, st.name, entered_id) from None
     frame.active = None

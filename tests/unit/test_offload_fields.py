@@ -103,3 +103,47 @@ async def test_an_error_of_an_evaluation_in_the_pool_is_the_states_error_on_the_
     assert result["status"] == "SUCCEEDED", result
     assert json.loads(result["output"]) == "States.QueryEvaluationError:12502500"
     assert pool.offloaded == before + 2
+
+
+def _wait_machine(field: str, expression: str) -> str:
+    return json.dumps({"QueryLanguage": "JSONata", "StartAt": "W", "States": {
+        "W": {"Type": "Wait", field: "{% " + expression + " %}", "Output": "{% " + HEAVY + " %}", "End": True}}})
+
+
+async def test_heavy_seconds_or_timestamp_of_a_wait_run_in_the_pool_with_the_same_outcome() -> None:
+    """A Wait's Seconds or Timestamp (and its Output after the wait) that compute long are evaluated in the
+    pool while the event loop goes on (a ticker beside it ticks), with the outcome of a light one."""
+    engine = Engine()
+    cases = [("Seconds", f"{HEAVY} - 12502500", "0"), ("Timestamp", f"{HEAVY} > 0 ? '2020-01-01T00:00:00Z' : ''",
+                                                         "'2020-01-01T00:00:00Z'")]
+    for field, heavy, light in cases:
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await anyio.sleep(0)
+
+        before = pool.offloaded
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ticker)
+            result = await engine.start_sync_execution(engine.create_state_machine(
+                f"heavy-{field}", _wait_machine(field, heavy)), "{}")
+            tg.cancel_scope.cancel()
+        assert result["status"] == "SUCCEEDED", result
+        assert json.loads(result["output"]) == 12502500
+        assert pool.offloaded == before + 2, field  # (the field, then the Output)
+        assert ticks > 10  # (held, the loop would let the ticker tick once before and once after)
+        plain = await engine.start_sync_execution(engine.create_state_machine(
+            f"light-{field}", _wait_machine(field, light).replace(HEAVY, LIGHT)), "{}")
+        assert plain["output"] == result["output"]
+    # An error of the evaluation in the pool is the same as on the loop.
+    failed = []
+    for name, expression in (("heavy-bad", f"{HEAVY} - 12502501"), ("light-bad", "-1")):
+        result = await engine.start_sync_execution(engine.create_state_machine(
+            name, _wait_machine("Seconds", expression)), "{}")
+        failed.append((result["status"], result["error"], result["cause"]))
+    assert failed[0] == failed[1], failed
+    assert failed[0][:2] == ("FAILED", "States.QueryEvaluationError")
+    assert "The Seconds field must be a non-negative integer, but was: -1" in failed[0][2]
