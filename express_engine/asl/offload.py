@@ -6,8 +6,8 @@ every other execution of its worker until it ends. So an evaluation that has com
 state again from the start (the sync states: Pass, Choice, Succeed, Fail, whose only effect before their
 expressions is their ``...StateEntered`` event) in a worker thread of a small pool, while the event loop goes
 on with the others (the GIL passes between threads every few milliseconds: :func:`sys.getswitchinterval`).
-Elsewhere on the loop (a Task's, Map's or Parallel's fields, states beside concurrent branches) just the one
-evaluation runs again in the pool (:func:`express_engine.runtime.pool.offloadable`); in TestState and in the pool
+Elsewhere on the loop (a Task's, Wait's, Map's or Parallel's fields, states beside concurrent branches) just the
+one evaluation runs again in the pool (:func:`express_engine.runtime.pool.on_loop`); in TestState and in the pool
 itself it runs to its end.
 """
 
@@ -23,8 +23,8 @@ OFFLOAD_AFTER = 0.002
 class Offload(BaseException):  # (a BaseException: no `except Exception` on the way stops it)
     """This evaluation has computed on the event loop for :data:`OFFLOAD_AFTER` s: run its state in the pool.
 
-    ``evaluation`` names it (the template and its two arguments; set by the template, outermost first): in a
-    Task's, Map's or Parallel's fields and beside concurrent branches the runtime evaluates just that again in
+    ``evaluation`` names it (the template and its two arguments; set by the template, innermost first): in a
+    Task's, Wait's, Map's or Parallel's fields and beside concurrent branches the runtime evaluates just that again in
     the pool, and then runs the code that asked for it again on the loop, with its value ready.
     """
 

@@ -23,7 +23,7 @@ from ..jsonutil import Json, dumps
 from .dataflow import apply_input_path, not_found_cause
 from .execution import Execution, Frame, SliceSpent, StateEnv
 from .lanes import give_turn
-from .pool import concurrent_in, evaluate_in_pool, offloadable
+from .pool import concurrent_in, evaluate_in_pool, on_loop, via_pool
 from .steps import Step, attempt_and_finish, entered, render, states_binding
 
 GraphRunner = Callable[[Execution, m.Graph, Json, Frame], Awaitable[Json]]
@@ -207,8 +207,12 @@ async def step_parallel(ex: Execution, st: m.Parallel, raw: Json, frame: Frame) 
     async def attempt(env: StateEnv) -> Json:
         if st.jsonata:
             states = states_binding(raw, env, st)
-            value = raw if st.arguments is None else await offloadable(  # (given up after a slice: in the pool)
-                ex, frame, st.arguments.evaluate, states, env.variables)
+            value = raw
+            if st.arguments is not None:  # (an expression computing long is evaluated in the pool: see on_loop)
+                try:
+                    value = on_loop(ex, frame, st.arguments.evaluate, states, env.variables)
+                except Offload as gave_up:
+                    value = await via_pool(ex, frame, gave_up, st.arguments.evaluate, states, env.variables)
         else:
             value = apply_input_path(st.input_path, raw, env)
             if st.parameters is not None:
@@ -397,9 +401,13 @@ def _map_plan(st: m.Map, raw: Json, env: StateEnv, states: dict[str, Json] | Non
 
 async def _map_once(ex: Execution, st: m.Map, raw: Json, frame: Frame, env: StateEnv,
                     states: dict[str, Json] | None, fan: Fan) -> list[Json]:
-    # (an expression computing long gives up on the loop and is evaluated in the pool: see offloadable)
-    value, items, limit, tolerated = (await offloadable(ex, frame, _map_plan, st, raw, env, states) if st.jsonata
-                                      else _map_plan(st, raw, env, states))
+    if st.jsonata:  # (an expression computing long is evaluated in the pool: see on_loop)
+        try:
+            value, items, limit, tolerated = on_loop(ex, frame, _map_plan, st, raw, env, states)
+        except Offload as gave_up:
+            value, items, limit, tolerated = await via_pool(ex, frame, gave_up, _map_plan, st, raw, env, states)
+    else:
+        value, items, limit, tolerated = _map_plan(st, raw, env, states)
     started = ex.event(frame, "MapStateStarted", {"length": len(items)} if ex.recording else None)
     jobs = []
     selector = st.item_selector_expr

@@ -27,7 +27,7 @@ from .dataflow import apply_input_path, apply_result_path, result_path_size_boun
 from .execution import Execution, Frame, SliceSpent, StateEnv
 from .fanout import step_map, step_parallel, use_graph_runners
 from .lanes import give_turn
-from .pool import CONCURRENT, Offloaded, offloadable, restart_thread, run_in_pool, undo_entered
+from .pool import CONCURRENT, Offloaded, on_loop, restart_thread, run_in_pool, undo_entered, via_pool
 from .steps import Step, entered, finish, locate, render, states_binding, timed_out
 from .task_state import step_task
 
@@ -229,8 +229,8 @@ async def resume_graph_sync(ex: Execution, graph: m.Graph, spent: SliceSpent, fr
         if type(spent) is Offloaded:
             st = graph.states[spent.idx]
             if ex in CONCURRENT:  # (a thread must not change the execution beside its branches: see pool.py)
-                idx, value = await offloadable(ex, frame, SYNC_STEPS[type(st)], ex, st, value, frame,
-                                               first=spent.gave_up)
+                assert spent.gave_up is not None
+                idx, value = await via_pool(ex, frame, spent.gave_up, SYNC_STEPS[type(st)], ex, st, value, frame)
             else:
                 idx, value = await run_in_pool(SYNC_STEPS[type(st)], ex, st, value, frame)
             if idx is None:
@@ -271,7 +271,7 @@ async def run_graph(ex: Execution, graph: m.Graph, value: Json, frame: Frame) ->
                     restartable.thread = 0
                     undo_entered(ex, frame)
                     if ex in CONCURRENT:  # (just the evaluation in the pool, the state again here: see pool.py)
-                        idx, value = await offloadable(ex, frame, sync_step, ex, st, value, frame, first=gave_up)
+                        idx, value = await via_pool(ex, frame, gave_up, sync_step, ex, st, value, frame)
                     else:
                         idx, value = await run_in_pool(sync_step, ex, st, value, frame)
                     restartable.thread = restart
@@ -359,14 +359,19 @@ async def step_wait(ex: Execution, st: m.Wait, raw: Json, frame: Frame) -> Step:
     frame.active = "Wait"  # (until it exits: a Wait whose branch fails or is cancelled is aborted)
     env = StateEnv(ex, frame, st.name, time.time())
     try:
-        if st.jsonata:  # (an expression computing long is evaluated in the pool: see offloadable)
+        if st.jsonata:  # (an expression computing long is evaluated in the pool: see on_loop)
             states = states_binding(raw, env, st)
-            delay = (await offloadable(ex, frame, _wait_delay, st, raw, env, states)
-                     if st.seconds_expr is not None or st.timestamp_expr is not None
-                     else _wait_delay(st, raw, env, states))
+            try:
+                delay = on_loop(ex, frame, _wait_delay, st, raw, env, states)
+            except Offload as gave_up:
+                delay = await via_pool(ex, frame, gave_up, _wait_delay, st, raw, env, states)
             if delay > 0:
                 await ex.sleep(delay)
-            out = await offloadable(ex, frame, finish, ex, frame, st, "Wait", raw, raw, raw, env, states, raw)
+            try:
+                out = on_loop(ex, frame, finish, ex, frame, st, "Wait", raw, raw, raw, env, states, raw)
+            except Offload as gave_up:
+                out = await via_pool(ex, frame, gave_up, finish, ex, frame, st, "Wait", raw, raw, raw, env, states,
+                                     raw)
         else:
             value = apply_input_path(st.input_path, raw, env)
             delay = _wait_delay(st, value, env, None)

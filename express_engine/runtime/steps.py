@@ -13,10 +13,11 @@ from typing import Any
 
 from .. import errors
 from ..asl import model as m
+from ..asl.offload import Offload
 from ..jsonutil import MAX_PAYLOAD_BYTES, Json, dumpb, dumps
 from .dataflow import apply_output_path, apply_result_path, check_size
 from .execution import Execution, Frame, StateEnv
-from .pool import offloadable
+from .pool import on_loop, via_pool
 
 #: Total JSON size of the variables an execution may hold at once (AWS: 10 MiB).
 MAX_VARIABLES_BYTES = 10 * 1024 * 1024
@@ -291,10 +292,14 @@ async def attempt_and_finish(ex: Execution, st: Any, raw: Json, frame: Frame, en
     if isinstance(outcome, Caught):
         return outcome.step
     result, env = outcome
-    if st.jsonata:  # (an expression computing long is evaluated in the pool: see offloadable)
+    if st.jsonata:  # (an expression computing long is evaluated in the pool: see on_loop)
         states = states_binding(raw, env, st)
-        return after_tail(st, await offloadable(ex, frame, tail, ex, st, raw, result, frame, env, states, kind,
-                                                entered_id))
+        try:
+            out = on_loop(ex, frame, tail, ex, st, raw, result, frame, env, states, kind, entered_id)
+        except Offload as gave_up:
+            out = await via_pool(ex, frame, gave_up, tail, ex, st, raw, result, frame, env, states, kind,
+                                 entered_id)
+        return after_tail(st, out)
     return after_tail(st, tail(ex, st, raw, result, frame, env, None, kind, entered_id))
 
 

@@ -9,12 +9,13 @@ import anyio
 
 from .. import errors
 from ..asl import model as m
+from ..asl.offload import Offload
 from ..asl.paths import PathNotFound, VariableNotFound
 from ..asl.validation_rules import MAX_SECONDS
 from ..jsonutil import Json, JsonError, dumps, loads
 from .dataflow import apply_input_path, check_result
 from .execution import Execution, Frame, StateEnv
-from .pool import offloadable
+from .pool import on_loop, via_pool
 from .steps import Step, attempt_and_finish, entered, render, states_binding
 from .tasks import LambdaContext, call_handler, function_not_found
 
@@ -205,8 +206,14 @@ async def step_task(ex: Execution, st: m.Task, raw: Json, frame: Frame) -> Step:
         return payload, _task_timeout(st, value, env, states)
 
     async def attempt(env: StateEnv) -> Json:
-        # (an expression computing long gives up on the loop and is evaluated in the pool: see offloadable)
-        payload, timeout = await offloadable(ex, frame, prepare, env) if st.jsonata else prepare(env)
+        # (an expression computing long gives up on the loop and is evaluated in the pool: see on_loop)
+        if st.jsonata:
+            try:
+                payload, timeout = on_loop(ex, frame, prepare, env)
+            except Offload as gave_up:
+                payload, timeout = await via_pool(ex, frame, gave_up, prepare, env)
+        else:
+            payload, timeout = prepare(env)
         return await _invoke(ex, st, payload, env, timeout)
 
     frame.active = "Task"  # (until it exits: a Task whose branch fails or is cancelled is aborted)
