@@ -245,7 +245,13 @@ async def with_retry(ex: Execution, st: Any, raw: Json, frame: Frame, env: State
                 continue
             if failed is not None:
                 failed()
-            caught = catch(ex, st, raw, err, frame, env, kind, entered_id)
+            if st.jsonata:  # (an expression computing long is evaluated in the pool: see on_loop)
+                try:
+                    caught = on_loop(ex, frame, catch, ex, st, raw, err, frame, env, kind, entered_id)
+                except Offload as gave_up:
+                    caught = await via_pool(ex, frame, gave_up, catch, ex, st, raw, err, frame, env, kind, entered_id)
+            else:
+                caught = catch(ex, st, raw, err, frame, env, kind, entered_id)
             if caught is None:
                 raise err from None
             return Caught(caught)

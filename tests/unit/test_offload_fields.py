@@ -147,3 +147,31 @@ async def test_heavy_seconds_or_timestamp_of_a_wait_run_in_the_pool_with_the_sam
     assert failed[0] == failed[1], failed
     assert failed[0][:2] == ("FAILED", "States.QueryEvaluationError")
     assert "The Seconds field must be a non-negative integer, but was: -1" in failed[0][2]
+
+
+async def test_a_heavy_catcher_of_a_failed_task_runs_in_the_pool_and_the_task_is_not_invoked_again() -> None:
+    engine = Engine()
+    calls: list[Any] = []
+
+    def fails(event: Any, context: Any) -> Any:
+        calls.append(event)
+        raise ValueError("no")
+
+    engine.register_handler("fails", fails)
+
+    def machine(expression: str) -> str:
+        return json.dumps({"QueryLanguage": "JSONata", "StartAt": "T", "States": {
+            "T": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:fails", "End": True,
+                  "Catch": [
+                {"ErrorEquals": ["States.ALL"], "Next": "C", "Assign": {"n": "{% " + expression + " %}"},
+                 "Output": "{% $states.errorOutput.Error & ':' & $string(" + expression + ") %}"}]},
+            "C": {"Type": "Pass", "Output": "{% [$states.input, $n] %}", "End": True}}})
+
+    before = pool.offloaded
+    heavy = await engine.start_sync_execution(engine.create_state_machine("heavy", machine(HEAVY)), "{}")
+    assert pool.offloaded == before + 2  # (the catcher's Output, then its Assign)
+    light = await engine.start_sync_execution(engine.create_state_machine("light", machine(LIGHT)), "{}")
+    assert heavy["status"] == "SUCCEEDED", heavy
+    assert heavy["output"] == light["output"]
+    assert json.loads(heavy["output"]) == ["ValueError:12502500", 12502500]
+    assert len(calls) == 2  # (once per execution)
