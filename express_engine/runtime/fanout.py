@@ -429,6 +429,10 @@ async def _map_once(ex: Execution, st: m.Map, raw: Json, frame: Frame, env: Stat
                         restartable.thread = thread
                         if error is not None:
                             raise error from None
+                    if time.monotonic() > ex.slice_end:  # (many items each just under a slice: turns too)
+                        restartable.thread = 0
+                        await give_turn(ex)
+                        restartable.thread = thread
                 else:
                     assert st.item_selector is not None
                     item_input = st.item_selector(value, item_env)

@@ -175,3 +175,27 @@ async def test_a_heavy_catcher_of_a_failed_task_runs_in_the_pool_and_the_task_is
     assert heavy["output"] == light["output"]
     assert json.loads(heavy["output"]) == ["ValueError:12502500", 12502500]
     assert len(calls) == 2  # (once per execution)
+
+
+async def test_a_map_whose_item_selectors_each_compute_just_under_a_slice_gives_the_loop_turns() -> None:
+    """200 ItemSelector evaluations of ~1 ms each (none long enough to give up) hold the loop no longer than a
+    slice at a time: a ticker beside them keeps ticking."""
+    engine = Engine()
+    record = engine.create_state_machine("m", json.dumps({"QueryLanguage": "JSONata", "StartAt": "M", "States": {
+        "M": {"Type": "Map", "Items": "{% [1..200] %}", "End": True,
+              "ItemSelector": "{% $reduce([1..30], function($a, $b){$a + $b}) + $states.context.Map.Item.Value %}",
+              "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}}}}))
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await anyio.sleep(0)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(ticker)
+        result = await engine.start_sync_execution(record, "{}")
+        tg.cancel_scope.cancel()
+    assert json.loads(result["output"]) == [465 + i for i in range(1, 201)]
+    assert ticks > 10, ticks
