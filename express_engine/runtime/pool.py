@@ -40,12 +40,13 @@ SWITCH_INTERVAL = 0.001
 
 _limiter: tuple[asyncio.AbstractEventLoop | None, anyio.CapacityLimiter | None] = (None, None)
 
-#: states run in the pool so far (in this process)
+#: states and evaluations run in the pool so far (in this process)
 offloaded = 0
 
 
 #: executions running branches (Parallel, Map) concurrently, and how many fan-outs of theirs do: their states
-#: never run in the pool (a thread would change the execution, its event ids, while another branch does)
+#: never run whole in the pool (a thread would change the execution, its event ids, while another branch does),
+#: only the evaluation that gave up does (:func:`via_pool`)
 CONCURRENT: dict[Execution, int] = {}
 
 
