@@ -641,10 +641,11 @@ class JsonataTemplate:
 
     ``evaluate(states, variables)`` gives the value for one state (``states`` is the ``$states`` binding,
     ``variables`` the workflow's) and raises :class:`errors.QueryEvaluationError` when an expression returned
-    undefined or a function, or failed. ``evaluate_sized`` gives the value and an upper bound of its size as JSON
+    undefined or a function, or failed, and :class:`Offload` naming the template when it computed for a slice on
+    the event loop (see :mod:`.offload`). ``evaluate_sized`` gives the value and an upper bound of its size as JSON
     in bytes (-1 when none is known): an object template of expressions that give short scalars is not
-    serialised to check the payload limit. Both are the compiled functions themselves (attributes, not
-    methods: they run for every state, and a method would add a call).
+    serialised to check the payload limit. Both are attributes (the compiled functions in a wrapper that names
+    the template in an :class:`Offload`), not methods: they run for every state, and a method would add a call.
     """
 
     __slots__ = ("evaluate", "evaluate_sized", "expression", "field", "is_constant", "states_fields",
@@ -658,11 +659,56 @@ class JsonataTemplate:
         self.expression = expression
         self.variables = variables
         self.states_fields = states_fields
-        self.evaluate: _Evaluate = evaluate
-        self.evaluate_sized: _EvaluateSized = evaluate_sized if evaluate_sized is not None else _unsized(evaluate)
+        self.evaluate: _Evaluate = _naming(self, evaluate)
+        self.evaluate_sized: _EvaluateSized = _naming(
+            self, evaluate_sized if evaluate_sized is not None else _unsized(evaluate))
 
     def __repr__(self) -> str:
         return f"JsonataTemplate({self.field!r}, {self.expression!r})"
+
+    def answer_once(self, value: Json, error: errors.StatesError | None, thread: int) -> Callable[[], None]:
+        """Have the next evaluation of this template on ``thread`` give ``value`` (or raise ``error``), as
+        computed in the pool (an evaluation is pure), without computing; returns what puts it back. Evaluations
+        on other threads (the pool's, for other executions) meanwhile compute as ever."""
+        evaluate, sized = self.evaluate, self.evaluate_sized
+        pending = [True]
+
+        def answer(states: Mapping[str, Json], variables: Mapping[str, Json]) -> Json:
+            if pending and threading.get_ident() == thread:
+                pending.clear()
+                if error is not None:
+                    raise copy.copy(error)  # (as new: the runtime adds to an error's cause where it is raised)
+                return value
+            return evaluate(states, variables)
+
+        def answer_sized(states: Mapping[str, Json], variables: Mapping[str, Json]) -> tuple[Json, int]:
+            if pending and threading.get_ident() == thread:
+                pending.clear()
+                if error is not None:
+                    raise copy.copy(error)  # (as new: the runtime adds to an error's cause where it is raised)
+                return value, -1
+            return sized(states, variables)
+
+        self.evaluate, self.evaluate_sized = answer, answer_sized
+
+        def restore() -> None:
+            self.evaluate, self.evaluate_sized = evaluate, sized
+
+        return restore
+
+
+def _naming(template: JsonataTemplate, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn``, which names ``template`` in an :class:`Offload` it gives up with (the runtime then evaluates just
+    this template again, in the pool)."""
+
+    def named(states: Mapping[str, Json], variables: Mapping[str, Json]) -> Any:
+        try:
+            return fn(states, variables)
+        except Offload as gave_up:  # (a try costs nothing until it catches)
+            gave_up.name(template, states, variables)
+            raise
+
+    return named
 
 
 _Part = tuple[str, Callable[..., Json] | None, Json]

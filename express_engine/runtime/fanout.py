@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from threading import get_ident
 from typing import Any
 
 import anyio
@@ -16,12 +17,13 @@ import anyio.lowlevel
 from .. import errors
 from ..asl import model as m
 from ..asl.jsonata import unexpected_type_error
+from ..asl.offload import RESTARTABLE, Offload
 from ..asl.paths import Path, PathNotFound, VariableNotFound
 from ..jsonutil import Json, dumps
 from .dataflow import apply_input_path, not_found_cause
 from .execution import Execution, Frame, SliceSpent, StateEnv
 from .lanes import give_turn
-from .pool import concurrent_in
+from .pool import concurrent_in, evaluate_in_pool, on_loop, via_pool
 from .steps import Step, attempt_and_finish, entered, render, states_binding
 
 GraphRunner = Callable[[Execution, m.Graph, Json, Frame], Awaitable[Json]]
@@ -205,7 +207,12 @@ async def step_parallel(ex: Execution, st: m.Parallel, raw: Json, frame: Frame) 
     async def attempt(env: StateEnv) -> Json:
         if st.jsonata:
             states = states_binding(raw, env, st)
-            value = st.arguments.evaluate(states, env.variables) if st.arguments is not None else raw
+            value = raw
+            if st.arguments is not None:  # (an expression computing long is evaluated in the pool: see on_loop)
+                try:
+                    value = on_loop(ex, frame, st.arguments.evaluate, states, env.variables)
+                except Offload as gave_up:
+                    value = await via_pool(ex, frame, gave_up, st.arguments.evaluate, states, env.variables)
         else:
             value = apply_input_path(st.input_path, raw, env)
             if st.parameters is not None:
@@ -376,8 +383,9 @@ async def step_map(ex: Execution, st: m.Map, raw: Json, frame: Frame) -> Step:
     return step
 
 
-async def _map_once(ex: Execution, st: m.Map, raw: Json, frame: Frame, env: StateEnv,
-                    states: dict[str, Json] | None, fan: Fan) -> list[Json]:
+def _map_plan(st: m.Map, raw: Json, env: StateEnv, states: dict[str, Json] | None
+              ) -> tuple[Json, list[Json], int, int | None]:
+    """A Map's effective input, items (or batches), MaxConcurrency and tolerated failures."""
     value = raw if st.jsonata else apply_input_path(st.input_path, raw, env)
     items = _map_items(st, raw, value, env, states)
     limit = st.max_concurrency
@@ -388,21 +396,51 @@ async def _map_once(ex: Execution, st: m.Map, raw: Json, frame: Frame, env: Stat
     tolerated = _tolerance(st, value, env, states, len(items))
     if st.batch_max_items is not None or st.batch_max_bytes is not None:
         items = _batches(st, items, value, env)
+    return value, items, limit, tolerated
+
+
+async def _map_once(ex: Execution, st: m.Map, raw: Json, frame: Frame, env: StateEnv,
+                    states: dict[str, Json] | None, fan: Fan) -> list[Json]:
+    if st.jsonata:  # (an expression computing long is evaluated in the pool: see on_loop)
+        try:
+            value, items, limit, tolerated = on_loop(ex, frame, _map_plan, st, raw, env, states)
+        except Offload as gave_up:
+            value, items, limit, tolerated = await via_pool(ex, frame, gave_up, _map_plan, st, raw, env, states)
+    else:
+        value, items, limit, tolerated = _map_plan(st, raw, env, states)
     started = ex.event(frame, "MapStateStarted", {"length": len(items)} if ex.recording else None)
     jobs = []
-    for index, item in enumerate(items):
-        map_item = {"Index": index, "Value": item}
-        if st.item_selector is not None or st.item_selector_expr is not None:
-            item_env = env.with_map_item(map_item)
-            if st.item_selector_expr is not None:
-                binding = states_binding(raw, item_env)
-                item_input = st.item_selector_expr.evaluate(binding, env.variables)
+    selector = st.item_selector_expr
+    restartable = RESTARTABLE
+    thread = get_ident() if selector is not None and ex.inspection is None else 0
+    restartable.thread = thread  # (an ItemSelector computing long gives up: evaluated in the pool)
+    try:
+        for index, item in enumerate(items):
+            map_item = {"Index": index, "Value": item}
+            if st.item_selector is not None or selector is not None:
+                item_env = env.with_map_item(map_item)
+                if selector is not None:
+                    binding = states_binding(raw, item_env)
+                    try:
+                        item_input = selector.evaluate(binding, env.variables)
+                    except Offload as gave_up:
+                        restartable.thread = 0
+                        _, item_input, error = await evaluate_in_pool(gave_up)
+                        restartable.thread = thread
+                        if error is not None:
+                            raise error from None
+                    if time.monotonic() > ex.slice_end:  # (many items each just under a slice: turns too)
+                        restartable.thread = 0
+                        await give_turn(ex)
+                        restartable.thread = thread
+                else:
+                    assert st.item_selector is not None
+                    item_input = st.item_selector(value, item_env)
             else:
-                assert st.item_selector is not None
-                item_input = st.item_selector(value, item_env)
-        else:
-            item_input = item
-        jobs.append((st.processor, item_input, frame.child(started)))
+                item_input = item
+            jobs.append((st.processor, item_input, frame.child(started)))
+    finally:
+        restartable.thread = 0
     failures: list[int] = []
     # As AWS chains them: an iteration starts from the last event inside the iteration that ended last (from
     # MapStateStarted before any ended); MapStateSucceeded / MapStateExited point at the last iteration's

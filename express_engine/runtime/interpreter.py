@@ -27,7 +27,7 @@ from .dataflow import apply_input_path, apply_result_path, result_path_size_boun
 from .execution import Execution, Frame, SliceSpent, StateEnv
 from .fanout import step_map, step_parallel, use_graph_runners
 from .lanes import give_turn
-from .pool import CONCURRENT, Offloaded, restart_thread, run_in_pool, undo_entered
+from .pool import CONCURRENT, Offloaded, on_loop, restart_thread, run_in_pool, undo_entered, via_pool
 from .steps import Step, entered, finish, locate, render, states_binding, timed_out
 from .task_state import step_task
 
@@ -201,7 +201,7 @@ def run_graph_sync(ex: Execution, graph: m.Graph, value: Json, frame: Frame, idx
     mask = _CHECK_EVERY - 1
     # (an expression that runs long gives up: the state runs in the pool; see restart_thread, inlined)
     restartable = RESTARTABLE
-    restartable.thread = get_ident() if ex.inspection is None and ex not in CONCURRENT else 0
+    restartable.thread = get_ident() if ex.inspection is None else 0
     try:
         while idx is not None:
             st = states[idx]
@@ -213,10 +213,12 @@ def run_graph_sync(ex: Execution, graph: m.Graph, value: Json, frame: Frame, idx
                     raise timed_out(ex)
                 if now > ex.slice_end and idx is not None:
                     raise SliceSpent(idx, value)
-    except Offload:  # (idx and value are still the state's and its input)
+    except Offload as gave_up:  # (idx and value are still the state's and its input)
         assert idx is not None
         undo_entered(ex, frame)
-        raise Offloaded(idx, value) from None
+        offloaded = Offloaded(idx, value)
+        offloaded.gave_up = gave_up
+        raise offloaded from None
     finally:
         restartable.thread = 0
     return value
@@ -230,7 +232,11 @@ async def resume_graph_sync(ex: Execution, graph: m.Graph, spent: SliceSpent, fr
         value = spent.value
         if type(spent) is Offloaded:
             st = graph.states[spent.idx]
-            idx, value = await run_in_pool(SYNC_STEPS[type(st)], ex, st, value, frame)
+            if ex in CONCURRENT:  # (a thread must not change the execution beside its branches: see pool.py)
+                assert spent.gave_up is not None
+                idx, value = await via_pool(ex, frame, spent.gave_up, SYNC_STEPS[type(st)], ex, st, value, frame)
+            else:
+                idx, value = await run_in_pool(SYNC_STEPS[type(st)], ex, st, value, frame)
             if idx is None:
                 return value
             if time.monotonic() > ex.deadline:
@@ -265,10 +271,13 @@ async def run_graph(ex: Execution, graph: m.Graph, value: Json, frame: Frame) ->
             if sync_step is not None:
                 try:
                     idx, value = sync_step(ex, st, value, frame)
-                except Offload:
+                except Offload as gave_up:
                     restartable.thread = 0
                     undo_entered(ex, frame)
-                    idx, value = await run_in_pool(sync_step, ex, st, value, frame)
+                    if ex in CONCURRENT:  # (just the evaluation in the pool, the state again here: see pool.py)
+                        idx, value = await via_pool(ex, frame, gave_up, sync_step, ex, st, value, frame)
+                    else:
+                        idx, value = await run_in_pool(sync_step, ex, st, value, frame)
                     restartable.thread = restart
                 count += 1
                 if not count & mask:
@@ -307,10 +316,46 @@ def _wait_seconds_from_path(st: m.Wait, value: Json, env: StateEnv) -> float:
     return float(seconds)
 
 
-
-
 def _seconds_until(ts: datetime) -> float:
     return max(0.0, (ts - datetime.now(UTC)).total_seconds())
+
+
+def _wait_delay(st: m.Wait, value: Json, env: StateEnv, states: dict[str, Json] | None) -> float:
+    """Seconds a Wait state waits, from whichever of its fields it has."""
+    if st.seconds is not None:
+        return st.seconds
+    if st.timestamp is not None:
+        parsed = parse_timestamp(st.timestamp)
+        return _seconds_until(parsed) if parsed is not None else 0.0
+    if st.seconds_path is not None:
+        return _wait_seconds_from_path(st, value, env)
+    if st.timestamp_path is not None:
+        path = st.timestamp_path
+        try:
+            text = path.get(value, env)
+        except (PathNotFound, VariableNotFound):
+            raise errors.Runtime(
+                f"The TimestampPath parameter does not reference an input value: {path.text}") from None
+        parsed = parse_timestamp(text) if isinstance(text, str) else None
+        if parsed is None:
+            raise errors.Runtime(
+                "The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time "
+                f"format string: {path.text} == {render(text)}")
+        return _seconds_until(parsed)
+    if st.seconds_expr is not None:
+        secs = st.seconds_expr.evaluate(states or {}, env.variables)
+        if isinstance(secs, bool) or not isinstance(secs, (int, float)) or secs < 0:
+            raise errors.QueryEvaluationError(
+                f"The Seconds field must be a non-negative integer, but was: {render(secs)}")
+        return float(secs)
+    assert st.timestamp_expr is not None
+    text = st.timestamp_expr.evaluate(states or {}, env.variables)
+    parsed = parse_timestamp(text) if isinstance(text, str) else None
+    if parsed is None:
+        raise errors.QueryEvaluationError(
+            "The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time format "
+            f"string: {render(text)}")
+    return _seconds_until(parsed)
 
 
 async def step_wait(ex: Execution, st: m.Wait, raw: Json, frame: Frame) -> Step:
@@ -318,46 +363,25 @@ async def step_wait(ex: Execution, st: m.Wait, raw: Json, frame: Frame) -> Step:
     frame.active = "Wait"  # (until it exits: a Wait whose branch fails or is cancelled is aborted)
     env = StateEnv(ex, frame, st.name, time.time())
     try:
-        states = states_binding(raw, env, st) if st.jsonata else None
-        value = raw if st.jsonata else apply_input_path(st.input_path, raw, env)
-        if st.seconds is not None:
-            delay = st.seconds
-        elif st.timestamp is not None:
-            parsed = parse_timestamp(st.timestamp)
-            delay = _seconds_until(parsed) if parsed is not None else 0.0
-        elif st.seconds_path is not None:
-            delay = _wait_seconds_from_path(st, value, env)
-        elif st.timestamp_path is not None:
-            path = st.timestamp_path
+        if st.jsonata:  # (an expression computing long is evaluated in the pool: see on_loop)
+            states = states_binding(raw, env, st)
             try:
-                text = path.get(value, env)
-            except (PathNotFound, VariableNotFound):
-                raise errors.Runtime(
-                    f"The TimestampPath parameter does not reference an input value: {path.text}") from None
-            parsed = parse_timestamp(text) if isinstance(text, str) else None
-            if parsed is None:
-                raise errors.Runtime(
-                    "The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time "
-                    f"format string: {path.text} == {render(text)}")
-            delay = _seconds_until(parsed)
-        elif st.seconds_expr is not None:
-            secs = st.seconds_expr.evaluate(states or {}, env.variables)
-            if isinstance(secs, bool) or not isinstance(secs, (int, float)) or secs < 0:
-                raise errors.QueryEvaluationError(
-                    f"The Seconds field must be a non-negative integer, but was: {render(secs)}")
-            delay = float(secs)
+                delay = on_loop(ex, frame, _wait_delay, st, raw, env, states)
+            except Offload as gave_up:
+                delay = await via_pool(ex, frame, gave_up, _wait_delay, st, raw, env, states)
+            if delay > 0:
+                await ex.sleep(delay)
+            try:
+                out = on_loop(ex, frame, finish, ex, frame, st, "Wait", raw, raw, raw, env, states, raw)
+            except Offload as gave_up:
+                out = await via_pool(ex, frame, gave_up, finish, ex, frame, st, "Wait", raw, raw, raw, env, states,
+                                     raw)
         else:
-            assert st.timestamp_expr is not None
-            text = st.timestamp_expr.evaluate(states or {}, env.variables)
-            parsed = parse_timestamp(text) if isinstance(text, str) else None
-            if parsed is None:
-                raise errors.QueryEvaluationError(
-                    "The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time format "
-                    f"string: {render(text)}")
-            delay = _seconds_until(parsed)
-        if delay > 0:
-            await ex.sleep(delay)
-        out = finish(ex, frame, st, "Wait", raw, value, value, env, states, value)
+            value = apply_input_path(st.input_path, raw, env)
+            delay = _wait_delay(st, value, env, None)
+            if delay > 0:
+                await ex.sleep(delay)
+            out = finish(ex, frame, st, "Wait", raw, value, value, env, None, value)
     except errors.StatesError as err:
         raise locate(ex, frame, err, st.name, entered_id) from None
     frame.active = None

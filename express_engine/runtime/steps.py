@@ -13,9 +13,11 @@ from typing import Any
 
 from .. import errors
 from ..asl import model as m
+from ..asl.offload import Offload
 from ..jsonutil import MAX_PAYLOAD_BYTES, Json, dumpb, dumps
 from .dataflow import apply_output_path, apply_result_path, check_size, checked_text
 from .execution import Execution, Frame, StateEnv
+from .pool import on_loop, via_pool
 
 #: Total JSON size of the variables an execution may hold at once (AWS: 10 MiB).
 MAX_VARIABLES_BYTES = 10 * 1024 * 1024
@@ -252,7 +254,13 @@ async def with_retry(ex: Execution, st: Any, raw: Json, frame: Frame, env: State
                 continue
             if failed is not None:
                 failed()
-            caught = catch(ex, st, raw, err, frame, env, kind, entered_id)
+            if st.jsonata:  # (an expression computing long is evaluated in the pool: see on_loop)
+                try:
+                    caught = on_loop(ex, frame, catch, ex, st, raw, err, frame, env, kind, entered_id)
+                except Offload as gave_up:
+                    caught = await via_pool(ex, frame, gave_up, catch, ex, st, raw, err, frame, env, kind, entered_id)
+            else:
+                caught = catch(ex, st, raw, err, frame, env, kind, entered_id)
             if caught is None:
                 raise err from None
             return Caught(caught)
@@ -299,8 +307,15 @@ async def attempt_and_finish(ex: Execution, st: Any, raw: Json, frame: Frame, en
     if isinstance(outcome, Caught):
         return outcome.step
     result, env = outcome
-    states = states_binding(raw, env, st) if st.jsonata else None
-    return after_tail(st, tail(ex, st, raw, result, frame, env, states, kind, entered_id))
+    if st.jsonata:  # (an expression computing long is evaluated in the pool: see on_loop)
+        states = states_binding(raw, env, st)
+        try:
+            out = on_loop(ex, frame, tail, ex, st, raw, result, frame, env, states, kind, entered_id)
+        except Offload as gave_up:
+            out = await via_pool(ex, frame, gave_up, tail, ex, st, raw, result, frame, env, states, kind,
+                                 entered_id)
+        return after_tail(st, out)
+    return after_tail(st, tail(ex, st, raw, result, frame, env, None, kind, entered_id))
 
 
 def after_tail(st: Any, out: Json | Caught) -> Step:

@@ -8,11 +8,13 @@ import anyio
 
 from .. import errors
 from ..asl import model as m
+from ..asl.offload import Offload
 from ..asl.paths import PathNotFound, VariableNotFound
 from ..asl.validation_rules import MAX_SECONDS
 from ..jsonutil import Json, JsonError, dumps, loads
 from .dataflow import apply_input_path, check_result
 from .execution import Execution, Frame, StateEnv
+from .pool import on_loop, via_pool
 from .steps import Step, attempt_and_finish, entered, render, states_binding
 from .tasks import LambdaContext, call_handler, function_not_found
 
@@ -183,7 +185,7 @@ async def step_task(ex: Execution, st: m.Task, raw: Json, frame: Frame) -> Step:
     """Run a Task state: payload, resource call under Retry/Catch, then the result data flow."""
     entered_id = entered(ex, frame, "Task", st.name, raw)
 
-    async def attempt(env: StateEnv) -> Json:
+    def prepare(env: StateEnv) -> tuple[Json, float | None]:
         # Evaluated per attempt: $$.State.RetryCount changes between attempts.
         states = states_binding(raw, env, st) if st.jsonata else None
         if states is not None:
@@ -196,7 +198,17 @@ async def step_task(ex: Execution, st: m.Task, raw: Json, frame: Frame) -> Step:
             payload = st.parameters(value, env) if st.parameters is not None else value
             if ex.inspection is not None:
                 ex.inspection.record(st.name, afterInputPath=value, afterParameters=payload)
-        timeout = _task_timeout(st, value, env, states)
+        return payload, _task_timeout(st, value, env, states)
+
+    async def attempt(env: StateEnv) -> Json:
+        # (an expression computing long gives up on the loop and is evaluated in the pool: see on_loop)
+        if st.jsonata:
+            try:
+                payload, timeout = on_loop(ex, frame, prepare, env)
+            except Offload as gave_up:
+                payload, timeout = await via_pool(ex, frame, gave_up, prepare, env)
+        else:
+            payload, timeout = prepare(env)
         return await _invoke(ex, st, payload, env, timeout)
 
     frame.active = "Task"  # (until it exits: a Task whose branch fails or is cancelled is aborted)
