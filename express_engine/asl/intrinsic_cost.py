@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..jsonutil import Json
+from ..jsonutil import Json, JsonError, dumpb
 
 __all__ = ["HEAVY", "JUDGED_WHEN_NESTED", "MANY_ARGS", "heavier_than"]
 
@@ -36,26 +36,32 @@ MAX_SERIALISE_UNITS = 16 * HEAVY_UNITS
 
 def heavier_than(values: list[Json], budget: int, chars_per_unit: int) -> bool:
     """Whether ``values`` hold more than ``budget`` units: one per array item or object member (two: the
-    key too), one per ``chars_per_unit`` characters of a string. Walks at most about ``budget`` items."""
+    key too), one per ``chars_per_unit`` characters of a string. Walks at most about ``budget`` items, in C
+    where it can (an array or object of scalars only is measured by its JSON text)."""
     stack = list(values)
     pop, extend = stack.pop, stack.extend
     while stack:
         value = pop()
         kind = type(value)
-        if kind is list:
-            budget -= len(value) + 1
-            if budget < 0:
-                return True
-            extend(value)
-        elif kind is dict:
-            budget -= 2 * len(value) + 1
-            if budget < 0:
-                return True
-            extend(value.values())
-        elif kind is str:
+        if kind is str:
             budget -= len(value) // chars_per_unit
+        elif kind is list or kind is dict:
+            items = value if kind is list else value.values()
+            budget -= (2 * len(value) if kind is dict else len(value)) + 1
             if budget < 0:
                 return True
+            kinds = set(map(type, items))
+            if list in kinds or dict in kinds:
+                extend(items)
+            elif str in kinds or kind is dict:
+                try:
+                    budget -= len(dumpb(value)) // chars_per_unit
+                except JsonError:  # (an integer beyond 64 bits: judged heavy, the pool runs it all the same)
+                    return True
+        else:
+            continue
+        if budget < 0:
+            return True
     return False
 
 

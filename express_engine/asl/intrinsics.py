@@ -21,13 +21,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from threading import get_ident
 from typing import NoReturn
 
 from .. import errors
 from ..jsonutil import Json, JsonError, loads
 from .intrinsic_cost import HEAVY, JUDGED_WHEN_NESTED, MANY_ARGS
 from .intrinsic_functions import FUNCTIONS, Invalid, parse_format_template
-from .offload import Offload, may_offload
+from .offload import RESTARTABLE, Offload, may_offload
 from .paths import Env, PathSyntaxError, compile_path
 
 __all__ = [
@@ -314,10 +315,11 @@ def _compile_call(name: str, parsed: list[_NestedCall | Evaluator | _StringLiter
     if heavy is not None:
         judge = heavy
         judged[0] += 1
+        restartable = RESTARTABLE
 
         def judged_call(value: Json, env: Env) -> Json:
             evaluated = [f(value, env) for f in fns]
-            if may_offload() and judge(evaluated, judged[0]):
+            if restartable.thread == get_ident() and judge(evaluated, judged[0]):  # (may_offload, inlined)
                 raise Offload
             try:
                 return body(evaluated)

@@ -80,7 +80,7 @@ def test_a_light_call_runs_on_the_event_loop(text: str, value: Json) -> None:
 
 def test_the_calls_of_one_field_share_the_slice() -> None:
     """A call light alone is heavy when it is one of several judged in a field (their sum would hold the loop)."""
-    value = {"a": BIG[:200]}
+    value = {"a": BIG[:120]}
     with on_the_event_loop():
         compile_intrinsic("States.ArrayUnique($.a)")(value, ENV)
         with pytest.raises(Offload):
