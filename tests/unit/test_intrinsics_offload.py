@@ -90,7 +90,8 @@ def test_the_calls_of_one_field_share_the_slice() -> None:
 def _machine(field: str, value: str) -> str:
     return json.dumps({"StartAt": "P", "States": {
         "P": {"Type": "Pass", "Parameters": {f"{field}.$": value}, "Next": "F"},
-        "F": {"Type": "Fail", "ErrorPath": "$.r[0]", "CausePath": "States.Format('{} items', States.ArrayLength($.r))"}}})
+        "F": {"Type": "Fail", "ErrorPath": "$.r[0]",
+              "CausePath": "States.Format('{} items', States.ArrayLength($.r))"}}})
 
 
 async def test_a_pass_and_a_fail_with_heavy_calls_run_in_the_pool_with_the_same_answer() -> None:
