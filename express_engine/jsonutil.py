@@ -22,26 +22,39 @@ MAX_PAYLOAD_BYTES = 262_144
 MAX_JSON_DEPTH = 128
 
 _STRING_RE = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
-_INNERMOST_RE = re.compile(rb"\[\]|\{\}")
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_TO_SQUARE = bytes.maketrans(b"{}", b"[]")
+_RUNS_RE = re.compile(rb"\[+|\]+")
+#: Passes that remove the innermost bracket pairs before the runs of brackets that remain are counted.
+_PASSES = 4
 
 
 def too_deep(data: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
     """Whether the JSON text ``data`` nests arrays/objects more than ``limit`` levels deep.
 
-    Costs two byte counts for the usual text (fewer opening brackets than ``limit``); otherwise strings are
-    cut out and the innermost bracket pairs removed once per level, at most ``limit + 1`` passes.
+    Costs two byte counts for the usual text (fewer opening brackets than ``limit``); otherwise linear: strings
+    are cut out, the innermost bracket pairs removed a few times (each pass lowers the depth by one), and the
+    runs of brackets that remain counted (after ``p`` passes, at most one run per ``p + 1`` brackets).
     """
     if data.count(b"[") + data.count(b"{") <= limit:
         return False
     if b'"' in data:
         data = _STRING_RE.sub(b"", data)
-    brackets = data.translate(None, _NOT_BRACKETS)
-    for _ in range(limit):
+    brackets = data.translate(_TO_SQUARE, _NOT_BRACKETS)
+    for _ in range(min(_PASSES, limit)):
         if not brackets:
             return False
-        brackets = _INNERMOST_RE.sub(b"", brackets)
-    return bool(brackets)
+        brackets = brackets.replace(b"[]", b"")
+        limit -= 1
+    depth = 0
+    for run in _RUNS_RE.findall(brackets):
+        if run[0] == 0x5B:  # '['
+            depth += len(run)
+            if depth > limit:
+                return True
+        else:
+            depth -= len(run)
+    return False
 
 
 def depth_message(limit: int = MAX_JSON_DEPTH) -> str:

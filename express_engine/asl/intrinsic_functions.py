@@ -20,7 +20,6 @@ import struct
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
@@ -85,11 +84,14 @@ def _java_double(x: float) -> str:
         return "-0.0" if math.copysign(1.0, x) < 0 else "0.0"
     if 1e-3 <= abs(x) < 1e7:
         return repr(x)  # Python's repr has the same digits and never uses an exponent here
-    sign, digit_tuple, exponent = Decimal(repr(x)).as_tuple()
-    digits = "".join(map(str, digit_tuple))
-    power = int(exponent) + len(digits) - 1
-    digits = digits.rstrip("0") or "0"
-    return f"{'-' if sign else ''}{digits[0]}.{digits[1:] or '0'}E{power}"
+    # The shortest digits (Python's repr, as Java's) moved to one digit before the point.
+    mantissa, _, exp = repr(abs(x)).partition("e")
+    whole, _, fraction = mantissa.partition(".")
+    digits = whole + fraction
+    significant = digits.lstrip("0")
+    power = (int(exp) if exp else 0) + len(whole) - 1 - (len(digits) - len(significant))
+    significant = significant.rstrip("0") or "0"
+    return f"{'-' if x < 0 else ''}{significant[0]}.{significant[1:] or '0'}E{power}"
 
 
 def _java_str(value: Json) -> str:

@@ -21,11 +21,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from threading import get_ident
 from typing import NoReturn
 
 from .. import errors
 from ..jsonutil import Json, JsonError, loads
+from .intrinsic_cost import HEAVY, JUDGED_WHEN_NESTED, MANY_ARGS
 from .intrinsic_functions import FUNCTIONS, Invalid, parse_format_template
+from .offload import RESTARTABLE, Offload, may_offload
 from .paths import Env, PathSyntaxError, compile_path
 
 __all__ = [
@@ -90,6 +93,7 @@ def compile_intrinsic(text: str) -> Intrinsic:
     parser.skip_ws()
     if parser.pos != len(text):
         parser.fail("unexpected text after the call")
+    parser.judged[0] = max(1, parser.judged[0])  # (their calls share the slice on the event loop)
     return Intrinsic(text, evaluate, frozenset(parser.variables))
 
 
@@ -103,15 +107,24 @@ class _StringLiteral:
     escaped: frozenset[int]  # indexes in ``value`` of characters written with a backslash
 
 
+@dataclass(frozen=True, slots=True)
+class _NestedCall:
+    """A call as another call's argument (its result, unlike a path's, may be larger than any document)."""
+
+    evaluate: Evaluator
+
+
 class _Parser:
     """Recursive-descent parser for ``States.Name(arg, ...)``."""
 
-    __slots__ = ("pos", "text", "variables")
+    __slots__ = ("judged", "pos", "text", "variables")
 
     def __init__(self, text: str) -> None:
         self.text = text
         self.pos = 0
         self.variables: set[str] = set()
+        #: how many calls of this field are judged by their arguments' size (one cell, filled in at the end)
+        self.judged = [0]
 
     def fail(self, message: str) -> NoReturn:
         """Raise :class:`IntrinsicSyntaxError` pointing at the current position."""
@@ -142,7 +155,7 @@ class _Parser:
             self.fail("expected '('")
         self.pos += 1
         self.skip_ws()
-        args: list[Evaluator | _StringLiteral | Json] = []
+        args: list[_NestedCall | Evaluator | _StringLiteral | Json] = []
         if self.text.startswith(")", self.pos):
             self.pos += 1
         else:
@@ -157,9 +170,9 @@ class _Parser:
                     break
                 else:
                     self.fail("expected ',' or ')'")
-        return _compile_call(name, args)
+        return _compile_call(name, args, self.judged)
 
-    def argument(self, depth: int) -> Evaluator | _StringLiteral | Json:
+    def argument(self, depth: int) -> _NestedCall | Evaluator | _StringLiteral | Json:
         """One argument: a closure for paths and calls, the value itself for literals."""
         text, pos = self.text, self.pos
         c = text[pos] if pos < len(text) else ""
@@ -168,7 +181,7 @@ class _Parser:
         if c == "$":
             return self.path()
         if text.startswith("States.", pos):
-            return self.call(depth + 1)
+            return _NestedCall(self.call(depth + 1))
         m = _NUMBER.match(text, pos)
         if m is not None:
             self.pos = m.end()
@@ -245,8 +258,11 @@ class _Parser:
         return path.get
 
 
-def _compile_call(name: str, args: list[Evaluator | _StringLiteral | Json]) -> Evaluator:
+def _compile_call(name: str, parsed: list[_NestedCall | Evaluator | _StringLiteral | Json],
+                  judged: list[int]) -> Evaluator:
     min_args, max_args, body = FUNCTIONS[name]
+    nested = any(isinstance(arg, _NestedCall) for arg in parsed)
+    args = [arg.evaluate if isinstance(arg, _NestedCall) else arg for arg in parsed]
     if name == "States.Format" and args and isinstance(args[0], _StringLiteral):
         # Keep track of escaped braces: '\{}' is text, not a placeholder.
         args[0] = parse_format_template(args[0].value, args[0].escaped)
@@ -258,8 +274,23 @@ def _compile_call(name: str, args: list[Evaluator | _StringLiteral | Json]) -> E
 
         return wrong_arity
 
+    many = len(args) > MANY_ARGS
+    heavy = HEAVY.get(name)
+    if heavy is not None and name in JUDGED_WHEN_NESTED and not nested:
+        heavy = None
     if not any(callable(arg) for arg in args):
         fixed = [arg.value if isinstance(arg, _StringLiteral) else arg for arg in args]
+        # (literals: judged once; a heavy call gives up where a sync state runs it on the event loop)
+        if many or (heavy is not None and heavy(fixed, 1)):
+            def heavy_literal_call(value: Json, env: Env) -> Json:
+                if may_offload():
+                    raise Offload
+                try:
+                    return body(fixed)
+                except Invalid:
+                    raise errors.Runtime(cause) from None
+
+            return heavy_literal_call
 
         def literal_call(value: Json, env: Env) -> Json:
             try:
@@ -270,6 +301,32 @@ def _compile_call(name: str, args: list[Evaluator | _StringLiteral | Json]) -> E
         return literal_call
     fns = tuple(arg if callable(arg) else _constant(arg.value if isinstance(arg, _StringLiteral) else arg)
                 for arg in args)
+    if many:
+        def many_call(value: Json, env: Env) -> Json:
+            if may_offload():
+                raise Offload
+            evaluated = [f(value, env) for f in fns]
+            try:
+                return body(evaluated)
+            except Invalid:
+                raise errors.Runtime(cause) from None
+
+        return many_call
+    if heavy is not None:
+        judge = heavy
+        judged[0] += 1
+        restartable = RESTARTABLE
+
+        def judged_call(value: Json, env: Env) -> Json:
+            evaluated = [f(value, env) for f in fns]
+            if restartable.thread == get_ident() and judge(evaluated, judged[0]):  # (may_offload, inlined)
+                raise Offload
+            try:
+                return body(evaluated)
+            except Invalid:
+                raise errors.Runtime(cause) from None
+
+        return judged_call
 
     def call(value: Json, env: Env) -> Json:
         evaluated = [f(value, env) for f in fns]
