@@ -644,11 +644,12 @@ class JsonataTemplate:
     undefined or a function, or failed, and :class:`Offload` naming the template when it computed for a slice on
     the event loop (see :mod:`.offload`). ``evaluate_sized`` gives the value and an upper bound of its size as JSON
     in bytes (-1 when none is known): an object template of expressions that give short scalars is not
-    serialised to check the payload limit. Both are attributes (the compiled functions in a wrapper that names
-    the template in an :class:`Offload`), not methods: they run for every state, and a method would add a call.
+    serialised to check the payload limit. Both are attributes (the compiled functions in a wrapper that gives
+    an answer computed in the pool, :meth:`answer_once`, and names the template in an :class:`Offload`), not
+    methods: they run for every state, and a method would add a call.
     """
 
-    __slots__ = ("evaluate", "evaluate_sized", "expression", "field", "is_constant", "states_fields",
+    __slots__ = ("_answer", "evaluate", "evaluate_sized", "expression", "field", "is_constant", "states_fields",
                  "variables")
 
     def __init__(self, is_constant: bool, field: str, expression: str | None, variables: frozenset[str],
@@ -659,9 +660,11 @@ class JsonataTemplate:
         self.expression = expression
         self.variables = variables
         self.states_fields = states_fields
-        self.evaluate: _Evaluate = _naming(self, evaluate)
+        #: ``(thread, value, error)`` computed in the pool, for the next evaluation on that thread (answer_once)
+        self._answer: tuple[int, Json, errors.StatesError | None] | None = None
+        self.evaluate: _Evaluate = _naming(self, evaluate, False)
         self.evaluate_sized: _EvaluateSized = _naming(
-            self, evaluate_sized if evaluate_sized is not None else _unsized(evaluate))
+            self, evaluate_sized if evaluate_sized is not None else _unsized(evaluate), True)
 
     def __repr__(self) -> str:
         return f"JsonataTemplate({self.field!r}, {self.expression!r})"
@@ -670,38 +673,27 @@ class JsonataTemplate:
         """Have the next evaluation of this template on ``thread`` give ``value`` (or raise ``error``), as
         computed in the pool (an evaluation is pure), without computing; returns what puts it back. Evaluations
         on other threads (the pool's, for other executions) meanwhile compute as ever."""
-        evaluate, sized = self.evaluate, self.evaluate_sized
-        pending = [True]
-
-        def answer(states: Mapping[str, Json], variables: Mapping[str, Json]) -> Json:
-            if pending and threading.get_ident() == thread:
-                pending.clear()
-                if error is not None:
-                    raise copy.copy(error)  # (as new: the runtime adds to an error's cause where it is raised)
-                return value
-            return evaluate(states, variables)
-
-        def answer_sized(states: Mapping[str, Json], variables: Mapping[str, Json]) -> tuple[Json, int]:
-            if pending and threading.get_ident() == thread:
-                pending.clear()
-                if error is not None:
-                    raise copy.copy(error)  # (as new: the runtime adds to an error's cause where it is raised)
-                return value, -1
-            return sized(states, variables)
-
-        self.evaluate, self.evaluate_sized = answer, answer_sized
+        self._answer = (thread, value, error)
 
         def restore() -> None:
-            self.evaluate, self.evaluate_sized = evaluate, sized
+            self._answer = None
 
         return restore
 
 
-def _naming(template: JsonataTemplate, fn: Callable[..., Any]) -> Callable[..., Any]:
-    """``fn``, which names ``template`` in an :class:`Offload` it gives up with (the runtime then evaluates just
-    this template again, in the pool)."""
+def _naming(template: JsonataTemplate, fn: Callable[..., Any], sized: bool) -> Callable[..., Any]:
+    """``fn`` as the template's evaluation: it gives the answer :meth:`JsonataTemplate.answer_once` set, if any
+    (on its thread), and names ``template`` in an :class:`Offload` it gives up with (the runtime then evaluates
+    just this template again, in the pool)."""
+    get_ident = threading.get_ident
 
     def named(states: Mapping[str, Json], variables: Mapping[str, Json]) -> Any:
+        answer = template._answer
+        if answer is not None and answer[0] == get_ident():
+            template._answer = None
+            if answer[2] is not None:
+                raise copy.copy(answer[2])  # (as new: the runtime adds to an error's cause where it is raised)
+            return (answer[1], -1) if sized else answer[1]
         try:
             return fn(states, variables)
         except Offload as gave_up:  # (a try costs nothing until it catches)
