@@ -38,7 +38,7 @@ from .configuration import (
 )
 from .execution import MAX_LOG_BYTES, MAX_LOG_EVENTS, Inspection, Sleep
 from .executor import LogHandler, run_execution
-from .ids import check_name, new_uuid
+from .ids import check_name, new_uuid, new_uuid_pair
 from .inputs import parse_input
 from .records import StateMachineRecord
 from .tasks import Handler, HandlerRegistry
@@ -226,9 +226,9 @@ class Engine:
 
     # -- executions -----------------------------------------------------------------------------------
 
-    def execution_arn(self, record: StateMachineRecord, name: str) -> str:
-        """AWS's Express execution ARN: ``...:express:<machine>:<name>:<uuid>``."""
-        return f"arn:aws:states:{self.region}:{self.account}:express:{record.name}:{name}:{new_uuid()}"
+    def execution_arn(self, record: StateMachineRecord, name: str, suffix: str | None = None) -> str:
+        """AWS's Express execution ARN: ``...:express:<machine>:<name>:<uuid>`` (``suffix``: that UUID)."""
+        return f"arn:aws:states:{self.region}:{self.account}:express:{record.name}:{name}:{suffix or new_uuid()}"
 
     async def sleep(self, seconds: float) -> None:
         """Wait ``seconds`` of workflow time (scaled by ``time_scale``; tests inject their own clock)."""
@@ -246,9 +246,11 @@ class Engine:
         value = parse_input(input)
         if name is not None:
             check_name(name)
-        name = name or new_uuid()
-        return await run_execution(self, record, value, self.execution_arn(record, name), name, True, 0, mock, True,
-                                   None, None, None)  # (what self.run does, without its layer)
+        suffix = None
+        if name is None:
+            name, suffix = new_uuid_pair()
+        return await run_execution(self, record, value, self.execution_arn(record, name, suffix), name, True, 0, mock,
+                                   True, None, None, None)  # (what self.run does, without its layer)
 
     async def start_execution(self, state_machine: str | StateMachineRecord, input: str | None = None,
                               name: str | None = None, *, mock: Any = None) -> dict[str, Json]:
@@ -259,8 +261,11 @@ class Engine:
         value = parse_input(input)
         if name is not None:
             check_name(name)
-        exec_name = name or new_uuid()
-        arn = self.execution_arn(record, exec_name)
+        suffix = None
+        if name is None:
+            name, suffix = new_uuid_pair()
+        exec_name = name
+        arn = self.execution_arn(record, exec_name, suffix)
         start = time.time()
         self._task_group.start_soon(self._run_background, record, value, exec_name, arn, mock)
         return {"executionArn": arn, "startDate": round(start, 3)}

@@ -6,12 +6,20 @@ import os
 import random
 import uuid
 
-from express_engine.runtime.ids import new_uuid
+from express_engine.runtime.ids import new_uuid, new_uuid_pair
 
 
 def test_new_uuid_is_a_version_4_uuid() -> None:
     ids = {new_uuid() for _ in range(1000)}
     assert len(ids) == 1000
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert (parsed.version, parsed.variant, str(parsed)) == (4, uuid.RFC_4122, text)
+
+
+def test_new_uuid_pair_gives_two_version_4_uuids() -> None:
+    ids = [text for _ in range(500) for text in new_uuid_pair()]
+    assert len(set(ids)) == 1000
     for text in ids:
         parsed = uuid.UUID(text)
         assert (parsed.version, parsed.variant, str(parsed)) == (4, uuid.RFC_4122, text)
