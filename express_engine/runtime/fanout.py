@@ -23,7 +23,7 @@ from ..jsonutil import Json, dumps
 from .dataflow import apply_input_path, not_found_cause
 from .execution import Execution, Frame, SliceSpent, StateEnv
 from .lanes import give_turn
-from .pool import concurrent_in, evaluate_in_pool, on_loop, via_pool
+from .pool import concurrent_in, evaluate_in_pool, evaluate_off_loop, on_loop, pure_in_pool, via_pool
 from .steps import Step, attempt_and_finish, entered, render, states_binding
 
 GraphRunner = Callable[[Execution, m.Graph, Json, Frame], Awaitable[Json]]
@@ -216,7 +216,7 @@ async def step_parallel(ex: Execution, st: m.Parallel, raw: Json, frame: Frame) 
         else:
             value = apply_input_path(st.input_path, raw, env)
             if st.parameters is not None:
-                value = st.parameters(value, env)
+                value = await evaluate_off_loop(ex, st.parameters, value, env)  # (heavy intrinsics: the pool)
         started = ex.event(frame, "ParallelStateStarted")
         jobs = [(g, value, frame.child(started)) for g in st.branches]
         # The last event of the branch that ended last (ParallelStateSucceeded and ParallelStateExited point at
@@ -412,7 +412,7 @@ async def _map_once(ex: Execution, st: m.Map, raw: Json, frame: Frame, env: Stat
     jobs = []
     selector = st.item_selector_expr
     restartable = RESTARTABLE
-    thread = get_ident() if selector is not None and ex.inspection is None else 0
+    thread = get_ident() if (selector is not None or st.item_selector is not None) and ex.inspection is None else 0
     restartable.thread = thread  # (an ItemSelector computing long gives up: evaluated in the pool)
     try:
         for index, item in enumerate(items):
@@ -429,13 +429,18 @@ async def _map_once(ex: Execution, st: m.Map, raw: Json, frame: Frame, env: Stat
                         restartable.thread = thread
                         if error is not None:
                             raise error from None
-                    if time.monotonic() > ex.slice_end:  # (many items each just under a slice: turns too)
-                        restartable.thread = 0
-                        await give_turn(ex)
-                        restartable.thread = thread
                 else:
                     assert st.item_selector is not None
-                    item_input = st.item_selector(value, item_env)
+                    try:
+                        item_input = st.item_selector(value, item_env)
+                    except Offload:  # (a heavy intrinsic: the pool evaluates the selector)
+                        restartable.thread = 0
+                        item_input = await pure_in_pool(st.item_selector, value, item_env)
+                        restartable.thread = thread
+                if time.monotonic() > ex.slice_end:  # (many items each just under a slice: turns too)
+                    restartable.thread = 0
+                    await give_turn(ex)
+                    restartable.thread = thread
             else:
                 item_input = item
             jobs.append((st.processor, item_input, frame.child(started)))

@@ -120,6 +120,32 @@ async def evaluate_in_pool(gave_up: Offload) -> tuple[Any, Json, errors.StatesEr
     return template, value, None
 
 
+async def pure_in_pool(fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)``, a pure evaluation (a JSONPath template, whose intrinsics gave up on the event loop), in a
+    thread of the pool, where it runs to its end."""
+    global offloaded
+    offloaded += 1
+    result: T = await anyio.to_thread.run_sync(functools.partial(fn, *args), limiter=_pool())
+    return result
+
+
+async def evaluate_off_loop(ex: Execution, fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)``, a pure evaluation (a JSONPath template), here; when one of its intrinsic calls gives up for
+    being heavy (see :mod:`express_engine.asl.intrinsic_cost`), again in the pool (:func:`pure_in_pool`)."""
+    if ex.inspection is not None:
+        return fn(*args)
+    restartable = RESTARTABLE
+    held = restartable.thread
+    restartable.thread = get_ident()
+    try:
+        return fn(*args)
+    except Offload:
+        pass
+    finally:
+        restartable.thread = held
+    return await pure_in_pool(fn, *args)
+
+
 def _take_back(ex: Execution, frame: Frame, last_id: int, prev: int) -> None:
     """Undo the events recorded since event ``last_id`` (``frame.prev`` then ``prev``): nothing else ran since."""
     recorder = ex.recorder

@@ -14,7 +14,7 @@ from ..asl.validation_rules import MAX_SECONDS
 from ..jsonutil import Json, JsonError, dumps, loads
 from .dataflow import apply_input_path, check_result
 from .execution import Execution, Frame, StateEnv
-from .pool import on_loop, via_pool
+from .pool import evaluate_off_loop, on_loop, via_pool
 from .steps import Step, attempt_and_finish, entered, render, states_binding
 from .tasks import LambdaContext, call_handler, function_not_found
 
@@ -207,8 +207,8 @@ async def step_task(ex: Execution, st: m.Task, raw: Json, frame: Frame) -> Step:
                 payload, timeout = on_loop(ex, frame, prepare, env)
             except Offload as gave_up:
                 payload, timeout = await via_pool(ex, frame, gave_up, prepare, env)
-        else:
-            payload, timeout = prepare(env)
+        else:  # (heavy intrinsics in Parameters give up on the loop too: see evaluate_off_loop)
+            payload, timeout = await evaluate_off_loop(ex, prepare, env) if st.parameters is not None else prepare(env)
         return await _invoke(ex, st, payload, env, timeout)
 
     frame.active = "Task"  # (until it exits: a Task whose branch fails or is cancelled is aborted)

@@ -112,6 +112,36 @@ async def test_a_pass_and_a_fail_with_heavy_calls_run_in_the_pool_with_the_same_
     assert pool.offloaded == before + 1
 
 
+async def test_heavy_calls_in_task_map_and_parallel_fields_run_in_the_pool_with_the_same_answer() -> None:
+    """A Task's Parameters, a Map's ItemSelector (per item) and a Parallel's Parameters: the evaluation runs
+    again in the pool (pure: the task is invoked once), the answer is the inline one."""
+    from express_engine.runtime import pool
+
+    calls: list[Json] = []
+    engine = Engine()
+    engine.register_handler("echo", lambda event, context: calls.append(event) or event)
+    items = [f"x{i % 5}" for i in range(40_000)]
+    unique = "States.ArrayUnique($.a)"
+    record = engine.create_state_machine("fields", json.dumps({"StartAt": "T", "States": {
+        "T": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:echo",
+              "Parameters": {"u.$": unique}, "ResultPath": "$.t", "Next": "M"},
+        "M": {"Type": "Map", "ItemsPath": "$.t.u", "ItemSelector": {"v.$": "$$.Map.Item.Value", "u.$": unique,
+                                                                    "a.$": "$.a"},
+              "ItemProcessor": {"StartAt": "C", "States": {"C": {"Type": "Pass", "Parameters": {
+                  "n.$": "States.ArrayLength($.u)", "v.$": "$.v"}, "End": True}}},
+              "ResultPath": "$.m", "Next": "P"},
+        "P": {"Type": "Parallel", "Parameters": {"u.$": unique}, "ResultPath": "$.p",
+              "Branches": [{"StartAt": "B", "States": {"B": {"Type": "Pass", "End": True}}}], "End": True}}}))
+    before = pool.offloaded
+    result = await engine.start_sync_execution(record, json.dumps({"a": items}))
+    assert result["status"] == "SUCCEEDED", result
+    inline = compile_intrinsic(unique)({"a": items}, ENV)
+    out = json.loads(result["output"])
+    assert (out["t"], out["m"], out["p"]) == ({"u": inline}, [{"n": 5, "v": v} for v in inline], [{"u": inline}])
+    assert calls == [{"u": inline}]
+    assert pool.offloaded == before + 1 + len(inline) + 1  # (the Task, each item's selector, the Parallel)
+
+
 def _old_java_double(x: float) -> str:
     if 1e-3 <= abs(x) < 1e7 or x == 0 or not math.isfinite(x):
         return _java_double(x)
