@@ -6,6 +6,7 @@ Step functions (in :mod:`.interpreter`, :mod:`.task_state` and :mod:`.fanout`) r
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -17,7 +18,7 @@ from ..asl.offload import Offload
 from ..jsonutil import MAX_PAYLOAD_BYTES, Json, dumpb, dumps
 from .dataflow import apply_output_path, apply_result_path, check_size, checked_text
 from .execution import Execution, Frame, StateEnv
-from .pool import on_loop, via_pool
+from .pool import evaluate_off_loop, on_loop, via_pool
 
 #: Total JSON size of the variables an execution may hold at once (AWS: 10 MiB).
 MAX_VARIABLES_BYTES = 10 * 1024 * 1024
@@ -266,9 +267,16 @@ async def with_retry(ex: Execution, st: Any, raw: Json, frame: Frame, env: State
             return Caught(caught)
 
 
+#: ``tail``'s ``selected`` when the ResultSelector is still to be applied
+_UNSELECTED: Any = object()
+
+
 def tail(ex: Execution, st: Any, raw: Json, result: Json, frame: Frame, env: StateEnv,
-          states: dict[str, Json] | None, kind: str, entered_id: int) -> Json | Caught:
-    """ResultSelector → ResultPath → OutputPath/Output → Assign → Exited; errors go to the catchers."""
+         states: dict[str, Json] | None, kind: str, entered_id: int, selected: Json = _UNSELECTED) -> Json | Caught:
+    """ResultSelector → ResultPath → OutputPath/Output → Assign → Exited; errors go to the catchers.
+
+    ``selected``, when given, is the ResultSelector's value, evaluated before (in the pool when it was heavy).
+    """
     try:
         if st.jsonata:
             assert states is not None
@@ -276,7 +284,8 @@ def tail(ex: Execution, st: Any, raw: Json, result: Json, frame: Frame, env: Sta
             if ex.inspection is not None:
                 ex.inspection.record(st.name, result=result)
             return finish(ex, frame, st, kind, raw, result, result, env, states, result)
-        selected = st.result_selector(result, env) if st.result_selector is not None else result
+        if selected is _UNSELECTED:
+            selected = st.result_selector(result, env) if st.result_selector is not None else result
         out = apply_result_path(st.result_path, raw, selected)
         if ex.inspection is not None:
             ex.inspection.record(st.name, result=result, afterResultSelector=selected, afterResultPath=out)
@@ -315,7 +324,11 @@ async def attempt_and_finish(ex: Execution, st: Any, raw: Json, frame: Frame, en
             out = await via_pool(ex, frame, gave_up, tail, ex, st, raw, result, frame, env, states, kind,
                                  entered_id)
         return after_tail(st, out)
-    return after_tail(st, tail(ex, st, raw, result, frame, env, None, kind, entered_id))
+    selected = _UNSELECTED
+    if st.result_selector is not None:  # (heavy intrinsics in it are evaluated in the pool: evaluate_off_loop)
+        with contextlib.suppress(errors.StatesError):  # (then evaluated again by tail: its error to the catchers)
+            selected = await evaluate_off_loop(ex, st.result_selector, result, env)
+    return after_tail(st, tail(ex, st, raw, result, frame, env, None, kind, entered_id, selected))
 
 
 def after_tail(st: Any, out: Json | Caught) -> Step:

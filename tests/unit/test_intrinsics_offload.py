@@ -113,7 +113,7 @@ async def test_a_pass_and_a_fail_with_heavy_calls_run_in_the_pool_with_the_same_
 
 
 async def test_heavy_calls_in_task_map_and_parallel_fields_run_in_the_pool_with_the_same_answer() -> None:
-    """A Task's Parameters, a Map's ItemSelector (per item) and a Parallel's Parameters: the evaluation runs
+    """A Task's Parameters and ResultSelector, a Map's ItemSelector (per item), a Parallel's Parameters: it runs
     again in the pool (pure: the task is invoked once), the answer is the inline one."""
     from express_engine.runtime import pool
 
@@ -124,7 +124,8 @@ async def test_heavy_calls_in_task_map_and_parallel_fields_run_in_the_pool_with_
     unique = "States.ArrayUnique($.a)"
     record = engine.create_state_machine("fields", json.dumps({"StartAt": "T", "States": {
         "T": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:echo",
-              "Parameters": {"u.$": unique}, "ResultPath": "$.t", "Next": "M"},
+              "Parameters": {"a.$": "$.a", "u.$": unique}, "ResultSelector": {"u.$": unique}, "ResultPath": "$.t",
+              "Next": "M"},
         "M": {"Type": "Map", "ItemsPath": "$.t.u", "ItemSelector": {"v.$": "$$.Map.Item.Value", "u.$": unique,
                                                                     "a.$": "$.a"},
               "ItemProcessor": {"StartAt": "C", "States": {"C": {"Type": "Pass", "Parameters": {
@@ -138,8 +139,9 @@ async def test_heavy_calls_in_task_map_and_parallel_fields_run_in_the_pool_with_
     inline = compile_intrinsic(unique)({"a": items}, ENV)
     out = json.loads(result["output"])
     assert (out["t"], out["m"], out["p"]) == ({"u": inline}, [{"n": 5, "v": v} for v in inline], [{"u": inline}])
-    assert calls == [{"u": inline}]
-    assert pool.offloaded == before + 1 + len(inline) + 1  # (the Task, each item's selector, the Parallel)
+    assert calls == [{"a": items, "u": inline}]
+    # (the Task's Parameters and ResultSelector, each item's selector, the Parallel's Parameters)
+    assert pool.offloaded == before + 2 + len(inline) + 1
 
 
 def _old_java_double(x: float) -> str:
