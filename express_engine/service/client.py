@@ -180,6 +180,7 @@ class Client:
         self._reader: asyncio.Task[None] | None = None
         self._delivered = 0  # replies read from the channel so far (the reader's "quiet second" test)
         self._reader_down_since: float | None = None  # when the reply channel's connection last failed
+        self._closing = False  # set by aclose: the background tasks end at their next check even if not cancelled
         self._stale: list[str] = []  # finished sync requests' ids, forgotten by the next script call
         #: state machine name or ARN as given -> (its ARN, the prefix of its executions' ARNs)
         self._arns: dict[str, tuple[str, str]] = {}
@@ -190,6 +191,7 @@ class Client:
         A task left running would take a connection from the closed pool again and leave it open. Sync
         starts still waiting fail with ServiceUnavailable; finished ones are forgotten when the hash expires.
         """
+        self._closing = True  # (a cancellation can be lost: see _ended)
         tasks = [t for t in (self._sync_sender, self._reader) if t is not None and not t.done()]
         for task in tasks:
             task.cancel()
@@ -397,7 +399,7 @@ class Client:
     async def _send_sync(self) -> None:
         """Send the queued sync starts, as many per script call as are waiting (one task, while any is)."""
         try:
-            while self._sync_queue:
+            while self._sync_queue and not self._closing:
                 batch, self._sync_queue = self._sync_queue[:self.max_batch], self._sync_queue[self.max_batch:]
                 await self._send_sync_batch(batch)
         finally:
@@ -413,7 +415,7 @@ class Client:
             # Requests whose caller gave up (timed out, cancelled) are not sent again: that caller got its
             # error; a start that a broken call did enqueue still runs at most once, its reply unread.
             batch = [r for r in batch if r.future is not None and not r.future.done()]
-            if not batch:
+            if not batch or self._closing:
                 return
             stale = self._take_stale()
             args: list[Any] = [self.max_backlog, max(r.ttl_ms for r in batch), len(stale), *stale]
@@ -465,7 +467,7 @@ class Client:
         """Hand each reply published on this client's channel to its waiting request (one task, while any waits)."""
         backoff = Backoff()
         try:
-            while True:
+            while not self._closing:
                 if self._waiting:
                     await self._subscribed(backoff)
                 elif self._stale:  # nothing waits: forget the finished requests (and their replies) now
@@ -498,7 +500,7 @@ class Client:
             await conn.connect()
             await conn.send_command("SUBSCRIBE", self._reply_channel)
             pump = asyncio.get_running_loop().create_task(self._pump(conn, backoff))
-            while self._waiting:
+            while self._waiting and not self._closing:
                 delivered = self._delivered
                 await asyncio.wait((pump,), timeout=1.0)
                 if pump.done():
@@ -527,8 +529,7 @@ class Client:
         finally:
             with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
                 if pump is not None:
-                    pump.cancel()
-                    await asyncio.wait((pump,))
+                    await _ended(pump)
                 await conn.disconnect()
 
     async def _pump(self, conn: Any, backoff: Backoff) -> None:
@@ -554,6 +555,19 @@ class Client:
             for rid, value in zip(chunk, await self.redis.hmget(self._sent, chunk), strict=True):
                 if value is not None and value[:1] == b"{":
                     self._resolve(rid, value)
+
+
+async def _ended(task: asyncio.Task[None]) -> None:
+    """Cancel ``task`` and wait for its end, cancelling it again while it runs on.
+
+    On Python 3.11 a cancellation can be lost: ``asyncio.wait_for``, which redis-py wraps around every write
+    when a socket timeout is set (its default since 8.0), returns normally when the write completes in the
+    loop turn the cancellation arrives in (bpo-42130; ``wait_for`` was rewritten in 3.12). The task then reads
+    on, and a single cancellation would leave it (and its connection) running for good.
+    """
+    while not task.done():
+        task.cancel()
+        await asyncio.wait((task,), timeout=0.05)
 
 
 def _qualified(arn: str) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import subprocess
 import sys
@@ -228,6 +230,44 @@ async def test_closing_a_client_answers_its_waiting_sync_starts_and_stops_its_ta
     assert isinstance(outcome[0], api.ServiceUnavailable) and "client was closed" in str(outcome[0])
     # nothing of the client runs on: it would open a connection of the pool again after that closed
     assert own._reader is None and own._sync_sender is None
+
+
+@pytest.mark.parametrize("closed_during", [1, 2])
+async def test_closing_a_client_stops_its_tasks_even_if_a_command_loses_the_cancellation(
+        namespace: str, redis: Any, registry: Registry, monkeypatch: pytest.MonkeyPatch,
+        closed_during: int) -> None:
+    """On Python 3.11 a redis-py command can end normally although its task was cancelled meanwhile (its write's
+    ``asyncio.wait_for``); here the reply lookups always do so. Closed while the subscription's first lookup runs
+    (in the task reading the channel) or while a later one runs (in the reply reader itself), the client's tasks
+    still end and its connection is closed."""
+    await registry.create("waits", PASS)
+    own = Client(redis, namespace=namespace, registry=registry)
+    hmget = redis.hmget
+    calls: list[int] = []
+    looking_up = anyio.Event()
+
+    async def loses_the_cancellation(*args: Any) -> Any:
+        calls.append(1)
+        if len(calls) == closed_during:
+            looking_up.set()
+        # (as asyncio.wait_for does when the write completes in the turn the cancellation arrives in)
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(0.2)
+        return await hmget(*args)
+
+    monkeypatch.setattr(redis, "hmget", loses_the_cancellation)
+
+    async def start() -> None:
+        with pytest.raises(api.ServiceUnavailable, match="client was closed"):
+            await own.start_sync_execution("waits", timeout=60)  # no worker: it waits for a reply
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(start)
+        with anyio.fail_after(10):
+            await looking_up.wait()
+            await own.aclose()
+    assert own._reader is None and own._sync_sender is None
+    assert not [c for c in await redis.client_list() if c.get("cmd") == "subscribe"]
 
 
 async def test_registry(redis: Any, namespace: str, registry: Registry) -> None:
