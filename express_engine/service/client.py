@@ -527,10 +527,14 @@ class Client:
                     self._fail(req, api.ServiceUnavailable(f"Redis is unreachable: {exc}"))
             await asyncio.sleep(backoff.next())
         finally:
+            # The connection first: disconnect() closes the socket before it first awaits, so a cancellation
+            # of this task (aclose) arriving now leaves nothing open, and a pump still reading ends on the EOF.
             with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
                 if pump is not None:
-                    await _ended(pump)
+                    pump.cancel()
                 await conn.disconnect()
+                if pump is not None:
+                    await _ended(pump)
 
     async def _pump(self, conn: Any, backoff: Backoff) -> None:
         """Read the reply channel's messages and resolve their requests, until cancelled or disconnected."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import subprocess
 import sys
@@ -232,27 +231,28 @@ async def test_closing_a_client_answers_its_waiting_sync_starts_and_stops_its_ta
     assert own._reader is None and own._sync_sender is None
 
 
-@pytest.mark.parametrize("closed_during", [1, 2])
+@pytest.mark.parametrize(("closed_during", "cancelled_again"), [(1, False), (2, False), (1, True)])
 async def test_closing_a_client_stops_its_tasks_even_if_a_command_loses_the_cancellation(
         namespace: str, redis: Any, registry: Registry, monkeypatch: pytest.MonkeyPatch,
-        closed_during: int) -> None:
+        closed_during: int, cancelled_again: bool) -> None:
     """On Python 3.11 a redis-py command can end normally although its task was cancelled meanwhile (its write's
     ``asyncio.wait_for``); here the reply lookups always do so. Closed while the subscription's first lookup runs
-    (in the task reading the channel) or while a later one runs (in the reply reader itself), the client's tasks
-    still end and its connection is closed."""
+    (in the task reading the channel) or while a later one runs (in the reply reader itself), and with the reader
+    cancelled again while it cleans up, the client's tasks still end and its connection is closed."""
     await registry.create("waits", PASS)
     own = Client(redis, namespace=namespace, registry=registry)
     hmget = redis.hmget
     calls: list[int] = []
-    looking_up = anyio.Event()
+    looking_up, lost = anyio.Event(), anyio.Event()
 
     async def loses_the_cancellation(*args: Any) -> Any:
         calls.append(1)
         if len(calls) == closed_during:
             looking_up.set()
-        # (as asyncio.wait_for does when the write completes in the turn the cancellation arrives in)
-        with contextlib.suppress(asyncio.CancelledError):
+        try:
             await asyncio.sleep(0.2)
+        except asyncio.CancelledError:  # (as asyncio.wait_for does when the write completes in that turn)
+            lost.set()
         return await hmget(*args)
 
     monkeypatch.setattr(redis, "hmget", loses_the_cancellation)
@@ -265,9 +265,18 @@ async def test_closing_a_client_stops_its_tasks_even_if_a_command_loses_the_canc
         tg.start_soon(start)
         with anyio.fail_after(10):
             await looking_up.wait()
-            await own.aclose()
+            if cancelled_again:
+                tg.start_soon(own.aclose)
+                await lost.wait()
+                assert own._reader is not None
+                own._reader.cancel()  # (the reader is closing the subscription by now)
+            else:
+                await own.aclose()
     assert own._reader is None and own._sync_sender is None
-    assert not [c for c in await redis.client_list() if c.get("cmd") == "subscribe"]
+
+    async def unsubscribed() -> bool:
+        return not [c for c in await redis.client_list() if c.get("cmd") == "subscribe"]
+    await wait_for(unsubscribed, 5)
 
 
 async def test_registry(redis: Any, namespace: str, registry: Registry) -> None:
