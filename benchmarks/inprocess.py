@@ -99,16 +99,23 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[k]
 
 
-async def measure_engine(definition: str, input_text: str, count: int) -> dict[str, float]:
-    """Run ``count`` sync executions back to back; rate and latency percentiles."""
-    engine = Engine()
+async def warmed_up(engine: Any, definition: str, input_text: str, count: int) -> Any:
+    """``engine``'s record of ``definition``, checked to succeed on ``input_text`` and warmed up for a run of
+    ``count`` executions."""
     engine.register_handler("echo", echo)
     record = engine.create_state_machine("bench", definition)
     first = await engine.start_sync_execution(record, input_text)
     if first["status"] != "SUCCEEDED":
         raise SystemExit(f"benchmark workflow failed: {first}")
-    for _ in range(min(200, count // 10)):  # warm-up
+    for _ in range(min(200, count // 10)):
         await engine.start_sync_execution(record, input_text)
+    return record
+
+
+async def measure_engine(definition: str, input_text: str, count: int) -> dict[str, float]:
+    """Run ``count`` sync executions back to back; rate and latency percentiles."""
+    engine = Engine()
+    record = await warmed_up(engine, definition, input_text, count)
     latencies = []
     clock = time.perf_counter
     t0 = clock()
@@ -131,11 +138,7 @@ async def measure_pair(first: str, second: str, input_text: str, count: int, blo
     records = []
     for definition in (first, second):
         engine = Engine()
-        engine.register_handler("echo", echo)
-        records.append((engine, engine.create_state_machine("bench", definition)))
-    for engine, record in records:  # warm-up
-        for _ in range(min(200, count // 10)):
-            await engine.start_sync_execution(record, input_text)
+        records.append((engine, await warmed_up(engine, definition, input_text, count)))
     spent = [0.0, 0.0]
     per_block = max(1, count // blocks)
     clock = time.perf_counter

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from inprocess import CASES, WORKFLOWS, echo  # (also puts this checkout's package on sys.path)
+from inprocess import CASES, WORKFLOWS, warmed_up  # (also puts this checkout's package on sys.path)
 
 from express_engine import Engine
 from express_engine.cli import run_async
@@ -51,32 +51,23 @@ def import_baseline(rev: str, into: Path) -> Any:
     return importlib.import_module(name)
 
 
-async def measure_versus(engines: list[Any], definition: str, input_text: str, count: int,
-                         blocks: int) -> list[float]:
-    """Seconds per block of each engine's executions, blocks alternating: ``[[t0, t1], ...]`` flattened pairs."""
+async def measure_versus(engine_classes: list[Any], definition: str, input_text: str, count: int,
+                         blocks: int) -> list[list[float]]:
+    """Seconds each engine (one per class) spent on each block of executions, the blocks alternating."""
     runs = []
-    for engine_class in engines:
+    for engine_class in engine_classes:
         engine = engine_class()
-        engine.register_handler("echo", echo)
-        record = engine.create_state_machine("bench", definition)
-        first = await engine.start_sync_execution(record, input_text)
-        if first["status"] != "SUCCEEDED":
-            raise SystemExit(f"benchmark workflow failed: {first}")
-        for _ in range(min(200, count // 10)):  # warm-up
-            await engine.start_sync_execution(record, input_text)
-        runs.append((engine, record))
+        runs.append((engine, await warmed_up(engine, definition, input_text, count)))
     per_block = max(1, count // blocks)
     clock = time.perf_counter
-    spent: list[float] = []
+    spent: list[list[float]] = [[] for _ in runs]
     for b in range(blocks):
-        order = runs if b % 2 == 0 else runs[::-1]  # (neither always goes first)
-        times = {}
-        for engine, record in order:
+        for i in range(len(runs)) if b % 2 == 0 else reversed(range(len(runs))):  # (neither always goes first)
+            engine, record = runs[i]
             t0 = clock()
             for _ in range(per_block):
                 await engine.start_sync_execution(record, input_text)
-            times[id(engine)] = clock() - t0
-        spent += [times[id(engine)] for engine, _ in runs]
+            spent[i].append(clock() - t0)
     return spent
 
 
@@ -97,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             count = args.count or (4000 if "W4" in name else 40000)
             spent = run_async(measure_versus, [baseline.Engine, Engine], def_path.read_text(),
                               (WORKFLOWS / input_name).read_text(), count, args.blocks)
-            base, this = spent[0::2], spent[1::2]
+            base, this = spent
             per_block = sorted(b / t for b, t in zip(base, this, strict=True))
             report[name] = {
                 "ratio": round(sum(base) / sum(this), 4),
