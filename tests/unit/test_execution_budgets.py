@@ -10,8 +10,6 @@ from express_engine import Engine
 from express_engine.runtime.execution import SLICE_SECONDS
 from express_engine.runtime.executor import LogBatch
 
-from .ticking import ticking
-
 LOOP = json.dumps({"StartAt": "L", "TimeoutSeconds": 60, "States": {
     "L": {"Type": "Pass", "Next": "C"},
     "C": {"Type": "Choice", "Choices": [{"Variable": "$.never", "IsPresent": True, "Next": "E"}],
@@ -54,9 +52,17 @@ async def test_a_looping_execution_lets_other_tasks_run() -> None:
     """A Pass/Choice loop gives the event loop a turn every slice: a ticker beside it keeps ticking."""
     engine = Engine(max_duration=0.5)
     record = engine.create_state_machine("loop", LOOP)
+    ticks: list[float] = []
 
-    async with ticking() as ticks:
+    async def ticker() -> None:
+        while True:
+            ticks.append(anyio.current_time())
+            await anyio.sleep(0)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(ticker)
         result = await engine.start_sync_execution(record, "{}")
+        tg.cancel_scope.cancel()
     assert result["status"] == "TIMED_OUT"
     # Without turns the ticker would tick once before the loop and once after its 0.5 s; with them, every slice.
     assert len(ticks) > 0.5 / SLICE_SECONDS / 4
@@ -83,10 +89,18 @@ async def test_a_heavy_expression_runs_in_the_pool_while_other_tasks_run() -> No
     engine = Engine(log_handler=handler)
     record = engine.create_state_machine("heavy", _heavy({"Next": "D"}), logging_configuration={
         "level": "ALL", "includeExecutionData": True})
+    ticks: list[float] = []
+
+    async def ticker() -> None:
+        while True:
+            ticks.append(anyio.current_time())
+            await anyio.sleep(0)
 
     before = pool.offloaded
-    async with ticking() as ticks:
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(ticker)
         result = await engine.start_sync_execution(record, '{"seen": [1, 2]}')
+        tg.cancel_scope.cancel()
     assert result["status"] == "SUCCEEDED", result
     assert result["output"] == "12502500"
     assert pool.offloaded == before + 1
@@ -135,13 +149,22 @@ async def test_a_heavy_expression_in_a_loop_or_beside_branches() -> None:
                                               "Output": "{% $reduce([1..5000], function($a, $b){$a + $b}) %}"}}},
             {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 0, "End": True}}}]}}}))
     before = pool.offloaded
+    ticks = 0
 
-    async with ticking() as ticks:
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await anyio.sleep(0)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(ticker)
         result = await engine.start_sync_execution(branches, "{}")
+        tg.cancel_scope.cancel()
     assert result["status"] == "SUCCEEDED", result
     assert json.loads(result["output"]) == [12502500, {}]
     assert pool.offloaded == before + 1
-    assert len(ticks) > 10  # (held, the loop would let the ticker tick a few times at most)
+    assert ticks > 10  # (held, the loop would let the ticker tick a few times at most)
 
 
 async def test_long_running_executions_take_turns_in_the_background_lane() -> None:
@@ -149,14 +172,23 @@ async def test_long_running_executions_take_turns_in_the_background_lane() -> No
     and both go on to their timeout (neither starves the other)."""
     engine = Engine(max_duration=0.4)
     record = engine.create_state_machine("loop", LOOP)
+    ticks: list[float] = []
+
+    async def ticker() -> None:
+        while True:
+            ticks.append(anyio.current_time())
+            await anyio.sleep(0)
 
     results = []
 
     async def run() -> None:
         results.append(await engine.start_sync_execution(record, "{}"))
 
-    async with ticking() as ticks, anyio.create_task_group() as loops:
-        loops.start_soon(run)
-        loops.start_soon(run)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(ticker)
+        async with anyio.create_task_group() as loops:
+            loops.start_soon(run)
+            loops.start_soon(run)
+        tg.cancel_scope.cancel()
     assert [r["status"] for r in results] == ["TIMED_OUT", "TIMED_OUT"]
     assert len(ticks) > 10  # (loops holding the event loop would let it tick once before and once after)
